@@ -1,0 +1,260 @@
+//! `Client`: the capture pipeline on the caller's side, and the handle to the worker thread.
+//!
+//! The caller pays for an event id, the sampling decision, the error chain's type names and messages, a raw stack
+//! walk and one `try_send`. Everything else — symbols, scope merging, `before_send`, serialisation, I/O — happens on
+//! the worker (see `worker.rs`).
+
+use std::error::Error;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, TrySendError, bounded, unbounded};
+
+use crate::chain;
+use crate::debug::sdk_debug;
+use crate::hub::Hub;
+use crate::options::ClientOptions;
+use crate::protocol::{Event, EventId};
+use crate::sampling;
+use crate::scope::Scope;
+use crate::stacktrace::{self, RawTrace};
+use crate::stats::{Counters, Reason, Stats};
+use crate::transport::Transport;
+use crate::worker::Worker;
+
+/// An event on its way to the worker, with what the worker needs to finish it.
+pub(crate) struct Pending {
+    pub(crate) event: Event,
+    /// The capturing thread's stack, unresolved; it goes to the last exception, or to the current thread's entry.
+    pub(crate) trace: Option<RawTrace>,
+    /// The scope at capture time (a shared snapshot).
+    pub(crate) scope: Arc<Scope>,
+}
+
+/// Messages on the bounded data queue.
+pub(crate) enum Task {
+    Event(Box<Pending>),
+}
+
+/// Messages on the control queue, which is separate so that a full data queue can never block a flush or shutdown.
+pub(crate) enum Control {
+    Flush {
+        deadline: Instant,
+        ack: Sender<bool>,
+    },
+    Shutdown {
+        deadline: Instant,
+        ack: Sender<bool>,
+    },
+}
+
+/// A configured, running SDK instance.
+pub(crate) struct Client {
+    pub(crate) options: Arc<ClientOptions>,
+    tasks: Sender<Task>,
+    control: Sender<Control>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    worker_id: ThreadId,
+    counters: Arc<Counters>,
+    shut_down: AtomicBool,
+}
+
+impl Client {
+    /// Starts the worker thread for validated `options`.
+    pub(crate) fn start(
+        options: ClientOptions,
+        transport: Arc<dyn Transport>,
+    ) -> std::io::Result<Arc<Client>> {
+        let options = Arc::new(options);
+        let (tasks, task_rx) = bounded(options.queue_size);
+        let (control, control_rx) = unbounded();
+        let counters = Arc::new(Counters::default());
+        let worker = Worker::new(
+            task_rx,
+            control_rx,
+            options.clone(),
+            transport,
+            counters.clone(),
+        );
+        let handle = std::thread::Builder::new()
+            .name("faultline-worker".into())
+            .spawn(move || worker.run())?;
+        Ok(Arc::new(Client {
+            worker_id: handle.thread().id(),
+            worker: Mutex::new(Some(handle)),
+            options,
+            tasks,
+            control,
+            counters,
+            shut_down: AtomicBool::new(false),
+        }))
+    }
+
+    /// Whether the calling thread is this client's worker (whose own panics must not be reported through it).
+    pub(crate) fn is_worker_thread(&self) -> bool {
+        std::thread::current().id() == self.worker_id
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    /// A fresh event, or `None` when sampling drops it. Runs before any costly work.
+    fn sampled_event(&self) -> Option<Event> {
+        let event = Event::new();
+        if sampling::should_keep(
+            self.options.sample_rate,
+            sampling::roll_from(event.event_id),
+        ) {
+            Some(event)
+        } else {
+            self.counters.discard(Reason::SampleRate);
+            None
+        }
+    }
+
+    fn trace(&self) -> Option<RawTrace> {
+        self.options.attach_stacktrace.then(stacktrace::capture)
+    }
+
+    pub(crate) fn capture_error(
+        &self,
+        hub: &Hub,
+        err: &(dyn Error + 'static),
+        type_name: &str,
+    ) -> EventId {
+        let Some(mut event) = self.sampled_event() else {
+            return EventId::nil();
+        };
+        event.exception = chain::exceptions_from_error(err, type_name);
+        let trace = self.trace();
+        self.enqueue(hub, event, trace)
+    }
+
+    pub(crate) fn capture_message(&self, hub: &Hub, message: &str, level: crate::Level) -> EventId {
+        let Some(mut event) = self.sampled_event() else {
+            return EventId::nil();
+        };
+        event.level = level;
+        event.message = Some(chain::truncate(message.to_owned(), chain::MAX_VALUE_LEN));
+        let trace = self.trace();
+        self.enqueue(hub, event, trace)
+    }
+
+    pub(crate) fn capture_event(&self, hub: &Hub, event: Event) -> EventId {
+        if !sampling::should_keep(
+            self.options.sample_rate,
+            sampling::roll_from(event.event_id),
+        ) {
+            self.counters.discard(Reason::SampleRate);
+            return EventId::nil();
+        }
+        let has_trace = event
+            .exception
+            .last()
+            .is_some_and(|e| e.stacktrace.is_some())
+            || event.threads.iter().any(|t| t.stacktrace.is_some());
+        let trace = if has_trace { None } else { self.trace() };
+        self.enqueue(hub, event, trace)
+    }
+
+    /// Queues a panic event and waits, bounded by `shutdown_timeout`, until it is delivered: the process may be
+    /// about to end. Returns whether it was delivered in time.
+    pub(crate) fn capture_panic(&self, hub: &Hub, event: Event, trace: Option<RawTrace>) -> bool {
+        if !sampling::should_keep(
+            self.options.sample_rate,
+            sampling::roll_from(event.event_id),
+        ) {
+            self.counters.discard(Reason::SampleRate);
+            return false;
+        }
+        let id = event.event_id;
+        let deadline = Instant::now() + self.options.shutdown_timeout;
+        let pending = Pending {
+            event,
+            trace,
+            scope: hub.top(),
+        };
+        // Unlike ordinary captures, a panic may wait for room in the queue: this thread is going down anyway, and a
+        // panic that ends the process must not be lost to a momentarily full queue.
+        if self
+            .tasks
+            .send_deadline(Task::Event(Box::new(pending)), deadline)
+            .is_err()
+        {
+            self.counters.discard(Reason::QueueOverflow);
+            sdk_debug!("queue full: panic event {id} dropped");
+            return false;
+        }
+        hub.set_last_event_id(id);
+        self.flush_until(deadline)
+    }
+
+    fn enqueue(&self, hub: &Hub, event: Event, trace: Option<RawTrace>) -> EventId {
+        let id = event.event_id;
+        let pending = Pending {
+            event,
+            trace,
+            scope: hub.top(),
+        };
+        // `try_send`, never `send`: a full queue must cost the caller nothing but the lost event, which is counted.
+        match self.tasks.try_send(Task::Event(Box::new(pending))) {
+            Ok(()) => {
+                hub.set_last_event_id(id);
+                id
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.counters.discard(Reason::QueueOverflow);
+                sdk_debug!("queue full: event {id} dropped");
+                EventId::nil()
+            }
+        }
+    }
+
+    /// Waits until everything queued so far is delivered, or `timeout` passes.
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        self.flush_until(Instant::now() + timeout)
+    }
+
+    fn flush_until(&self, deadline: Instant) -> bool {
+        if self.is_worker_thread() {
+            // Waiting for ourselves would only time out.
+            return false;
+        }
+        let (ack, done) = bounded(1);
+        if self.control.send(Control::Flush { deadline, ack }).is_err() {
+            return false;
+        }
+        done.recv_deadline(deadline).unwrap_or(false)
+    }
+
+    /// Delivers what is queued within `timeout`, then stops the worker. Later calls return `true` at once.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+        if self.shut_down.swap(true, Ordering::AcqRel) || self.is_worker_thread() {
+            return true;
+        }
+        let deadline = Instant::now() + timeout;
+        let (ack, done) = bounded(1);
+        if self
+            .control
+            .send(Control::Shutdown { deadline, ack })
+            .is_err()
+        {
+            return false;
+        }
+        let delivered = done.recv_deadline(deadline).unwrap_or(false);
+        let handle = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = handle {
+            if handle.is_finished() || delivered {
+                // The worker acknowledged and is returning; joining cannot hang.
+                let _ = handle.join();
+            } else {
+                // Stuck in a request that outlives the timeout: leave the thread detached rather than block.
+                sdk_debug!("shutdown timed out; worker left running");
+            }
+        }
+        delivered
+    }
+}

@@ -1,0 +1,219 @@
+//! The process-wide client slot and the per-thread scope stacks.
+//!
+//! There is one client per process, replaced by each `init`. Scopes are per thread: the thread named `main` uses
+//! the main hub, and every other thread starts from a copy of the main hub's current scope the first time it touches
+//! its own. So tags set on the main thread at start-up apply everywhere, while a worker thread's `configure_scope`
+//! stays on that thread.
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::client::Client;
+use crate::protocol::EventId;
+use crate::scope::Scope;
+
+static CLIENT: RwLock<Option<Arc<Client>>> = RwLock::new(None);
+/// A lock-free fast path for "disabled": every API call checks it first, so a disabled SDK costs one atomic load.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// The current client, if the SDK is enabled.
+pub(crate) fn client() -> Option<Arc<Client>> {
+    #[cfg(feature = "test")]
+    if let Some(own) = thread_client::get() {
+        return Some(own);
+    }
+    if !ACTIVE.load(Ordering::Acquire) {
+        return None;
+    }
+    read(&CLIENT).clone()
+}
+
+/// A client of the current thread's own, which `faultline::test` uses so that tests running in parallel in one
+/// binary each capture only their own events.
+#[cfg(feature = "test")]
+pub(crate) mod thread_client {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::client::Client;
+
+    /// How many threads have a client of their own; while it is zero, no thread-local is read.
+    static OVERRIDES: AtomicUsize = AtomicUsize::new(0);
+
+    thread_local! {
+        static THREAD_CLIENT: RefCell<Option<Arc<Client>>> = const { RefCell::new(None) };
+    }
+
+    pub(crate) fn get() -> Option<Arc<Client>> {
+        if OVERRIDES.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        THREAD_CLIENT
+            .try_with(|c| c.borrow().clone())
+            .ok()
+            .flatten()
+    }
+
+    /// Makes `client` this thread's own client until the returned guard is dropped.
+    pub(crate) fn set(client: Arc<Client>) -> ThreadClientGuard {
+        let previous = THREAD_CLIENT.with(|c| c.borrow_mut().replace(client));
+        OVERRIDES.fetch_add(1, Ordering::AcqRel);
+        ThreadClientGuard { previous }
+    }
+
+    /// Restores the thread's previous client on drop.
+    pub(crate) struct ThreadClientGuard {
+        previous: Option<Arc<Client>>,
+    }
+
+    impl Drop for ThreadClientGuard {
+        fn drop(&mut self) {
+            let previous = self.previous.take();
+            let _ = THREAD_CLIENT.try_with(|c| *c.borrow_mut() = previous);
+            OVERRIDES.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Installs `client` (or disables the SDK with `None`) and returns the one it replaces.
+pub(crate) fn swap_client(client: Option<Arc<Client>>) -> Option<Arc<Client>> {
+    let mut slot = write(&CLIENT);
+    ACTIVE.store(client.is_some(), Ordering::Release);
+    std::mem::replace(&mut *slot, client)
+}
+
+/// Removes `client` if it is still the current one (the guard of a replaced client must not disable its successor).
+pub(crate) fn remove_client(client: &Arc<Client>) {
+    let mut slot = write(&CLIENT);
+    if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, client)) {
+        *slot = None;
+        ACTIVE.store(false, Ordering::Release);
+    }
+}
+
+// Poisoning cannot leave these locks' data inconsistent (every critical section is a plain assignment or a
+// push/pop), and the SDK must keep working after a panic elsewhere, so a poisoned lock is simply used.
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One thread's (or the main thread's) stack of scopes and its last event id.
+pub(crate) struct Hub {
+    stack: RwLock<Vec<Arc<Scope>>>,
+    last_event_id: Mutex<Option<EventId>>,
+}
+
+static MAIN_HUB: LazyLock<Arc<Hub>> =
+    LazyLock::new(|| Arc::new(Hub::new(Arc::new(Scope::default()))));
+
+thread_local! {
+    static THREAD_HUB: Arc<Hub> = if std::thread::current().name() == Some("main") {
+        MAIN_HUB.clone()
+    } else {
+        Arc::new(Hub::new(MAIN_HUB.top()))
+    };
+}
+
+impl Hub {
+    fn new(top: Arc<Scope>) -> Self {
+        Hub {
+            stack: RwLock::new(vec![top]),
+            last_event_id: Mutex::new(None),
+        }
+    }
+
+    /// Runs `f` with this thread's hub. While thread-locals are being torn down (a panic in a TLS destructor), the
+    /// main hub stands in.
+    pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Hub>) -> R) -> R {
+        let mut f = Some(f);
+        let result = THREAD_HUB.try_with(|hub| (f.take().expect("called once"))(hub));
+        match result {
+            Ok(r) => r,
+            Err(_) => (f.take().expect("not called yet"))(&MAIN_HUB),
+        }
+    }
+
+    /// A snapshot of the current scope (a reference-count bump, no copy).
+    pub(crate) fn top(&self) -> Arc<Scope> {
+        read(&self.stack).last().cloned().unwrap_or_default()
+    }
+
+    /// Changes the current scope in place (copying it first if an event still holds the old snapshot).
+    pub(crate) fn configure<R>(&self, f: impl FnOnce(&mut Scope) -> R) -> R {
+        let mut stack = write(&self.stack);
+        if stack.is_empty() {
+            stack.push(Arc::default());
+        }
+        let top = stack.last_mut().expect("pushed above");
+        f(Arc::make_mut(top))
+    }
+
+    /// Pushes a copy of the current scope; returns the depth to pop back to.
+    pub(crate) fn push(&self) -> usize {
+        let mut stack = write(&self.stack);
+        let depth = stack.len();
+        let top = stack.last().cloned().unwrap_or_default();
+        stack.push(top);
+        depth
+    }
+
+    /// Pops back to `depth` (never below the root scope).
+    pub(crate) fn pop_to(&self, depth: usize) {
+        let mut stack = write(&self.stack);
+        stack.truncate(depth.max(1));
+    }
+
+    pub(crate) fn set_last_event_id(&self, id: EventId) {
+        *self.last_event_id.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
+    }
+
+    pub(crate) fn last_event_id(&self) -> Option<EventId> {
+        *self.last_event_id.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Restores the scope stack when dropped; returned by [`crate::push_scope`].
+///
+/// The guard pops the scope it pushed on the thread that pushed it, so it cannot be sent to another thread:
+///
+/// ```compile_fail
+/// let guard = faultline::push_scope();
+/// std::thread::spawn(move || drop(guard));
+/// ```
+#[must_use = "the pushed scope is popped as soon as the guard is dropped"]
+pub struct ScopeGuard {
+    hub: Arc<Hub>,
+    depth: usize,
+    // Raw pointers are neither Send nor Sync, which keeps the guard on its thread.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl ScopeGuard {
+    pub(crate) fn push() -> Self {
+        Hub::with_current(|hub| ScopeGuard {
+            hub: hub.clone(),
+            depth: hub.push(),
+            _not_send: PhantomData,
+        })
+    }
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        self.hub.pop_to(self.depth);
+    }
+}
+
+impl std::fmt::Debug for ScopeGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopeGuard")
+            .field("depth", &self.depth)
+            .finish()
+    }
+}

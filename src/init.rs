@@ -1,0 +1,209 @@
+//! `init` and `try_init`: validate options, start the worker, install the panic hook, hand back the guard.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::client::Client;
+use crate::debug;
+use crate::dsn::Dsn;
+use crate::error::{InitError, InitErrorKind};
+use crate::hub;
+use crate::options::ClientOptions;
+use crate::transport::Transport;
+
+/// Starts the SDK, or explains why the options are unusable.
+///
+/// Unset options are filled from the environment first: `SENTRY_DSN`, `SENTRY_RELEASE` and `SENTRY_ENVIRONMENT`.
+/// Without a DSN (and without a custom transport) the SDK is disabled and every call is a cheap no-op; that is not
+/// an error. A second `try_init` replaces the first client, which is flushed (within its `shutdown_timeout`) and
+/// stopped.
+///
+/// # Errors
+///
+/// An invalid DSN, a `sample_rate` outside 0.0..=1.0, a `queue_size` of 0, or a worker thread that cannot be
+/// started. The previous client, if any, is left in place.
+///
+/// # Examples
+///
+/// ```
+/// let err = faultline::try_init("https://no-project-id@example.com").unwrap_err();
+/// assert_eq!(err.to_string(), "invalid DSN: missing project id");
+/// ```
+pub fn try_init(options: impl Into<ClientOptions>) -> Result<InitGuard, InitError> {
+    let mut options = options.into();
+    fill_from_env(&mut options, |key| std::env::var(key).ok());
+    let dsn = validate(&options)?;
+    debug::set_enabled(options.debug);
+    let transport: Option<Arc<dyn Transport>> = match (&options.transport, dsn) {
+        (Some(transport), _) => Some(transport.clone()),
+        (None, Some(dsn)) => Some(default_transport(&options, dsn)),
+        (None, None) => None,
+    };
+    let client = match transport {
+        Some(transport) => Some(
+            Client::start(options, transport)
+                .map_err(|e| InitError::new(InitErrorKind::SpawnWorker(e)))?,
+        ),
+        None => None,
+    };
+    #[cfg(feature = "panic")]
+    if client.is_some() {
+        crate::integrations::panic::install();
+    }
+    if let Some(old) = hub::swap_client(client.clone()) {
+        old.shutdown(old.options.shutdown_timeout);
+    }
+    if client.is_none() {
+        debug::sdk_debug!("no DSN: faultline is disabled");
+    }
+    Ok(InitGuard { client })
+}
+
+/// Starts the SDK and returns the guard that flushes it on drop; never panics.
+///
+/// On an unusable configuration it prints one line to stderr (`faultline: invalid DSN: …; error reporting is
+/// disabled`) and returns a disabled guard, so a typo in a DSN cannot take the program down. Use [`try_init`] to
+/// handle the error yourself.
+///
+/// ```
+/// let _guard = faultline::init(faultline::ClientOptions::new()); // no DSN: disabled
+/// assert!(!faultline::is_enabled());
+/// assert!(faultline::capture_message("ignored", faultline::Level::Info).is_nil());
+/// ```
+pub fn init(options: impl Into<ClientOptions>) -> InitGuard {
+    match try_init(options) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("faultline: {e}; error reporting is disabled");
+            if let Some(old) = hub::swap_client(None) {
+                old.shutdown(old.options.shutdown_timeout);
+            }
+            InitGuard { client: None }
+        }
+    }
+}
+
+fn fill_from_env(options: &mut ClientOptions, var: impl Fn(&str) -> Option<String>) {
+    let var = |key| var(key).filter(|v| !v.trim().is_empty());
+    if options.dsn.is_none() {
+        options.dsn = var("SENTRY_DSN");
+    }
+    if options.release.is_none() {
+        options.release = var("SENTRY_RELEASE").map(Into::into);
+    }
+    if options.environment.is_none() {
+        options.environment = var("SENTRY_ENVIRONMENT").map(Into::into);
+    }
+}
+
+fn validate(options: &ClientOptions) -> Result<Option<Dsn>, InitError> {
+    let rate = options.sample_rate;
+    if !(0.0..=1.0).contains(&rate) {
+        // NaN fails `contains` too.
+        return Err(InitError::new(InitErrorKind::InvalidSampleRate(rate)));
+    }
+    if options.queue_size == 0 {
+        return Err(InitError::new(InitErrorKind::InvalidOption(
+            "queue_size must be at least 1",
+        )));
+    }
+    options
+        .dsn
+        .as_deref()
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| d.parse::<Dsn>())
+        .transpose()
+        .map_err(|e| InitError::new(InitErrorKind::InvalidDsn(e)))
+}
+
+#[cfg(feature = "http")]
+fn default_transport(options: &ClientOptions, dsn: Dsn) -> Arc<dyn Transport> {
+    let mut transport_options = crate::transport::TransportOptions::new(dsn);
+    transport_options.connect_timeout = options.connect_timeout;
+    transport_options.timeout = options.http_timeout;
+    Arc::new(crate::transport::HttpTransport::new(&transport_options))
+}
+
+#[cfg(not(feature = "http"))]
+fn default_transport(_options: &ClientOptions, _dsn: Dsn) -> Arc<dyn Transport> {
+    debug::sdk_debug!(
+        "built without the `http` feature: events are dropped unless a transport is set"
+    );
+    Arc::new(crate::transport::NoopTransport)
+}
+
+/// Keeps the SDK running; dropping it delivers what is queued (within `shutdown_timeout`) and stops the worker.
+///
+/// Hold it for the life of the program, typically as `let _guard = faultline::init(...)` in `main` (not `let _ =`,
+/// which drops it at once).
+#[must_use = "when the guard is dropped the queue is flushed and the SDK stops; bind it with `let _guard = …`"]
+pub struct InitGuard {
+    client: Option<Arc<Client>>,
+}
+
+impl InitGuard {
+    /// Whether this guard's client is running (false for a disabled SDK).
+    pub fn is_enabled(&self) -> bool {
+        self.client.is_some()
+    }
+
+    /// Waits until what is queued is delivered, or `timeout` passes; returns whether everything was delivered.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.client.as_ref().is_none_or(|c| c.flush(timeout))
+    }
+}
+
+impl Drop for InitGuard {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            hub::remove_client(&client);
+            client.shutdown(client.options.shutdown_timeout);
+        }
+    }
+}
+
+impl std::fmt::Debug for InitGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitGuard")
+            .field("enabled", &self.is_enabled())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_fills_only_what_is_unset() {
+        let env = |key: &str| match key {
+            "SENTRY_DSN" => Some("https://k@h/1".to_owned()),
+            "SENTRY_RELEASE" => Some("from-env@1".to_owned()),
+            "SENTRY_ENVIRONMENT" => Some("  ".to_owned()),
+            _ => None,
+        };
+        let mut options = ClientOptions::new().release("from-code@2");
+        fill_from_env(&mut options, env);
+        assert_eq!(options.dsn.as_deref(), Some("https://k@h/1"));
+        assert_eq!(options.release.as_deref(), Some("from-code@2"));
+        assert_eq!(options.environment, None, "blank values count as unset");
+    }
+
+    #[test]
+    fn validation() {
+        for rate in [-0.1, 1.01, f64::NAN, f64::INFINITY] {
+            let err = validate(&ClientOptions::new().sample_rate(rate)).unwrap_err();
+            assert!(
+                matches!(err.kind(), InitErrorKind::InvalidSampleRate(_)),
+                "{rate}"
+            );
+        }
+        for rate in [0.0, 0.5, 1.0] {
+            assert!(validate(&ClientOptions::new().sample_rate(rate)).is_ok());
+        }
+        assert!(validate(&ClientOptions::new().queue_size(0)).is_err());
+        let err = validate(&ClientOptions::new().dsn("https://k@h/x")).unwrap_err();
+        assert_eq!(err.to_string(), "invalid DSN: project id is not a number");
+        assert!(validate(&ClientOptions::new()).unwrap().is_none());
+    }
+}

@@ -1,0 +1,118 @@
+//! The panic hook: reports each panic as a fatal, unhandled event, waits (bounded) for delivery, then always calls
+//! the hook that was installed before.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::panic::PanicHookInfo;
+use std::sync::Once;
+
+use crate::hub::{self, Hub};
+use crate::protocol::{Event, Exception, Level, Mechanism, Thread};
+use crate::stacktrace;
+
+thread_local! {
+    /// Set while this thread is inside the hook, so a panic raised while reporting is not reported again.
+    static IN_HOOK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Installs the hook the first time it is called; later calls do nothing (a second `init` reuses it, and the hook
+/// always reports to whichever client is current).
+pub(crate) fn install() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let next = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report(info);
+            // Always chain: the default hook prints the message, and other tools (test harnesses, loggers) rely on
+            // their own hooks running.
+            next(info);
+        }));
+    });
+}
+
+fn report(info: &PanicHookInfo<'_>) {
+    // `try_with` because the hook can run while thread-locals are being destroyed.
+    let entered = IN_HOOK
+        .try_with(|flag| !flag.replace(true))
+        .unwrap_or(false);
+    if !entered {
+        return;
+    }
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            let _ = IN_HOOK.try_with(|flag| flag.set(false));
+        }
+    }
+    let _leave = Leave;
+
+    let Some(client) = hub::client() else {
+        return;
+    };
+    // The worker's own panics (a failing transport, a panicking callback) are never reported through itself: that
+    // could loop, and the worker cannot wait for itself.
+    if client.is_worker_thread() {
+        return;
+    }
+    let trace = stacktrace::capture();
+    let event = panic_event(info);
+    Hub::with_current(|hub| client.capture_panic(hub, event, Some(trace)));
+}
+
+/// The event for a panic: level fatal, one exception of type `panic` with mechanism `panic` (`handled: false`), the
+/// payload as its value, the location in the mechanism's data, and the panicking thread.
+pub(crate) fn panic_event(info: &PanicHookInfo<'_>) -> Event {
+    let payload = info.payload();
+    let message = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    };
+    let mut data = BTreeMap::new();
+    if let Some(location) = info.location() {
+        data.insert(
+            "location".to_owned(),
+            format!(
+                "{}:{}:{}",
+                location.file(),
+                location.line(),
+                location.column()
+            )
+            .into(),
+        );
+    }
+    let thread = std::thread::current();
+    let name = thread.name().unwrap_or("<unnamed>").to_owned();
+    let id = thread_number(thread.id());
+    let mut event = Event::new();
+    event.level = Level::Fatal;
+    event.exception.push(Exception {
+        ty: "panic".into(),
+        value: Some(crate::chain::truncate(message, crate::chain::MAX_VALUE_LEN)),
+        mechanism: Some(Mechanism {
+            ty: "panic".into(),
+            handled: Some(false),
+            data,
+            ..Mechanism::default()
+        }),
+        thread_id: Some(id.clone()),
+        ..Exception::default()
+    });
+    event.threads.push(Thread {
+        id: Some(id),
+        main: Some(name == "main"),
+        name: Some(name),
+        current: Some(true),
+        crashed: Some(true),
+        stacktrace: None,
+    });
+    event
+}
+
+/// The number inside `ThreadId(N)`; `ThreadId::as_u64` is not stable.
+fn thread_number(id: std::thread::ThreadId) -> String {
+    let text = format!("{id:?}");
+    text.chars().filter(char::is_ascii_digit).collect()
+}

@@ -1,0 +1,336 @@
+//! Error and panic reporting for Rust programs, over the Sentry protocol.
+//!
+//! faultline sends your program's errors and panics, with stack traces you can act on, to any server that speaks
+//! the Sentry protocol (sentry.io, self-hosted Sentry, GlitchTip, Bugsink). Capturing costs the calling thread a raw
+//! stack walk and a channel send; symbols, serialisation and network I/O happen on one background thread.
+//!
+//! # Quickstart
+//!
+//! ```no_run
+//! let _guard = faultline::init("https://public_key@errors.example.com/42");
+//! # let err = std::io::Error::other("x");
+//! faultline::capture_error(&err);
+//! ```
+//!
+//! # What `init` does
+//!
+//! [`init`] validates the options (filling the DSN, release and environment from `SENTRY_DSN`, `SENTRY_RELEASE` and
+//! `SENTRY_ENVIRONMENT` when the code leaves them unset), starts one worker thread named `faultline-worker`, and
+//! installs a panic hook that chains to the one installed before. Without a DSN the SDK is disabled and every call
+//! is a no-op. It returns an [`InitGuard`]: dropping it delivers what is queued, waiting at most
+//! [`ClientOptions::shutdown_timeout`], and stops the worker. A second `init` replaces the first client after
+//! flushing it. [`try_init`] returns an [`InitError`] for a bad configuration; `init` prints one line and carries on
+//! disabled instead.
+//!
+//! # Capturing errors
+//!
+//! [`capture_error`] takes any error, including a `&dyn Error`. Its `source()` chain becomes the event's exceptions,
+//! root cause first, each named by its real type where the compiler knows it:
+//!
+//! ```
+//! #[derive(Debug)]
+//! struct ConfigError(std::num::ParseIntError);
+//! impl std::fmt::Display for ConfigError {
+//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+//!         f.write_str("bad config")
+//!     }
+//! }
+//! impl std::error::Error for ConfigError {
+//!     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+//!         Some(&self.0)
+//!     }
+//! }
+//!
+//! let events = faultline::test::with_captured_events(|| {
+//!     let err = ConfigError("x".parse::<u16>().unwrap_err());
+//!     faultline::capture_error(&err);
+//! });
+//! let types: Vec<_> = events[0].exception.iter().map(|e| e.ty.as_str()).collect();
+//! assert_eq!(types, ["ParseIntError", "ConfigError"]);
+//! assert!(events[0].exception[1].stacktrace.is_some());
+//! ```
+//!
+//! [`capture_message`] sends a message at a [`Level`], and [`capture_event`] sends an [`protocol::Event`] you
+//! built. All three return the [`EventId`], or the nil id when the event was dropped (SDK disabled, sampled out,
+//! queue full); [`last_event_id`] returns the last one this thread sent.
+//!
+//! # Scopes
+//!
+//! Tags, extra data, the user, contexts, a fingerprint, a level and breadcrumbs live in the current thread's
+//! [`Scope`]. Change it with [`configure_scope`], or for one piece of work with [`with_scope`]:
+//!
+//! ```
+//! let events = faultline::test::with_captured_events(|| {
+//!     faultline::add_breadcrumb(faultline::Breadcrumb::new("db", "connected"));
+//!     faultline::with_scope(
+//!         |scope| scope.set_tag("job", "nightly"),
+//!         || faultline::capture_message("job failed", faultline::Level::Error),
+//!     );
+//!     faultline::capture_message("after the job", faultline::Level::Info);
+//! });
+//! assert_eq!(events[0].tags["job"], "nightly");
+//! assert_eq!(events[0].breadcrumbs[0].message.as_deref(), Some("connected"));
+//! assert!(!events[1].tags.contains_key("job"));
+//! ```
+//!
+//! The thread named `main` shares its scope with threads that start using the SDK later, so tags set at start-up
+//! apply everywhere.
+//!
+//! # Panics
+//!
+//! With the `panic` feature (on by default), each panic becomes a `fatal` event with an exception of type `panic`
+//! (mechanism `panic`, `handled: false`), the panic message, its location, the thread's name and its stack trace.
+//! The hook waits, at most `shutdown_timeout`, until the event is delivered, because the panic may end the process;
+//! then it calls the previous hook. With `panic = "abort"` the hook still runs before the abort. Panics on the SDK's
+//! own worker thread are never reported through the SDK.
+//!
+//! # Transports and offline behaviour
+//!
+//! Events wait in a bounded queue ([`ClientOptions::queue_size`]) for the worker, which posts each as an envelope
+//! with ureq. The caller never blocks: when the queue is full the event is dropped and counted (see [`stats`]).
+//! [`flush`] and shutdown use a separate control queue, so a full queue cannot delay them, and they return within
+//! their timeout even if the server never answers. A `429` pauses sending for its `Retry-After`; events in that
+//! window are counted as `ratelimit_backoff`. Plug in your own [`transport::Transport`] with
+//! [`ClientOptions::transport`].
+//!
+//! # Crate features
+//!
+//! - `http` (default): the HTTP transport, built on ureq with rustls. Without it, events go only to a transport you
+//!   set.
+//! - `panic` (default): the panic hook installed by `init`.
+//! - `test`: [`test::with_captured_events`] and [`test::TestTransport`], to assert what your code reports.
+//!
+//! # Debug output
+//!
+//! With [`ClientOptions::debug`] set, the SDK writes one-line diagnostics prefixed `[faultline]` to stderr: dropped
+//! events and why, failed requests with the server's host and status, rate limits, a `before_send` that panicked.
+//! They never contain the DSN's keys or event contents, and never go through the `log` facade, so they cannot feed
+//! back into the SDK.
+//!
+//! # MSRV and versioning
+//!
+//! The minimum supported Rust version is 1.85. faultline follows semantic versioning; raising the MSRV is a minor
+//! change. The `http` feature's [`ClientOptions`] do not expose ureq types.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(missing_debug_implementations, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod chain;
+mod client;
+mod contexts;
+mod debug;
+mod dsn;
+mod error;
+mod hub;
+mod init;
+mod integrations;
+mod options;
+pub mod protocol;
+mod sampling;
+mod scope;
+mod stacktrace;
+mod stats;
+#[cfg(feature = "test")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test")))]
+pub mod test;
+pub mod transport;
+mod worker;
+
+use std::error::Error;
+use std::time::Duration;
+
+pub use dsn::{Dsn, ParseDsnError, Scheme};
+pub use error::{InitError, InitErrorKind};
+pub use hub::ScopeGuard;
+pub use init::{InitGuard, init, try_init};
+pub use options::{BeforeSend, ClientOptions};
+pub use protocol::{Breadcrumb, EventId, Level, User};
+pub use scope::Scope;
+pub use stats::Stats;
+
+use hub::Hub;
+
+/// Errors that [`capture_error`] accepts: every sized `Error + 'static` type, and `dyn Error` (with or without
+/// `Send`/`Sync`).
+pub trait AsDynError {
+    /// The error as a trait object.
+    fn as_dyn_error(&self) -> &(dyn Error + 'static);
+}
+
+impl<E: Error + 'static> AsDynError for E {
+    fn as_dyn_error(&self) -> &(dyn Error + 'static) {
+        self
+    }
+}
+
+impl AsDynError for dyn Error + 'static {
+    fn as_dyn_error(&self) -> &(dyn Error + 'static) {
+        self
+    }
+}
+
+impl AsDynError for dyn Error + Send + 'static {
+    fn as_dyn_error(&self) -> &(dyn Error + 'static) {
+        self
+    }
+}
+
+impl AsDynError for dyn Error + Send + Sync + 'static {
+    fn as_dyn_error(&self) -> &(dyn Error + 'static) {
+        self
+    }
+}
+
+/// Reports an error and its `source()` chain; returns the event's id, or the nil id if it was dropped.
+///
+/// The exception type of the captured error is its real type name (`std::any::type_name`); errors further down the
+/// chain, known only as `dyn Error`, are named from their `Debug` output. With
+/// [`ClientOptions::attach_stacktrace`] (the default) the event carries this thread's stack trace.
+///
+/// ```
+/// let events = faultline::test::with_captured_events(|| {
+///     let err = "x".parse::<u8>().unwrap_err();
+///     let id = faultline::capture_error(&err);
+///     assert!(!id.is_nil());
+/// });
+/// assert_eq!(events[0].exception[0].ty, "ParseIntError");
+/// assert_eq!(events[0].level, faultline::Level::Error);
+/// ```
+pub fn capture_error<E: AsDynError + ?Sized>(err: &E) -> EventId {
+    match hub::client() {
+        Some(client) => Hub::with_current(|hub| {
+            client.capture_error(hub, err.as_dyn_error(), std::any::type_name::<E>())
+        }),
+        None => EventId::nil(),
+    }
+}
+
+/// Reports a message at `level`; returns the event's id, or the nil id if it was dropped.
+///
+/// ```
+/// let events = faultline::test::with_captured_events(|| {
+///     faultline::capture_message("disk almost full", faultline::Level::Warning);
+/// });
+/// assert_eq!(events[0].level, faultline::Level::Warning);
+/// ```
+pub fn capture_message(message: &str, level: Level) -> EventId {
+    match hub::client() {
+        Some(client) => Hub::with_current(|hub| client.capture_message(hub, message, level)),
+        None => EventId::nil(),
+    }
+}
+
+/// Reports an event you built; returns its id, or the nil id if it was dropped.
+///
+/// Scope data is added where the event has none; with `attach_stacktrace`, this thread's stack goes to the last
+/// exception (or the thread list) unless the event already has one.
+pub fn capture_event(event: protocol::Event) -> EventId {
+    match hub::client() {
+        Some(client) => Hub::with_current(|hub| client.capture_event(hub, event)),
+        None => EventId::nil(),
+    }
+}
+
+/// Things [`add_breadcrumb`] accepts: a [`Breadcrumb`], an `Option` or `Vec` of them, or a closure returning one of
+/// those, which is only called when the SDK is enabled.
+pub trait IntoBreadcrumbs {
+    /// The breadcrumbs.
+    fn into_breadcrumbs(self) -> Vec<Breadcrumb>;
+}
+
+impl IntoBreadcrumbs for Breadcrumb {
+    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
+        vec![self]
+    }
+}
+
+impl IntoBreadcrumbs for Vec<Breadcrumb> {
+    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
+        self
+    }
+}
+
+impl IntoBreadcrumbs for Option<Breadcrumb> {
+    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
+        self.into_iter().collect()
+    }
+}
+
+impl<F: FnOnce() -> I, I: IntoBreadcrumbs> IntoBreadcrumbs for F {
+    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
+        self().into_breadcrumbs()
+    }
+}
+
+/// Adds breadcrumbs to the current scope (at most [`ClientOptions::max_breadcrumbs`] are kept).
+///
+/// ```
+/// use faultline::{Breadcrumb, Level};
+/// let events = faultline::test::with_captured_events(|| {
+///     faultline::add_breadcrumb(Breadcrumb::new("cache", "miss"));
+///     // A closure is only run when the SDK is enabled.
+///     faultline::add_breadcrumb(|| Breadcrumb::new("cache", format!("{} keys", 42)).level(Level::Debug));
+///     faultline::capture_message("slow", Level::Warning);
+/// });
+/// assert_eq!(events[0].breadcrumbs.len(), 2);
+/// ```
+pub fn add_breadcrumb<B: IntoBreadcrumbs>(breadcrumbs: B) {
+    if let Some(client) = hub::client() {
+        let max = client.options.max_breadcrumbs;
+        let crumbs = breadcrumbs.into_breadcrumbs();
+        Hub::with_current(|hub| {
+            hub.configure(|scope| {
+                for crumb in crumbs {
+                    scope.add_breadcrumb(crumb, max);
+                }
+            })
+        });
+    }
+}
+
+/// Changes the current thread's scope. Does nothing while the SDK is disabled.
+pub fn configure_scope<F: FnOnce(&mut Scope)>(f: F) {
+    if hub::client().is_some() {
+        Hub::with_current(|hub| hub.configure(f));
+    }
+}
+
+/// Runs `f` with a temporary scope, first set up by `configure`; the scope is discarded afterwards.
+pub fn with_scope<C: FnOnce(&mut Scope), F: FnOnce() -> R, R>(configure: C, f: F) -> R {
+    if hub::client().is_none() {
+        return f();
+    }
+    let _guard = ScopeGuard::push();
+    Hub::with_current(|hub| hub.configure(configure));
+    f()
+}
+
+/// Pushes a copy of the current scope, which is popped when the guard is dropped.
+pub fn push_scope() -> ScopeGuard {
+    ScopeGuard::push()
+}
+
+/// The id of the last event this thread captured and queued.
+pub fn last_event_id() -> Option<EventId> {
+    Hub::with_current(|hub| hub.last_event_id())
+}
+
+/// Waits until everything captured so far is delivered, or `timeout` passes; returns whether everything was.
+///
+/// Returns `true` at once when the SDK is disabled. Never waits longer than `timeout`, even if the server never
+/// answers.
+pub fn flush(timeout: Duration) -> bool {
+    hub::client().is_none_or(|client| client.flush(timeout))
+}
+
+/// Whether the SDK is enabled (initialised with a DSN or a transport).
+pub fn is_enabled() -> bool {
+    hub::client().is_some()
+}
+
+/// Counts of what became of the current client's events; all zero when the SDK is disabled.
+pub fn stats() -> Stats {
+    hub::client().map(|c| c.stats()).unwrap_or_default()
+}

@@ -1,0 +1,315 @@
+//! `ClientOptions`: everything `init` can be told, with every default stated where it is set.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::protocol::Event;
+use crate::transport::Transport;
+
+/// A callback that sees every event before it is sent and may change it or drop it (by returning `None`).
+///
+/// It runs on the SDK's worker thread, not on the thread that captured the event. A panic inside it is caught: the
+/// event is dropped and counted as `before_send`.
+pub type BeforeSend = Arc<dyn Fn(Event) -> Option<Event> + Send + Sync>;
+
+/// Configuration for [`crate::init`].
+///
+/// Build it with [`ClientOptions::new`] and the chainable setters, or convert a DSN string into it:
+///
+/// ```
+/// use std::time::Duration;
+/// use faultline::ClientOptions;
+///
+/// let options = ClientOptions::new()
+///     .dsn("https://key@errors.example.com/42")
+///     .release("my-app@1.2.3")
+///     .environment("production")
+///     .sample_rate(0.5)
+///     .shutdown_timeout(Duration::from_secs(5));
+/// assert_eq!(options.sample_rate, 0.5);
+///
+/// let from_dsn: ClientOptions = "https://key@errors.example.com/42".into();
+/// assert!(from_dsn.dsn.is_some());
+/// ```
+///
+/// The fields are public so they can be read and adjusted, but values are only checked by [`crate::try_init`], which
+/// returns an error for a DSN that does not parse or a sample rate outside 0.0..=1.0.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// Where to send events. `None` disables the SDK: every call is a cheap no-op.
+    pub dsn: Option<String>,
+    /// The release, e.g. `my-app@1.2.3`.
+    pub release: Option<Cow<'static, str>>,
+    /// The environment, e.g. `production`.
+    pub environment: Option<Cow<'static, str>>,
+    /// The host's name; the machine's host name when `None`.
+    pub server_name: Option<Cow<'static, str>>,
+    /// The share of events to send, from 0.0 to 1.0.
+    pub sample_rate: f64,
+    /// Whether handled errors and messages carry the capturing thread's stack trace.
+    pub attach_stacktrace: bool,
+    /// How many breadcrumbs a scope keeps; the oldest go first.
+    pub max_breadcrumbs: usize,
+    /// How many events may wait for the worker thread; when it is full, new events are dropped and counted.
+    pub queue_size: usize,
+    /// How long dropping the guard, or a panic, waits for queued events to be delivered.
+    pub shutdown_timeout: Duration,
+    /// Whether SDK diagnostics are written to stderr.
+    pub debug: bool,
+    /// A callback that may change or drop each event.
+    pub before_send: Option<BeforeSend>,
+    /// Module path prefixes whose frames are always in-app (e.g. `my_app`); wins over `in_app_exclude`.
+    pub in_app_include: Vec<String>,
+    /// Module path prefixes whose frames are never in-app.
+    pub in_app_exclude: Vec<String>,
+    /// Whether personal data (the user's IP address, …) may be sent without being set explicitly.
+    pub send_default_pii: bool,
+    /// How long a connection to the server may take to open.
+    pub connect_timeout: Duration,
+    /// How long one request to the server may take in all.
+    pub http_timeout: Duration,
+    /// A transport to use instead of the default HTTP one (tests, custom delivery).
+    pub transport: Option<Arc<dyn Transport>>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            dsn: None,
+            release: None,
+            environment: None,
+            server_name: None,
+            sample_rate: 1.0,
+            attach_stacktrace: true,
+            max_breadcrumbs: 100,
+            queue_size: 100,
+            shutdown_timeout: Duration::from_secs(2),
+            debug: false,
+            before_send: None,
+            in_app_include: Vec::new(),
+            in_app_exclude: Vec::new(),
+            send_default_pii: false,
+            connect_timeout: Duration::from_secs(5),
+            http_timeout: Duration::from_secs(30),
+            transport: None,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Options with every default.
+    pub fn new() -> Self {
+        ClientOptions::default()
+    }
+
+    /// Sets the DSN. Defaults to `None` (then `SENTRY_DSN` is used if set; without either, the SDK is disabled).
+    #[must_use]
+    pub fn dsn(mut self, dsn: impl Into<String>) -> Self {
+        self.dsn = Some(dsn.into());
+        self
+    }
+
+    /// Sets the release. Defaults to `None` (then `SENTRY_RELEASE` is used if set).
+    #[must_use]
+    pub fn release(mut self, release: impl Into<Cow<'static, str>>) -> Self {
+        self.release = Some(release.into());
+        self
+    }
+
+    /// Sets the environment. Defaults to `None` (then `SENTRY_ENVIRONMENT` is used if set).
+    #[must_use]
+    pub fn environment(mut self, environment: impl Into<Cow<'static, str>>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// Sets the server name. Defaults to the machine's host name.
+    #[must_use]
+    pub fn server_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.server_name = Some(name.into());
+        self
+    }
+
+    /// Sets the share of events that are sent, from 0.0 (none) to 1.0 (all). Defaults to `1.0`.
+    ///
+    /// The decision is made before any costly work and is derived from the event id. Events sampled out are counted
+    /// as `sample_rate`. A value outside 0.0..=1.0 (or NaN) makes [`crate::try_init`] fail.
+    #[must_use]
+    pub fn sample_rate(mut self, rate: f64) -> Self {
+        self.sample_rate = rate;
+        self
+    }
+
+    /// Sets whether handled errors and messages carry a stack trace. Defaults to `true`.
+    #[must_use]
+    pub fn attach_stacktrace(mut self, on: bool) -> Self {
+        self.attach_stacktrace = on;
+        self
+    }
+
+    /// Sets how many breadcrumbs are kept. Defaults to `100`.
+    #[must_use]
+    pub fn max_breadcrumbs(mut self, n: usize) -> Self {
+        self.max_breadcrumbs = n;
+        self
+    }
+
+    /// Sets how many events may wait for the worker. Must be at least 1. Defaults to `100`.
+    #[must_use]
+    pub fn queue_size(mut self, n: usize) -> Self {
+        self.queue_size = n;
+        self
+    }
+
+    /// Sets how long shutdown and the panic hook wait for delivery. Defaults to 2 seconds.
+    #[must_use]
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Sets whether SDK diagnostics go to stderr. Defaults to `false`.
+    ///
+    /// Diagnostics never include the DSN's keys or event contents, and never go through the `log` facade.
+    #[must_use]
+    pub fn debug(mut self, on: bool) -> Self {
+        self.debug = on;
+        self
+    }
+
+    /// Sets a callback that may change or drop each event. Defaults to none.
+    #[must_use]
+    pub fn before_send(
+        mut self,
+        f: impl Fn(Event) -> Option<Event> + Send + Sync + 'static,
+    ) -> Self {
+        self.before_send = Some(Arc::new(f));
+        self
+    }
+
+    /// Adds a module prefix whose frames are always in-app. Defaults to none.
+    #[must_use]
+    pub fn in_app_include(mut self, prefix: impl Into<String>) -> Self {
+        self.in_app_include.push(prefix.into());
+        self
+    }
+
+    /// Adds a module prefix whose frames are never in-app. Defaults to none.
+    #[must_use]
+    pub fn in_app_exclude(mut self, prefix: impl Into<String>) -> Self {
+        self.in_app_exclude.push(prefix.into());
+        self
+    }
+
+    /// Sets whether personal data may be sent by default. Defaults to `false`.
+    #[must_use]
+    pub fn send_default_pii(mut self, on: bool) -> Self {
+        self.send_default_pii = on;
+        self
+    }
+
+    /// Sets the connect timeout of the HTTP transport. Defaults to 5 seconds.
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the overall timeout of one HTTP request. Defaults to 30 seconds.
+    ///
+    /// Flushing and shutdown never wait longer than their own timeouts, whatever this is.
+    #[must_use]
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
+    /// Sends events through `transport` instead of the default HTTP transport. Defaults to none.
+    ///
+    /// With a transport set, the SDK is enabled even without a DSN.
+    #[must_use]
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The DSN is printed through `Dsn`'s Display, which leaves the secret key out; an unparsable one is elided.
+        let dsn = self.dsn.as_deref().map(|d| {
+            d.parse::<crate::Dsn>()
+                .map_or_else(|_| "<invalid>".to_owned(), |d| d.to_string())
+        });
+        f.debug_struct("ClientOptions")
+            .field("dsn", &dsn)
+            .field("release", &self.release)
+            .field("environment", &self.environment)
+            .field("server_name", &self.server_name)
+            .field("sample_rate", &self.sample_rate)
+            .field("attach_stacktrace", &self.attach_stacktrace)
+            .field("max_breadcrumbs", &self.max_breadcrumbs)
+            .field("queue_size", &self.queue_size)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("debug", &self.debug)
+            .field(
+                "before_send",
+                &self.before_send.as_ref().map(|_| "<callback>"),
+            )
+            .field("in_app_include", &self.in_app_include)
+            .field("in_app_exclude", &self.in_app_exclude)
+            .field("send_default_pii", &self.send_default_pii)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("http_timeout", &self.http_timeout)
+            .field("transport", &self.transport.as_ref().map(|_| "<transport>"))
+            .finish()
+    }
+}
+
+impl From<&str> for ClientOptions {
+    fn from(dsn: &str) -> Self {
+        ClientOptions::new().dsn(dsn)
+    }
+}
+
+impl From<String> for ClientOptions {
+    fn from(dsn: String) -> Self {
+        ClientOptions::new().dsn(dsn)
+    }
+}
+
+impl From<()> for ClientOptions {
+    /// Default options: the DSN comes from `SENTRY_DSN`, if set.
+    fn from(_: ()) -> Self {
+        ClientOptions::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_defaults() {
+        let o = ClientOptions::new();
+        assert_eq!(o.sample_rate, 1.0);
+        assert!(o.attach_stacktrace);
+        assert_eq!(o.max_breadcrumbs, 100);
+        assert_eq!(o.queue_size, 100);
+        assert_eq!(o.shutdown_timeout, Duration::from_secs(2));
+        assert!(!o.debug && !o.send_default_pii);
+    }
+
+    #[test]
+    fn debug_output_hides_the_secret_and_callbacks() {
+        let o = ClientOptions::new()
+            .dsn("https://pub:hushhush@host/1")
+            .before_send(Some);
+        let text = format!("{o:?}");
+        assert!(!text.contains("hushhush"), "{text}");
+        assert!(text.contains("<callback>"));
+    }
+}

@@ -1,0 +1,373 @@
+//! Envelopes: the newline-delimited container that carries events and client reports to the server.
+//!
+//! # Format
+//!
+//! An envelope is UTF-8 JSON lines separated by `\n` (never `\r\n`, never blank lines):
+//!
+//! ```text
+//! {"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","sent_at":"2026-11-25T13:40:00.123456Z","sdk":{"name":"faultline","version":"0.1.0"}}
+//! {"type":"event","length":41}
+//! {"event_id":"9ec79c33ec9942ab8353589fcb2e04dc",…}
+//! ```
+//!
+//! The first line holds the envelope headers. Each item is an item-header line (`type`, and `length`: the payload's
+//! size in bytes) followed by the payload and a `\n`. faultline always writes `length`, so a payload may itself
+//! contain newlines; when reading, an item without `length` runs to the next `\n`. The same bytes are what the HTTP
+//! transport posts, what the offline spool stores and what the JSON-lines sink derives its records from.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{ClientSdkInfo, Event, EventId};
+use super::time::{Rfc3339, Timestamp};
+
+/// A container of items sent in one request.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Envelope {
+    /// The id of the event item, if there is one.
+    pub event_id: Option<EventId>,
+    /// The SDK that built the envelope.
+    pub sdk: Option<ClientSdkInfo>,
+    /// The items, in order.
+    pub items: Vec<EnvelopeItem>,
+}
+
+/// One item of an [`Envelope`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum EnvelopeItem {
+    /// An error, panic or message event. At most one per envelope.
+    Event(Box<Event>),
+    /// Counts of events the SDK discarded, by reason and category.
+    ClientReport(ClientReport),
+    /// Any other item type, kept as raw payload bytes.
+    Raw {
+        /// The item type, e.g. `attachment`.
+        ty: String,
+        /// The payload.
+        payload: Vec<u8>,
+    },
+}
+
+impl EnvelopeItem {
+    /// The item's `type` header.
+    pub fn ty(&self) -> &str {
+        match self {
+            EnvelopeItem::Event(_) => "event",
+            EnvelopeItem::ClientReport(_) => "client_report",
+            EnvelopeItem::Raw { ty, .. } => ty,
+        }
+    }
+}
+
+/// A `client_report` payload: what the SDK discarded since the last report.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientReport {
+    /// When the report was made.
+    pub timestamp: Option<Timestamp>,
+    /// The discarded counts.
+    pub discarded_events: Vec<DiscardedEvent>,
+}
+
+/// One count in a [`ClientReport`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscardedEvent {
+    /// Why: `queue_overflow`, `sample_rate`, `before_send`, `network_error`, `send_error`, …
+    pub reason: String,
+    /// The data category: `error`, `default`, …
+    pub category: String,
+    /// How many.
+    pub quantity: u64,
+}
+
+impl Envelope {
+    /// An envelope holding one event.
+    pub fn from_event(event: Event) -> Self {
+        Envelope {
+            event_id: Some(event.event_id),
+            sdk: event.sdk.clone(),
+            items: vec![EnvelopeItem::Event(Box::new(event))],
+        }
+    }
+
+    /// The event item, if there is one.
+    pub fn event(&self) -> Option<&Event> {
+        self.items.iter().find_map(|item| match item {
+            EnvelopeItem::Event(event) => Some(&**event),
+            _ => None,
+        })
+    }
+
+    /// Writes the wire form. `sent_at` belongs to the moment of sending, so the HTTP transport passes the current
+    /// time and the spool passes `None`.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the writer fails or an item cannot be serialised.
+    pub fn to_writer<W: Write>(&self, mut w: W, sent_at: Option<SystemTime>) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Headers<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            event_id: Option<EventId>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            sent_at: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            sdk: Option<&'a ClientSdkInfo>,
+        }
+        #[derive(Serialize)]
+        struct ItemHeaders<'a> {
+            #[serde(rename = "type")]
+            ty: &'a str,
+            length: usize,
+        }
+        let headers = Headers {
+            event_id: self.event_id,
+            sent_at: sent_at.map(|t| Rfc3339(t).to_string()),
+            sdk: self.sdk.as_ref(),
+        };
+        serde_json::to_writer(&mut w, &headers)?;
+        w.write_all(b"\n")?;
+        let mut buf = Vec::new();
+        for item in &self.items {
+            buf.clear();
+            let payload: &[u8] = match item {
+                EnvelopeItem::Event(event) => {
+                    serde_json::to_writer(&mut buf, event)?;
+                    &buf
+                }
+                EnvelopeItem::ClientReport(report) => {
+                    serde_json::to_writer(&mut buf, report)?;
+                    &buf
+                }
+                EnvelopeItem::Raw { payload, .. } => payload,
+            };
+            let item_headers = ItemHeaders {
+                ty: item.ty(),
+                length: payload.len(),
+            };
+            serde_json::to_writer(&mut w, &item_headers)?;
+            w.write_all(b"\n")?;
+            w.write_all(payload)?;
+            w.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// The wire form as bytes.
+    pub fn to_vec(&self, sent_at: Option<SystemTime>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1024);
+        // Writing to a Vec cannot fail, and every item serialises (maps have string keys, floats are finite or
+        // written as null by serde_json), so the error branch is unreachable in practice.
+        if self.to_writer(&mut out, sent_at).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// Parses the wire form.
+    ///
+    /// # Errors
+    ///
+    /// Fails on a missing or malformed header line, an item header that is not JSON, a `length` running past the
+    /// end, or an `event`/`client_report` payload that does not parse.
+    pub fn from_slice(bytes: &[u8]) -> Result<Envelope, ParseEnvelopeError> {
+        #[derive(Deserialize)]
+        struct Headers {
+            event_id: Option<EventId>,
+            sdk: Option<ClientSdkInfo>,
+        }
+        #[derive(Deserialize)]
+        struct ItemHeaders {
+            #[serde(rename = "type")]
+            ty: String,
+            length: Option<usize>,
+        }
+        let (line, mut rest) = split_line(bytes);
+        let headers: Headers =
+            serde_json::from_slice(line).map_err(|_| ParseEnvelopeError::Headers)?;
+        let mut items = Vec::new();
+        while !rest.is_empty() {
+            let (line, after) = split_line(rest);
+            if line.is_empty() {
+                // Tolerate a trailing newline or stray blank line between items.
+                rest = after;
+                continue;
+            }
+            let item: ItemHeaders =
+                serde_json::from_slice(line).map_err(|_| ParseEnvelopeError::ItemHeaders)?;
+            let (payload, after) = match item.length {
+                Some(len) => {
+                    if after.len() < len {
+                        return Err(ParseEnvelopeError::Truncated);
+                    }
+                    let (payload, tail) = after.split_at(len);
+                    (payload, tail.strip_prefix(b"\n").unwrap_or(tail))
+                }
+                None => split_line(after),
+            };
+            rest = after;
+            items.push(match item.ty.as_str() {
+                "event" => EnvelopeItem::Event(Box::new(
+                    serde_json::from_slice(payload)
+                        .map_err(|_| ParseEnvelopeError::Payload("event"))?,
+                )),
+                "client_report" => EnvelopeItem::ClientReport(
+                    serde_json::from_slice(payload)
+                        .map_err(|_| ParseEnvelopeError::Payload("client_report"))?,
+                ),
+                _ => EnvelopeItem::Raw {
+                    ty: item.ty,
+                    payload: payload.to_vec(),
+                },
+            });
+        }
+        Ok(Envelope {
+            event_id: headers.event_id,
+            sdk: headers.sdk,
+            items,
+        })
+    }
+}
+
+/// Splits at the first `\n`: the line without it, and the rest after it.
+fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
+    match bytes.iter().position(|&b| b == b'\n') {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (bytes, &[]),
+    }
+}
+
+/// Why bytes could not be read as an [`Envelope`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseEnvelopeError {
+    /// The first line is not a JSON object of envelope headers.
+    Headers,
+    /// An item header line is not a JSON object with a `type`.
+    ItemHeaders,
+    /// An item's `length` runs past the end of the data.
+    Truncated,
+    /// A known item's payload does not parse.
+    Payload(&'static str),
+}
+
+impl fmt::Display for ParseEnvelopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseEnvelopeError::Headers => f.write_str("invalid envelope headers"),
+            ParseEnvelopeError::ItemHeaders => f.write_str("invalid item headers"),
+            ParseEnvelopeError::Truncated => f.write_str("item payload shorter than its length"),
+            ParseEnvelopeError::Payload(ty) => write!(f, "invalid {ty} payload"),
+        }
+    }
+}
+
+impl std::error::Error for ParseEnvelopeError {}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::protocol::{Exception, Level};
+
+    fn fixed_event() -> Event {
+        Event {
+            event_id: "9ec79c33ec9942ab8353589fcb2e04dc".parse().unwrap(),
+            timestamp: Timestamp(UNIX_EPOCH + Duration::from_millis(1_764_077_696_125)),
+            level: Level::Error,
+            message: Some("two\nlines".into()),
+            exception: vec![Exception {
+                ty: "ParseIntError".into(),
+                value: Some("invalid digit found in string".into()),
+                module: Some("core::num".into()),
+                ..Exception::default()
+            }],
+            sdk: Some(ClientSdkInfo {
+                name: Cow::Borrowed("faultline"),
+                version: Cow::Borrowed("0.1.0"),
+                integrations: Vec::new(),
+            }),
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn golden_bytes() {
+        let envelope = Envelope::from_event(fixed_event());
+        let sent_at = UNIX_EPOCH + Duration::from_micros(1_764_077_697_000_001);
+        let text = String::from_utf8(envelope.to_vec(Some(sent_at))).unwrap();
+        let payload = concat!(
+            r#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","timestamp":1764077696.125,"platform":"native","#,
+            r#""level":"error","message":"two\nlines","exception":{"values":[{"type":"ParseIntError","#,
+            r#""value":"invalid digit found in string","module":"core::num"}]},"#,
+            r#""sdk":{"name":"faultline","version":"0.1.0"}}"#
+        );
+        let want = format!(
+            "{}\n{}\n{payload}\n",
+            r#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","sent_at":"2025-11-25T13:34:57.000001Z","sdk":{"name":"faultline","version":"0.1.0"}}"#,
+            format_args!(r#"{{"type":"event","length":{}}}"#, payload.len()),
+        );
+        assert_eq!(text, want);
+    }
+
+    #[test]
+    fn round_trip_with_several_items() {
+        let mut envelope = Envelope::from_event(fixed_event());
+        envelope
+            .items
+            .push(EnvelopeItem::ClientReport(ClientReport {
+                timestamp: None,
+                discarded_events: vec![DiscardedEvent {
+                    reason: "queue_overflow".into(),
+                    category: "error".into(),
+                    quantity: 3,
+                }],
+            }));
+        envelope.items.push(EnvelopeItem::Raw {
+            ty: "attachment".into(),
+            payload: b"a\nb".to_vec(),
+        });
+        let bytes = envelope.to_vec(None);
+        assert!(!bytes.windows(2).any(|w| w == b"\n\n"), "no blank lines");
+        assert_eq!(Envelope::from_slice(&bytes).unwrap(), envelope);
+    }
+
+    #[test]
+    fn items_without_length_run_to_the_newline() {
+        let bytes = b"{}\n{\"type\":\"attachment\"}\nhello\n{\"type\":\"other\",\"length\":2}\nhi";
+        let envelope = Envelope::from_slice(bytes).unwrap();
+        assert_eq!(envelope.items.len(), 2);
+        assert_eq!(
+            envelope.items[0],
+            EnvelopeItem::Raw {
+                ty: "attachment".into(),
+                payload: b"hello".to_vec()
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        assert_eq!(
+            Envelope::from_slice(b"nope"),
+            Err(ParseEnvelopeError::Headers)
+        );
+        assert_eq!(
+            Envelope::from_slice(b"{}\n[1]\n"),
+            Err(ParseEnvelopeError::ItemHeaders)
+        );
+        assert_eq!(
+            Envelope::from_slice(b"{}\n{\"type\":\"event\",\"length\":99}\n{}"),
+            Err(ParseEnvelopeError::Truncated)
+        );
+        assert_eq!(
+            Envelope::from_slice(b"{}\n{\"type\":\"event\",\"length\":2}\n{}\n"),
+            Err(ParseEnvelopeError::Payload("event"))
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! The wire types of the Sentry protocol, as plain serde structs with no logic beyond (de)serialisation.
+//!
+//! These types depend on nothing else in the crate, so they could move to a crate of their own.
+
+pub mod breadcrumb;
+pub mod envelope;
+pub mod event;
+pub mod exception;
+pub mod stacktrace;
+pub mod time;
+
+pub use breadcrumb::Breadcrumb;
+pub use envelope::{ClientReport, DiscardedEvent, Envelope, EnvelopeItem, ParseEnvelopeError};
+pub use event::{ClientSdkInfo, Event, EventId, Level, Thread, User};
+pub use exception::{Exception, Mechanism};
+pub use stacktrace::{Addr, Frame, Stacktrace};
+pub use time::Timestamp;
+
+/// The protocol version sent in `X-Sentry-Auth` (`sentry_version=7`).
+pub const PROTOCOL_VERSION: u32 = 7;

@@ -1,0 +1,225 @@
+//! `Scope`: the data that is attached to every event captured while it is active. It never sends anything.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::protocol::{Breadcrumb, Event, Level, User};
+
+/// Tags, extra data, the user, contexts, breadcrumbs and grouping that apply to events captured on this thread.
+///
+/// Change the current scope with [`crate::configure_scope`], or a temporary one with [`crate::with_scope`]:
+///
+/// ```
+/// # faultline::test::with_captured_events(|| {
+/// faultline::configure_scope(|scope| {
+///     scope.set_tag("region", "eu-west-1");
+///     scope.set_user(Some(faultline::User { id: Some("42".into()), ..Default::default() }));
+/// });
+/// # faultline::capture_message("hello", faultline::Level::Info);
+/// # }).iter().for_each(|e| assert_eq!(e.tags["region"], "eu-west-1"));
+/// ```
+///
+/// Scopes are shared by reference between the thread and the events waiting to be sent: capturing an event takes a
+/// snapshot by bumping a reference count, and the next change copies the data once (copy on write).
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    level: Option<Level>,
+    transaction: Option<String>,
+    user: Option<User>,
+    fingerprint: Vec<String>,
+    tags: BTreeMap<String, String>,
+    extra: BTreeMap<String, serde_json::Value>,
+    contexts: BTreeMap<String, serde_json::Value>,
+    breadcrumbs: VecDeque<Breadcrumb>,
+}
+
+impl Scope {
+    /// Sets a tag, replacing one with the same key.
+    pub fn set_tag(&mut self, key: impl Into<String>, value: impl ToString) {
+        self.tags.insert(key.into(), value.to_string());
+    }
+
+    /// Removes a tag.
+    pub fn remove_tag(&mut self, key: &str) {
+        self.tags.remove(key);
+    }
+
+    /// Sets an extra value.
+    pub fn set_extra(&mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) {
+        self.extra.insert(key.into(), value.into());
+    }
+
+    /// Removes an extra value.
+    pub fn remove_extra(&mut self, key: &str) {
+        self.extra.remove(key);
+    }
+
+    /// Sets or clears the user.
+    pub fn set_user(&mut self, user: Option<User>) {
+        self.user = user;
+    }
+
+    /// Sets a context, e.g. `set_context("job", json!({"id": 7}))`. A context is an object; its `type` defaults to
+    /// the key.
+    pub fn set_context(&mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) {
+        self.contexts.insert(key.into(), value.into());
+    }
+
+    /// Removes a context.
+    pub fn remove_context(&mut self, key: &str) {
+        self.contexts.remove(key);
+    }
+
+    /// Sets the grouping fingerprint (`["{{ default }}", "extra"]` extends the default grouping); empty resets it.
+    pub fn set_fingerprint(&mut self, fingerprint: &[&str]) {
+        self.fingerprint = fingerprint.iter().map(|s| (*s).to_owned()).collect();
+    }
+
+    /// Overrides the level of every event captured in this scope.
+    pub fn set_level(&mut self, level: Option<Level>) {
+        self.level = level;
+    }
+
+    /// Sets the transaction name (route, job, command).
+    pub fn set_transaction(&mut self, transaction: Option<&str>) {
+        self.transaction = transaction.map(str::to_owned);
+    }
+
+    /// Removes the breadcrumbs.
+    pub fn clear_breadcrumbs(&mut self) {
+        self.breadcrumbs.clear();
+    }
+
+    /// Resets everything.
+    pub fn clear(&mut self) {
+        *self = Scope::default();
+    }
+
+    /// The tags.
+    pub fn tags(&self) -> &BTreeMap<String, String> {
+        &self.tags
+    }
+
+    /// The breadcrumbs, oldest first.
+    pub fn breadcrumbs(&self) -> impl ExactSizeIterator<Item = &Breadcrumb> {
+        self.breadcrumbs.iter()
+    }
+
+    /// Appends a breadcrumb, dropping the oldest beyond `max`.
+    pub(crate) fn add_breadcrumb(&mut self, breadcrumb: Breadcrumb, max: usize) {
+        if max == 0 {
+            return;
+        }
+        while self.breadcrumbs.len() >= max {
+            self.breadcrumbs.pop_front();
+        }
+        self.breadcrumbs.push_back(breadcrumb);
+    }
+
+    /// Fills `event` from the scope. What the event already has wins over the scope, except the level, which a
+    /// scope's `set_level` overrides; the scope's breadcrumbs come before the event's own.
+    pub(crate) fn apply_to_event(&self, event: &mut Event, max_breadcrumbs: usize) {
+        if let Some(level) = self.level {
+            event.level = level;
+        }
+        if event.transaction.is_none() {
+            event.transaction.clone_from(&self.transaction);
+        }
+        if event.user.is_none() {
+            event.user.clone_from(&self.user);
+        }
+        if event.fingerprint.is_empty() {
+            event.fingerprint.clone_from(&self.fingerprint);
+        }
+        for (k, v) in &self.tags {
+            event.tags.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for (k, v) in &self.extra {
+            event.extra.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for (k, v) in &self.contexts {
+            event
+                .contexts
+                .entry(k.clone())
+                .or_insert_with(|| with_type(k, v));
+        }
+        if !self.breadcrumbs.is_empty() {
+            let own = std::mem::take(&mut event.breadcrumbs);
+            let total = self.breadcrumbs.len() + own.len();
+            let skip = total.saturating_sub(max_breadcrumbs);
+            event.breadcrumbs = self
+                .breadcrumbs
+                .iter()
+                .cloned()
+                .chain(own)
+                .skip(skip)
+                .collect();
+        }
+    }
+}
+
+/// A context object with its `type` defaulting to the key, as the protocol expects.
+fn with_type(key: &str, value: &serde_json::Value) -> serde_json::Value {
+    let mut value = value.clone();
+    if let serde_json::Value::Object(map) = &mut value {
+        map.entry("type").or_insert_with(|| key.into());
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breadcrumbs_are_capped_oldest_first_out() {
+        let mut scope = Scope::default();
+        for i in 0..250 {
+            scope.add_breadcrumb(Breadcrumb::new("test", format!("crumb {i}")), 100);
+        }
+        assert_eq!(scope.breadcrumbs().len(), 100);
+        assert_eq!(
+            scope.breadcrumbs().next().unwrap().message.as_deref(),
+            Some("crumb 150")
+        );
+        let mut none = Scope::default();
+        none.add_breadcrumb(Breadcrumb::default(), 0);
+        assert_eq!(none.breadcrumbs().len(), 0);
+    }
+
+    #[test]
+    fn event_values_win_over_scope_values() {
+        let mut scope = Scope::default();
+        scope.set_tag("a", "scope");
+        scope.set_tag("b", "scope");
+        scope.set_context("job", serde_json::json!({"id": 7}));
+        scope.set_fingerprint(&["{{ default }}", "x"]);
+        scope.set_level(Some(Level::Warning));
+        let mut event = Event::new();
+        event.tags.insert("a".into(), "event".into());
+        scope.apply_to_event(&mut event, 100);
+        assert_eq!(event.tags["a"], "event");
+        assert_eq!(event.tags["b"], "scope");
+        assert_eq!(event.contexts["job"]["type"], "job");
+        assert_eq!(event.fingerprint, ["{{ default }}", "x"]);
+        assert_eq!(event.level, Level::Warning);
+    }
+
+    #[test]
+    fn applied_breadcrumbs_respect_the_cap() {
+        let mut scope = Scope::default();
+        for i in 0..5 {
+            scope.add_breadcrumb(Breadcrumb::new("s", i.to_string()), 10);
+        }
+        let mut event = Event::new();
+        event.breadcrumbs = (0..3)
+            .map(|i| Breadcrumb::new("e", i.to_string()))
+            .collect();
+        scope.apply_to_event(&mut event, 4);
+        let got: Vec<_> = event
+            .breadcrumbs
+            .iter()
+            .map(|b| b.message.clone().unwrap())
+            .collect();
+        assert_eq!(got, ["4", "0", "1", "2"]);
+    }
+}

@@ -1,0 +1,100 @@
+//! The HTTP transport: one keep-alive `ureq::Agent` posting envelopes to the DSN's envelope endpoint.
+//!
+//! It maps each response to an [`Outcome`] and does nothing else: no sleeping, no queueing. Those belong to the
+//! worker, which owns the thread.
+
+use std::time::{Duration, SystemTime};
+
+use super::{Outcome, Transport, TransportOptions};
+use crate::debug::sdk_debug;
+use crate::protocol::Envelope;
+
+/// Sends envelopes to a Sentry-compatible server over HTTP(S) (rustls for `https`).
+///
+/// Requests carry `Content-Type: application/x-sentry-envelope`, the `X-Sentry-Auth` header built from the DSN,
+/// and a `User-Agent` of `faultline/{version}`. The agent keeps connections alive between envelopes.
+pub struct HttpTransport {
+    agent: ureq::Agent,
+    url: String,
+    auth: String,
+    host: String,
+}
+
+impl HttpTransport {
+    /// A transport for `options.dsn` with the given timeouts.
+    pub fn new(options: &TransportOptions) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(options.connect_timeout))
+            .timeout_global(Some(options.timeout))
+            .user_agent(options.user_agent.as_str())
+            .max_idle_connections_per_host(2)
+            .build()
+            .into();
+        HttpTransport {
+            agent,
+            url: options.dsn.envelope_url(),
+            auth: options.dsn.auth_header(&options.user_agent),
+            host: options.dsn.host().to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL and host hold no key; the auth header does, so it is left out.
+        f.debug_struct("HttpTransport")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default wait when a 429 carries no usable `Retry-After` (Sentry SDKs use 60 s).
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+impl Transport for HttpTransport {
+    fn send_envelope(&self, envelope: &Envelope) -> Outcome {
+        let body = envelope.to_vec(Some(SystemTime::now()));
+        let result = self
+            .agent
+            .post(&self.url)
+            .header("X-Sentry-Auth", &self.auth)
+            .header("Content-Type", "application/x-sentry-envelope")
+            .send(&body[..]);
+        let mut response = match result {
+            Ok(response) => response,
+            Err(e) => {
+                // ureq's error text names the host and the failure, never our headers.
+                sdk_debug!("sending to {} failed: {e}", self.host);
+                return Outcome::NetworkError;
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        // Read (a bounded amount of) the body so the connection can go back to the pool for the next envelope.
+        let _ = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_vec();
+        match status {
+            200..=299 => Outcome::Sent,
+            429 => Outcome::RateLimited {
+                retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+            },
+            _ => {
+                sdk_debug!(
+                    "{} answered {status} to envelope {:?}",
+                    self.host,
+                    envelope.event_id
+                );
+                Outcome::Rejected { status }
+            }
+        }
+    }
+}

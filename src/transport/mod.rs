@@ -1,0 +1,129 @@
+//! Transports: where finished envelopes go.
+//!
+//! A [`Transport`] receives envelopes on the SDK's worker thread, never on the thread that captured the event, so
+//! it may block on I/O within its own timeouts. It sees only the envelope and the narrow [`TransportOptions`]: no
+//! scope, no client options, no callbacks.
+
+use std::time::Duration;
+
+use crate::dsn::Dsn;
+use crate::protocol::Envelope;
+
+#[cfg(feature = "http")]
+mod http;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use http::HttpTransport;
+
+/// What became of one envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The server accepted it.
+    Sent,
+    /// The server is rate limiting; nothing should be sent for `retry_after`.
+    RateLimited {
+        /// How long to wait.
+        retry_after: Duration,
+    },
+    /// The server rejected it with this status (4xx other than 429, 5xx); the envelope is dropped.
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The server could not be reached or did not answer in time.
+    NetworkError,
+}
+
+/// Delivers envelopes.
+///
+/// Implement it to send events somewhere else, or to collect them in tests (see `faultline::test`, feature `test`).
+/// Every method is called on the SDK's worker thread.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use faultline::protocol::Envelope;
+/// use faultline::transport::{Outcome, Transport};
+///
+/// #[derive(Default)]
+/// struct Collect(Mutex<Vec<Envelope>>);
+///
+/// impl Transport for Collect {
+///     fn send_envelope(&self, envelope: &Envelope) -> Outcome {
+///         self.0.lock().unwrap().push(envelope.clone());
+///         Outcome::Sent
+///     }
+/// }
+///
+/// let sink = Arc::new(Collect::default());
+/// let guard = faultline::init(faultline::ClientOptions::new().transport(sink.clone()));
+/// faultline::capture_message("hello", faultline::Level::Info);
+/// assert!(faultline::flush(std::time::Duration::from_secs(5)));
+/// assert_eq!(sink.0.lock().unwrap().len(), 1);
+/// # drop(guard);
+/// ```
+pub trait Transport: Send + Sync + 'static {
+    /// Delivers one envelope and says what became of it.
+    fn send_envelope(&self, envelope: &Envelope) -> Outcome;
+
+    /// Writes out anything buffered, within `timeout`; returns whether everything was written. Defaults to `true`.
+    fn flush(&self, timeout: Duration) -> bool {
+        let _ = timeout;
+        true
+    }
+
+    /// Flushes and releases resources, within `timeout`. Defaults to [`Transport::flush`].
+    fn shutdown(&self, timeout: Duration) -> bool {
+        self.flush(timeout)
+    }
+}
+
+impl<T: Transport> Transport for std::sync::Arc<T> {
+    fn send_envelope(&self, envelope: &Envelope) -> Outcome {
+        (**self).send_envelope(envelope)
+    }
+
+    fn flush(&self, timeout: Duration) -> bool {
+        (**self).flush(timeout)
+    }
+
+    fn shutdown(&self, timeout: Duration) -> bool {
+        (**self).shutdown(timeout)
+    }
+}
+
+/// The few settings a transport needs: a subset of the client options, so transports never see callbacks or scopes.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TransportOptions {
+    /// Where to send.
+    pub dsn: Dsn,
+    /// The `User-Agent` and `sentry_client` value, `faultline/{version}`.
+    pub user_agent: String,
+    /// How long opening a connection may take.
+    pub connect_timeout: Duration,
+    /// How long one request may take in all.
+    pub timeout: Duration,
+}
+
+impl TransportOptions {
+    /// Options for `dsn` with the default timeouts (5 s to connect, 30 s per request).
+    pub fn new(dsn: Dsn) -> Self {
+        TransportOptions {
+            dsn,
+            user_agent: concat!("faultline/", env!("CARGO_PKG_VERSION")).to_owned(),
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A transport that drops everything; used when the SDK is enabled without anywhere to send.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoopTransport;
+
+impl Transport for NoopTransport {
+    fn send_envelope(&self, _envelope: &Envelope) -> Outcome {
+        Outcome::Sent
+    }
+}
