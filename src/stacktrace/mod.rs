@@ -1,39 +1,556 @@
-//! TEMPORARY placeholder until the real module lands.
-use crate::protocol::{Addr, Frame, Stacktrace};
+//! Stack traces in two halves: [`capture`] runs on the thread that reports and only records
+//! instruction pointers; [`Symbolizer::resolve`] runs on the background thread and turns them
+//! into protocol frames (names, files, lines, `in_app`), caching what it resolved per address.
+
+mod in_app;
+mod symbolize;
+
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::protocol::stacktrace::{Addr, Frame, Stacktrace};
+
+/// The most frames [`capture`] records. A deeper stack (runaway recursion) keeps its most recent
+/// frames, which are the ones that explain the failure.
+const MAX_FRAMES: usize = 256;
+
+/// How many addresses a [`Symbolizer`] remembers by default.
+pub(crate) const DEFAULT_CACHE_CAPACITY: usize = 4096;
+
+/// Prefixes of the demangled function names that make up capturing and panicking rather than the
+/// code that failed. [`Symbolizer::resolve`] drops the unbroken run of them at the most recent
+/// end of a trace; the same names deeper down (a user closure run by `faultline::with_scope`,
+/// `std::panic::catch_unwind` around user code) stay.
+const MACHINERY: &[&str] = &[
+    // This SDK: the panic hook, `capture_*`, and `capture` itself.
+    "faultline::",
+    // The stack walk: `backtrace::trace` and its inlined helpers are the first frames it yields.
+    "backtrace::",
+    // The panic runtime, from the hook call down to `panic!`'s entry point.
+    "std::panicking::",
+    "core::panicking::",
+    "std::panic::",
+    "core::panic::",
+    "std::sys::backtrace::", // `__rust_end_short_backtrace`
+    "std::sys_common::backtrace::",
+    "std::rt::",
+    "rust_begin_unwind",
+    "__rustc::rust_begin_unwind",
+    "_Unwind_",
+    // The boxed panic hook: legacy mangling prints `<alloc::boxed::Box<F,A> as core::ops::
+    // function::Fn<Args>>::call`, v0 the full `Box<dyn for<'a, 'b> Fn(&PanicHookInfo) …>`.
+    "<alloc::boxed::Box<",
+    "core::ops::function::",
+    // `unwrap`/`expect` and their cold panic paths, in both manglings.
+    "core::result::unwrap_failed",
+    "core::option::unwrap_failed",
+    "core::option::expect_failed",
+    "core::result::Result<T,E>::",
+    "core::option::Option<T>::",
+    "<core::result::Result<",
+    "<core::option::Option<",
+];
+
+/// A captured call stack: bare instruction pointers, most recent call first, as
+/// `backtrace::trace` yields them. Cheap to take and to send to the background thread.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct RawTrace {
+    /// Return addresses (the first one is inside `backtrace::trace` itself), at most [`MAX_FRAMES`].
     ips: Vec<u64>,
 }
+
+impl RawTrace {
+    /// A trace made of the given addresses, most recent first.
+    #[cfg(test)]
+    pub(crate) fn from_ips(ips: Vec<u64>) -> Self {
+        Self { ips }
+    }
+
+    /// The number of recorded addresses (inlined calls later expand one into several frames).
+    pub(crate) fn len(&self) -> usize {
+        self.ips.len()
+    }
+
+    /// Whether no address was recorded.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ips.is_empty()
+    }
+}
+
+/// Records the calling thread's stack as instruction pointers, with no symbol resolution: one
+/// allocation of 64 addresses (growing only for deeper stacks) and a walk of at most
+/// [`MAX_FRAMES`] frames. Everything costly happens later in [`Symbolizer::resolve`].
 pub(crate) fn capture() -> RawTrace {
     let mut ips = Vec::with_capacity(64);
-    backtrace::trace(|f| {
-        ips.push(f.ip() as u64);
-        ips.len() < 256
+    // `trace` only unwinds (`_Unwind_Backtrace` on Unix) and hands each frame to the closure,
+    // most recent first; returning `false` stops the walk. It takes backtrace's global lock,
+    // which `resolve` on the background thread holds for one address at a time.
+    backtrace::trace(|frame| {
+        let ip = frame.ip().addr();
+        // The outermost frame of a thread can report a null ip: nothing to resolve there.
+        if ip != 0 {
+            ips.push(ip as u64);
+        }
+        ips.len() < MAX_FRAMES
     });
     RawTrace { ips }
 }
-pub(crate) struct InAppRules;
+
+/// What decides `in_app` and how file names are shortened.
+#[derive(Clone, Debug)]
+pub(crate) struct InAppRules {
+    /// Module-path prefixes that are always application code (win over everything).
+    include: Vec<String>,
+    /// Module-path prefixes that are never application code (win over the heuristics).
+    exclude: Vec<String>,
+    /// The project's directory: file names under it are shown relative to it.
+    project_root: Option<PathBuf>,
+    /// `$CARGO_HOME` as found at construction, for a cargo home outside `~/.cargo`.
+    cargo_home: Option<PathBuf>,
+}
+
 impl InAppRules {
-    pub(crate) fn new(_i: Vec<String>, _e: Vec<String>, _r: Option<PathBuf>) -> Self {
-        InAppRules
+    /// Rules from the `include` and `exclude` module prefixes (`::`-separated, e.g. `demo` or
+    /// `demo::config`) and the project directory. Reads `$CARGO_HOME` once, here.
+    pub(crate) fn new(
+        include: Vec<String>,
+        exclude: Vec<String>,
+        project_root: Option<PathBuf>,
+    ) -> Self {
+        let cargo_home = std::env::var_os("CARGO_HOME")
+            .filter(|home| !home.is_empty())
+            .map(PathBuf::from);
+        Self {
+            include,
+            exclude,
+            project_root,
+            cargo_home,
+        }
     }
 }
-pub(crate) struct Symbolizer;
-impl Symbolizer {
-    pub(crate) fn new(_c: usize) -> Self {
-        Symbolizer
+
+impl Default for InAppRules {
+    fn default() -> Self {
+        Self::new(Vec::new(), Vec::new(), None)
     }
-    pub(crate) fn resolve(&mut self, raw: &RawTrace, _r: &InAppRules) -> Stacktrace {
-        Stacktrace {
-            frames: raw
-                .ips
-                .iter()
-                .rev()
-                .map(|&ip| Frame {
-                    instruction_addr: Some(Addr(ip)),
-                    ..Frame::default()
-                })
-                .collect(),
+}
+
+/// Turns [`RawTrace`]s into protocol stack traces, remembering the frames of each address it
+/// resolved: a program reports from the same few places, and resolving reads debug info.
+#[derive(Debug)]
+pub(crate) struct Symbolizer {
+    /// Frames per instruction address, oldest call first (one address expands to several frames
+    /// when calls were inlined). They hold no `filename`/`in_app`: those depend on the rules.
+    cache: HashMap<u64, Arc<[Frame]>>,
+    /// The most addresses `cache` holds; 0 disables caching.
+    capacity: usize,
+}
+
+impl Default for Symbolizer {
+    fn default() -> Self {
+        Self::new(DEFAULT_CACHE_CAPACITY)
+    }
+}
+
+impl Symbolizer {
+    /// A symbolizer that caches at most `capacity` addresses.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            cache: HashMap::with_capacity(capacity.min(256)),
+            capacity,
         }
+    }
+
+    /// How many addresses are cached.
+    pub(crate) fn cache_len(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Symbolizes `raw` into frames ordered oldest call first, with `in_app` and `filename`
+    /// decided by `rules` and the capturing/panicking machinery at the top trimmed. Every frame
+    /// has its `instruction_addr`, also those no symbol was found for.
+    pub(crate) fn resolve(&mut self, raw: &RawTrace, rules: &InAppRules) -> Stacktrace {
+        if raw.is_empty() {
+            return Stacktrace::default();
+        }
+        let mut frames = Vec::with_capacity(raw.len() + raw.len() / 2);
+        for &ip in raw.ips.iter().rev() {
+            for cached in self.lookup(ip).iter() {
+                let mut frame = cached.clone();
+                frame.filename = frame.abs_path.as_deref().map(|path| {
+                    symbolize::display_filename(
+                        path,
+                        rules.project_root.as_deref(),
+                        rules.cargo_home.as_deref(),
+                    )
+                });
+                frame.in_app = in_app::is_in_app(&frame, rules);
+                frames.push(frame);
+            }
+        }
+        trim_machinery(&mut frames);
+        Stacktrace { frames }
+    }
+
+    /// The frames of one address, from the cache or freshly resolved.
+    fn lookup(&mut self, ip: u64) -> Arc<[Frame]> {
+        if let Some(hit) = self.cache.get(&ip) {
+            return Arc::clone(hit);
+        }
+        let frames = resolve_address(ip);
+        if self.capacity > 0 {
+            // Full: start over rather than track recency. The addresses a program keeps
+            // reporting from come back within a trace or two.
+            if self.cache_len() >= self.capacity {
+                self.cache.clear();
+            }
+            self.cache.insert(ip, Arc::clone(&frames));
+        }
+        frames
+    }
+}
+
+/// Resolves one return address into its frames, oldest call first.
+fn resolve_address(ip: u64) -> Arc<[Frame]> {
+    let mut frames = Vec::new();
+    if let Ok(addr) = usize::try_from(ip) {
+        // The addresses `trace` yields are return addresses: the instruction *after* the call,
+        // possibly already on the next line. backtrace 0.3.77 handles that inside `resolve` too,
+        // not only in `resolve_frame`: both look up `ip - 1` (`adjust_ip` in src/symbolize/mod.rs),
+        // so the address is passed as captured. Subtracting here would probe `ip - 2`.
+        // The callback runs once per function at that address: with gimli, the innermost inlined
+        // function first, then each caller it was inlined into, then the real function.
+        backtrace::resolve(std::ptr::without_provenance_mut(addr), |symbol| {
+            frames.push(frame_from_symbol(symbol, ip));
+        });
+    }
+    if frames.is_empty() {
+        frames.push(Frame {
+            instruction_addr: Some(Addr(ip)),
+            ..Frame::default()
+        });
+    }
+    // Most recent first like the trace; the cache and the protocol want the oldest first.
+    frames.reverse();
+    frames.into()
+}
+
+/// One protocol frame from what backtrace found (without `filename` and `in_app`).
+fn frame_from_symbol(symbol: &backtrace::Symbol, ip: u64) -> Frame {
+    let (function, raw_function) = match symbol.name() {
+        Some(name) => {
+            // `{:#}` prints the demangled name without the hash (`rustc-demangle`'s alternate
+            // form), or the raw bytes when the name is not a Rust symbol.
+            let demangled = format!("{name:#}");
+            let function = symbolize::strip_hash(&demangled).to_owned();
+            let raw = String::from_utf8_lossy(name.as_bytes());
+            let raw_function = (raw != function).then(|| raw.into_owned());
+            (Some(function), raw_function)
+        }
+        None => (None, None),
+    };
+    Frame {
+        module: function.as_deref().and_then(symbolize::module_of),
+        function,
+        raw_function,
+        abs_path: symbol
+            .filename()
+            .map(|path| path.to_string_lossy().into_owned()),
+        lineno: symbol.lineno(),
+        colno: symbol.colno(),
+        instruction_addr: Some(Addr(ip)),
+        symbol_addr: symbol_start(symbol),
+        ..Frame::default()
+    }
+}
+
+/// The start address of the enclosing symbol, where backtrace knows it. Only its dbghelp backend
+/// (MSVC) reports the symbol's address from `Symbol::addr`; the gimli backend used everywhere
+/// else reports the probed address itself (`ip - 1`, minus the load bias), which is no start.
+#[cfg(all(windows, target_env = "msvc"))]
+fn symbol_start(symbol: &backtrace::Symbol) -> Option<Addr> {
+    symbol.addr().map(|addr| Addr(addr.addr() as u64))
+}
+
+/// The start address of the enclosing symbol, where backtrace knows it: not with gimli, whose
+/// `Symbol::addr` is the probed address (`ip - 1`, minus the load bias) rather than a start.
+#[cfg(not(all(windows, target_env = "msvc")))]
+fn symbol_start(_symbol: &backtrace::Symbol) -> Option<Addr> {
+    None
+}
+
+/// Drops the run of [`MACHINERY`] frames at the most recent end (the tail: frames are oldest
+/// first). A frame the rules call application code ends the run, and so does one without a
+/// symbol; if every frame is machinery, all are kept so the event still has a trace.
+fn trim_machinery(frames: &mut Vec<Frame>) {
+    let is_machinery = |frame: &Frame| {
+        frame.in_app != Some(true)
+            && frame
+                .function
+                .as_deref()
+                .is_some_and(|name| MACHINERY.iter().any(|prefix| name.starts_with(prefix)))
+    };
+    if let Some(last_kept) = frames.iter().rposition(|frame| !is_machinery(frame)) {
+        frames.truncate(last_kept + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(functions: &[&str]) -> Vec<Frame> {
+        let rules = InAppRules::default();
+        functions
+            .iter()
+            .map(|name| {
+                let mut frame = Frame {
+                    function: Some(name.to_string()),
+                    ..Frame::default()
+                };
+                frame.in_app = in_app::is_in_app(&frame, &rules);
+                frame
+            })
+            .collect()
+    }
+
+    fn names(frames: &[Frame]) -> Vec<&str> {
+        frames
+            .iter()
+            .filter_map(|f| f.function.as_deref())
+            .collect()
+    }
+
+    #[test]
+    fn trimming_removes_only_the_top_run() {
+        // Oldest first, as `resolve` orders them: a panic inside a closure run by the SDK.
+        let mut trace = frames(&[
+            "main",
+            "std::rt::lang_start",
+            "demo::main",
+            "faultline::with_scope",
+            "demo::main::{{closure}}",
+            "core::option::Option<T>::unwrap",
+            "core::option::unwrap_failed",
+            "core::panicking::panic_fmt",
+            "__rustc::rust_begin_unwind",
+            "std::sys::backtrace::__rust_end_short_backtrace",
+            "std::panicking::panic_handler::{closure#0}",
+            "std::panicking::panic_with_hook",
+            "<alloc::boxed::Box<F,A> as core::ops::function::Fn<Args>>::call",
+            "faultline::integrations::panic::hook",
+            "faultline::stacktrace::capture",
+            "backtrace::backtrace::trace",
+            "backtrace::backtrace::libunwind::trace",
+        ]);
+        trim_machinery(&mut trace);
+        assert_eq!(
+            names(&trace),
+            [
+                "main",
+                "std::rt::lang_start",
+                "demo::main",
+                "faultline::with_scope",
+                "demo::main::{{closure}}"
+            ]
+        );
+    }
+
+    #[test]
+    fn trimming_keeps_an_all_machinery_trace_whole() {
+        let all = [
+            "std::rt::lang_start",
+            "faultline::capture_message",
+            "backtrace::backtrace::trace",
+        ];
+        let mut trace = frames(&all);
+        trim_machinery(&mut trace);
+        assert_eq!(names(&trace), all);
+        let mut empty = Vec::new();
+        trim_machinery(&mut empty);
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn trimming_stops_at_unknown_and_included_frames() {
+        let mut trace = frames(&["demo::main", "std::panicking::x", "backtrace::trace"]);
+        trace.insert(
+            1,
+            Frame {
+                instruction_addr: Some(Addr(0x10)),
+                ..Frame::default()
+            },
+        );
+        trim_machinery(&mut trace);
+        assert_eq!(trace.len(), 2, "stops below the frame without a symbol");
+
+        let mut trace = frames(&["demo::main", "faultline::tests::f", "faultline::capture"]);
+        trace[1].in_app = Some(true); // an include rule made it application code
+        trim_machinery(&mut trace);
+        assert_eq!(names(&trace), ["demo::main", "faultline::tests::f"]);
+    }
+
+    #[test]
+    fn unresolvable_address_still_has_its_instruction_addr() {
+        let mut symbolizer = Symbolizer::new(8);
+        let trace = symbolizer.resolve(&RawTrace::from_ips(vec![0x10]), &InAppRules::default());
+        assert_eq!(
+            trace.frames,
+            [Frame {
+                instruction_addr: Some(Addr(0x10)),
+                ..Frame::default()
+            }]
+        );
+        assert!(
+            symbolizer
+                .resolve(&RawTrace::default(), &InAppRules::default())
+                .frames
+                .is_empty()
+        );
+    }
+
+    #[inline(never)]
+    fn outer_fn() -> (RawTrace, u32) {
+        std::hint::black_box(middle_fn())
+    }
+
+    #[inline(never)]
+    fn middle_fn() -> (RawTrace, u32) {
+        std::hint::black_box(inlined_fn())
+    }
+
+    /// Inlined into `middle_fn` even at opt-level 0 (LLVM's always-inliner), so one address
+    /// stands for two frames.
+    #[inline(always)]
+    fn inlined_fn() -> (RawTrace, u32) {
+        std::hint::black_box(inner_fn())
+    }
+
+    #[inline(never)]
+    fn inner_fn() -> (RawTrace, u32) {
+        // `capture()` alone on its line: its frame must report exactly this line.
+        let call_line = line!() + 1;
+        let raw = capture();
+        std::hint::black_box((raw, call_line))
+    }
+
+    #[inline(never)]
+    fn recurse(depth: usize) -> RawTrace {
+        if depth == 0 {
+            capture()
+        } else {
+            std::hint::black_box(recurse(depth - 1))
+        }
+    }
+
+    /// Rules that make this module's test functions application code, so trimming stops at
+    /// them although they live in `faultline::` (this crate).
+    fn test_rules() -> InAppRules {
+        InAppRules::new(
+            vec![module_path!().to_owned()],
+            Vec::new(),
+            Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
+        )
+    }
+
+    fn position(frames: &[Frame], suffix: &str) -> usize {
+        frames
+            .iter()
+            .position(|f| f.function.as_deref().is_some_and(|n| n.ends_with(suffix)))
+            .unwrap_or_else(|| panic!("no frame `{suffix}` in {:#?}", names(frames)))
+    }
+
+    #[test]
+    fn real_trace_resolves_oldest_first_with_exact_lines() {
+        let (raw, call_line) = outer_fn();
+        assert!(raw.len() > 3 && raw.len() <= MAX_FRAMES);
+        let rules = test_rules();
+        let mut symbolizer = Symbolizer::default();
+        let trace = symbolizer.resolve(&raw, &rules);
+        let frames = &trace.frames;
+
+        let (outer, middle, inner) = (
+            position(frames, "tests::outer_fn"),
+            position(frames, "tests::middle_fn"),
+            position(frames, "tests::inner_fn"),
+        );
+        assert!(outer < middle && middle < inner, "oldest call first");
+        // Inlined calls, files and lines come from debug info: the test profile has it,
+        // `--release` has not (there only symbol-table names remain).
+        let debug_info = cfg!(debug_assertions);
+        if debug_info {
+            // The inlined call shares `middle_fn`'s address and comes right after it.
+            let inlined = position(frames, "tests::inlined_fn");
+            assert_eq!(inlined, middle + 1);
+            assert_eq!(
+                frames[inlined].instruction_addr,
+                frames[middle].instruction_addr
+            );
+        }
+        // `capture` and `backtrace::trace` above the innermost test function were trimmed.
+        assert_eq!(inner, frames.len() - 1, "{:#?}", names(frames));
+
+        let f = &frames[inner];
+        assert_eq!(
+            f.function.as_deref(),
+            Some(concat!(module_path!(), "::inner_fn"))
+        );
+        assert_eq!(f.module.as_deref(), Some(module_path!()));
+        assert_eq!(f.in_app, Some(true));
+        if debug_info {
+            assert_eq!(f.filename.as_deref(), Some(file!()));
+            assert!(f.abs_path.as_deref().is_some_and(|p| p.ends_with(file!())));
+            // The return address points past the call; resolving `ip - 1` names the call line.
+            assert_eq!(f.lineno, Some(call_line));
+        }
+        assert!(
+            f.raw_function
+                .as_deref()
+                .is_some_and(|raw| raw != concat!(module_path!(), "::inner_fn"))
+        );
+
+        assert!(frames.iter().all(|f| f.instruction_addr.is_some()));
+        let lang_start = frames
+            .iter()
+            .find(|f| f.function.as_deref() == Some("std::rt::lang_start"));
+        // The test harness runs tests on their own threads: no `lang_start` there, but std frames.
+        if let Some(f) = lang_start {
+            assert_eq!(f.in_app, Some(false));
+        }
+        assert!(frames.iter().any(|f| f.in_app == Some(false)));
+
+        // Second time round every address comes from the cache, with equal frames.
+        let cached = symbolizer.cache_len();
+        assert!(cached > 0 && cached <= raw.len());
+        assert_eq!(symbolizer.resolve(&raw, &rules), trace);
+        assert_eq!(symbolizer.cache_len(), cached);
+    }
+
+    #[test]
+    fn cache_stays_within_capacity_without_changing_results() {
+        let (raw, _) = outer_fn();
+        let rules = test_rules();
+        let expected = Symbolizer::new(0).resolve(&raw, &rules);
+        let mut small = Symbolizer::new(4);
+        for _ in 0..3 {
+            assert_eq!(small.resolve(&raw, &rules), expected);
+            assert!(small.cache_len() <= 4, "cache holds {}", small.cache_len());
+        }
+        assert_eq!(Symbolizer::new(0).cache_len(), 0);
+    }
+
+    #[test]
+    fn traces_and_symbolizer_move_to_the_background_thread() {
+        fn assert_send<T: Send + 'static>() {}
+        assert_send::<RawTrace>();
+        assert_send::<Symbolizer>();
+        assert_send::<InAppRules>();
+    }
+
+    #[test]
+    fn capture_stops_at_max_frames() {
+        let raw = recurse(MAX_FRAMES + 50);
+        assert_eq!(raw.len(), MAX_FRAMES);
     }
 }

@@ -1,0 +1,257 @@
+//! Deciding whether a frame is the application's own code (`in_app`), which is what the server
+//! highlights and groups by.
+
+use std::path::Path;
+
+use super::InAppRules;
+use super::symbolize::{has_path_prefix, subject_path};
+use crate::protocol::stacktrace::Frame;
+
+/// Crates whose frames never belong to the application: the standard library and its runtime
+/// pieces, the test harness, and the backtrace machinery including this SDK.
+const LIBRARY_CRATES: &[&str] = &[
+    "std",
+    "core",
+    "alloc",
+    "backtrace",
+    "faultline",
+    "test",
+    "proc_macro",
+    "panic_unwind",
+    "panic_abort",
+    "std_detect",
+    "compiler_builtins",
+    "__rustc", // `__rustc::rust_begin_unwind`, std's panic entry point on recent toolchains
+];
+
+/// Path-less symbols of the C runtime, the Rust runtime and the unwinder: the bottom of every
+/// thread's stack and the glue around panics. A trailing `*` matches any suffix.
+const RUNTIME_SYMBOLS: &[&str] = &[
+    "main", // the C entry symbol `std::rt::lang_start` is called from; the user's is `demo::main`
+    "_start",
+    "__libc_start_*",
+    "__rust_*",
+    "rust_begin_unwind",
+    "_Unwind_*",
+    "start_thread",
+    "clone",
+    "clone3",
+    "__clone*",
+    "thread_start",
+    "mainCRTStartup",
+    "__scrt_*",
+    "BaseThreadInitThunk",
+    "RtlUserThreadStart",
+];
+
+/// Whether `frame` is application code: `Some(true)`/`Some(false)`, or `None` when there is no
+/// symbol to judge by.
+///
+/// Precedence: the `include` prefixes, then the `exclude` prefixes (both matched on `::`
+/// boundaries against the function name, the path that owns it and its module), then heuristics:
+/// sources under a cargo registry, a git checkout, `$CARGO_HOME` or `/rustc/` are libraries;
+/// otherwise the owning crate decides (for `<T as Trait>::method`, `T`'s crate).
+pub(crate) fn is_in_app(frame: &Frame, rules: &InAppRules) -> Option<bool> {
+    let function = frame.function.as_deref();
+    let subject = function.and_then(subject_path);
+    let names = [function, subject.as_deref(), frame.module.as_deref()];
+    let matches = |prefixes: &[String]| {
+        prefixes.iter().any(|prefix| {
+            names
+                .iter()
+                .flatten()
+                .any(|name| has_path_prefix(name, prefix))
+        })
+    };
+    if matches(&rules.include) {
+        return Some(true);
+    }
+    if matches(&rules.exclude) {
+        return Some(false);
+    }
+    let abs_path = frame.abs_path.as_deref();
+    if abs_path.is_some_and(|path| is_dependency_source(path, rules.cargo_home.as_deref())) {
+        return Some(false);
+    }
+    let subject = subject?;
+    match subject.split_once("::") {
+        Some((krate, _)) => Some(!LIBRARY_CRATES.contains(&krate)),
+        None if is_runtime_symbol(&subject) => Some(false),
+        // Any other bare symbol is C or `#[no_mangle]` code: ours only if its source is.
+        None => {
+            let root = rules.project_root.as_deref();
+            let in_project = abs_path
+                .zip(root)
+                .is_some_and(|(p, r)| Path::new(p).starts_with(r));
+            in_project.then_some(true)
+        }
+    }
+}
+
+/// Whether a source path belongs to a downloaded dependency or to the standard library.
+fn is_dependency_source(abs_path: &str, cargo_home: Option<&Path>) -> bool {
+    let unified = abs_path.replace('\\', "/");
+    unified.contains("/.cargo/registry/")
+        || unified.contains("/.cargo/git/")
+        || unified.starts_with("/rustc/")
+        || cargo_home.is_some_and(|home| Path::new(abs_path).starts_with(home))
+}
+
+/// Whether a path-less symbol is one of [`RUNTIME_SYMBOLS`].
+fn is_runtime_symbol(symbol: &str) -> bool {
+    RUNTIME_SYMBOLS
+        .iter()
+        .any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => symbol.starts_with(prefix),
+            None => symbol == *pattern,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn frame(function: &str, abs_path: Option<&str>) -> Frame {
+        Frame {
+            function: Some(function.into()),
+            module: super::super::symbolize::module_of(function),
+            abs_path: abs_path.map(Into::into),
+            ..Frame::default()
+        }
+    }
+
+    fn rules(include: &[&str], exclude: &[&str]) -> InAppRules {
+        let strings = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+        let mut rules = InAppRules::new(
+            strings(include),
+            strings(exclude),
+            Some(PathBuf::from("/work/app")),
+        );
+        rules.cargo_home = Some(PathBuf::from("/opt/cargo"));
+        rules
+    }
+
+    #[test]
+    fn include_beats_exclude_beats_heuristics() {
+        let f = frame(
+            "serde_json::de::from_str",
+            Some("/home/u/.cargo/registry/src/i/serde_json-1/src/de.rs"),
+        );
+        assert_eq!(
+            is_in_app(&f, &rules(&[], &[])),
+            Some(false),
+            "registry source"
+        );
+        assert_eq!(
+            is_in_app(&f, &rules(&["serde_json"], &["serde_json"])),
+            Some(true)
+        );
+        assert_eq!(is_in_app(&f, &rules(&["serde_json::de"], &[])), Some(true));
+        assert_eq!(
+            is_in_app(&f, &rules(&["serde"], &[])),
+            Some(false),
+            "no partial segment match"
+        );
+
+        let user = frame("demo::config::load", Some("/work/app/src/config.rs"));
+        assert_eq!(is_in_app(&user, &rules(&[], &[])), Some(true));
+        assert_eq!(
+            is_in_app(&user, &rules(&[], &["demo::config"])),
+            Some(false)
+        );
+        assert_eq!(
+            is_in_app(&user, &rules(&["demo"], &["demo::config"])),
+            Some(true)
+        );
+        // Prefixes also match the owning type of a trait method.
+        let fmt = frame("<demo::Config as core::fmt::Display>::fmt", None);
+        assert_eq!(is_in_app(&fmt, &rules(&[], &["demo::Config"])), Some(false));
+    }
+
+    #[test]
+    fn library_crates_and_runtime_symbols_are_not_in_app() {
+        let no_rules = rules(&[], &[]);
+        for function in [
+            "std::rt::lang_start",
+            "core::option::unwrap_failed",
+            "alloc::vec::Vec<T,A>::push",
+            "backtrace::backtrace::trace",
+            "faultline::stacktrace::capture",
+            "test::run_test",
+            "proc_macro::bridge::client::run",
+            "__rustc::rust_begin_unwind",
+            "<alloc::boxed::Box<F,A> as core::ops::function::Fn<Args>>::call",
+            "<u32 as core::fmt::Display>::fmt",
+            "main",
+            "_start",
+            "__libc_start_main_impl",
+            "__rust_try",
+            "_Unwind_Backtrace",
+        ] {
+            assert_eq!(
+                is_in_app(&frame(function, None), &no_rules),
+                Some(false),
+                "{function}"
+            );
+        }
+    }
+
+    #[test]
+    fn application_crates_are_in_app() {
+        let no_rules = rules(&[], &[]);
+        for function in [
+            "demo::main",
+            "demo::run::{{closure}}",
+            "<demo::Config as core::fmt::Display>::fmt",
+            "<u32 as demo::Trait>::go",
+            "my_lib::x::<u32>",
+        ] {
+            assert_eq!(
+                is_in_app(&frame(function, None), &no_rules),
+                Some(true),
+                "{function}"
+            );
+        }
+    }
+
+    #[test]
+    fn dependency_sources_are_not_in_app() {
+        let no_rules = rules(&[], &[]);
+        for path in [
+            "/home/u/.cargo/registry/src/index/ureq-3.0.0/src/lib.rs",
+            "/home/u/.cargo/git/checkouts/ureq-1a2b/abc/src/lib.rs",
+            "C:\\Users\\u\\.cargo\\registry\\src\\index\\ureq-3.0.0\\src\\lib.rs",
+            "/opt/cargo/registry/src/index/ureq-3.0.0/src/lib.rs", // $CARGO_HOME
+            "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/std/src/rt.rs",
+        ] {
+            // A function from a crate that would otherwise count as the application's.
+            assert_eq!(
+                is_in_app(&frame("ureq::run", Some(path)), &no_rules),
+                Some(false),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn bare_and_missing_symbols() {
+        let no_rules = rules(&[], &[]);
+        assert_eq!(
+            is_in_app(&Frame::default(), &no_rules),
+            None,
+            "no symbol at all"
+        );
+        assert_eq!(
+            is_in_app(&frame("zlib_inflate", None), &no_rules),
+            None,
+            "unknown C symbol"
+        );
+        let ffi = frame("demo_callback", Some("/work/app/src/ffi.rs"));
+        assert_eq!(
+            is_in_app(&ffi, &no_rules),
+            Some(true),
+            "#[no_mangle] fn in the project"
+        );
+    }
+}
