@@ -1,0 +1,336 @@
+//! The HTTP path end to end against a loopback server: what is posted, and how the SDK behaves when the server
+//! misbehaves. Each test installs the process-wide client, so they take turns through `serial()`.
+
+mod support;
+
+use std::fmt;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use faultline::{ClientOptions, Level};
+use support::{Reply, TestServer};
+
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Debug)]
+struct LoadError {
+    source: std::num::ParseIntError,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("could not load the port")
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+fn load_error() -> LoadError {
+    LoadError {
+        source: "80a".parse::<u16>().unwrap_err(),
+    }
+}
+
+/// Captures from a function of this file, returning the id and the line of the capture call.
+#[inline(never)]
+fn report_load_error() -> (faultline::EventId, u32) {
+    let err = load_error();
+    let line = line!() + 1;
+    let id = faultline::capture_error(&err);
+    (id, line)
+}
+
+#[test]
+fn posts_an_envelope_with_auth_and_event_fields() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .dsn(server.dsn("publickey123", 42))
+            .release("app@1.0.0")
+            .environment("test")
+            .server_name("host-1"),
+    )
+    .unwrap();
+    faultline::configure_scope(|scope| scope.set_tag("tenant", "acme"));
+    faultline::add_breadcrumb(faultline::Breadcrumb::new("boot", "config read"));
+    let (id, line) = report_load_error();
+    assert!(!id.is_nil());
+    assert_eq!(faultline::last_event_id(), Some(id));
+    assert!(faultline::flush(Duration::from_secs(10)));
+
+    let requests = server.wait_for_requests(1, Duration::from_secs(10));
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let request = &requests[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/api/42/envelope/");
+    let auth = request.header("x-sentry-auth").unwrap();
+    assert_eq!(
+        auth,
+        format!(
+            "Sentry sentry_version=7, sentry_client=faultline/{}, sentry_key=publickey123",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    assert_eq!(
+        request.header("content-type"),
+        Some("application/x-sentry-envelope")
+    );
+    assert!(
+        request
+            .header("user-agent")
+            .unwrap()
+            .starts_with("faultline/")
+    );
+
+    let envelope = request.envelope();
+    assert_eq!(envelope.headers["event_id"], id.to_string());
+    assert!(envelope.headers["sent_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(envelope.headers["sdk"]["name"], "faultline");
+    let event = envelope.event().expect("an event item");
+    assert_eq!(event["event_id"], id.to_string());
+    assert_eq!(event["platform"], "native");
+    assert_eq!(event["level"], "error");
+    assert_eq!(event["release"], "app@1.0.0");
+    assert_eq!(event["environment"], "test");
+    assert_eq!(event["server_name"], "host-1");
+    assert_eq!(event["tags"]["tenant"], "acme");
+    assert_eq!(event["breadcrumbs"]["values"][0]["message"], "config read");
+    assert_eq!(event["contexts"]["os"]["type"], "os");
+    assert_eq!(event["contexts"]["rust"]["name"], "rustc");
+    assert!(event["timestamp"].as_f64().unwrap() > 1.7e9);
+
+    let values = event["exception"]["values"].as_array().unwrap();
+    let types: Vec<_> = values.iter().map(|v| v["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["ParseIntError", "LoadError"]);
+    assert_eq!(values[1]["value"], "could not load the port");
+    assert_eq!(values[1]["mechanism"]["type"], "generic");
+    assert_eq!(values[1]["mechanism"]["handled"], true);
+
+    let frames = values[1]["stacktrace"]["frames"]
+        .as_array()
+        .expect("frames");
+    assert!(
+        frames
+            .iter()
+            .all(|f| f["instruction_addr"].as_str().unwrap().starts_with("0x"))
+    );
+    let own = frames
+        .iter()
+        .find(|f| {
+            f["function"]
+                .as_str()
+                .is_some_and(|n| n.ends_with("report_load_error"))
+        })
+        .unwrap_or_else(|| panic!("no frame for report_load_error in {frames:#?}"));
+    assert!(
+        own["filename"]
+            .as_str()
+            .unwrap()
+            .ends_with("tests/http_transport.rs"),
+        "{own}"
+    );
+    assert_eq!(own["lineno"], line, "{own}");
+    assert_eq!(own["in_app"], true, "{own}");
+    // Oldest call first: the test function calls report_load_error, so it comes before it.
+    let pos = |name: &str| {
+        frames
+            .iter()
+            .position(|f| f["function"].as_str().is_some_and(|n| n.ends_with(name)))
+    };
+    assert!(pos("posts_an_envelope_with_auth_and_event_fields") < pos("report_load_error"));
+    assert!(
+        !frames.last().unwrap()["function"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("faultline::"),
+        "the SDK's own frames are trimmed: {:?}",
+        frames.last()
+    );
+    assert_eq!(faultline::stats().sent, 1);
+    drop(guard);
+}
+
+#[test]
+fn a_full_queue_drops_and_counts_without_blocking() {
+    let _serial = serial();
+    // The server never answers, so the worker is stuck on the first request and the queue fills up.
+    let server = TestServer::start(|_, _| Reply::Hang);
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .dsn(server.dsn("k", 1))
+            .queue_size(4)
+            .shutdown_timeout(Duration::from_millis(200)),
+    )
+    .unwrap();
+    server.wait_for_requests(0, Duration::ZERO);
+    let started = Instant::now();
+    let ids: Vec<_> = (0..200)
+        .map(|i| faultline::capture_message(&format!("message {i}"), Level::Info))
+        .collect();
+    let elapsed = started.elapsed();
+    let dropped = ids.iter().filter(|id| id.is_nil()).count();
+    // At most the queue plus the one the worker holds can be accepted.
+    assert!(dropped >= 200 - 5, "dropped {dropped}");
+    assert_eq!(faultline::stats().queue_overflow, dropped as u64);
+    // A bound, not a speed: 200 captures that blocked on the hung server would take forever.
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    let started = Instant::now();
+    drop(guard);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn flush_returns_within_its_timeout_when_the_server_never_answers() {
+    let _serial = serial();
+    let server = TestServer::start(|_, _| Reply::Hang);
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .dsn(server.dsn("k", 1))
+            .shutdown_timeout(Duration::from_millis(300)),
+    )
+    .unwrap();
+    faultline::capture_message("into the void", Level::Error);
+    assert_eq!(
+        server.wait_for_requests(1, Duration::from_secs(10)).len(),
+        1
+    );
+    let started = Instant::now();
+    assert!(!faultline::flush(Duration::from_millis(500)));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(450), "{waited:?}");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    let started = Instant::now();
+    drop(guard);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn rate_limited_server_gets_no_requests_during_the_window() {
+    let _serial = serial();
+    let server = TestServer::start(|_, _| Reply::status(429).header("Retry-After", "60"));
+    let guard = faultline::try_init(ClientOptions::new().dsn(server.dsn("k", 1))).unwrap();
+    for i in 0..5 {
+        faultline::capture_message(&format!("limited {i}"), Level::Error);
+    }
+    assert!(faultline::flush(Duration::from_secs(10)));
+    assert_eq!(server.requests().len(), 1, "only the first request is made");
+    assert_eq!(faultline::stats().ratelimit_backoff, 5);
+    drop(guard);
+}
+
+#[test]
+fn server_errors_and_garbage_are_counted_and_later_events_still_go_out() {
+    let _serial = serial();
+    let server = TestServer::start(|_, i| match i {
+        0 => Reply::status(500),
+        1 => Reply::Garbage,
+        2 => Reply::status(400).body("bad"),
+        _ => Reply::ok(),
+    });
+    let guard = faultline::try_init(ClientOptions::new().dsn(server.dsn("k", 1))).unwrap();
+    for i in 0..4 {
+        faultline::capture_message(&format!("event {i}"), Level::Error);
+        assert!(faultline::flush(Duration::from_secs(10)));
+    }
+    let stats = faultline::stats();
+    assert_eq!(
+        (stats.sent, stats.send_error, stats.network_error),
+        (1, 2, 1),
+        "{stats:?}"
+    );
+    let last = server.requests().pop().unwrap().envelope().event().unwrap();
+    assert_eq!(last["message"], "event 3");
+    drop(guard);
+}
+
+#[test]
+fn sampling_and_before_send_are_applied_and_counted() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .dsn(server.dsn("k", 1))
+            .sample_rate(0.0),
+    )
+    .unwrap();
+    assert!(faultline::capture_message("never", Level::Error).is_nil());
+    assert_eq!(faultline::stats().sample_rate, 1);
+    drop(guard);
+
+    let guard = faultline::try_init(ClientOptions::new().dsn(server.dsn("k", 1)).before_send(
+        |mut event| {
+            if event.message.as_deref() == Some("drop me") {
+                return None;
+            }
+            if event.message.as_deref() == Some("explode") {
+                panic!("before_send bug");
+            }
+            event.tags.insert("seen".into(), "yes".into());
+            Some(event)
+        },
+    ))
+    .unwrap();
+    faultline::capture_message("drop me", Level::Error);
+    faultline::capture_message("explode", Level::Error);
+    faultline::capture_message("keep me", Level::Error);
+    assert!(faultline::flush(Duration::from_secs(10)));
+    let stats = faultline::stats();
+    assert_eq!((stats.before_send, stats.sent), (2, 1), "{stats:?}");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let event = requests[0].envelope().event().unwrap();
+    assert_eq!(event["message"], "keep me");
+    assert_eq!(event["tags"]["seen"], "yes");
+    drop(guard);
+}
+
+#[test]
+fn a_second_init_replaces_the_first_after_flushing_it() {
+    let _serial = serial();
+    let first = TestServer::ok();
+    let second = TestServer::ok();
+    let guard1 = faultline::try_init(ClientOptions::new().dsn(first.dsn("k", 1))).unwrap();
+    faultline::capture_message("to the first", Level::Info);
+    let guard2 = faultline::try_init(ClientOptions::new().dsn(second.dsn("k", 2))).unwrap();
+    // The first client was flushed during the second init.
+    assert_eq!(first.requests().len(), 1);
+    faultline::capture_message("to the second", Level::Info);
+    // Dropping the old guard must not disable its successor.
+    drop(guard1);
+    assert!(faultline::is_enabled());
+    assert!(faultline::flush(Duration::from_secs(10)));
+    assert_eq!(second.requests().len(), 1);
+    assert_eq!(second.requests()[0].path, "/api/2/envelope/");
+    drop(guard2);
+    assert!(!faultline::is_enabled());
+}
+
+#[test]
+fn invalid_configuration_is_an_error_and_init_stays_disabled() {
+    let _serial = serial();
+    let err = faultline::try_init("https://key@host/not-a-number").unwrap_err();
+    assert_eq!(err.to_string(), "invalid DSN: project id is not a number");
+    let err = faultline::try_init(ClientOptions::new().dsn("https://k@h/1").sample_rate(2.0))
+        .unwrap_err();
+    assert!(err.to_string().contains("sample_rate"), "{err}");
+    let guard = faultline::init("not a dsn");
+    assert!(!guard.is_enabled());
+    assert!(!faultline::is_enabled());
+    assert!(faultline::capture_message("nothing", Level::Error).is_nil());
+}
