@@ -140,6 +140,15 @@ impl Client {
         event.level = level;
         event.message = Some(chain::truncate(message.to_owned(), chain::MAX_VALUE_LEN));
         let trace = self.trace();
+        if trace.is_some() {
+            // The stack goes to this thread's entry; name it, since the worker cannot know which thread it was.
+            let thread = std::thread::current();
+            event.threads.push(crate::protocol::Thread {
+                name: thread.name().map(str::to_owned),
+                current: Some(true),
+                ..Default::default()
+            });
+        }
         self.enqueue(hub, event, trace)
     }
 
