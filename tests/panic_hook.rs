@@ -99,3 +99,40 @@ fn a_panic_is_reported_once_and_the_previous_hook_still_runs() {
     );
     drop(guard);
 }
+
+const ABORT_CHILD: &str = "FAULTLINE_ABORT_CHILD_DSN";
+
+#[test]
+fn abort_child() {
+    let Ok(dsn) = std::env::var(ABORT_CHILD) else {
+        return; // Only meaningful when started by the test below.
+    };
+    // The process dies as soon as the hooks have run, as with `panic = "abort"`.
+    std::panic::set_hook(Box::new(|_| std::process::abort()));
+    let _guard = faultline::init(
+        ClientOptions::new()
+            .dsn(dsn)
+            .shutdown_timeout(Duration::from_secs(10)),
+    );
+    panic!("fatal configuration error");
+}
+
+#[test]
+fn a_panic_that_ends_the_process_is_delivered_before_it_dies() {
+    let server = TestServer::ok();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "abort_child", "--nocapture", "--test-threads=1"])
+        .env(ABORT_CHILD, server.dsn("k", 9))
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child aborted");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let event = requests[0].envelope().event().unwrap();
+    assert_eq!(
+        event["exception"]["values"][0]["value"],
+        "fatal configuration error"
+    );
+    assert_eq!(event["level"], "fatal");
+}
