@@ -33,7 +33,9 @@ fn child_process() {
         faultline::capture_message(&format!("payload-marker-burst-{i}"), Level::Error);
     }
     drop(guard);
-    drop(faultline::init("https://pubkey0123456789:topsecret99@host/not-a-number"));
+    drop(faultline::init(
+        "https://pubkey0123456789:topsecret99@host/not-a-number",
+    ));
 }
 
 #[test]
@@ -43,19 +45,37 @@ fn diagnostics_never_contain_keys_or_payloads() {
         1 => Reply::status(429).header("Retry-After", "30"),
         _ => Reply::Hang,
     });
-    let dsn = server.dsn("pubkey0123456789", 3).replacen("pubkey0123456789@", "pubkey0123456789:topsecret99@", 1);
+    let dsn = server.dsn("pubkey0123456789", 3).replacen(
+        "pubkey0123456789@",
+        "pubkey0123456789:topsecret99@",
+        1,
+    );
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_process", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, &dsn)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    let lines: Vec<_> = stderr.lines().filter(|l| l.starts_with("[faultline]")).collect();
-    assert!(lines.iter().any(|l| l.contains("500")), "the rejected request is reported: {stderr}");
+    let lines: Vec<_> = stderr
+        .lines()
+        .filter(|l| l.starts_with("[faultline]"))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("500")),
+        "the rejected request is reported: {stderr}"
+    );
     assert!(lines.iter().any(|l| l.contains("rate limited")), "{stderr}");
     assert!(lines.iter().any(|l| l.contains("queue full")), "{stderr}");
-    assert!(stderr.contains("faultline: invalid DSN: project id is not a number"), "{stderr}");
+    assert!(
+        stderr.contains("faultline: invalid DSN: project id is not a number"),
+        "{stderr}"
+    );
     for secret in ["topsecret99", "pubkey0123456789", "payload-marker"] {
         assert!(!stderr.contains(secret), "{secret} leaked into: {stderr}");
     }

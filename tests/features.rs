@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 fn cargo_features() -> BTreeSet<String> {
-    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
     let section = manifest
         .split("\n[features]\n")
         .nth(1)
@@ -39,6 +40,9 @@ fn documented_features() -> BTreeSet<String> {
 #[test]
 fn documented_features_match_cargo_toml() {
     let cargo = cargo_features();
-    assert!(cargo.contains("http") && cargo.contains("panic"), "{cargo:?}");
+    assert!(
+        cargo.contains("http") && cargo.contains("panic"),
+        "{cargo:?}"
+    );
     assert_eq!(documented_features(), cargo);
 }
