@@ -49,6 +49,17 @@ pub(crate) fn exceptions_from_error(
     out
 }
 
+/// A hash of the chain's types and values: equal for the same error captured twice.
+pub(crate) fn signature(exceptions: &[Exception]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for e in exceptions {
+        e.ty.hash(&mut hasher);
+        e.value.hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
 /// Splits `demo::config::ConfigError` into (`ConfigError`, `demo::config`); generic arguments stay on the name.
 /// A bare `Error` keeps its crate, e.g. `serde_json::Error`, because "Error" alone groups unrelated failures.
 pub(crate) fn split_type_name(full: &str, err: &(dyn Error + 'static)) -> (String, Option<String>) {

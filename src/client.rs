@@ -115,6 +115,23 @@ impl Client {
         }
     }
 
+    /// Whether `ignore_errors` names the captured error (the last exception) by short name or full path.
+    fn is_ignored(&self, event: &Event) -> bool {
+        let ignore = &self.options.ignore_errors;
+        if ignore.is_empty() {
+            return false;
+        }
+        let Some(last) = event.exception.last() else {
+            return false;
+        };
+        ignore.iter().any(|name| {
+            *name == last.ty
+                || last.module.as_deref().is_some_and(|m| {
+                    name.strip_prefix(m).and_then(|n| n.strip_prefix("::")) == Some(&last.ty)
+                })
+        })
+    }
+
     fn trace(&self) -> Option<RawTrace> {
         self.options.attach_stacktrace.then(stacktrace::capture)
     }
@@ -129,6 +146,10 @@ impl Client {
             return EventId::nil();
         };
         event.exception = chain::exceptions_from_error(err, type_name);
+        if self.is_ignored(&event) || hub.is_repeat(chain::signature(&event.exception)) {
+            self.counters.discard(Reason::EventProcessor);
+            return EventId::nil();
+        }
         let trace = self.trace();
         self.enqueue(hub, event, trace)
     }

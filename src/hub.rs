@@ -107,6 +107,8 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 pub(crate) struct Hub {
     stack: RwLock<Vec<Arc<Scope>>>,
     last_event_id: Mutex<Option<EventId>>,
+    /// The signature of the last error captured through this hub, for dropping an immediate repeat.
+    last_error: Mutex<Option<u64>>,
 }
 
 static MAIN_HUB: LazyLock<Arc<Hub>> =
@@ -125,6 +127,7 @@ impl Hub {
         Hub {
             stack: RwLock::new(vec![top]),
             last_event_id: Mutex::new(None),
+            last_error: Mutex::new(None),
         }
     }
 
@@ -169,6 +172,21 @@ impl Hub {
         stack.truncate(depth.max(1));
     }
 
+    /// Whether an error with this signature is the same as the one captured just before on this hub (an error
+    /// logged and then returned to a caller that reports it again). Records it either way.
+    pub(crate) fn is_repeat(&self, signature: u64) -> bool {
+        let mut last = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+        last.replace(signature) == Some(signature)
+    }
+
+    /// Pushes `scope` as the current scope; returns the depth to pop back to.
+    pub(crate) fn push_scope(&self, scope: Arc<Scope>) -> usize {
+        let mut stack = write(&self.stack);
+        let depth = stack.len();
+        stack.push(scope);
+        depth
+    }
+
     pub(crate) fn set_last_event_id(&self, id: EventId) {
         *self.last_event_id.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
     }
@@ -201,6 +219,47 @@ impl ScopeGuard {
             depth: hub.push(),
             _not_send: PhantomData,
         })
+    }
+
+    pub(crate) fn push_snapshot(scope: Arc<Scope>) -> Self {
+        Hub::with_current(|hub| ScopeGuard {
+            hub: hub.clone(),
+            depth: hub.push_scope(scope),
+            _not_send: PhantomData,
+        })
+    }
+}
+
+/// A snapshot of a thread's current scope that can be moved to another thread, so work handed to a thread
+/// reports with the scope (tags, user, breadcrumbs, …) of the code that started it. From [`crate::current_scope`].
+///
+/// ```
+/// # use std::time::Duration;
+/// # let transport = faultline::test::TestTransport::new();
+/// # let _guard = faultline::init(faultline::ClientOptions::new().transport(transport.clone()));
+/// faultline::configure_scope(|scope| scope.set_tag("request_id", "r-17"));
+/// let scope = faultline::current_scope();
+/// std::thread::spawn(move || {
+///     scope.run(|| faultline::capture_message("failed in the background", faultline::Level::Error));
+/// })
+/// .join()
+/// .unwrap();
+/// # assert!(faultline::flush(Duration::from_secs(5)));
+/// # assert_eq!(transport.take_events()[0].tags["request_id"], "r-17");
+/// ```
+#[derive(Clone, Debug)]
+pub struct ScopeSnapshot(pub(crate) Arc<Scope>);
+
+impl ScopeSnapshot {
+    /// Makes the snapshot this thread's current scope until the guard is dropped.
+    pub fn bind(&self) -> ScopeGuard {
+        ScopeGuard::push_snapshot(self.0.clone())
+    }
+
+    /// Runs `f` with the snapshot as this thread's current scope.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.bind();
+        f()
     }
 }
 

@@ -126,10 +126,12 @@ mod error;
 mod hub;
 mod init;
 mod integrations;
+mod limits;
 mod options;
 pub mod protocol;
 mod sampling;
 mod scope;
+mod scrub;
 mod stacktrace;
 mod stats;
 #[cfg(feature = "test")]
@@ -143,9 +145,9 @@ use std::time::Duration;
 
 pub use dsn::{Dsn, ParseDsnError, Scheme};
 pub use error::{InitError, InitErrorKind};
-pub use hub::ScopeGuard;
+pub use hub::{ScopeGuard, ScopeSnapshot};
 pub use init::{InitGuard, init, try_init};
-pub use options::{BeforeSend, ClientOptions};
+pub use options::{BeforeBreadcrumb, BeforeSend, ClientOptions};
 pub use protocol::{Breadcrumb, EventId, Level, User};
 pub use scope::Scope;
 pub use stats::Stats;
@@ -277,17 +279,30 @@ impl<F: FnOnce() -> I, I: IntoBreadcrumbs> IntoBreadcrumbs for F {
 /// assert_eq!(events[0].breadcrumbs.len(), 2);
 /// ```
 pub fn add_breadcrumb<B: IntoBreadcrumbs>(breadcrumbs: B) {
-    if let Some(client) = hub::client() {
-        let max = client.options.max_breadcrumbs;
-        let crumbs = breadcrumbs.into_breadcrumbs();
-        Hub::with_current(|hub| {
-            hub.configure(|scope| {
-                for crumb in crumbs {
-                    scope.add_breadcrumb(crumb, max);
-                }
+    let Some(client) = hub::client() else {
+        return;
+    };
+    let options = &client.options;
+    let mut crumbs = breadcrumbs.into_breadcrumbs();
+    if let Some(before) = &options.before_breadcrumb {
+        // The callback is the user's, but a panic in it must not escape through the SDK: drop that breadcrumb.
+        crumbs = crumbs
+            .into_iter()
+            .filter_map(|crumb| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| before(crumb)))
+                    .ok()
+                    .flatten()
             })
-        });
+            .collect();
     }
+    let max = options.max_breadcrumbs;
+    Hub::with_current(|hub| {
+        hub.configure(|scope| {
+            for crumb in crumbs {
+                scope.add_breadcrumb(crumb, max);
+            }
+        })
+    });
 }
 
 /// Changes the current thread's scope. Does nothing while the SDK is disabled.
@@ -305,6 +320,27 @@ pub fn with_scope<C: FnOnce(&mut Scope), F: FnOnce() -> R, R>(configure: C, f: F
     let _guard = ScopeGuard::push();
     Hub::with_current(|hub| hub.configure(configure));
     f()
+}
+
+/// A snapshot of this thread's current scope, to carry into work done on another thread (see [`ScopeSnapshot`]).
+///
+/// Threads other than `main` start from the main thread's scope, not from the scope of the thread that spawned
+/// them; bind a snapshot in the new thread to keep the spawner's tags, user and breadcrumbs.
+pub fn current_scope() -> ScopeSnapshot {
+    ScopeSnapshot(Hub::with_current(|hub| hub.top()))
+}
+
+/// The release name of the calling crate, `{CARGO_PKG_NAME}@{CARGO_PKG_VERSION}`, as a `&'static str`.
+///
+/// ```
+/// let options = faultline::ClientOptions::new().release(faultline::release_name!());
+/// assert_eq!(options.release.as_deref(), Some(concat!(env!("CARGO_PKG_NAME"), "@", env!("CARGO_PKG_VERSION"))));
+/// ```
+#[macro_export]
+macro_rules! release_name {
+    () => {
+        concat!(env!("CARGO_PKG_NAME"), "@", env!("CARGO_PKG_VERSION"))
+    };
 }
 
 /// Pushes a copy of the current scope, which is popped when the guard is dropped.

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::protocol::Event;
+use crate::protocol::{Breadcrumb, Event};
 use crate::transport::Transport;
 
 /// A callback that sees every event before it is sent and may change it or drop it (by returning `None`).
@@ -13,6 +13,11 @@ use crate::transport::Transport;
 /// It runs on the SDK's worker thread, not on the thread that captured the event. A panic inside it is caught: the
 /// event is dropped and counted as `before_send`.
 pub type BeforeSend = Arc<dyn Fn(Event) -> Option<Event> + Send + Sync>;
+
+/// A callback that sees every breadcrumb before it is recorded and may change it or drop it (by returning `None`).
+///
+/// It runs on the thread that adds the breadcrumb. A panic inside it is caught and the breadcrumb dropped.
+pub type BeforeBreadcrumb = Arc<dyn Fn(Breadcrumb) -> Option<Breadcrumb> + Send + Sync>;
 
 /// Configuration for [`crate::init`].
 ///
@@ -61,6 +66,13 @@ pub struct ClientOptions {
     pub debug: bool,
     /// A callback that may change or drop each event.
     pub before_send: Option<BeforeSend>,
+    /// A callback that may change or drop each breadcrumb.
+    pub before_breadcrumb: Option<BeforeBreadcrumb>,
+    /// Error type names that are never reported: the captured error's short name (`ParseIntError`) or its full
+    /// path (`core::num::ParseIntError`).
+    pub ignore_errors: Vec<String>,
+    /// Words added to the scrubbing denylist (matched as substrings of keys, case-insensitively).
+    pub scrub_keys: Vec<String>,
     /// Module path prefixes whose frames are always in-app (e.g. `my_app`); wins over `in_app_exclude`.
     pub in_app_include: Vec<String>,
     /// Module path prefixes whose frames are never in-app.
@@ -89,6 +101,9 @@ impl Default for ClientOptions {
             shutdown_timeout: Duration::from_secs(2),
             debug: false,
             before_send: None,
+            before_breadcrumb: None,
+            ignore_errors: Vec::new(),
+            scrub_keys: Vec::new(),
             in_app_include: Vec::new(),
             in_app_exclude: Vec::new(),
             send_default_pii: false,
@@ -190,6 +205,36 @@ impl ClientOptions {
         self
     }
 
+    /// Sets a callback that may change or drop each breadcrumb. Defaults to none.
+    #[must_use]
+    pub fn before_breadcrumb(
+        mut self,
+        f: impl Fn(Breadcrumb) -> Option<Breadcrumb> + Send + Sync + 'static,
+    ) -> Self {
+        self.before_breadcrumb = Some(Arc::new(f));
+        self
+    }
+
+    /// Never reports errors of this type: a short name (`ParseIntError`) or a full path
+    /// (`core::num::ParseIntError`), matched against the captured error. Dropped errors are counted as
+    /// `event_processor`. Defaults to none.
+    #[must_use]
+    pub fn ignore_error(mut self, type_name: impl Into<String>) -> Self {
+        self.ignore_errors.push(type_name.into());
+        self
+    }
+
+    /// Adds a word to the scrubbing denylist. Defaults to none beyond the built-in list (`password`, `secret`,
+    /// `token`, `api_key`, `auth`, `cookie`, `session`, …).
+    ///
+    /// Unless [`ClientOptions::send_default_pii`] is on, values in `extra`, contexts, user data, breadcrumb data
+    /// and tags whose key contains a denylisted word are replaced by `[Filtered]` before sending.
+    #[must_use]
+    pub fn scrub_key(mut self, word: impl Into<String>) -> Self {
+        self.scrub_keys.push(word.into());
+        self
+    }
+
     /// Adds a module prefix whose frames are always in-app. Defaults to none.
     #[must_use]
     pub fn in_app_include(mut self, prefix: impl Into<String>) -> Self {
@@ -205,6 +250,8 @@ impl ClientOptions {
     }
 
     /// Sets whether personal data may be sent by default. Defaults to `false`.
+    ///
+    /// When it is on, the user's IP address is filled in by the server (`{{auto}}`) and values are not scrubbed.
     #[must_use]
     pub fn send_default_pii(mut self, on: bool) -> Self {
         self.send_default_pii = on;
@@ -259,6 +306,12 @@ impl fmt::Debug for ClientOptions {
                 "before_send",
                 &self.before_send.as_ref().map(|_| "<callback>"),
             )
+            .field(
+                "before_breadcrumb",
+                &self.before_breadcrumb.as_ref().map(|_| "<callback>"),
+            )
+            .field("ignore_errors", &self.ignore_errors)
+            .field("scrub_keys", &self.scrub_keys)
             .field("in_app_include", &self.in_app_include)
             .field("in_app_exclude", &self.in_app_exclude)
             .field("send_default_pii", &self.send_default_pii)

@@ -11,16 +11,18 @@ pub(crate) enum Reason {
     NetworkError,
     SendError,
     RateLimitBackoff,
+    EventProcessor,
 }
 
 impl Reason {
-    const ALL: [Reason; 6] = [
+    const ALL: [Reason; 7] = [
         Reason::QueueOverflow,
         Reason::SampleRate,
         Reason::BeforeSend,
         Reason::NetworkError,
         Reason::SendError,
         Reason::RateLimitBackoff,
+        Reason::EventProcessor,
     ];
 }
 
@@ -50,6 +52,7 @@ impl Counters {
             network_error: get(Reason::NetworkError),
             send_error: get(Reason::SendError),
             ratelimit_backoff: get(Reason::RateLimitBackoff),
+            event_processor: get(Reason::EventProcessor),
         }
     }
 }
@@ -75,4 +78,6 @@ pub struct Stats {
     pub send_error: u64,
     /// Not delivered because the server was rate limiting.
     pub ratelimit_backoff: u64,
+    /// Dropped by `ignore_errors` or as a duplicate of the error captured just before.
+    pub event_processor: u64,
 }

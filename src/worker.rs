@@ -14,8 +14,10 @@ use crossbeam_channel::{Receiver, select_biased};
 
 use crate::client::{Control, Pending, Task};
 use crate::debug::sdk_debug;
+use crate::limits;
 use crate::options::ClientOptions;
 use crate::protocol::{ClientSdkInfo, Envelope, Event, Thread, User};
+use crate::scrub::Scrubber;
 use crate::stacktrace::{InAppRules, Symbolizer};
 use crate::stats::{Counters, Reason};
 use crate::transport::{Outcome, Transport};
@@ -30,6 +32,7 @@ pub(crate) struct Worker {
     transport: Arc<dyn Transport>,
     counters: Arc<Counters>,
     symbolizer: Symbolizer,
+    scrubber: Option<Scrubber>,
     rules: InAppRules,
     sdk: ClientSdkInfo,
     contexts: BTreeMap<String, serde_json::Value>,
@@ -51,6 +54,7 @@ impl Worker {
             options.in_app_exclude.clone(),
             std::env::current_dir().ok(),
         );
+        let scrubber = (!options.send_default_pii).then(|| Scrubber::new(&options.scrub_keys));
         let mut sdk = ClientSdkInfo::default();
         if cfg!(feature = "panic") {
             sdk.integrations.push("panic".into());
@@ -62,6 +66,7 @@ impl Worker {
             transport,
             counters,
             symbolizer: Symbolizer::new(SYMBOL_CACHE_CAPACITY),
+            scrubber,
             rules,
             sdk,
             contexts: BTreeMap::new(),
@@ -171,6 +176,10 @@ impl Worker {
                     thread.stacktrace.get_or_insert(stacktrace);
                 }
             }
+        }
+        limits::apply(&mut event);
+        if let Some(scrubber) = &self.scrubber {
+            scrubber.scrub_event(&mut event);
         }
         if options.send_default_pii {
             event

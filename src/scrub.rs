@@ -1,0 +1,186 @@
+//! Scrubbing: values whose key looks sensitive are replaced before an event leaves the process.
+//!
+//! Unless `send_default_pii` is on, every value in `extra`, `contexts`, the user's `data`, breadcrumb `data` and
+//! `tags` whose key contains a denylisted word (case-insensitive, `-` and `_` treated alike) is replaced by
+//! `[Filtered]`, at any depth of nested objects. Matching by substring errs on the side of privacy: `db_password`
+//! and `X-Auth-Token` are caught as well as `password` and `token`.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::protocol::Event;
+
+/// What replaces a scrubbed value.
+pub(crate) const FILTERED: &str = "[Filtered]";
+
+/// The default denylist; [`crate::ClientOptions::scrub_key`] adds to it.
+pub(crate) const DEFAULT_DENYLIST: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "auth",
+    "credential",
+    "cookie",
+    "session",
+    "private_key",
+    "privatekey",
+    "csrf",
+    "xsrf",
+    "ssn",
+    "credit_card",
+    "card_number",
+];
+
+/// A compiled denylist.
+#[derive(Clone, Debug)]
+pub(crate) struct Scrubber {
+    words: Vec<String>,
+}
+
+impl Scrubber {
+    /// The default denylist plus `extra` words.
+    pub(crate) fn new(extra: &[String]) -> Self {
+        let words = DEFAULT_DENYLIST
+            .iter()
+            .map(|w| (*w).to_owned())
+            .chain(extra.iter().map(|w| normalize(w)))
+            .filter(|w| !w.is_empty())
+            .collect();
+        Scrubber { words }
+    }
+
+    /// Whether a key names sensitive data.
+    pub(crate) fn is_sensitive(&self, key: &str) -> bool {
+        let key = normalize(key);
+        self.words.iter().any(|w| key.contains(w.as_str()))
+    }
+
+    /// Scrubs the event's free-form data in place.
+    pub(crate) fn scrub_event(&self, event: &mut Event) {
+        self.scrub_map(&mut event.extra);
+        for context in event.contexts.values_mut() {
+            self.scrub_value(context);
+        }
+        if let Some(user) = &mut event.user {
+            self.scrub_map(&mut user.data);
+        }
+        for crumb in &mut event.breadcrumbs {
+            self.scrub_map(&mut crumb.data);
+        }
+        for (key, value) in &mut event.tags {
+            if self.is_sensitive(key) {
+                *value = FILTERED.to_owned();
+            }
+        }
+    }
+
+    fn scrub_map(&self, map: &mut BTreeMap<String, Value>) {
+        for (key, value) in map.iter_mut() {
+            if self.is_sensitive(key) {
+                *value = Value::String(FILTERED.to_owned());
+            } else {
+                self.scrub_value(value);
+            }
+        }
+    }
+
+    fn scrub_value(&self, value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, value) in map.iter_mut() {
+                    if self.is_sensitive(key) {
+                        *value = Value::String(FILTERED.to_owned());
+                    } else {
+                        self.scrub_value(value);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_value(v)),
+            _ => {}
+        }
+    }
+}
+
+fn normalize(key: &str) -> String {
+    key.trim().to_ascii_lowercase().replace('-', "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::protocol::{Breadcrumb, User};
+
+    #[test]
+    fn sensitive_keys() {
+        let s = Scrubber::new(&["internal-id".to_owned()]);
+        for key in [
+            "password",
+            "DB_PASSWORD",
+            "X-Auth-Token",
+            "api_key",
+            "apiKey",
+            "Cookie",
+            "session_id",
+        ] {
+            assert!(s.is_sensitive(key), "{key}");
+        }
+        assert!(
+            s.is_sensitive("internal_id"),
+            "extra words are normalised too"
+        );
+        for key in ["user_name", "count", "path", "region"] {
+            assert!(!s.is_sensitive(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn every_listed_place_is_scrubbed_at_any_depth() {
+        let s = Scrubber::new(&[]);
+        let mut event = Event::new();
+        event.extra.insert("password".into(), json!("hunter2"));
+        event.extra.insert(
+            "request".into(),
+            json!({"headers": {"Authorization": "Bearer x"}, "path": "/a"}),
+        );
+        event
+            .extra
+            .insert("list".into(), json!([{"token": "t"}, 1]));
+        event.contexts.insert(
+            "db".into(),
+            json!({"type": "db", "secret": "s", "host": "h"}),
+        );
+        event.user = Some(User {
+            id: Some("42".into()),
+            data: [("api_key".to_owned(), json!("k"))].into(),
+            ..User::default()
+        });
+        event.breadcrumbs.push(
+            Breadcrumb::new("http", "GET /")
+                .data("cookie", "c=1")
+                .data("status", 200),
+        );
+        event.tags.insert("session".into(), "abc".into());
+        event.tags.insert("region".into(), "eu".into());
+        s.scrub_event(&mut event);
+        assert_eq!(event.extra["password"], FILTERED);
+        assert_eq!(event.extra["request"]["headers"]["Authorization"], FILTERED);
+        assert_eq!(event.extra["request"]["path"], "/a");
+        assert_eq!(event.extra["list"][0]["token"], FILTERED);
+        assert_eq!(event.contexts["db"]["secret"], FILTERED);
+        assert_eq!(event.contexts["db"]["host"], "h");
+        let user = event.user.unwrap();
+        assert_eq!(user.data["api_key"], FILTERED);
+        assert_eq!(user.id.as_deref(), Some("42"));
+        assert_eq!(event.breadcrumbs[0].data["cookie"], FILTERED);
+        assert_eq!(event.breadcrumbs[0].data["status"], 200);
+        assert_eq!(event.tags["session"], FILTERED);
+        assert_eq!(event.tags["region"], "eu");
+    }
+}
