@@ -16,6 +16,7 @@ use crate::chain;
 use crate::debug::sdk_debug;
 use crate::hub::Hub;
 use crate::options::ClientOptions;
+use crate::processor::Processor;
 use crate::protocol::{Event, EventId};
 use crate::sampling;
 use crate::scope::Scope;
@@ -71,13 +72,8 @@ impl Client {
         let (tasks, task_rx) = bounded(options.queue_size);
         let (control, control_rx) = unbounded();
         let counters = Arc::new(Counters::default());
-        let worker = Worker::new(
-            task_rx,
-            control_rx,
-            options.clone(),
-            transport,
-            counters.clone(),
-        );
+        let processor = Arc::new(Processor::new(options.clone(), counters.clone()));
+        let worker = Worker::new(task_rx, control_rx, processor, transport, counters.clone());
         let handle = std::thread::Builder::new()
             .name("faultline-worker".into())
             .spawn(move || worker.run())?;

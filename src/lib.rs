@@ -128,6 +128,7 @@ mod init;
 mod integrations;
 mod limits;
 mod options;
+mod processor;
 pub mod protocol;
 mod sampling;
 mod scope;

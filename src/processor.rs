@@ -1,0 +1,161 @@
+//! `Processor`: turns a pending event into the event that is sent (defaults, contexts, scope, symbols, limits,
+//! scrubbing, `before_send`).
+//!
+//! The worker thread uses it for every event. It is shared (`Arc`) so that the panic hook can finish its own event
+//! and write it to the spool without waiting for a worker that may be stuck on a request, and so that a shutdown
+//! that runs out of time can spool what is still queued.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::client::Pending;
+use crate::debug::sdk_debug;
+use crate::limits;
+use crate::options::ClientOptions;
+use crate::protocol::{ClientSdkInfo, Event, Thread, User};
+use crate::scrub::Scrubber;
+use crate::stacktrace::{InAppRules, Symbolizer};
+use crate::stats::{Counters, Reason};
+
+/// How many resolved addresses the symbol cache keeps.
+const SYMBOL_CACHE_CAPACITY: usize = 4096;
+
+pub(crate) struct Processor {
+    options: Arc<ClientOptions>,
+    counters: Arc<Counters>,
+    symbolizer: Mutex<Symbolizer>,
+    scrubber: Option<Scrubber>,
+    rules: InAppRules,
+    sdk: ClientSdkInfo,
+    /// Computed once, on first use (normally by the worker at start-up, so `init` does not wait on file reads).
+    environment_facts: OnceLock<Facts>,
+}
+
+/// Facts about the machine that every event carries.
+struct Facts {
+    contexts: BTreeMap<String, serde_json::Value>,
+    server_name: Option<String>,
+}
+
+impl Processor {
+    pub(crate) fn new(options: Arc<ClientOptions>, counters: Arc<Counters>) -> Self {
+        let rules = InAppRules::new(
+            options.in_app_include.clone(),
+            options.in_app_exclude.clone(),
+            std::env::current_dir().ok(),
+        );
+        let scrubber = (!options.send_default_pii).then(|| Scrubber::new(&options.scrub_keys));
+        let mut sdk = ClientSdkInfo::default();
+        if cfg!(feature = "panic") {
+            sdk.integrations.push("panic".into());
+        }
+        Processor {
+            options,
+            counters,
+            symbolizer: Mutex::new(Symbolizer::new(SYMBOL_CACHE_CAPACITY)),
+            scrubber,
+            rules,
+            sdk,
+            environment_facts: OnceLock::new(),
+        }
+    }
+
+    /// Computes the contexts and host name now rather than on the first event.
+    pub(crate) fn warm_up(&self) {
+        self.facts();
+    }
+
+    fn facts(&self) -> &Facts {
+        self.environment_facts.get_or_init(|| Facts {
+            contexts: crate::contexts::default_contexts(),
+            server_name: self
+                .options
+                .server_name
+                .as_deref()
+                .map(str::to_owned)
+                .or_else(crate::contexts::hostname),
+        })
+    }
+
+    /// The event to send, or `None` when `before_send` drops it (counted).
+    pub(crate) fn prepare(&self, pending: Pending) -> Option<Event> {
+        let Pending {
+            mut event,
+            trace,
+            scope,
+        } = pending;
+        let options = &self.options;
+        let facts = self.facts();
+        if event.release.is_none() {
+            event.release = options.release.as_deref().map(str::to_owned);
+        }
+        if event.environment.is_none() {
+            event.environment = options.environment.as_deref().map(str::to_owned);
+        }
+        if event.server_name.is_none() {
+            event.server_name.clone_from(&facts.server_name);
+        }
+        if event.sdk.is_none() {
+            event.sdk = Some(self.sdk.clone());
+        }
+        for (key, value) in &facts.contexts {
+            event
+                .contexts
+                .entry(key.clone())
+                .or_insert_with(|| value.clone());
+        }
+        scope.apply_to_event(&mut event, options.max_breadcrumbs);
+        if let Some(trace) = trace {
+            let stacktrace = self
+                .symbolizer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .resolve(&trace, &self.rules);
+            if !stacktrace.frames.is_empty() {
+                if let Some(last) = event.exception.last_mut() {
+                    last.stacktrace.get_or_insert(stacktrace);
+                } else {
+                    let thread = match event.threads.iter_mut().find(|t| t.current == Some(true)) {
+                        Some(thread) => thread,
+                        None => {
+                            event.threads.push(Thread {
+                                current: Some(true),
+                                ..Thread::default()
+                            });
+                            event.threads.last_mut().expect("just pushed")
+                        }
+                    };
+                    thread.stacktrace.get_or_insert(stacktrace);
+                }
+            }
+        }
+        limits::apply(&mut event);
+        if let Some(scrubber) = &self.scrubber {
+            scrubber.scrub_event(&mut event);
+        }
+        if options.send_default_pii {
+            event
+                .user
+                .get_or_insert_with(User::default)
+                .ip_address
+                .get_or_insert_with(|| "{{auto}}".to_owned());
+        }
+        let Some(before_send) = &options.before_send else {
+            return Some(event);
+        };
+        let id = event.event_id;
+        match catch_unwind(AssertUnwindSafe(|| before_send(event))) {
+            Ok(Some(event)) => Some(event),
+            Ok(None) => {
+                self.counters.discard(Reason::BeforeSend);
+                None
+            }
+            Err(_) => {
+                self.counters.discard(Reason::BeforeSend);
+                sdk_debug!("before_send panicked; event {id} dropped");
+                None
+            }
+        }
+    }
+}
