@@ -7,7 +7,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select_biased};
 
@@ -107,16 +107,21 @@ impl Worker {
         }
         // A panicking custom transport must not take the worker down with it.
         let outcome = catch_unwind(AssertUnwindSafe(|| self.transport.send_envelope(&envelope)))
-            .unwrap_or(Outcome::Rejected { status: 0 });
+            .unwrap_or(Outcome::NetworkError);
         match outcome {
             Outcome::Sent => self.counters.sent(),
-            Outcome::RateLimited { retry_after } => {
+            Outcome::Response(r) if (200..300).contains(&r.status) => self.counters.sent(),
+            Outcome::Response(r) if r.status == 429 => {
+                let retry_after = r
+                    .retry_after
+                    .and_then(|v| v.trim().parse().ok())
+                    .map_or(Duration::from_secs(60), Duration::from_secs);
                 self.counters.discard(Reason::RateLimitBackoff);
                 self.limited_until = Instant::now().checked_add(retry_after);
                 sdk_debug!("rate limited for {retry_after:?}");
             }
-            Outcome::Rejected { .. } => self.counters.discard(Reason::SendError),
-            Outcome::NetworkError => self.counters.discard(Reason::NetworkError),
+            Outcome::Response(_) => self.counters.discard(Reason::SendError),
+            _ => self.counters.discard(Reason::NetworkError),
         }
     }
 }

@@ -3,9 +3,9 @@
 //! It maps each response to an [`Outcome`] and does nothing else: no sleeping, no queueing. Those belong to the
 //! worker, which owns the thread.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use super::{Outcome, Transport, TransportOptions};
+use super::{Outcome, Response, Transport, TransportOptions};
 use crate::debug::sdk_debug;
 use crate::protocol::Envelope;
 
@@ -49,9 +49,6 @@ impl std::fmt::Debug for HttpTransport {
     }
 }
 
-/// The default wait when a 429 carries no usable `Retry-After` (Sentry SDKs use 60 s).
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
-
 impl Transport for HttpTransport {
     fn send_envelope(&self, envelope: &Envelope) -> Outcome {
         let body = envelope.to_vec(Some(SystemTime::now()));
@@ -69,32 +66,38 @@ impl Transport for HttpTransport {
                 return Outcome::NetworkError;
             }
         };
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let answer = Response {
+            status: response.status().as_u16(),
+            retry_after: header("retry-after"),
+            rate_limits: header("x-sentry-rate-limits"),
+        };
         // Read (a bounded amount of) the body so the connection can go back to the pool for the next envelope.
         let _ = response
             .body_mut()
             .with_config()
             .limit(64 * 1024)
             .read_to_vec();
-        match status {
-            200..=299 => Outcome::Sent,
-            429 => Outcome::RateLimited {
-                retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
-            },
-            _ => {
-                sdk_debug!(
-                    "{} answered {status} to envelope {:?}",
-                    self.host,
-                    envelope.event_id
-                );
-                Outcome::Rejected { status }
-            }
+        match answer.status {
+            200..=299 => {}
+            413 => sdk_debug!(
+                "{} rejected envelope {:?} of {} bytes as too large (413)",
+                self.host,
+                envelope.event_id,
+                body.len()
+            ),
+            status => sdk_debug!(
+                "{} answered {status} to envelope {:?}",
+                self.host,
+                envelope.event_id
+            ),
         }
+        Outcome::Response(answer)
     }
 }

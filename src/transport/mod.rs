@@ -16,23 +16,42 @@ mod http;
 pub use http::HttpTransport;
 
 /// What became of one envelope.
+///
+/// Custom transports usually return [`Outcome::Sent`] or [`Outcome::NetworkError`]; the HTTP transport returns
+/// the server's [`Response`], from which the worker decides what to do: a 2xx is delivered, `429` and
+/// `X-Sentry-Rate-Limits` pause sending, `408` and 5xx are retried with backoff, other 4xx drop the envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Outcome {
-    /// The server accepted it.
+    /// Delivered (a 2xx without rate-limit headers).
     Sent,
-    /// The server is rate limiting; nothing should be sent for `retry_after`.
-    RateLimited {
-        /// How long to wait.
-        retry_after: Duration,
-    },
-    /// The server rejected it with this status (4xx other than 429, 5xx); the envelope is dropped.
-    Rejected {
-        /// The HTTP status.
-        status: u16,
-    },
-    /// The server could not be reached or did not answer in time.
+    /// The server answered.
+    Response(Response),
+    /// There was no usable answer: the connection failed or was reset, a timeout passed, or the reply was not HTTP.
+    /// The envelope is kept (spooled) and sent again later.
     NetworkError,
+}
+
+/// A server's answer, with the headers that steer delivery.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Response {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
+    /// The `X-Sentry-Rate-Limits` header, if any.
+    pub rate_limits: Option<String>,
+}
+
+impl Response {
+    /// A response with this status and no headers.
+    pub fn new(status: u16) -> Self {
+        Response {
+            status,
+            ..Response::default()
+        }
+    }
 }
 
 /// Delivers envelopes.
