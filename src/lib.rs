@@ -148,7 +148,7 @@ pub use dsn::{Dsn, ParseDsnError, Scheme};
 pub use error::{InitError, InitErrorKind};
 pub use hub::{ScopeGuard, ScopeSnapshot};
 pub use init::{InitGuard, init, try_init};
-pub use options::{BeforeBreadcrumb, BeforeSend, ClientOptions};
+pub use options::{BeforeBreadcrumb, BeforeSend, ClientOptions, SpoolDir};
 pub use protocol::{Breadcrumb, EventId, Level, User};
 pub use scope::Scope;
 pub use stats::Stats;

@@ -85,6 +85,29 @@ pub struct ClientOptions {
     pub http_timeout: Duration,
     /// A transport to use instead of the default HTTP one (tests, custom delivery).
     pub transport: Option<Arc<dyn Transport>>,
+    /// Where envelopes wait on disk while the server cannot be reached.
+    pub spool_dir: SpoolDir,
+    /// The most envelopes the spool keeps; the oldest are evicted (and counted) beyond it.
+    pub spool_max_files: usize,
+    /// The most bytes the spool keeps; the oldest envelopes are evicted (and counted) beyond it.
+    pub spool_max_bytes: u64,
+    /// How often counts of discarded events are sent on their own when no other envelope carries them.
+    pub client_report_interval: Duration,
+}
+
+/// Where the offline spool lives; see [`ClientOptions::spool_dir`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpoolDir {
+    /// A directory per project under the user's cache directory
+    /// (`$XDG_CACHE_HOME` or `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows),
+    /// `faultline/{host}-{port}-{project}`.
+    #[default]
+    Default,
+    /// This directory.
+    Path(std::path::PathBuf),
+    /// No spool: envelopes that cannot be sent wait in memory, bounded by the queue size.
+    Disabled,
 }
 
 impl Default for ClientOptions {
@@ -110,6 +133,10 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(5),
             http_timeout: Duration::from_secs(30),
             transport: None,
+            spool_dir: SpoolDir::Default,
+            spool_max_files: 1000,
+            spool_max_bytes: 64 * 1024 * 1024,
+            client_report_interval: Duration::from_secs(30),
         }
     }
 }
@@ -274,6 +301,45 @@ impl ClientOptions {
         self
     }
 
+    /// Sets where envelopes wait on disk while the server cannot be reached: `Some(dir)`, or `None` to keep them
+    /// in memory only (bounded by the queue size, and lost if the process ends). Defaults to a directory per
+    /// project under the user's cache directory (see [`SpoolDir::Default`]).
+    ///
+    /// Envelopes are written to the spool before they are sent and deleted once the server has accepted (or
+    /// permanently rejected) them, so events survive outages, crashes and `SIGKILL`, and are sent by the next
+    /// process that starts with the same DSN. A directory that cannot be used is reported with `debug` and the SDK
+    /// carries on without a spool.
+    #[must_use]
+    pub fn spool_dir(mut self, dir: Option<impl Into<std::path::PathBuf>>) -> Self {
+        self.spool_dir = match dir {
+            Some(dir) => SpoolDir::Path(dir.into()),
+            None => SpoolDir::Disabled,
+        };
+        self
+    }
+
+    /// Sets the most envelopes the spool keeps. Defaults to `1000`.
+    #[must_use]
+    pub fn spool_max_files(mut self, n: usize) -> Self {
+        self.spool_max_files = n;
+        self
+    }
+
+    /// Sets the most bytes the spool keeps. Defaults to 64 MiB.
+    #[must_use]
+    pub fn spool_max_bytes(mut self, n: u64) -> Self {
+        self.spool_max_bytes = n;
+        self
+    }
+
+    /// Sets how often counts of discarded events go out on their own when no event carries them. Defaults to
+    /// 30 seconds. They are also sent with the next event and at shutdown.
+    #[must_use]
+    pub fn client_report_interval(mut self, interval: Duration) -> Self {
+        self.client_report_interval = interval;
+        self
+    }
+
     /// Sends events through `transport` instead of the default HTTP transport. Defaults to none.
     ///
     /// With a transport set, the SDK is enabled even without a DSN.
@@ -318,6 +384,10 @@ impl fmt::Debug for ClientOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("http_timeout", &self.http_timeout)
             .field("transport", &self.transport.as_ref().map(|_| "<transport>"))
+            .field("spool_dir", &self.spool_dir)
+            .field("spool_max_files", &self.spool_max_files)
+            .field("spool_max_bytes", &self.spool_max_bytes)
+            .field("client_report_interval", &self.client_report_interval)
             .finish()
     }
 }

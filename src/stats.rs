@@ -1,29 +1,51 @@
-//! Counters of what happened to events: sent, or discarded and why.
+//! Counters of what happened to events: sent, or discarded and why; and the client reports made from them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Why an event was not delivered. The names are the protocol's client-report reasons.
+use crate::protocol::{ClientReport, DiscardedEvent, Timestamp};
+
+/// Why an event was not delivered. The names are the protocol's client-report reasons, except
+/// `RateLimited`, which the server counted itself (it answered 429) and so is left out of client reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Reason {
     QueueOverflow,
+    CacheOverflow,
     SampleRate,
     BeforeSend,
+    EventProcessor,
     NetworkError,
     SendError,
     RateLimitBackoff,
-    EventProcessor,
+    RateLimited,
 }
 
 impl Reason {
-    const ALL: [Reason; 7] = [
+    const ALL: [Reason; 9] = [
         Reason::QueueOverflow,
+        Reason::CacheOverflow,
         Reason::SampleRate,
         Reason::BeforeSend,
+        Reason::EventProcessor,
         Reason::NetworkError,
         Reason::SendError,
         Reason::RateLimitBackoff,
-        Reason::EventProcessor,
+        Reason::RateLimited,
     ];
+
+    /// The client-report reason, or `None` for what must not be reported.
+    fn report_name(self) -> Option<&'static str> {
+        Some(match self {
+            Reason::QueueOverflow => "queue_overflow",
+            Reason::CacheOverflow => "cache_overflow",
+            Reason::SampleRate => "sample_rate",
+            Reason::BeforeSend => "before_send",
+            Reason::EventProcessor => "event_processor",
+            Reason::NetworkError => "network_error",
+            Reason::SendError => "send_error",
+            Reason::RateLimitBackoff => "ratelimit_backoff",
+            Reason::RateLimited => return None,
+        })
+    }
 }
 
 /// The live counters, shared by the callers and the worker; lock-free so counting never blocks.
@@ -31,6 +53,9 @@ impl Reason {
 pub(crate) struct Counters {
     sent: AtomicU64,
     discarded: [AtomicU64; Reason::ALL.len()],
+    /// What the last client report covered, per reason (only the worker touches it, through `&self`).
+    reported: [AtomicU64; Reason::ALL.len()],
+    spool_corrupt: AtomicU64,
 }
 
 impl Counters {
@@ -39,7 +64,52 @@ impl Counters {
     }
 
     pub(crate) fn discard(&self, reason: Reason) {
-        self.discarded[reason as usize].fetch_add(1, Ordering::Relaxed);
+        self.discard_n(reason, 1);
+    }
+
+    pub(crate) fn discard_n(&self, reason: Reason, n: u64) {
+        self.discarded[reason as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn spool_corrupt(&self, n: u64) {
+        self.spool_corrupt.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A client report of what was discarded since the last one, or `None` when nothing was.
+    ///
+    /// Every event item counts in the `error` category: faultline sends only error and message events.
+    pub(crate) fn take_report(&self) -> Option<ClientReport> {
+        let mut discarded = Vec::new();
+        for reason in Reason::ALL {
+            let Some(name) = reason.report_name() else {
+                continue;
+            };
+            let now = self.discarded[reason as usize].load(Ordering::Relaxed);
+            let before = self.reported[reason as usize].swap(now, Ordering::Relaxed);
+            if now > before {
+                discarded.push(DiscardedEvent {
+                    reason: name.to_owned(),
+                    category: "error".to_owned(),
+                    quantity: now - before,
+                });
+            }
+        }
+        (!discarded.is_empty()).then(|| ClientReport {
+            timestamp: Some(Timestamp::now()),
+            discarded_events: discarded,
+        })
+    }
+
+    /// Puts a report's counts back, so they go out with a later one (its envelope could not be kept).
+    pub(crate) fn return_report(&self, report: &ClientReport) {
+        for entry in &report.discarded_events {
+            if let Some(reason) = Reason::ALL
+                .into_iter()
+                .find(|r| r.report_name() == Some(entry.reason.as_str()))
+            {
+                self.reported[reason as usize].fetch_sub(entry.quantity, Ordering::Relaxed);
+            }
+        }
     }
 
     pub(crate) fn snapshot(&self) -> Stats {
@@ -47,37 +117,71 @@ impl Counters {
         Stats {
             sent: self.sent.load(Ordering::Relaxed),
             queue_overflow: get(Reason::QueueOverflow),
+            cache_overflow: get(Reason::CacheOverflow),
             sample_rate: get(Reason::SampleRate),
             before_send: get(Reason::BeforeSend),
+            event_processor: get(Reason::EventProcessor),
             network_error: get(Reason::NetworkError),
             send_error: get(Reason::SendError),
             ratelimit_backoff: get(Reason::RateLimitBackoff),
-            event_processor: get(Reason::EventProcessor),
+            rate_limited: get(Reason::RateLimited),
+            spool_corrupt: self.spool_corrupt.load(Ordering::Relaxed),
         }
     }
 }
 
 /// What happened to the events of the current client so far, from [`crate::stats`].
 ///
-/// Every event that was captured while the SDK was enabled ends up in exactly one of these counters (or is still
-/// queued).
+/// Every event captured while the SDK was enabled ends up in exactly one of these counters, or is still
+/// queued or spooled. The discard reasons are the ones sent to the server in client reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Accepted by the transport.
+    /// Accepted by the server (including events from the spool of an earlier run).
     pub sent: u64,
     /// Dropped because the queue to the worker was full.
     pub queue_overflow: u64,
+    /// Dropped from the disk spool (or the in-memory backlog) because its budget was full; the oldest go first.
+    pub cache_overflow: u64,
     /// Dropped by sampling.
     pub sample_rate: u64,
     /// Dropped by `before_send` (it returned `None` or panicked).
     pub before_send: u64,
-    /// Not delivered because the server could not be reached.
-    pub network_error: u64,
-    /// Rejected by the server.
-    pub send_error: u64,
-    /// Not delivered because the server was rate limiting.
-    pub ratelimit_backoff: u64,
     /// Dropped by `ignore_errors` or as a duplicate of the error captured just before.
     pub event_processor: u64,
+    /// Dropped after the server could not be reached and there was nowhere to keep them.
+    pub network_error: u64,
+    /// Rejected by the server (a 4xx other than 429), or still failing (5xx) after every retry.
+    pub send_error: u64,
+    /// Not sent because their category was rate limited at the time.
+    pub ratelimit_backoff: u64,
+    /// Answered with 429 by the server, which counts these itself.
+    pub rate_limited: u64,
+    /// Spool files that could not be read and were moved aside.
+    pub spool_corrupt: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_cover_each_discard_once_and_skip_server_counted_ones() {
+        let counters = Counters::default();
+        assert!(counters.take_report().is_none());
+        counters.discard_n(Reason::QueueOverflow, 3);
+        counters.discard(Reason::RateLimited);
+        counters.discard(Reason::SampleRate);
+        let report = counters.take_report().unwrap();
+        let got: Vec<_> = report
+            .discarded_events
+            .iter()
+            .map(|d| (d.reason.as_str(), d.category.as_str(), d.quantity))
+            .collect();
+        assert_eq!(got, [("queue_overflow", "error", 3), ("sample_rate", "error", 1)]);
+        assert!(counters.take_report().is_none(), "already reported");
+        counters.return_report(&report);
+        assert_eq!(counters.take_report().unwrap().discarded_events.len(), 2);
+        assert_eq!(counters.snapshot().rate_limited, 1);
+    }
 }

@@ -116,7 +116,7 @@ impl Worker {
                     .retry_after
                     .and_then(|v| v.trim().parse().ok())
                     .map_or(Duration::from_secs(60), Duration::from_secs);
-                self.counters.discard(Reason::RateLimitBackoff);
+                self.counters.discard(Reason::RateLimited);
                 self.limited_until = Instant::now().checked_add(retry_after);
                 sdk_debug!("rate limited for {retry_after:?}");
             }
