@@ -121,6 +121,7 @@ mod chain;
 mod client;
 mod contexts;
 mod debug;
+mod debug_meta;
 mod dsn;
 mod error;
 mod hub;

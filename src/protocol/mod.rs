@@ -3,6 +3,7 @@
 //! These types depend on nothing else in the crate, so they could move to a crate of their own.
 
 pub mod breadcrumb;
+pub mod debug_meta;
 pub mod envelope;
 pub mod event;
 pub mod exception;
@@ -10,6 +11,7 @@ pub mod stacktrace;
 pub mod time;
 
 pub use breadcrumb::Breadcrumb;
+pub use debug_meta::{DebugImage, DebugMeta};
 pub use envelope::{ClientReport, DiscardedEvent, Envelope, EnvelopeItem, ParseEnvelopeError};
 pub use event::{ClientSdkInfo, Event, EventId, Level, Thread, User};
 pub use exception::{Exception, Mechanism};

@@ -1,0 +1,925 @@
+//! The images (executable and shared libraries) loaded into this process, for the event's `debug_meta`.
+//!
+//! With them a Sentry server can symbolicate a release build shipped without debug info: it finds the image whose
+//! range holds a frame's `instruction_addr` and the uploaded debug file with that image's `debug_id`.
+//!
+//! On Linux the list comes from `/proc/self/maps` and the ELF files themselves, with std only and no `unsafe`
+//! (`dl_iterate_phdr` would need both):
+//!
+//! 1. Each run of mappings of one file that starts at file offset 0 is one loaded image; the start of that mapping
+//!    is the ELF load base (`image_addr`), and the run spans to the end of its last mapping (`image_size`). Pseudo
+//!    files (`[vdso]`, `[heap]`, …), anonymous and deleted mappings are skipped, and so are runs with no executable
+//!    mapping: data files the program maps, and the copy of the executable that the `backtrace` crate maps to read
+//!    its debug info, hold no code a frame could point into.
+//! 2. Each image's file is opened and only its ELF header, program headers and `PT_NOTE` segments are read, for the
+//!    GNU build id (`NT_GNU_BUILD_ID`). An image without one is left out: Relay requires a `debug_id` and drops an
+//!    image without it, and the fallback Sentry uses for such files (a hash of the first page of `.text`) would
+//!    mean reading section headers and code; toolchains on Linux emit build ids by default.
+//!
+//! The work is bounded: at most [`MAX_IMAGES`] files are opened, and at most 128 KiB of headers and notes are read
+//! from each (a typical file needs well under 1 KiB).
+//! Nothing here panics on a malformed or truncated file; such an image is just left out.
+//!
+//! Limitations: other systems get an empty list (macOS and Windows would need their own loaders' lists); a file
+//! replaced in place (not by rename, which shows as deleted) after it was loaded is read as it is now; a path that
+//! is not UTF-8 is sent lossily converted.
+
+use crate::protocol::debug_meta::DebugImage;
+
+/// The most images listed, and so the most files opened.
+#[cfg(any(target_os = "linux", test))]
+const MAX_IMAGES: usize = 512;
+
+/// The images loaded into this process; empty on systems other than Linux.
+///
+/// This reads `/proc/self/maps` and the headers of every loaded file, so it belongs on the worker thread, once per
+/// client (libraries loaded later with `dlopen` are then missing), never on a thread that captures.
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the worker will attach these images to events as `debug_meta`; until then only tests call it"
+    )
+)]
+pub(crate) fn debug_images() -> Vec<DebugImage> {
+    #[cfg(target_os = "linux")]
+    {
+        linux::debug_images()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Vec::new()
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::ffi::OsStr;
+    use std::fs::{self, File};
+    use std::io::BufReader;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    use crate::protocol::debug_meta::DebugImage;
+    use crate::protocol::stacktrace::Addr;
+
+    use super::{Region, elf_identity, loaded_regions};
+
+    pub(super) fn debug_images() -> Vec<DebugImage> {
+        let Ok(maps) = File::open("/proc/self/maps") else {
+            return Vec::new();
+        };
+        loaded_regions(BufReader::new(maps))
+            .into_iter()
+            .filter_map(image)
+            .collect()
+    }
+
+    fn image(region: Region) -> Option<DebugImage> {
+        let path = Path::new(OsStr::from_bytes(&region.path));
+        // Only regular files: opening a FIFO or a device that happens to be mapped could block or have effects.
+        if !fs::metadata(path).ok()?.is_file() {
+            return None;
+        }
+        let identity = elf_identity(&mut File::open(path).ok()?)?;
+        let mut image = DebugImage::elf(
+            String::from_utf8_lossy(&region.path).into_owned(),
+            &identity.build_id,
+            identity.little_endian,
+            Addr(region.start),
+            region.end.saturating_sub(region.start),
+        );
+        image.arch = identity.arch.map(str::to_owned);
+        Some(image)
+    }
+}
+
+// === /proc/self/maps ===
+
+/// One loaded image's address range, from `/proc/self/maps`.
+#[cfg(any(target_os = "linux", test))]
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Region {
+    /// The file's path, as the kernel printed it.
+    path: Vec<u8>,
+    /// The start of the mapping at file offset 0: the load base.
+    start: u64,
+    /// The end of the image's last mapping.
+    end: u64,
+    /// Whether any of its mappings is executable.
+    executable: bool,
+}
+
+/// One line of `/proc/self/maps`:
+///
+/// ```text
+/// start-end perms offset dev inode [path]
+/// 7fd0d35e5000-7fd0d373b000 r-xp 00026000 fe:00 326279     /usr/lib/x86_64-linux-gnu/libc.so.6
+/// ```
+///
+/// Addresses and offset are hex; the path is the rest of the line after the padding and may contain spaces; it is
+/// empty for anonymous memory, `[name]` for the kernel's pseudo mappings, and ends in ` (deleted)` when the file
+/// was removed after it was mapped (proc(5)).
+#[cfg(any(target_os = "linux", test))]
+#[derive(Debug, PartialEq, Eq)]
+struct Mapping<'a> {
+    start: u64,
+    end: u64,
+    executable: bool,
+    offset: u64,
+    path: &'a [u8],
+}
+
+#[cfg(any(target_os = "linux", test))]
+fn parse_mapping(line: &[u8]) -> Option<Mapping<'_>> {
+    fn field<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let start = rest.iter().position(|&b| b != b' ')?;
+        let tail = &rest[start..];
+        let len = tail.iter().position(|&b| b == b' ').unwrap_or(tail.len());
+        let (field, after) = tail.split_at(len);
+        *rest = after;
+        Some(field)
+    }
+    fn hex(text: &[u8]) -> Option<u64> {
+        u64::from_str_radix(std::str::from_utf8(text).ok()?, 16).ok()
+    }
+
+    let mut rest = line;
+    let range = field(&mut rest)?;
+    let perms = field(&mut rest)?;
+    let offset = hex(field(&mut rest)?)?;
+    let _device = field(&mut rest)?;
+    let _inode = field(&mut rest)?;
+    let path = match rest.iter().position(|&b| b != b' ') {
+        Some(start) => &rest[start..],
+        None => &[],
+    };
+    let dash = range.iter().position(|&b| b == b'-')?;
+    let start = hex(&range[..dash])?;
+    let end = hex(&range[dash + 1..])?;
+    if end < start {
+        return None;
+    }
+    Some(Mapping {
+        start,
+        end,
+        executable: perms.get(2) == Some(&b'x'),
+        offset,
+        path,
+    })
+}
+
+/// The loaded images in `maps` (the text of `/proc/self/maps`), lowest address first, at most [`MAX_IMAGES`].
+///
+/// The kernel lists mappings by address, and the loader maps an image's segments next to each other (holes between
+/// them stay reserved, as file-backed `---p` or anonymous mappings), so an image is the mapping at file offset 0
+/// plus the following mappings of the same file at other offsets, with only anonymous or pseudo mappings between
+/// them. Grouping by path alone would be wrong: the `backtrace` crate maps the executable once more to read its
+/// debug info, and that copy would stretch the executable's range across the address space.
+#[cfg(any(target_os = "linux", test))]
+fn loaded_regions(maps: impl std::io::BufRead) -> Vec<Region> {
+    fn close(region: Option<Region>, regions: &mut Vec<Region>) {
+        if let Some(region) = region.filter(|r| r.executable) {
+            regions.push(region);
+        }
+    }
+
+    let mut regions = Vec::new();
+    let mut current: Option<Region> = None;
+    for line in maps.split(b'\n') {
+        if regions.len() >= MAX_IMAGES {
+            break;
+        }
+        let Ok(line) = line else { break };
+        let Some(mapping) = parse_mapping(&line) else {
+            continue;
+        };
+        if !mapping.path.starts_with(b"/") {
+            // Anonymous memory or a pseudo mapping (`[heap]`, `[vdso]`, …): an image's .bss or a reserved hole
+            // may sit between its segments, so this does not end the current image.
+            continue;
+        }
+        let same_file = current
+            .as_ref()
+            .is_some_and(|image| image.path == mapping.path && mapping.start >= image.end);
+        if same_file && mapping.offset != 0 {
+            if let Some(image) = current.as_mut() {
+                image.end = mapping.end;
+                image.executable |= mapping.executable;
+            }
+            continue;
+        }
+        close(current.take(), &mut regions);
+        if mapping.offset == 0 && !mapping.path.ends_with(b" (deleted)") {
+            current = Some(Region {
+                path: mapping.path.to_vec(),
+                start: mapping.start,
+                end: mapping.end,
+                executable: mapping.executable,
+            });
+        }
+    }
+    close(current.take(), &mut regions);
+    regions.truncate(MAX_IMAGES);
+    regions
+}
+
+// === ELF build ids ===
+
+/// What identifies an ELF file for symbolication.
+#[cfg(any(target_os = "linux", test))]
+#[derive(Debug, PartialEq, Eq)]
+struct ElfIdentity {
+    /// The `NT_GNU_BUILD_ID` note's contents, never empty.
+    build_id: Vec<u8>,
+    /// Whether the file is little-endian, which decides how the debug id is derived.
+    little_endian: bool,
+    /// The architecture in Sentry's naming, when it is one Sentry knows.
+    arch: Option<&'static str>,
+}
+
+/// The most bytes read for the program header table (a typical executable has about a dozen 56-byte entries).
+#[cfg(any(target_os = "linux", test))]
+const MAX_PHDR_BYTES: usize = 64 * 1024;
+/// The most bytes read from all `PT_NOTE` segments together (the build id note is 36 bytes with a SHA-1 id).
+#[cfg(any(target_os = "linux", test))]
+const MAX_NOTE_BYTES: usize = 64 * 1024;
+
+#[cfg(any(target_os = "linux", test))]
+const PT_NOTE: u32 = 4;
+#[cfg(any(target_os = "linux", test))]
+const NT_GNU_BUILD_ID: u32 = 3;
+
+/// Reads the GNU build id, byte order and architecture of an ELF file, from its header, program headers and notes
+/// only (System V gABI, "ELF Header", "Program Header" and "Note Section"). `None` when the file is not ELF, has
+/// no build id, or is truncated or inconsistent anywhere on the way.
+///
+/// Only `PT_NOTE` segments are searched, not `.note.gnu.build-id` sections: the section is allocated, so linkers
+/// place it in a `PT_NOTE` segment, and reading section headers would mean seeking to the end of the file.
+#[cfg(any(target_os = "linux", test))]
+fn elf_identity<R: std::io::Read + std::io::Seek>(file: &mut R) -> Option<ElfIdentity> {
+    let header = read_at(file, 0, 64).or_else(|| read_at(file, 0, 52))?;
+    if header.get(..4)? != b"\x7fELF" {
+        return None;
+    }
+    let is_64 = match header.get(4)? {
+        1 => false,
+        2 => true,
+        _ => return None,
+    };
+    let little_endian = match header.get(5)? {
+        1 => true,
+        2 => false,
+        _ => return None,
+    };
+    let read = Fields { little_endian };
+    let machine = read.u16(&header, 18)?;
+    // (e_phoff, e_phentsize, e_phnum) and the smallest valid program header entry.
+    let (phoff, phentsize, phnum, min_phentsize) = if is_64 {
+        (
+            read.u64(&header, 32)?,
+            read.u16(&header, 54)?,
+            read.u16(&header, 56)?,
+            56,
+        )
+    } else {
+        let phoff = read.u32(&header, 28)?.into();
+        (phoff, read.u16(&header, 42)?, read.u16(&header, 44)?, 32)
+    };
+    let phentsize = usize::from(phentsize);
+    if phentsize < min_phentsize {
+        return None;
+    }
+    // PN_XNUM (0xffff) would move the count into section header 0; no loadable file needs that many.
+    let table_len = phentsize.checked_mul(usize::from(phnum))?;
+    if phnum == 0xffff || table_len > MAX_PHDR_BYTES {
+        return None;
+    }
+    let table = read_at(file, phoff, table_len)?;
+
+    // Shared by all note segments, so that a file with a thousand of them costs no more than one.
+    let mut note_budget = MAX_NOTE_BYTES;
+    let build_id = table.chunks_exact(phentsize).find_map(|phdr| {
+        if read.u32(phdr, 0)? != PT_NOTE {
+            return None;
+        }
+        // (p_offset, p_filesz, p_align)
+        let (offset, size, align) = if is_64 {
+            (read.u64(phdr, 8)?, read.u64(phdr, 32)?, read.u64(phdr, 48)?)
+        } else {
+            let field = |at| read.u32(phdr, at).map(u64::from);
+            (field(4)?, field(16)?, field(28)?)
+        };
+        let size = usize::try_from(size).ok()?.min(note_budget);
+        note_budget -= size;
+        let notes = read_at(file, offset, size)?;
+        // Notes in a segment aligned to 8 are padded to 8 (GNU property notes); all others to 4, whatever the class.
+        gnu_build_id(&notes, read, if align == 8 { 8 } else { 4 }).map(<[u8]>::to_vec)
+    })?;
+
+    let arch = match machine {
+        3 => Some("x86"),
+        62 => Some("x86_64"),
+        40 => Some("arm"),
+        183 => Some("arm64"),
+        20 => Some("ppc"),
+        21 => Some("ppc64"),
+        8 if is_64 => Some("mips64"),
+        8 => Some("mips"),
+        _ => None,
+    };
+    Some(ElfIdentity {
+        build_id,
+        little_endian,
+        arch,
+    })
+}
+
+/// Finds the `NT_GNU_BUILD_ID` note with owner `GNU` in the contents of a `PT_NOTE` segment.
+///
+/// Each note is `namesz`, `descsz` and `type` (4-byte words in the file's byte order, also in ELF64), then the name
+/// (with its NUL) and the descriptor, each followed by padding up to a multiple of `align` from the note's start (as
+/// binutils' `ELF_NOTE_DESC_OFFSET` and `ELF_NOTE_NEXT_OFFSET` compute it).
+#[cfg(any(target_os = "linux", test))]
+fn gnu_build_id(notes: &[u8], read: Fields, align: usize) -> Option<&[u8]> {
+    let padded = |len: usize| len.checked_next_multiple_of(align);
+    let mut rest = notes;
+    while rest.len() >= 12 {
+        let name_len = usize::try_from(read.u32(rest, 0)?).ok()?;
+        let desc_len = usize::try_from(read.u32(rest, 4)?).ok()?;
+        let kind = read.u32(rest, 8)?;
+        let name_end = 12usize.checked_add(name_len)?;
+        let desc_start = padded(name_end)?;
+        let desc_end = desc_start.checked_add(desc_len)?;
+        let name = rest.get(12..name_end)?;
+        let desc = rest.get(desc_start..desc_end)?;
+        if kind == NT_GNU_BUILD_ID && name == b"GNU\0" && !desc.is_empty() {
+            return Some(desc);
+        }
+        let next = padded(desc_end)?;
+        rest = rest.get(next..)?;
+    }
+    None
+}
+
+/// Reads integers at byte offsets of a buffer in an ELF file's byte order; `None` past the end.
+#[cfg(any(target_os = "linux", test))]
+#[derive(Clone, Copy)]
+struct Fields {
+    little_endian: bool,
+}
+
+#[cfg(any(target_os = "linux", test))]
+impl Fields {
+    fn bytes<const N: usize>(self, buf: &[u8], at: usize) -> Option<[u8; N]> {
+        let bytes: [u8; N] = buf.get(at..at.checked_add(N)?)?.try_into().ok()?;
+        Some(bytes)
+    }
+
+    fn u16(self, buf: &[u8], at: usize) -> Option<u16> {
+        let bytes = self.bytes(buf, at)?;
+        Some(if self.little_endian {
+            u16::from_le_bytes(bytes)
+        } else {
+            u16::from_be_bytes(bytes)
+        })
+    }
+
+    fn u32(self, buf: &[u8], at: usize) -> Option<u32> {
+        let bytes = self.bytes(buf, at)?;
+        Some(if self.little_endian {
+            u32::from_le_bytes(bytes)
+        } else {
+            u32::from_be_bytes(bytes)
+        })
+    }
+
+    fn u64(self, buf: &[u8], at: usize) -> Option<u64> {
+        let bytes = self.bytes(buf, at)?;
+        Some(if self.little_endian {
+            u64::from_le_bytes(bytes)
+        } else {
+            u64::from_be_bytes(bytes)
+        })
+    }
+}
+
+/// Exactly `len` bytes at `offset`, or `None` when the file is shorter. Allocates only what the file really has.
+#[cfg(any(target_os = "linux", test))]
+fn read_at<R: std::io::Read + std::io::Seek>(
+    file: &mut R,
+    offset: u64,
+    len: usize,
+) -> Option<Vec<u8>> {
+    use std::io::Read;
+    file.seek(std::io::SeekFrom::Start(offset)).ok()?;
+    let mut buf = Vec::new();
+    file.by_ref()
+        .take(u64::try_from(len).ok()?)
+        .read_to_end(&mut buf)
+        .ok()?;
+    (buf.len() == len).then_some(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+
+    // === hand-built ELF files ===
+
+    const BUILD_ID: [u8; 20] = [
+        0x68, 0x22, 0x0a, 0xe2, 0xc6, 0x5d, 0x65, 0xc1, 0xb6, 0xaa, 0xa1, 0x2f, 0xa6, 0x76, 0x5a,
+        0x6e, 0xc2, 0xf5, 0xf4, 0x34,
+    ];
+
+    fn word(value: u32, little_endian: bool) -> [u8; 4] {
+        if little_endian {
+            value.to_le_bytes()
+        } else {
+            value.to_be_bytes()
+        }
+    }
+
+    fn pad(bytes: &mut Vec<u8>, align: usize) {
+        while bytes.len() % align != 0 {
+            bytes.push(0);
+        }
+    }
+
+    /// One note: namesz, descsz, type, then name and descriptor, each padded to `align`.
+    fn note(name: &[u8], kind: u32, desc: &[u8], little_endian: bool, align: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend(word(u32::try_from(name.len()).unwrap(), little_endian));
+        out.extend(word(u32::try_from(desc.len()).unwrap(), little_endian));
+        out.extend(word(kind, little_endian));
+        out.extend(name);
+        pad(&mut out, align);
+        out.extend(desc);
+        pad(&mut out, align);
+        out
+    }
+
+    fn gnu_build_id_note(little_endian: bool) -> Vec<u8> {
+        note(b"GNU\0", NT_GNU_BUILD_ID, &BUILD_ID, little_endian, 4)
+    }
+
+    /// A segment for [`elf`]: `p_type`, its contents and `p_align`.
+    struct Segment {
+        kind: u32,
+        data: Vec<u8>,
+        align: u64,
+    }
+
+    fn note_segment(data: Vec<u8>) -> Segment {
+        Segment {
+            kind: PT_NOTE,
+            data,
+            align: 4,
+        }
+    }
+
+    /// An ELF file: the header, the program header table right after it, then each segment's contents.
+    fn elf(is_64: bool, little_endian: bool, machine: u16, segments: &[Segment]) -> Vec<u8> {
+        let (header_len, phentsize) = if is_64 { (64usize, 56usize) } else { (52, 32) };
+        let half = |v: u16| {
+            if little_endian {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            }
+        };
+        let long = |v: u64| {
+            if little_endian {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            }
+        };
+        let addr = |out: &mut Vec<u8>, v: u64| {
+            if is_64 {
+                out.extend(long(v));
+            } else {
+                out.extend(word(u32::try_from(v).unwrap(), little_endian));
+            }
+        };
+
+        let mut out = vec![
+            0x7f,
+            b'E',
+            b'L',
+            b'F',
+            if is_64 { 2 } else { 1 },
+            if little_endian { 1 } else { 2 },
+            1,
+        ];
+        out.resize(16, 0);
+        out.extend(half(3)); // e_type: ET_DYN
+        out.extend(half(machine));
+        out.extend(word(1, little_endian)); // e_version
+        addr(&mut out, 0); // e_entry
+        addr(&mut out, header_len as u64); // e_phoff
+        addr(&mut out, 0); // e_shoff
+        out.extend(word(0, little_endian)); // e_flags
+        out.extend(half(u16::try_from(header_len).unwrap()));
+        out.extend(half(u16::try_from(phentsize).unwrap()));
+        out.extend(half(u16::try_from(segments.len()).unwrap()));
+        out.extend(half(0)); // e_shentsize
+        out.extend(half(0)); // e_shnum
+        out.extend(half(0)); // e_shstrndx
+        assert_eq!(out.len(), header_len);
+
+        let mut offset = (header_len + phentsize * segments.len()) as u64;
+        for segment in segments {
+            let size = segment.data.len() as u64;
+            if is_64 {
+                out.extend(word(segment.kind, little_endian));
+                out.extend(word(4, little_endian)); // p_flags: PF_R
+                for v in [offset, offset, offset, size, size, segment.align] {
+                    out.extend(long(v));
+                }
+            } else {
+                for v in [
+                    u64::from(segment.kind),
+                    offset,
+                    offset,
+                    offset,
+                    size,
+                    size,
+                    4,
+                    segment.align,
+                ] {
+                    addr(&mut out, v);
+                }
+            }
+            offset += size;
+        }
+        for segment in segments {
+            out.extend(&segment.data);
+        }
+        out
+    }
+
+    fn identity(bytes: &[u8]) -> Option<ElfIdentity> {
+        elf_identity(&mut Cursor::new(bytes))
+    }
+
+    #[test]
+    fn elf64_little_endian_build_id() {
+        // A loadable segment first, and an ABI tag note before the build id, as `ld` lays them out.
+        let mut notes = note(b"GNU\0", 1, &[0; 16], true, 4);
+        notes.extend(gnu_build_id_note(true));
+        let load = Segment {
+            kind: 1,
+            data: vec![0xcc; 24],
+            align: 0x1000,
+        };
+        let file = elf(true, true, 62, &[load, note_segment(notes)]);
+        assert_eq!(
+            identity(&file),
+            Some(ElfIdentity {
+                build_id: BUILD_ID.to_vec(),
+                little_endian: true,
+                arch: Some("x86_64"),
+            })
+        );
+    }
+
+    #[test]
+    fn elf32_in_both_byte_orders() {
+        let le = elf(false, true, 3, &[note_segment(gnu_build_id_note(true))]);
+        assert_eq!(
+            identity(&le),
+            Some(ElfIdentity {
+                build_id: BUILD_ID.to_vec(),
+                little_endian: true,
+                arch: Some("x86"),
+            })
+        );
+        let be = elf(false, false, 20, &[note_segment(gnu_build_id_note(false))]);
+        assert_eq!(
+            identity(&be),
+            Some(ElfIdentity {
+                build_id: BUILD_ID.to_vec(),
+                little_endian: false,
+                arch: Some("ppc"),
+            })
+        );
+        // Read with the wrong byte order, the sizes are nonsense: no id, no panic.
+        let mut swapped = be.clone();
+        swapped[5] = 1;
+        assert_eq!(identity(&swapped), None);
+    }
+
+    #[test]
+    fn elf64_big_endian_and_unknown_machine() {
+        let file = elf(
+            true,
+            false,
+            0x1234,
+            &[note_segment(gnu_build_id_note(false))],
+        );
+        let id = identity(&file).unwrap();
+        assert_eq!(id.build_id, BUILD_ID);
+        assert!(!id.little_endian);
+        assert_eq!(
+            id.arch, None,
+            "the server fills in an architecture it knows"
+        );
+    }
+
+    #[test]
+    fn notes_in_an_eight_byte_aligned_segment() {
+        // `.note.gnu.property` gets its own PT_NOTE aligned to 8, where a 12-byte descriptor ends at 28 and the next
+        // note starts at 32. A 3-byte name ("Go\0") is padded to start the descriptor at 16.
+        let mut notes = note(b"GNU\0", 5, &[1; 12], true, 8);
+        notes.extend(note(b"Go\0", 4, &[2; 5], true, 8));
+        notes.extend(note(b"GNU\0", NT_GNU_BUILD_ID, &BUILD_ID, true, 8));
+        let segment = Segment {
+            kind: PT_NOTE,
+            data: notes,
+            align: 8,
+        };
+        let file = elf(true, true, 183, &[segment]);
+        let id = identity(&file).unwrap();
+        assert_eq!(id.build_id, BUILD_ID);
+        assert_eq!(id.arch, Some("arm64"));
+    }
+
+    #[test]
+    fn a_note_with_another_owner_is_not_a_build_id() {
+        let other = note(b"Go\0", NT_GNU_BUILD_ID, b"not a gnu build id", true, 4);
+        let only_other = elf(true, true, 62, &[note_segment(other.clone())]);
+        assert_eq!(identity(&only_other), None);
+
+        let mut both = other;
+        both.extend(gnu_build_id_note(true));
+        let file = elf(true, true, 62, &[note_segment(both)]);
+        assert_eq!(identity(&file).unwrap().build_id, BUILD_ID);
+
+        let empty = note(b"GNU\0", NT_GNU_BUILD_ID, &[], true, 4);
+        assert_eq!(identity(&elf(true, true, 62, &[note_segment(empty)])), None);
+    }
+
+    #[test]
+    fn every_truncation_is_handled() {
+        for is_64 in [true, false] {
+            let file = elf(is_64, true, 62, &[note_segment(gnu_build_id_note(true))]);
+            for len in 0..file.len() {
+                assert_eq!(
+                    identity(&file[..len]),
+                    None,
+                    "is_64 {is_64}, {len} of {} bytes",
+                    file.len()
+                );
+            }
+            assert!(identity(&file).is_some());
+        }
+    }
+
+    #[test]
+    fn bogus_offsets_and_sizes_are_rejected() {
+        let good = elf(true, true, 62, &[note_segment(gnu_build_id_note(true))]);
+        let patch = |at: usize, bytes: &[u8]| {
+            let mut file = good.clone();
+            file[at..at + bytes.len()].copy_from_slice(bytes);
+            file
+        };
+        let phdr = 64;
+        let cases = [
+            ("e_phoff past the end", patch(32, &u64::MAX.to_le_bytes())),
+            (
+                "e_phoff just past the end",
+                patch(32, &(good.len() as u64).to_le_bytes()),
+            ),
+            ("e_phentsize too small", patch(54, &8u16.to_le_bytes())),
+            ("e_phnum = PN_XNUM", patch(56, &0xffffu16.to_le_bytes())),
+            (
+                "p_offset past the end",
+                patch(phdr + 8, &u64::MAX.to_le_bytes()),
+            ),
+            ("p_filesz huge", patch(phdr + 32, &u64::MAX.to_le_bytes())),
+            (
+                "p_filesz too short for the note",
+                patch(phdr + 32, &20u64.to_le_bytes()),
+            ),
+            ("namesz huge", patch(phdr + 56, &u32::MAX.to_le_bytes())),
+            ("descsz huge", patch(phdr + 56 + 4, &u32::MAX.to_le_bytes())),
+            (
+                "descsz past the segment",
+                patch(phdr + 56 + 4, &21u32.to_le_bytes()),
+            ),
+            ("bad class", patch(4, &[3])),
+            ("bad byte order", patch(5, &[0])),
+            ("not ELF", patch(0, b"\x7fELG")),
+        ];
+        for (what, file) in cases {
+            assert_eq!(identity(&file), None, "{what}");
+        }
+        assert!(identity(&good).is_some());
+        assert_eq!(identity(b""), None);
+    }
+
+    #[test]
+    fn a_broken_note_segment_does_not_hide_a_later_one() {
+        let abi_tag = note(b"GNU\0", 1, &[0; 16], true, 4);
+        let file = elf(
+            true,
+            true,
+            62,
+            &[note_segment(abi_tag), note_segment(gnu_build_id_note(true))],
+        );
+        assert_eq!(identity(&file).unwrap().build_id, BUILD_ID);
+        // Point the first PT_NOTE past the end of the file: the second one is still read.
+        let mut broken = file.clone();
+        broken[64 + 8..64 + 16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(identity(&broken).unwrap().build_id, BUILD_ID);
+    }
+
+    // === /proc/self/maps ===
+
+    #[test]
+    fn maps_lines_are_parsed() {
+        let line = b"7fd0d35e5000-7fd0d373b000 r-xp 00026000 fe:00 326279                     /usr/lib/libc.so.6";
+        assert_eq!(
+            parse_mapping(line),
+            Some(Mapping {
+                start: 0x7fd0_d35e_5000,
+                end: 0x7fd0_d373_b000,
+                executable: true,
+                offset: 0x26000,
+                path: b"/usr/lib/libc.so.6",
+            })
+        );
+        let anonymous = parse_mapping(b"7fd0d353a000-7fd0d355c000 rw-p 00000000 00:00 0 ").unwrap();
+        assert_eq!(anonymous.path, b"");
+        assert!(!anonymous.executable);
+        let spaced =
+            parse_mapping(b"1000-2000 r--p 00000000 08:01 42    /opt/my app/lib x.so").unwrap();
+        assert_eq!(spaced.path, b"/opt/my app/lib x.so");
+        assert_eq!(parse_mapping(b"2000-1000 r--p 00000000 08:01 42 /x"), None);
+        assert_eq!(parse_mapping(b"zz-1000 r--p 00000000 08:01 42 /x"), None);
+        assert_eq!(parse_mapping(b"1000-2000 r--p"), None);
+        assert_eq!(parse_mapping(b""), None);
+    }
+
+    #[test]
+    fn images_are_runs_of_one_file_from_offset_zero() {
+        let maps = "\
+555555554000-555555556000 r--p 00000000 fe:00 11 /work/bin/app
+555555556000-55555555a000 r-xp 00002000 fe:00 11 /work/bin/app
+55555555a000-55555555c000 r--p 00006000 fe:00 11 /work/bin/app
+55555555c000-55555555d000 rw-p 00008000 fe:00 11 /work/bin/app
+55555555d000-55555555e000 rw-p 00000000 00:00 0
+555555600000-555555700000 rw-p 00000000 00:00 0                  [heap]
+7f0000000000-7f0000400000 r--p 00000000 fe:00 11 /work/bin/app
+7f0000400000-7f0000401000 r--s 00000000 fe:00 12 /var/cache/data.db
+7f0000401000-7f0000402000 r-xp 00001000 fe:00 13 /usr/lib/orphan.so
+7f0000500000-7f0000526000 r--p 00000000 fe:00 14 /usr/lib/libc.so.6
+7f0000526000-7f000067c000 r-xp 00026000 fe:00 14 /usr/lib/libc.so.6
+7f000067c000-7f0000680000 ---p 00000000 00:00 0
+7f0000680000-7f0000684000 r--p 0017c000 fe:00 14 /usr/lib/libc.so.6
+7f0000684000-7f0000686000 rw-p 00180000 fe:00 14 /usr/lib/libc.so.6
+7f0000700000-7f0000701000 r--p 00000000 fe:00 15 /usr/lib/libgone.so (deleted)
+7f0000701000-7f0000702000 r-xp 00001000 fe:00 15 /usr/lib/libgone.so (deleted)
+7f0000800000-7f0000801000 r-xp 00000000 fe:00 16 /opt/my app/libold style.so
+7f0000801000-7f0000802000 rw-p 00001000 fe:00 16 /opt/my app/libold style.so
+7fff00000000-7fff00002000 r-xp 00000000 00:00 0                  [vdso]
+";
+        let regions = loaded_regions(maps.as_bytes());
+        let summary: Vec<_> = regions
+            .iter()
+            .map(|r| {
+                (
+                    String::from_utf8_lossy(&r.path).into_owned(),
+                    r.start,
+                    r.end,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                // The executable ends at its own last segment, not at the copy `backtrace` maps at 0x7f00….
+                (
+                    "/work/bin/app".to_owned(),
+                    0x5555_5555_4000,
+                    0x5555_5555_d000
+                ),
+                // The anonymous hole between segments does not split the library.
+                (
+                    "/usr/lib/libc.so.6".to_owned(),
+                    0x7f00_0050_0000,
+                    0x7f00_0068_6000
+                ),
+                (
+                    "/opt/my app/libold style.so".to_owned(),
+                    0x7f00_0080_0000,
+                    0x7f00_0080_2000
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn images_are_capped() {
+        let mut maps = String::new();
+        for i in 0..(MAX_IMAGES as u64 + 10) {
+            let start = 0x10_0000 + i * 0x2000;
+            maps.push_str(&format!(
+                "{start:x}-{:x} r-xp 00000000 fe:00 {i} /lib/l{i}.so\n",
+                start + 0x1000
+            ));
+        }
+        let regions = loaded_regions(maps.as_bytes());
+        assert_eq!(regions.len(), MAX_IMAGES);
+        assert_eq!(regions[0].path, b"/lib/l0.so");
+    }
+
+    // === the real process ===
+
+    /// The build id `readelf -n` (binutils) reports for `path`, as lowercase hex.
+    fn readelf_build_id(path: &std::path::Path) -> String {
+        let output = std::process::Command::new("readelf")
+            .arg("-n")
+            .arg(path)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "this test needs `readelf` from GNU binutils on PATH to check build ids: {e}"
+                )
+            });
+        assert!(
+            output.status.success(),
+            "readelf -n {} failed: {output:?}",
+            path.display()
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix("Build ID:"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no `Build ID:` line in readelf -n {}:\n{text}",
+                    path.display()
+                )
+            })
+            .trim()
+            .to_ascii_lowercase()
+    }
+
+    #[test]
+    fn this_test_binary_is_listed_with_readelfs_build_id() {
+        // Symbolicating makes `backtrace` map the executable a second time, as the worker does before this runs.
+        let trace = backtrace::Backtrace::new();
+        assert!(!trace.frames().is_empty());
+
+        let exe = std::env::current_exe().unwrap();
+        let exe_name = exe.to_str().unwrap();
+        let images = debug_images();
+        let ours: Vec<_> = images.iter().filter(|i| i.code_file == exe_name).collect();
+        assert_eq!(ours.len(), 1, "{exe_name} in {images:#?}");
+        let image = ours[0];
+
+        let build_id = readelf_build_id(&exe);
+        assert_eq!(image.code_id.as_deref(), Some(build_id.as_str()));
+        assert_eq!(image.ty, "elf");
+        // The debug id is the build id with the first three UUID fields byte-swapped (little-endian x86_64/arm64).
+        let swapped: String = [
+            &build_id[6..8],
+            &build_id[4..6],
+            &build_id[2..4],
+            &build_id[0..2],
+        ]
+        .concat();
+        assert!(image.debug_id.starts_with(&swapped), "{image:?}");
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(image.arch.as_deref(), Some("x86_64"));
+
+        let code = debug_images as *const () as usize as u64;
+        let range = image.image_addr.0..image.image_addr.0 + image.image_size;
+        assert!(range.contains(&code), "{code:#x} outside {range:x?}");
+    }
+
+    #[test]
+    fn listed_images_are_ordered_and_disjoint() {
+        let images = debug_images();
+        assert!(!images.is_empty());
+        assert!(images.len() <= MAX_IMAGES);
+        for pair in images.windows(2) {
+            assert!(
+                pair[0].image_addr.0 + pair[0].image_size <= pair[1].image_addr.0,
+                "{pair:#?}"
+            );
+        }
+        for image in &images {
+            assert!(
+                image.code_file.starts_with('/') && !image.code_file.ends_with(" (deleted)"),
+                "{image:?}"
+            );
+            assert!(
+                image.image_size > 0 && image.code_id.as_ref().is_some_and(|id| !id.is_empty())
+            );
+        }
+    }
+}
