@@ -188,6 +188,7 @@ impl Client {
 
     /// Queues a panic event and waits, bounded by `shutdown_timeout`, until it is delivered: the process may be
     /// about to end. Returns whether it was delivered in time.
+    #[cfg(feature = "panic")]
     pub(crate) fn capture_panic(&self, hub: &Hub, event: Event, trace: Option<RawTrace>) -> bool {
         if !sampling::should_keep(
             self.options.sample_rate,

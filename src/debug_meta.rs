@@ -34,13 +34,6 @@ const MAX_IMAGES: usize = 512;
 ///
 /// This reads `/proc/self/maps` and the headers of every loaded file, so it belongs on the worker thread, once per
 /// client (libraries loaded later with `dlopen` are then missing), never on a thread that captures.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the worker will attach these images to events as `debug_meta`; until then only tests call it"
-    )
-)]
 pub(crate) fn debug_images() -> Vec<DebugImage> {
     #[cfg(target_os = "linux")]
     {

@@ -14,7 +14,7 @@
 //!
 //! # What `init` does
 //!
-//! [`init`] validates the options (filling the DSN, release and environment from `SENTRY_DSN`, `SENTRY_RELEASE` and
+//! [`init()`] validates the options (filling the DSN, release and environment from `SENTRY_DSN`, `SENTRY_RELEASE` and
 //! `SENTRY_ENVIRONMENT` when the code leaves them unset), starts one worker thread named `faultline-worker`, and
 //! installs a panic hook that chains to the one installed before. Without a DSN the SDK is disabled and every call
 //! is a no-op. It returns an [`InitGuard`]: dropping it delivers what is queued, waiting at most
@@ -87,7 +87,7 @@
 //! # Transports and offline behaviour
 //!
 //! Events wait in a bounded queue ([`ClientOptions::queue_size`]) for the worker, which posts each as an envelope
-//! with ureq. The caller never blocks: when the queue is full the event is dropped and counted (see [`stats`]).
+//! with ureq. The caller never blocks: when the queue is full the event is dropped and counted (see [`stats()`]).
 //! [`flush`] and shutdown use a separate control queue, so a full queue cannot delay them, and they return within
 //! their timeout even if the server never answers. A `429` pauses sending for its `Retry-After`; events in that
 //! window are counted as `ratelimit_backoff`. Plug in your own [`transport::Transport`] with

@@ -19,7 +19,7 @@ pub type BeforeSend = Arc<dyn Fn(Event) -> Option<Event> + Send + Sync>;
 /// It runs on the thread that adds the breadcrumb. A panic inside it is caught and the breadcrumb dropped.
 pub type BeforeBreadcrumb = Arc<dyn Fn(Breadcrumb) -> Option<Breadcrumb> + Send + Sync>;
 
-/// Configuration for [`crate::init`].
+/// Configuration for [`crate::init()`].
 ///
 /// Build it with [`ClientOptions::new`] and the chainable setters, or convert a DSN string into it:
 ///

@@ -13,7 +13,7 @@ use crate::client::Pending;
 use crate::debug::sdk_debug;
 use crate::limits;
 use crate::options::ClientOptions;
-use crate::protocol::{ClientSdkInfo, Event, Thread, User};
+use crate::protocol::{ClientSdkInfo, DebugMeta, Event, Thread, User};
 use crate::scrub::Scrubber;
 use crate::stacktrace::{InAppRules, Symbolizer};
 use crate::stats::{Counters, Reason};
@@ -36,6 +36,7 @@ pub(crate) struct Processor {
 struct Facts {
     contexts: BTreeMap<String, serde_json::Value>,
     server_name: Option<String>,
+    debug_meta: Option<DebugMeta>,
 }
 
 impl Processor {
@@ -75,6 +76,10 @@ impl Processor {
                 .as_deref()
                 .map(str::to_owned)
                 .or_else(crate::contexts::hostname),
+            debug_meta: Some(DebugMeta {
+                images: crate::debug_meta::debug_images(),
+            })
+            .filter(|meta| !meta.images.is_empty()),
         })
     }
 
@@ -98,6 +103,11 @@ impl Processor {
         }
         if event.sdk.is_none() {
             event.sdk = Some(self.sdk.clone());
+        }
+        if event.debug_meta.is_none() && (!event.exception.is_empty() || !event.threads.is_empty())
+        {
+            // Only events with frames need the images that frames are symbolicated against.
+            event.debug_meta.clone_from(&facts.debug_meta);
         }
         for (key, value) in &facts.contexts {
             event

@@ -130,7 +130,7 @@ impl Counters {
     }
 }
 
-/// What happened to the events of the current client so far, from [`crate::stats`].
+/// What happened to the events of the current client so far, from [`crate::stats()`].
 ///
 /// Every event captured while the SDK was enabled ends up in exactly one of these counters, or is still
 /// queued or spooled. The discard reasons are the ones sent to the server in client reports.
@@ -178,7 +178,10 @@ mod tests {
             .iter()
             .map(|d| (d.reason.as_str(), d.category.as_str(), d.quantity))
             .collect();
-        assert_eq!(got, [("queue_overflow", "error", 3), ("sample_rate", "error", 1)]);
+        assert_eq!(
+            got,
+            [("queue_overflow", "error", 3), ("sample_rate", "error", 1)]
+        );
         assert!(counters.take_report().is_none(), "already reported");
         counters.return_report(&report);
         assert_eq!(counters.take_report().unwrap().discarded_events.len(), 2);

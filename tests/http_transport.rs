@@ -154,6 +154,20 @@ fn posts_an_envelope_with_auth_and_event_fields() {
         "the SDK's own frames are trimmed: {:?}",
         frames.last()
     );
+    // The images frames are symbolicated against, so release builds without debug info still symbolicate.
+    let exe = std::env::current_exe().unwrap();
+    let images = event["debug_meta"]["images"]
+        .as_array()
+        .expect("debug_meta images");
+    let own = images
+        .iter()
+        .find(|i| i["code_file"] == exe.to_str().unwrap())
+        .unwrap_or_else(|| panic!("no image for {exe:?} in {images:#?}"));
+    assert_eq!(own["type"], "elf");
+    assert!(
+        own["code_id"].as_str().is_some_and(|id| id.len() >= 32),
+        "{own}"
+    );
     assert_eq!(faultline::stats().sent, 1);
     drop(guard);
 }
@@ -231,7 +245,11 @@ fn rate_limited_server_gets_no_requests_during_the_window() {
     assert!(faultline::flush(Duration::from_secs(10)));
     assert_eq!(server.requests().len(), 1, "only the first request is made");
     let stats = faultline::stats();
-    assert_eq!((stats.rate_limited, stats.ratelimit_backoff), (1, 4), "{stats:?}");
+    assert_eq!(
+        (stats.rate_limited, stats.ratelimit_backoff),
+        (1, 4),
+        "{stats:?}"
+    );
     drop(guard);
 }
 

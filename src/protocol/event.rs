@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::breadcrumb::Breadcrumb;
+use super::debug_meta::DebugMeta;
 use super::exception::Exception;
 use super::stacktrace::Stacktrace;
 use super::time::Timestamp;
@@ -235,6 +236,10 @@ pub struct Event {
     /// The SDK that sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdk: Option<ClientSdkInfo>,
+    /// The loaded binaries (build ids, load addresses), so a server can symbolicate frames with uploaded debug
+    /// files when the program shipped without debug info.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug_meta: Option<DebugMeta>,
 }
 
 impl Default for Event {
@@ -260,6 +265,7 @@ impl Default for Event {
             contexts: BTreeMap::new(),
             fingerprint: Vec::new(),
             sdk: None,
+            debug_meta: None,
         }
     }
 }
