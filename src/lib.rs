@@ -113,7 +113,9 @@
 //! change. The `http` feature's [`ClientOptions`] do not expose ureq types.
 
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// One function walks the stack without the backtrace crate's lock (see `stacktrace::walk`); nothing else may use
+// `unsafe`.
+#![deny(unsafe_code)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -83,10 +83,7 @@ impl RawTrace {
 /// [`MAX_FRAMES`] frames. Everything costly happens later in [`Symbolizer::resolve`].
 pub(crate) fn capture() -> RawTrace {
     let mut ips = Vec::with_capacity(64);
-    // `trace` only unwinds (`_Unwind_Backtrace` on Unix) and hands each frame to the closure,
-    // most recent first; returning `false` stops the walk. It takes backtrace's global lock,
-    // which `resolve` on the background thread holds for one address at a time.
-    backtrace::trace(|frame| {
+    walk(|frame| {
         let ip = frame.ip().addr();
         // The outermost frame of a thread can report a null ip: nothing to resolve there.
         if ip != 0 {
@@ -95,6 +92,34 @@ pub(crate) fn capture() -> RawTrace {
         ips.len() < MAX_FRAMES
     });
     RawTrace { ips }
+}
+
+/// Walks the calling thread's stack without backtrace's global lock.
+///
+/// `backtrace::trace` takes a process-wide lock that `backtrace::resolve` also holds, for each address it
+/// resolves. On the background thread the first resolution reads the program's debug info, which takes from tens
+/// of milliseconds to seconds; a capture on any other thread in that window would wait for it, which the SDK
+/// promises never to do. The lock also panics once poisoned, which would turn a panic in symbol resolution into a
+/// panic in every later capture. So this walks the stack the way the standard library's own backtraces do: with
+/// `trace_unsynchronized`, which only unwinds and touches none of the resolver's state.
+#[cfg(not(all(windows, any(target_arch = "x86", target_arch = "arm"))))]
+#[expect(
+    unsafe_code,
+    reason = "the one unsynchronized stack walk; see the safety comment"
+)]
+fn walk(callback: impl FnMut(&backtrace::Frame) -> bool) {
+    // SAFETY: `trace_unsynchronized` is unsafe only because it skips the crate's lock. On these targets the walk is
+    // `_Unwind_Backtrace` (Unix) or `RtlVirtualUnwind` (64-bit Windows), both safe to run from several threads at
+    // once and independent of the symbolizer's caches, which stay behind the lock in `resolve`. std relies on the
+    // same property for `std::backtrace`. The callback only pushes to a `Vec` and cannot unwind into the unwinder
+    // (a failed allocation aborts).
+    unsafe { backtrace::trace_unsynchronized(callback) }
+}
+
+/// On 32-bit Windows the walk goes through dbghelp, which is not thread-safe: keep the lock there.
+#[cfg(all(windows, any(target_arch = "x86", target_arch = "arm")))]
+fn walk(callback: impl FnMut(&backtrace::Frame) -> bool) {
+    backtrace::trace(callback)
 }
 
 /// What decides `in_app` and how file names are shortened.

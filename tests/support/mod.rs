@@ -222,6 +222,17 @@ impl Reply {
 
 type Script = dyn Fn(&Request, usize) -> Reply + Send + Sync;
 
+/// A loopback address where nothing listens (yet): connections to it are refused, as with a server that is down.
+pub fn unused_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local_addr")
+}
+
+/// A DSN for a server at `addr`.
+pub fn dsn_at(addr: SocketAddr, public_key: &str, project_id: impl fmt::Display) -> String {
+    format!("http://{public_key}@{addr}/{project_id}")
+}
+
 /// A loopback HTTP/1.1 server that answers with a script; stops and closes every connection
 /// when dropped. See the module docs.
 pub struct TestServer {
@@ -254,7 +265,16 @@ impl TestServer {
     ///
     /// `script` gets every complete request and its 0-based index across the whole server.
     pub fn start(script: impl Fn(&Request, usize) -> Reply + Send + Sync + 'static) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        TestServer::start_at("127.0.0.1:0".parse().expect("an address"), script)
+    }
+
+    /// Like [`TestServer::start`], on a given address: to bring a server "back up" on the port of one that a test
+    /// took down (see [`unused_addr`]).
+    pub fn start_at(
+        addr: SocketAddr,
+        script: impl Fn(&Request, usize) -> Reply + Send + Sync + 'static,
+    ) -> TestServer {
+        let listener = TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
         let addr = listener.local_addr().expect("local_addr");
         let shared = Arc::new(Shared {
             script: Box::new(script),
