@@ -11,6 +11,7 @@ use crate::protocol::Envelope;
 
 #[cfg(feature = "http")]
 mod http;
+mod rate_limit;
 mod retry;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
