@@ -10,6 +10,8 @@ use crate::dsn::Dsn;
 use crate::protocol::Envelope;
 
 #[cfg(feature = "http")]
+mod compress;
+#[cfg(feature = "http")]
 mod http;
 mod rate_limit;
 mod retry;
