@@ -15,6 +15,7 @@ mod compress;
 mod http;
 mod rate_limit;
 mod retry;
+mod spool;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use http::HttpTransport;
