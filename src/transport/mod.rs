@@ -10,7 +10,12 @@ use crate::dsn::Dsn;
 use crate::protocol::Envelope;
 
 #[cfg(feature = "http")]
+mod compress;
+#[cfg(feature = "http")]
 mod http;
+mod rate_limit;
+mod retry;
+mod spool;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use http::HttpTransport;

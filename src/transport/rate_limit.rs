@@ -1,0 +1,636 @@
+//! Rate limits: which data categories the server has asked us not to send, and until when.
+//!
+//! The server limits a client in two ways (Sentry developer documentation, "Rate Limiting"):
+//!
+//! - `X-Sentry-Rate-Limits`, which may come on **any** response (a 200 included), limits single categories or all
+//!   of them. When it is present it overrides `Retry-After`.
+//! - A `429 Too Many Requests` without it limits everything for `Retry-After` seconds, or for
+//!   [`DEFAULT_RETRY_AFTER`] when that header is missing, is an HTTP date or does not parse.
+//!
+//! [`RateLimiter`] is pure: it never reads the clock (the caller passes `now`) and does no I/O, so the worker decides
+//! when to look and the tests decide what time it is.
+
+#![cfg_attr(
+    not(test),
+    expect(dead_code, reason = "wired into the worker in a following change")
+)]
+
+use std::time::{Duration, Instant};
+
+use crate::protocol::{Envelope, EnvelopeItem};
+
+/// How long a 429 limits everything when it carries no usable `Retry-After` (missing, an HTTP date, or not a
+/// number). 60 s is what the Sentry SDKs use.
+pub(crate) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The longest limit taken from the server: one day. A longer value is cut to this, so a nonsensical header (or a
+/// huge number) cannot silence the SDK for good or overflow an `Instant`; a server that really means longer answers
+/// the one request a day with the limit again, which costs nothing.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A data category: what a rate limit applies to and what a client report counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Category {
+    /// Reserved by the server; no item of ours maps to it, but a limit on it is parsed and kept.
+    Default,
+    /// Error, panic and message events (item type `event`).
+    Error,
+    /// Performance transactions.
+    Transaction,
+    /// Release-health sessions (`session` and `sessions` items).
+    Session,
+    /// Attachments; client reports count them in bytes.
+    Attachment,
+    /// Client reports. Never limited: the protocol requires that they are not dropped for rate limits.
+    ClientReport,
+    /// Security reports (CSP and the like).
+    Security,
+    /// Cron monitor check-ins (`check_in` items).
+    Monitor,
+    /// Profiles (`profile` and `profile_chunk` items).
+    Profile,
+    /// Session replays (`replay_event`, `replay_recording`, `replay_video` items).
+    Replay,
+    /// Spans sent on their own.
+    Span,
+    /// Log records (`log` items).
+    LogItem,
+    /// An item type this SDK does not know; only a limit on all categories applies to it.
+    Unknown,
+}
+
+impl Category {
+    /// Every category, in discriminant order (the limiter indexes its table by `category as usize`).
+    const ALL: [Category; 13] = [
+        Category::Default,
+        Category::Error,
+        Category::Transaction,
+        Category::Session,
+        Category::Attachment,
+        Category::ClientReport,
+        Category::Security,
+        Category::Monitor,
+        Category::Profile,
+        Category::Replay,
+        Category::Span,
+        Category::LogItem,
+        Category::Unknown,
+    ];
+
+    /// The category of an envelope item with this `type` header: `event` is [`Category::Error`], an unknown type
+    /// is [`Category::Unknown`].
+    pub(crate) fn from_item_type(ty: &str) -> Category {
+        match ty {
+            "event" => Category::Error,
+            "transaction" => Category::Transaction,
+            "session" | "sessions" => Category::Session,
+            "attachment" => Category::Attachment,
+            "client_report" => Category::ClientReport,
+            "check_in" => Category::Monitor,
+            "profile" | "profile_chunk" => Category::Profile,
+            "replay_event" | "replay_recording" | "replay_video" => Category::Replay,
+            "span" => Category::Span,
+            "log" => Category::LogItem,
+            _ => Category::Unknown,
+        }
+    }
+
+    /// The protocol's name for the category, as used in rate-limit headers and client reports.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Category::Default => "default",
+            Category::Error => "error",
+            Category::Transaction => "transaction",
+            Category::Session => "session",
+            Category::Attachment => "attachment",
+            Category::ClientReport => "client_report",
+            Category::Security => "security",
+            Category::Monitor => "monitor",
+            Category::Profile => "profile",
+            Category::Replay => "replay",
+            Category::Span => "span",
+            Category::LogItem => "log_item",
+            Category::Unknown => "unknown",
+        }
+    }
+
+    /// The category a rate-limit header names, or `None` for one this SDK ignores: names it does not know, and
+    /// `client_report` and `unknown`, which are never limited on their own.
+    fn from_header_name(name: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| {
+            !matches!(c, Category::ClientReport | Category::Unknown)
+                && c.as_str().eq_ignore_ascii_case(name)
+        })
+    }
+}
+
+/// Which categories one entry of `X-Sentry-Rate-Limits` applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Scope {
+    /// The categories field was empty.
+    All,
+    /// The known categories listed; possibly none, when every name was unknown.
+    Only(Vec<Category>),
+}
+
+/// One well-formed entry of `X-Sentry-Rate-Limits`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Limit {
+    retry_after: Duration,
+    scope: Scope,
+}
+
+// Grammar of `X-Sentry-Rate-Limits` (Sentry developer documentation, "Rate Limiting"):
+//
+//   rate_limits = limit *( "," limit )
+//   limit       = retry_after ":" categories [ ":" scope [ ":" reason_code [ ":" namespaces ] ] ]
+//   retry_after = 1*DIGIT [ "." *DIGIT ]          ; seconds
+//   categories  = [ category *( ";" category ) ]  ; empty: every category
+//   category    = a data category name, e.g. "error", "transaction", "session", "attachment"
+//
+// Only `retry_after` and `categories` matter to a client; `scope`, `reason_code` and `namespaces` (which narrows
+// `metric_bucket` limits) are for the server's bookkeeping, so a limit with just the first two fields is accepted, as
+// the JavaScript SDK does. Whitespace around any field is ignored. A limit whose `retry_after` is not a non-negative
+// decimal number is skipped; the others still count. Unknown category names are ignored; a limit naming only
+// unknown categories is well formed but limits nothing. Fractions round up to the next second, and values are cut
+// to `MAX_RETRY_AFTER`.
+fn parse_rate_limits(header: &str) -> Vec<Limit> {
+    header
+        .split(',')
+        .filter_map(|entry| {
+            let mut fields = entry.split(':');
+            let retry_after = parse_seconds(fields.next()?)?;
+            let categories = fields.next()?.trim();
+            let scope = if categories.is_empty() {
+                Scope::All
+            } else {
+                Scope::Only(
+                    categories
+                        .split(';')
+                        .filter_map(|name| Category::from_header_name(name.trim()))
+                        .collect(),
+                )
+            };
+            Some(Limit { retry_after, scope })
+        })
+        .collect()
+}
+
+/// Parses delta-seconds (`1*DIGIT [ "." *DIGIT ]`, surrounding whitespace allowed), rounding a fraction up and
+/// cutting at [`MAX_RETRY_AFTER`]. Signs, exponents, `inf` and `NaN` are rejected, unlike `f64::from_str`.
+fn parse_seconds(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, fraction),
+        None => (text, ""),
+    };
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    // Only digits are left, so the one way to fail is overflow: such a number is over the cap anyway.
+    let whole: u64 = whole.parse().unwrap_or(u64::MAX);
+    let round_up = u64::from(fraction.bytes().any(|b| b != b'0'));
+    let seconds = whole.saturating_add(round_up);
+    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+}
+
+/// Until when each category may not be sent, as the server last said.
+///
+/// Limits only grow: per category the longest limit wins, across one header and across responses, so a short limit
+/// arriving after a long one does not lift it early.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RateLimiter {
+    /// A limit on every category.
+    all: Option<Instant>,
+    /// Limits on single categories, indexed by `Category as usize`.
+    by_category: [Option<Instant>; Category::ALL.len()],
+}
+
+impl RateLimiter {
+    /// A limiter with no limits.
+    pub(crate) fn new() -> Self {
+        RateLimiter::default()
+    }
+
+    /// Takes in a response: its status and its `Retry-After` and `X-Sentry-Rate-Limits` header values, if present.
+    ///
+    /// `X-Sentry-Rate-Limits` counts on any status when it holds at least one well-formed limit, and then
+    /// `Retry-After` is ignored. Otherwise a 429 limits every category for `Retry-After` delta-seconds, or for
+    /// [`DEFAULT_RETRY_AFTER`] when that is missing, an HTTP date or garbage. A `Retry-After` on any other status
+    /// (a 503, say) is left to the retry policy: it is about that one request, not a rate limit. Never panics.
+    pub(crate) fn update(
+        &mut self,
+        status: u16,
+        retry_after: Option<&str>,
+        rate_limits: Option<&str>,
+        now: Instant,
+    ) {
+        let limits = rate_limits.map(parse_rate_limits).unwrap_or_default();
+        if !limits.is_empty() {
+            for limit in limits {
+                let until = deadline(now, limit.retry_after);
+                match limit.scope {
+                    Scope::All => extend(&mut self.all, until),
+                    Scope::Only(categories) => {
+                        for category in categories {
+                            extend(&mut self.by_category[category as usize], until);
+                        }
+                    }
+                }
+            }
+        } else if status == 429 {
+            let delay = retry_after
+                .and_then(parse_seconds)
+                .unwrap_or(DEFAULT_RETRY_AFTER);
+            extend(&mut self.all, deadline(now, delay));
+        }
+    }
+
+    /// Until when `category` may not be sent: the later of its own limit and the limit on every category. The
+    /// instant may be in the past (limits are not pruned); [`RateLimiter::is_limited`] compares it with `now`.
+    /// Always `None` for [`Category::ClientReport`].
+    pub(crate) fn limited_until(&self, category: Category) -> Option<Instant> {
+        if category == Category::ClientReport {
+            return None;
+        }
+        self.all.max(self.by_category[category as usize])
+    }
+
+    /// Whether `category` may not be sent at `now`.
+    pub(crate) fn is_limited(&self, category: Category, now: Instant) -> bool {
+        self.limited_until(category)
+            .is_some_and(|until| now < until)
+    }
+
+    /// Removes the items that may not be sent at `now` and says what was removed, one `(category, quantity)` per
+    /// category in the order first met; the caller records them as `ratelimit_backoff` in a client report. The
+    /// quantity counts items, except for attachments, which client reports count in bytes (at least 1 per item).
+    ///
+    /// Returns `None` when no item is left. A client report is never removed, so an envelope that only has one
+    /// left still goes out. When the event item is removed, the envelope's `event_id` header goes with it.
+    pub(crate) fn filter(
+        &self,
+        mut envelope: Envelope,
+        now: Instant,
+    ) -> (Option<Envelope>, Vec<(Category, u64)>) {
+        let mut removed: Vec<(Category, u64)> = Vec::new();
+        envelope.items.retain(|item| {
+            let category = Category::from_item_type(item.ty());
+            if !self.is_limited(category, now) {
+                return true;
+            }
+            let quantity = match item {
+                EnvelopeItem::Raw { payload, .. } if category == Category::Attachment => {
+                    u64::try_from(payload.len()).unwrap_or(u64::MAX).max(1)
+                }
+                _ => 1,
+            };
+            match removed.iter_mut().find(|(c, _)| *c == category) {
+                Some((_, total)) => *total = total.saturating_add(quantity),
+                None => removed.push((category, quantity)),
+            }
+            false
+        });
+        if envelope.items.is_empty() {
+            return (None, removed);
+        }
+        if envelope.event().is_none() {
+            envelope.event_id = None;
+        }
+        (Some(envelope), removed)
+    }
+}
+
+/// `now + delay`, or the cap from `now` if that overflows (it cannot with `delay <= MAX_RETRY_AFTER` on any real
+/// clock, but `Instant` arithmetic panics on overflow, and this must not).
+fn deadline(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay)
+        .or_else(|| now.checked_add(MAX_RETRY_AFTER))
+        .unwrap_or(now)
+}
+
+/// Moves a limit later, never earlier.
+fn extend(slot: &mut Option<Instant>, until: Instant) {
+    *slot = Some(slot.map_or(until, |current| current.max(until)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{ClientReport, Event};
+
+    const fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    fn only(categories: &[Category]) -> Scope {
+        Scope::Only(categories.to_vec())
+    }
+
+    #[test]
+    fn parser_table() {
+        use Category::*;
+        let cases: Vec<(&str, Vec<(Duration, Scope)>)> = vec![
+            ("", vec![]),
+            ("abc", vec![]),
+            (":::", vec![]),
+            ("60", vec![]),
+            ("60:error", vec![(secs(60), only(&[Error]))]),
+            ("60::organization", vec![(secs(60), Scope::All)]),
+            (
+                "60:error;transaction:key:quota_exceeded",
+                vec![(secs(60), only(&[Error, Transaction]))],
+            ),
+            (
+                "120:error:project:reason, 60:session:foo",
+                vec![(secs(120), only(&[Error])), (secs(60), only(&[Session]))],
+            ),
+            (
+                "2700:metric_bucket:organization:quota_exceeded:custom",
+                vec![(secs(2700), only(&[]))],
+            ),
+            (
+                "60:error;foo;bar;attachment:organization",
+                vec![(secs(60), only(&[Error, Attachment]))],
+            ),
+            ("60:client_report;unknown", vec![(secs(60), only(&[]))]),
+            ("60:ERROR:org", vec![(secs(60), only(&[Error]))]),
+            (
+                "  30 : error ; session : org , \n 10::org ",
+                vec![(secs(30), only(&[Error, Session])), (secs(10), Scope::All)],
+            ),
+            ("1.5:error", vec![(secs(2), only(&[Error]))]),
+            ("7.0:error", vec![(secs(7), only(&[Error]))]),
+            ("0:error", vec![(secs(0), only(&[Error]))]),
+            (
+                "99999999999999999999999999:error",
+                vec![(MAX_RETRY_AFTER, only(&[Error]))],
+            ),
+            ("18446744073709551615:", vec![(MAX_RETRY_AFTER, Scope::All)]),
+            ("90000::org", vec![(MAX_RETRY_AFTER, Scope::All)]),
+            ("-60:error", vec![]),
+            ("+60:error", vec![]),
+            ("1e3:error", vec![]),
+            ("inf:error", vec![]),
+            ("NaN:error", vec![]),
+            (".5:error", vec![]),
+            ("6 0:error", vec![]),
+            (
+                "abc:error, 60:transaction:org",
+                vec![(secs(60), only(&[Transaction]))],
+            ),
+            (",,,", vec![]),
+            ("60:error,,:::,-1::", vec![(secs(60), only(&[Error]))]),
+            ("é:ü;ß:∞", vec![]),
+        ];
+        for (header, want) in cases {
+            let want: Vec<Limit> = want
+                .into_iter()
+                .map(|(retry_after, scope)| Limit { retry_after, scope })
+                .collect();
+            assert_eq!(parse_rate_limits(header), want, "header {header:?}");
+        }
+    }
+
+    #[test]
+    fn seconds_table() {
+        let cases: &[(&str, Option<Duration>)] = &[
+            ("0", Some(secs(0))),
+            ("60", Some(secs(60))),
+            (" 60 ", Some(secs(60))),
+            ("60.", Some(secs(60))),
+            ("60.01", Some(secs(61))),
+            ("86400", Some(MAX_RETRY_AFTER)),
+            ("86401", Some(MAX_RETRY_AFTER)),
+            (
+                "340282366920938463463374607431768211456",
+                Some(MAX_RETRY_AFTER),
+            ),
+            ("", None),
+            (" ", None),
+            ("-1", None),
+            ("1.2.3", None),
+            ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+            ("0x10", None),
+        ];
+        for &(text, want) in cases {
+            assert_eq!(parse_seconds(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn header_limits_single_categories_on_any_status() {
+        let now = Instant::now();
+        let mut limiter = RateLimiter::new();
+        limiter.update(200, None, Some("60:transaction:org"), now);
+        assert!(limiter.is_limited(Category::Transaction, now));
+        assert!(limiter.is_limited(Category::Transaction, now + secs(59)));
+        assert!(!limiter.is_limited(Category::Transaction, now + secs(60)));
+        assert!(!limiter.is_limited(Category::Error, now));
+        assert_eq!(
+            limiter.limited_until(Category::Transaction),
+            Some(now + secs(60))
+        );
+        assert_eq!(limiter.limited_until(Category::Error), None);
+    }
+
+    #[test]
+    fn header_wins_over_retry_after() {
+        let now = Instant::now();
+        let mut limiter = RateLimiter::new();
+        limiter.update(429, Some("600"), Some("10:error:org"), now);
+        assert_eq!(limiter.limited_until(Category::Error), Some(now + secs(10)));
+        assert!(!limiter.is_limited(Category::Session, now), "only errors");
+    }
+
+    #[test]
+    fn header_with_only_unknown_categories_still_wins() {
+        let now = Instant::now();
+        let mut limiter = RateLimiter::new();
+        limiter.update(429, Some("600"), Some("60:metric_bucket:org"), now);
+        assert!(!limiter.is_limited(Category::Error, now));
+    }
+
+    #[test]
+    fn garbage_header_on_429_falls_back_to_retry_after() {
+        let now = Instant::now();
+        let mut limiter = RateLimiter::new();
+        limiter.update(429, Some("30"), Some("garbage"), now);
+        assert_eq!(limiter.limited_until(Category::Error), Some(now + secs(30)));
+    }
+
+    #[test]
+    fn status_429_without_header_table() {
+        let cases: &[(Option<&str>, Duration)] = &[
+            (Some("30"), secs(30)),
+            (Some(" 5 "), secs(5)),
+            (Some("0"), secs(0)),
+            (None, DEFAULT_RETRY_AFTER),
+            (Some(""), DEFAULT_RETRY_AFTER),
+            (Some("soon"), DEFAULT_RETRY_AFTER),
+            (Some("-5"), DEFAULT_RETRY_AFTER),
+            (Some("Wed, 21 Oct 2015 07:28:00 GMT"), DEFAULT_RETRY_AFTER),
+            (Some("999999999999999999999"), MAX_RETRY_AFTER),
+        ];
+        for &(retry_after, want) in cases {
+            let now = Instant::now();
+            let mut limiter = RateLimiter::new();
+            limiter.update(429, retry_after, None, now);
+            for category in Category::ALL {
+                let expected = (category != Category::ClientReport).then_some(now + want);
+                assert_eq!(
+                    limiter.limited_until(category),
+                    expected,
+                    "{retry_after:?} {category:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn retry_after_without_429_is_not_a_limit() {
+        let now = Instant::now();
+        let mut limiter = RateLimiter::new();
+        for status in [200, 500, 503, 413] {
+            limiter.update(status, Some("120"), None, now);
+        }
+        limiter.update(200, None, Some(""), now);
+        for category in Category::ALL {
+            assert_eq!(limiter.limited_until(category), None, "{category:?}");
+        }
+    }
+
+    #[test]
+    fn longest_limit_wins() {
+        let now = Instant::now();
+        let mut limiter = RateLimiter::new();
+        limiter.update(200, None, Some("60:error:org, 10:error:key"), now);
+        assert_eq!(limiter.limited_until(Category::Error), Some(now + secs(60)));
+        // A shorter limit later does not lift the longer one early.
+        limiter.update(200, None, Some("5:error:org"), now + secs(1));
+        assert_eq!(limiter.limited_until(Category::Error), Some(now + secs(60)));
+        // An all-categories limit that ends later covers the category too; one that ends earlier does not cut it.
+        limiter.update(429, None, None, now + secs(30));
+        assert_eq!(limiter.limited_until(Category::Error), Some(now + secs(90)));
+        assert_eq!(
+            limiter.limited_until(Category::Session),
+            Some(now + secs(90))
+        );
+    }
+
+    #[test]
+    fn client_reports_are_never_limited() {
+        let now = Instant::now();
+        let mut limiter = RateLimiter::new();
+        limiter.update(429, Some("60"), None, now);
+        limiter.update(200, None, Some("60::org, 60:client_report:org"), now);
+        assert!(!limiter.is_limited(Category::ClientReport, now));
+        assert_eq!(limiter.limited_until(Category::ClientReport), None);
+        assert!(limiter.is_limited(Category::Unknown, now), "all categories");
+    }
+
+    #[test]
+    fn item_types_map_to_categories() {
+        let cases = [
+            ("event", Category::Error),
+            ("transaction", Category::Transaction),
+            ("session", Category::Session),
+            ("sessions", Category::Session),
+            ("attachment", Category::Attachment),
+            ("client_report", Category::ClientReport),
+            ("check_in", Category::Monitor),
+            ("profile", Category::Profile),
+            ("replay_recording", Category::Replay),
+            ("span", Category::Span),
+            ("log", Category::LogItem),
+            ("something_new", Category::Unknown),
+            ("", Category::Unknown),
+        ];
+        for (ty, want) in cases {
+            assert_eq!(Category::from_item_type(ty), want, "{ty}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip_and_discriminants_index_the_table() {
+        for (i, category) in Category::ALL.into_iter().enumerate() {
+            assert_eq!(category as usize, i);
+            let parsed = Category::from_header_name(category.as_str());
+            match category {
+                Category::ClientReport | Category::Unknown => assert_eq!(parsed, None),
+                _ => assert_eq!(parsed, Some(category)),
+            }
+        }
+    }
+
+    fn envelope_with(items: Vec<EnvelopeItem>) -> Envelope {
+        let mut envelope = Envelope::from_event(Event::default());
+        envelope.items.extend(items);
+        envelope
+    }
+
+    fn report() -> EnvelopeItem {
+        EnvelopeItem::ClientReport(ClientReport::default())
+    }
+
+    fn attachment(len: usize) -> EnvelopeItem {
+        EnvelopeItem::Raw {
+            ty: "attachment".into(),
+            payload: vec![b'x'; len],
+        }
+    }
+
+    #[test]
+    fn filter_keeps_everything_without_limits() {
+        let now = Instant::now();
+        let envelope = envelope_with(vec![attachment(3), report()]);
+        let (kept, removed) = RateLimiter::new().filter(envelope.clone(), now);
+        assert_eq!(kept, Some(envelope));
+        assert!(removed.is_empty());
+    }
+
+    #[test]
+    fn filter_removes_limited_items_and_counts_them() {
+        let now = Instant::now();
+        let mut limiter = RateLimiter::new();
+        limiter.update(200, None, Some("60:attachment:org"), now);
+        let envelope = envelope_with(vec![attachment(10), attachment(0), report()]);
+        let event_id = envelope.event_id;
+        let (kept, removed) = limiter.filter(envelope, now);
+        let kept = kept.expect("the event and the report remain");
+        let types: Vec<&str> = kept.items.iter().map(EnvelopeItem::ty).collect();
+        assert_eq!(types, ["event", "client_report"]);
+        assert_eq!(kept.event_id, event_id);
+        assert_eq!(removed, vec![(Category::Attachment, 11)]);
+    }
+
+    #[test]
+    fn filter_keeps_a_lone_client_report_and_drops_the_event_id() {
+        let now = Instant::now();
+        let mut limiter = RateLimiter::new();
+        limiter.update(429, None, None, now);
+        let (kept, removed) = limiter.filter(envelope_with(vec![report()]), now);
+        let kept = kept.expect("a client report still goes out");
+        assert_eq!(kept.items, vec![report()]);
+        assert_eq!(kept.event_id, None);
+        assert_eq!(removed, vec![(Category::Error, 1)]);
+    }
+
+    #[test]
+    fn filter_returns_none_when_nothing_is_left() {
+        let now = Instant::now();
+        let mut limiter = RateLimiter::new();
+        limiter.update(200, None, Some("60:error:org"), now);
+        let (kept, removed) = limiter.filter(Envelope::from_event(Event::default()), now);
+        assert_eq!(kept, None);
+        assert_eq!(removed, vec![(Category::Error, 1)]);
+        // Once the limit has passed, the same envelope goes through.
+        let (kept, removed) =
+            limiter.filter(Envelope::from_event(Event::default()), now + secs(60));
+        assert!(kept.is_some());
+        assert!(removed.is_empty());
+    }
+}
