@@ -93,6 +93,16 @@
 //! window are counted as `ratelimit_backoff`. Plug in your own [`transport::Transport`] with
 //! [`ClientOptions::transport`].
 //!
+//! # JSONL sink format
+//!
+//! [`sink::JsonLinesSink`] is a transport for log shippers: each event becomes one line of JSON in a file rotated by
+//! size (`app.log`, `app.log.1`, …), with flat, dotted [Elastic Common Schema] field names (`@timestamp`,
+//! `log.level`, `message`, `error.type`, `error.stack_trace`, `service.name`, `labels`, …) that Filebeat's `ndjson`
+//! parser and Elasticsearch take without a custom pipeline. Its documentation lists every field; `docs/elk.md` has a
+//! Filebeat configuration and an index template.
+//!
+//! [Elastic Common Schema]: https://www.elastic.co/guide/en/ecs/current/index.html
+//!
 //! # Crate features
 //!
 //! - `http` (default): the HTTP transport, built on ureq with rustls. Without it, events go only to a transport you
@@ -136,6 +146,7 @@ pub mod protocol;
 mod sampling;
 mod scope;
 mod scrub;
+pub mod sink;
 mod stacktrace;
 mod stats;
 #[cfg(feature = "test")]

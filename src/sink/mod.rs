@@ -1,0 +1,812 @@
+//! Events as JSON lines in a rotating file, for log shippers such as Filebeat.
+//!
+//! [`JsonLinesSink`] is a [`Transport`]: give it to [`ClientOptions::transport`](crate::ClientOptions::transport)
+//! and every event becomes one line of JSON with [Elastic Common Schema] field names in a size-rotated file
+//! ([`RotatingFile`]). A shipper tails the file and Elasticsearch indexes the fields without a custom ingest
+//! pipeline; `docs/elk.md` in the repository has a Filebeat configuration and an index template for them.
+//!
+//! [`EcsRecord`] is the mapping from an [`Event`] to those fields, and [`JsonLinesSink::write_record`] writes a
+//! record that did not come from an event, such as a log line.
+//!
+//! [Elastic Common Schema]: https://www.elastic.co/guide/en/ecs/current/index.html
+
+#![forbid(unsafe_code)]
+
+mod rotate;
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Serializer as _;
+use serde::ser::SerializeMap;
+
+use crate::protocol::{Envelope, EnvelopeItem, Event, EventId, Frame, Timestamp};
+use crate::transport::{Outcome, Transport};
+
+pub use rotate::{FlushPolicy, RotatingFile, RotatingFileBuilder};
+
+/// The ECS version the lines follow, written as `ecs.version`.
+const ECS_VERSION: &str = "8.11.0";
+
+/// A [`Transport`] that writes each event as one line of JSON, with Elastic Common Schema field names, to a
+/// size-rotated file.
+///
+/// Items other than events (client reports, attachments) are skipped. A line that cannot be written is reported to
+/// the worker as [`Outcome::NetworkError`]. [`Transport::flush`] and [`Transport::shutdown`] write the lines that
+/// [`FlushPolicy::Batched`] holds back; their timeout is not enforced, a local write being bounded by the disk.
+///
+/// ```
+/// use faultline::sink::JsonLinesSink;
+///
+/// let dir = tempfile::tempdir()?;
+/// let sink = JsonLinesSink::builder(dir.path().join("app.log"))
+///     .service("billing", "1.4.2", "production")
+///     .build()?;
+/// let guard = faultline::init(faultline::ClientOptions::new().transport(sink));
+/// faultline::capture_message("invoice run took 40 s", faultline::Level::Warning);
+/// faultline::flush(std::time::Duration::from_secs(5));
+///
+/// let text = std::fs::read_to_string(dir.path().join("app.log"))?;
+/// let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap())?;
+/// assert_eq!(line["log.level"], "warning");
+/// assert_eq!(line["message"], "invoice run took 40 s");
+/// assert_eq!(line["service.name"], "billing");
+/// # drop(guard);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Format
+///
+/// UTF-8, one JSON object per line, each line ending in `\n` (never `\r\n`), never pretty-printed: a newline inside
+/// a value is written as `\n`, so a record is always exactly one line, and a line is never split across files.
+///
+/// Field names are flat, dotted ECS names (`"log.level": "error"`), not nested objects. That is what the
+/// [ECS logging specification](https://github.com/elastic/ecs-logging/tree/main/spec) asks for (`log.level` must be
+/// a dotted top-level key), what Elastic's own ECS loggers write, and what Filebeat's `ndjson` parser turns back
+/// into objects with `expand_keys: true`. Elasticsearch also reads dotted names as object paths. The one nested
+/// object is `labels`, whose keys have `.`, `*` and `\` replaced by `_` as the specification requires.
+///
+/// The first four keys come in this order; the rest follow in the order below and are left out when unknown.
+///
+/// | key | value | from an [`Event`] |
+/// |---|---|---|
+/// | `@timestamp` | RFC 3339 UTC with milliseconds, `2025-11-25T13:34:56.123Z` | `timestamp` |
+/// | `log.level` | `debug`, `info`, `warning`, `error`, `fatal` (a log record's own name otherwise) | `level` |
+/// | `message` | text | `message`, else the error's message, else its type |
+/// | `ecs.version` | `8.11.0` | |
+/// | `log.logger` | the logger or log target | `logger` |
+/// | `log.origin.file.name`, `log.origin.file.line`, `log.origin.function` | where it happened | the innermost in-app frame |
+/// | `error.type`, `error.message` | the captured error's type and `Display` text | the last exception |
+/// | `error.stack_trace` | the frames, innermost first, one per line: `   0: app::load at src/config.rs:42` | its stack trace |
+/// | `error.chain` | array of `Type: message`, one per `source()`, outermost first | the other exceptions |
+/// | `event.id` | 32 hex digits, the id Sentry would show | `event_id` |
+/// | `service.name`, `service.version`, `service.environment` | see [`JsonLinesSinkBuilder::service`] | `release`, `environment` |
+/// | `host.name` | the host | `server_name`, else this machine's name |
+/// | `process.pid` | number | this process |
+/// | `process.thread.name` | the thread it happened on | the event's current thread, when named (panics are) |
+/// | `labels` | object of strings | `tags` |
+///
+/// An error captured with [`capture_error`](crate::capture_error) looks like this (one line in the file):
+///
+/// ```text
+/// {"@timestamp":"2025-11-25T13:34:56.123Z","log.level":"error","message":"could not load settings.toml","ecs.version":"8.11.0","log.origin.file.name":"src/main.rs","log.origin.file.line":55,"log.origin.function":"demo::load_config","error.type":"ConfigError","error.message":"could not load settings.toml","error.stack_trace":"   0: demo::load_config at src/main.rs:55\n   1: demo::main at src/main.rs:97\n   2: std::rt::lang_start","error.chain":["PortError: invalid port","ParseIntError: invalid digit found in string"],"event.id":"9ec79c33ec9942ab8353589fcb2e04dc","service.name":"demo","service.version":"0.1.0","service.environment":"production","host.name":"web-1","process.pid":4242,"labels":{"component":"billing"}}
+/// ```
+pub struct JsonLinesSink {
+    file: RotatingFile,
+    service: Option<Service>,
+    host_name: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+struct Service {
+    name: String,
+    version: String,
+    environment: String,
+}
+
+impl std::fmt::Debug for JsonLinesSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonLinesSink")
+            .field("file", &self.file)
+            .field("service", &self.service)
+            .field("host_name", &self.host_name)
+            .finish()
+    }
+}
+
+/// Settings for a [`JsonLinesSink`]; made by [`JsonLinesSink::builder`].
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct JsonLinesSinkBuilder {
+    file: RotatingFileBuilder,
+    service: Option<Service>,
+}
+
+impl JsonLinesSinkBuilder {
+    /// Sets the size in bytes past which the file is rotated. Defaults to 5 MiB. See
+    /// [`RotatingFileBuilder::max_bytes`].
+    pub fn max_bytes(mut self, max_bytes: u64) -> Self {
+        self.file = self.file.max_bytes(max_bytes);
+        self
+    }
+
+    /// Sets how many rotated files are kept. Defaults to 5. See [`RotatingFileBuilder::max_files`].
+    pub fn max_files(mut self, max_files: usize) -> Self {
+        self.file = self.file.max_files(max_files);
+        self
+    }
+
+    /// Sets when lines reach the file. Defaults to [`FlushPolicy::EveryLine`], so a crash loses nothing written.
+    pub fn flush_policy(mut self, policy: FlushPolicy) -> Self {
+        self.file = self.file.flush_policy(policy);
+        self
+    }
+
+    /// Sets `service.name`, `service.version` and `service.environment` on every line. Defaults to taking them
+    /// from each event: name and version from its release `name@version` (a release without `@` is the version
+    /// alone), the environment from its environment.
+    ///
+    /// When set, these values win over the event's.
+    pub fn service(
+        mut self,
+        name: impl Into<String>,
+        version: impl Into<String>,
+        environment: impl Into<String>,
+    ) -> Self {
+        self.service = Some(Service {
+            name: name.into(),
+            version: version.into(),
+            environment: environment.into(),
+        });
+        self
+    }
+
+    /// Opens the file (creating it and its directory if missing) and returns the sink.
+    ///
+    /// # Errors
+    ///
+    /// Fails as [`RotatingFileBuilder::open`] does.
+    pub fn build(self) -> io::Result<JsonLinesSink> {
+        Ok(JsonLinesSink {
+            file: self.file.open()?,
+            service: self.service,
+            host_name: hostname(),
+        })
+    }
+}
+
+impl JsonLinesSink {
+    /// Settings for a sink writing to `path` (e.g. `/var/log/app/app.log`), with the defaults: 5 MiB per file,
+    /// 5 backups, [`FlushPolicy::EveryLine`], service fields taken from the events.
+    pub fn builder(path: impl Into<PathBuf>) -> JsonLinesSinkBuilder {
+        JsonLinesSinkBuilder {
+            file: RotatingFile::builder(path),
+            service: None,
+        }
+    }
+
+    /// The active file's path.
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// Writes one event as one line.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the line cannot be written (see [`RotatingFile::write_line`]).
+    pub fn write_event(&self, event: &Event) -> io::Result<()> {
+        self.write_record(&EcsRecord::from_event(event))
+    }
+
+    /// Writes one record as one line, e.g. a log record that is not an event.
+    ///
+    /// The sink adds what it knows and the record leaves out: the service fields, `host.name` and `process.pid`.
+    ///
+    /// ```
+    /// use faultline::sink::{EcsRecord, JsonLinesSink};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let sink = JsonLinesSink::builder(dir.path().join("app.log")).build()?;
+    /// let mut record = EcsRecord::new("WARN", "disk almost full");
+    /// record.logger = Some("app::disk".into());
+    /// record.file = Some(file!().into());
+    /// record.line = Some(line!());
+    /// record.labels.insert("mount".into(), "/var".into());
+    /// sink.write_record(&record)?;
+    ///
+    /// let text = std::fs::read_to_string(sink.path())?;
+    /// let line: serde_json::Value = serde_json::from_str(text.trim_end())?;
+    /// assert_eq!(line["log.level"], "WARN");
+    /// assert_eq!(line["log.logger"], "app::disk");
+    /// assert_eq!(line["labels"]["mount"], "/var");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Fails when the line cannot be written (see [`RotatingFile::write_line`]).
+    pub fn write_record(&self, record: &EcsRecord<'_>) -> io::Result<()> {
+        self.file.write_line(&self.format_line(record))
+    }
+
+    /// The line [`JsonLinesSink::write_record`] writes for `record`, `\n` included.
+    pub fn format_line(&self, record: &EcsRecord<'_>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512);
+        // Serialising strings, numbers and string maps into a Vec cannot fail; should it anyway, write what the
+        // record's essentials allow rather than nothing.
+        if write_json(&mut out, self, record).is_err() {
+            out.clear();
+            let fallback = serde_json::json!({
+                "@timestamp": rfc3339_millis(record.timestamp),
+                "log.level": record.level,
+                "message": record.message,
+                "ecs.version": ECS_VERSION,
+            });
+            out = fallback.to_string().into_bytes();
+        }
+        out.push(b'\n');
+        out
+    }
+}
+
+impl Transport for JsonLinesSink {
+    fn send_envelope(&self, envelope: &Envelope) -> Outcome {
+        let mut written = true;
+        for item in &envelope.items {
+            if let EnvelopeItem::Event(event) = item {
+                written &= self.write_event(event).is_ok();
+            }
+        }
+        if written {
+            Outcome::Sent
+        } else {
+            Outcome::NetworkError
+        }
+    }
+
+    fn flush(&self, _timeout: Duration) -> bool {
+        self.file.flush().is_ok()
+    }
+}
+
+/// What one line says, in Elastic Common Schema terms; see the field table on [`JsonLinesSink`].
+///
+/// [`EcsRecord::from_event`] maps an event; [`EcsRecord::new`] starts a record for anything else (a log line),
+/// whose fields are then set directly. Strings borrow where they can.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct EcsRecord<'a> {
+    /// `@timestamp`.
+    pub timestamp: SystemTime,
+    /// `log.level`.
+    pub level: Cow<'a, str>,
+    /// `message`.
+    pub message: Cow<'a, str>,
+    /// `log.logger`.
+    pub logger: Option<Cow<'a, str>>,
+    /// `log.origin.file.name`.
+    pub file: Option<Cow<'a, str>>,
+    /// `log.origin.file.line`.
+    pub line: Option<u32>,
+    /// `log.origin.function`.
+    pub function: Option<Cow<'a, str>>,
+    /// `error.*`.
+    pub error: Option<EcsError<'a>>,
+    /// `event.id`.
+    pub event_id: Option<EventId>,
+    /// `service.name`, unless the sink sets one.
+    pub service_name: Option<Cow<'a, str>>,
+    /// `service.version`, unless the sink sets one.
+    pub service_version: Option<Cow<'a, str>>,
+    /// `service.environment`, unless the sink sets one.
+    pub service_environment: Option<Cow<'a, str>>,
+    /// `host.name`; the sink uses this machine's name when it is `None`.
+    pub host_name: Option<Cow<'a, str>>,
+    /// `process.thread.name`.
+    pub thread_name: Option<Cow<'a, str>>,
+    /// `labels`: string key-values, such as an event's tags or a log record's key-values.
+    pub labels: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+}
+
+/// The `error.*` fields of an [`EcsRecord`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EcsError<'a> {
+    /// `error.type`: the error's type name.
+    pub ty: Cow<'a, str>,
+    /// `error.message`: its `Display` text.
+    pub message: Option<Cow<'a, str>>,
+    /// `error.stack_trace`: the frames, innermost first, one per line.
+    pub stack_trace: Option<String>,
+    /// `error.chain`: `Type: message` for each error in its `source()` chain, outermost first.
+    pub chain: Vec<String>,
+}
+
+impl<'a> EcsError<'a> {
+    /// An error of type `ty` with nothing else known.
+    pub fn new(ty: impl Into<Cow<'a, str>>) -> Self {
+        EcsError {
+            ty: ty.into(),
+            ..EcsError::default()
+        }
+    }
+}
+
+impl<'a> EcsRecord<'a> {
+    /// A record made now, on the current thread (whose name becomes `process.thread.name`), with everything else
+    /// unset.
+    pub fn new(level: impl Into<Cow<'a, str>>, message: impl Into<Cow<'a, str>>) -> Self {
+        EcsRecord {
+            timestamp: SystemTime::now(),
+            level: level.into(),
+            message: message.into(),
+            logger: None,
+            file: None,
+            line: None,
+            function: None,
+            error: None,
+            event_id: None,
+            service_name: None,
+            service_version: None,
+            service_environment: None,
+            host_name: None,
+            thread_name: std::thread::current()
+                .name()
+                .map(|n| Cow::Owned(n.to_owned())),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    /// The record for an event: the mapping in the table on [`JsonLinesSink`].
+    ///
+    /// ```
+    /// use faultline::protocol::{Event, Exception, Frame, Stacktrace};
+    /// use faultline::sink::EcsRecord;
+    ///
+    /// let mut event = Event::new();
+    /// event.exception.push(Exception {
+    ///     ty: "ParseIntError".into(),
+    ///     value: Some("invalid digit found in string".into()),
+    ///     stacktrace: Some(Stacktrace {
+    ///         frames: vec![Frame {
+    ///             function: Some("app::main".into()),
+    ///             filename: Some("src/main.rs".into()),
+    ///             lineno: Some(7),
+    ///             in_app: Some(true),
+    ///             ..Frame::default()
+    ///         }],
+    ///     }),
+    ///     ..Exception::default()
+    /// });
+    /// let record = EcsRecord::from_event(&event);
+    /// assert_eq!(record.message, "invalid digit found in string");
+    /// assert_eq!(record.file.as_deref(), Some("src/main.rs"));
+    /// let error = record.error.unwrap();
+    /// assert_eq!(error.ty, "ParseIntError");
+    /// assert_eq!(error.stack_trace.as_deref(), Some("   0: app::main at src/main.rs:7"));
+    /// ```
+    pub fn from_event(event: &'a Event) -> Self {
+        let exception = event.exception.last();
+        let current_thread = event
+            .threads
+            .iter()
+            .find(|t| t.current == Some(true))
+            .or_else(|| event.threads.first());
+        let frames: &[Frame] = exception
+            .and_then(|e| e.stacktrace.as_ref())
+            .or_else(|| current_thread.and_then(|t| t.stacktrace.as_ref()))
+            .map_or(&[], |s| s.frames.as_slice());
+        // Frames are oldest call first; the innermost in-app frame is where the program was.
+        let origin = frames.iter().rev().find(|f| f.in_app == Some(true));
+
+        let message = event
+            .message
+            .as_deref()
+            .or_else(|| exception.and_then(|e| e.value.as_deref()))
+            .or_else(|| exception.map(|e| e.ty.as_str()))
+            .unwrap_or_default();
+        let error = exception.map(|e| {
+            let causes = &event.exception[..event.exception.len() - 1];
+            EcsError {
+                ty: Cow::Borrowed(e.ty.as_str()),
+                message: e.value.as_deref().map(Cow::Borrowed),
+                stack_trace: e
+                    .stacktrace
+                    .as_ref()
+                    .filter(|s| !s.frames.is_empty())
+                    .map(|s| format_stack_trace(&s.frames)),
+                // Exceptions are root cause first; the chain reads from the captured error down.
+                chain: causes
+                    .iter()
+                    .rev()
+                    .map(|c| match &c.value {
+                        Some(value) => format!("{}: {value}", c.ty),
+                        None => c.ty.clone(),
+                    })
+                    .collect(),
+            }
+        });
+        let (service_name, service_version) = match event.release.as_deref() {
+            Some(release) => match release.split_once('@') {
+                Some((name, version)) => (Some(name), Some(version)),
+                None => (None, Some(release)),
+            },
+            None => (None, None),
+        };
+        EcsRecord {
+            timestamp: event.timestamp.0,
+            level: Cow::Borrowed(event.level.as_str()),
+            message: Cow::Borrowed(message),
+            logger: event.logger.as_deref().map(Cow::Borrowed),
+            file: origin
+                .and_then(|f| f.filename.as_deref().or(f.abs_path.as_deref()))
+                .map(Cow::Borrowed),
+            line: origin.and_then(|f| f.lineno),
+            function: origin
+                .and_then(|f| f.function.as_deref())
+                .map(Cow::Borrowed),
+            error,
+            event_id: Some(event.event_id),
+            service_name: service_name.map(Cow::Borrowed),
+            service_version: service_version.map(Cow::Borrowed),
+            service_environment: event.environment.as_deref().map(Cow::Borrowed),
+            host_name: event.server_name.as_deref().map(Cow::Borrowed),
+            thread_name: current_thread
+                .and_then(|t| t.name.as_deref())
+                .map(Cow::Borrowed),
+            labels: event
+                .tags
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
+                .collect(),
+        }
+    }
+}
+
+/// Frames (oldest call first, as the protocol has them) as text, innermost first like a Rust backtrace:
+/// `   0: app::load at src/config.rs:42`, one frame per line, no trailing newline.
+fn format_stack_trace(frames: &[Frame]) -> String {
+    let mut out = String::with_capacity(frames.len() * 64);
+    for (i, frame) in frames.iter().rev().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let _ = write!(out, "{i:>4}: ");
+        match (&frame.function, &frame.raw_function, frame.instruction_addr) {
+            (Some(function), _, _) | (None, Some(function), _) => out.push_str(function),
+            (None, None, Some(addr)) => {
+                let _ = write!(out, "{addr}");
+            }
+            (None, None, None) => out.push_str("<unknown>"),
+        }
+        if let Some(file) = frame.filename.as_deref().or(frame.abs_path.as_deref()) {
+            let _ = write!(out, " at {file}");
+            if let Some(line) = frame.lineno {
+                let _ = write!(out, ":{line}");
+            }
+        }
+    }
+    out
+}
+
+/// RFC 3339 in UTC with milliseconds, `2025-11-25T13:34:56.123Z`: the layout every Filebeat version parses for
+/// `@timestamp` (older ones accept exactly three fraction digits).
+fn rfc3339_millis(time: SystemTime) -> String {
+    // `to_rfc3339` writes microseconds (`…:56.123456Z`); keep three digits.
+    let mut text = Timestamp(time).to_rfc3339();
+    if let Some(dot) = text.rfind('.') {
+        text.truncate(dot + 4);
+        text.push('Z');
+    }
+    text
+}
+
+/// A `labels` key as the ECS logging specification wants it: `.`, `*` and `\` become `_`.
+fn label_key(key: &str) -> Cow<'_, str> {
+    if key.contains(['.', '*', '\\']) {
+        Cow::Owned(key.replace(['.', '*', '\\'], "_"))
+    } else {
+        Cow::Borrowed(key)
+    }
+}
+
+fn write_json(
+    out: &mut Vec<u8>,
+    sink: &JsonLinesSink,
+    record: &EcsRecord<'_>,
+) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::new(out);
+    let mut map = ser.serialize_map(None)?;
+    map.serialize_entry("@timestamp", &rfc3339_millis(record.timestamp))?;
+    map.serialize_entry("log.level", &record.level)?;
+    map.serialize_entry("message", &record.message)?;
+    map.serialize_entry("ecs.version", ECS_VERSION)?;
+    if let Some(logger) = &record.logger {
+        map.serialize_entry("log.logger", logger)?;
+    }
+    if let Some(file) = &record.file {
+        map.serialize_entry("log.origin.file.name", file)?;
+    }
+    if let Some(line) = record.line {
+        map.serialize_entry("log.origin.file.line", &line)?;
+    }
+    if let Some(function) = &record.function {
+        map.serialize_entry("log.origin.function", function)?;
+    }
+    if let Some(error) = &record.error {
+        map.serialize_entry("error.type", &error.ty)?;
+        if let Some(message) = &error.message {
+            map.serialize_entry("error.message", message)?;
+        }
+        if let Some(stack_trace) = &error.stack_trace {
+            map.serialize_entry("error.stack_trace", stack_trace)?;
+        }
+        if !error.chain.is_empty() {
+            map.serialize_entry("error.chain", &error.chain)?;
+        }
+    }
+    if let Some(id) = record.event_id {
+        map.serialize_entry("event.id", &id)?;
+    }
+    let service = sink.service.as_ref();
+    let name = service
+        .map(|s| s.name.as_str())
+        .or(record.service_name.as_deref());
+    let version = service
+        .map(|s| s.version.as_str())
+        .or(record.service_version.as_deref());
+    let environment = service
+        .map(|s| s.environment.as_str())
+        .or(record.service_environment.as_deref());
+    for (key, value) in [
+        ("service.name", name),
+        ("service.version", version),
+        ("service.environment", environment),
+        (
+            "host.name",
+            record.host_name.as_deref().or(sink.host_name.as_deref()),
+        ),
+    ] {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            map.serialize_entry(key, value)?;
+        }
+    }
+    map.serialize_entry("process.pid", &std::process::id())?;
+    if let Some(thread) = &record.thread_name {
+        map.serialize_entry("process.thread.name", thread)?;
+    }
+    if !record.labels.is_empty() {
+        let labels: BTreeMap<Cow<'_, str>, &str> = record
+            .labels
+            .iter()
+            .map(|(k, v)| (label_key(k), v.as_ref()))
+            .collect();
+        map.serialize_entry("labels", &labels)?;
+    }
+    map.end()
+}
+
+/// This machine's name, for `host.name` when an event carries none.
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+    use crate::protocol::{Exception, Level, Stacktrace, Thread};
+
+    fn frame(function: &str, file: &str, line: u32, in_app: bool) -> Frame {
+        Frame {
+            function: Some(function.into()),
+            filename: Some(file.into()),
+            lineno: Some(line),
+            in_app: Some(in_app),
+            ..Frame::default()
+        }
+    }
+
+    fn error_event() -> Event {
+        let mut event = Event::new();
+        event.event_id = "9ec79c33ec9942ab8353589fcb2e04dc".parse().unwrap();
+        event.timestamp = Timestamp(UNIX_EPOCH + Duration::from_micros(1_764_077_696_123_456));
+        event.release = Some("demo@0.1.0".into());
+        event.environment = Some("production".into());
+        event.server_name = Some("web-1".into());
+        event.tags.insert("component".into(), "billing".into());
+        event.tags.insert("k8s.pod".into(), "web-1*a\\b".into());
+        event.exception = vec![
+            Exception {
+                ty: "ParseIntError".into(),
+                value: Some("invalid digit found in string".into()),
+                ..Exception::default()
+            },
+            Exception {
+                ty: "PortError".into(),
+                value: Some("invalid port".into()),
+                ..Exception::default()
+            },
+            Exception {
+                ty: "ConfigError".into(),
+                value: Some("could not load settings.toml".into()),
+                stacktrace: Some(Stacktrace {
+                    frames: vec![
+                        Frame {
+                            function: Some("std::rt::lang_start".into()),
+                            in_app: Some(false),
+                            ..Frame::default()
+                        },
+                        frame("demo::main", "src/main.rs", 97, true),
+                        frame("demo::load_config", "src/main.rs", 55, true),
+                        frame("faultline::capture_error", "src/lib.rs", 10, false),
+                    ],
+                }),
+                ..Exception::default()
+            },
+        ];
+        event
+    }
+
+    fn sink(dir: &Path) -> JsonLinesSink {
+        JsonLinesSink::builder(dir.join("app.log")).build().unwrap()
+    }
+
+    #[test]
+    fn golden_error_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = sink(dir.path());
+        sink.host_name = Some("ignored-because-the-event-has-one".into());
+        let line =
+            String::from_utf8(sink.format_line(&EcsRecord::from_event(&error_event()))).unwrap();
+        let want = concat!(
+            r#"{"@timestamp":"2025-11-25T13:34:56.123Z","log.level":"error","#,
+            r#""message":"could not load settings.toml","ecs.version":"8.11.0","#,
+            r#""log.origin.file.name":"src/main.rs","log.origin.file.line":55,"#,
+            r#""log.origin.function":"demo::load_config","#,
+            r#""error.type":"ConfigError","error.message":"could not load settings.toml","#,
+            r#""error.stack_trace":"   0: faultline::capture_error at src/lib.rs:10\n"#,
+            r#"   1: demo::load_config at src/main.rs:55\n   2: demo::main at src/main.rs:97\n"#,
+            r#"   3: std::rt::lang_start","#,
+            r#""error.chain":["PortError: invalid port","ParseIntError: invalid digit found in string"],"#,
+            r#""event.id":"9ec79c33ec9942ab8353589fcb2e04dc","#,
+            r#""service.name":"demo","service.version":"0.1.0","service.environment":"production","#,
+            r#""host.name":"web-1","process.pid":PID,"#,
+            r#""labels":{"component":"billing","k8s_pod":"web-1*a\\b"}}"#,
+            "\n"
+        )
+        .replace("PID", &std::process::id().to_string());
+        assert_eq!(line, want);
+    }
+
+    #[test]
+    fn a_message_event_takes_its_origin_and_thread_from_the_current_thread() {
+        let mut event = Event::new();
+        event.level = Level::Warning;
+        event.message = Some("two\nlines".into());
+        event.logger = Some("app::jobs".into());
+        event.threads.push(Thread {
+            name: Some("invoice-worker".into()),
+            current: Some(true),
+            stacktrace: Some(Stacktrace {
+                frames: vec![frame("app::run", "src/jobs.rs", 12, true)],
+            }),
+            ..Thread::default()
+        });
+        let record = EcsRecord::from_event(&event);
+        assert_eq!(record.level, "warning");
+        assert_eq!(record.message, "two\nlines");
+        assert_eq!(record.thread_name.as_deref(), Some("invoice-worker"));
+        assert_eq!(record.file.as_deref(), Some("src/jobs.rs"));
+        assert_eq!(record.line, Some(12));
+        assert!(record.error.is_none());
+
+        let dir = tempfile::tempdir().unwrap();
+        let line = sink(dir.path()).format_line(&record);
+        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+        let json: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(json["message"], "two\nlines");
+        assert_eq!(json["log.logger"], "app::jobs");
+        assert_eq!(json["process.thread.name"], "invoice-worker");
+        assert!(json.get("error.type").is_none());
+    }
+
+    #[test]
+    fn the_configured_service_wins_over_the_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = JsonLinesSink::builder(dir.path().join("app.log"))
+            .service("billing", "2.0.0", "staging")
+            .build()
+            .unwrap();
+        let line = sink.format_line(&EcsRecord::from_event(&error_event()));
+        let json: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(json["service.name"], "billing");
+        assert_eq!(json["service.version"], "2.0.0");
+        assert_eq!(json["service.environment"], "staging");
+
+        let mut event = Event::new();
+        event.release = Some("1.2.3".into());
+        let record = EcsRecord::from_event(&event);
+        assert_eq!(record.service_name, None);
+        assert_eq!(record.service_version.as_deref(), Some("1.2.3"));
+    }
+
+    #[test]
+    fn stack_trace_text_without_files_or_names() {
+        let frames = [
+            Frame {
+                instruction_addr: Some(crate::protocol::Addr(0x1f2c)),
+                ..Frame::default()
+            },
+            Frame::default(),
+            Frame {
+                function: Some("app::f".into()),
+                abs_path: Some("/src/app/f.rs".into()),
+                ..Frame::default()
+            },
+        ];
+        assert_eq!(
+            format_stack_trace(&frames),
+            "   0: app::f at /src/app/f.rs\n   1: <unknown>\n   2: 0x1f2c"
+        );
+    }
+
+    #[test]
+    fn timestamps_have_milliseconds() {
+        let at = |micros| rfc3339_millis(UNIX_EPOCH + Duration::from_micros(micros));
+        assert_eq!(at(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(1_764_077_696_999_999), "2025-11-25T13:34:56.999Z");
+    }
+
+    #[test]
+    fn non_event_items_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = sink(dir.path());
+        let mut envelope = Envelope::from_event(error_event());
+        envelope.items.insert(
+            0,
+            EnvelopeItem::Raw {
+                ty: "attachment".into(),
+                payload: b"not an event".to_vec(),
+            },
+        );
+        envelope
+            .items
+            .push(EnvelopeItem::ClientReport(Default::default()));
+        assert_eq!(sink.send_envelope(&envelope), Outcome::Sent);
+        assert!(sink.flush(Duration::ZERO));
+        let text = std::fs::read_to_string(sink.path()).unwrap();
+        assert_eq!(text.lines().count(), 1);
+    }
+
+    #[test]
+    fn a_record_without_an_event_gets_the_sinks_context() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = sink(dir.path());
+        sink.host_name = Some("box".into());
+        let record = std::thread::Builder::new()
+            .name("logger-thread".into())
+            .spawn(|| EcsRecord::new("INFO", "started"))
+            .unwrap()
+            .join()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&sink.format_line(&record)).unwrap();
+        assert_eq!(json["host.name"], "box");
+        assert_eq!(json["process.thread.name"], "logger-thread");
+        assert_eq!(json["process.pid"], std::process::id());
+        assert!(json.get("event.id").is_none());
+        assert!(json.get("service.name").is_none());
+    }
+}
