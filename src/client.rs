@@ -10,19 +10,20 @@ use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Sender, TrySendError, bounded, unbounded};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
 
 use crate::chain;
 use crate::debug::sdk_debug;
 use crate::hub::Hub;
 use crate::options::ClientOptions;
 use crate::processor::Processor;
-use crate::protocol::{Event, EventId};
+use crate::protocol::{Envelope, Event, EventId};
 use crate::sampling;
 use crate::scope::Scope;
 use crate::stacktrace::{self, RawTrace};
 use crate::stats::{Counters, Reason, Stats};
 use crate::transport::Transport;
+use crate::transport::spool::{Claim, Spool};
 use crate::worker::Worker;
 
 /// An event on its way to the worker, with what the worker needs to finish it.
@@ -49,6 +50,18 @@ pub(crate) enum Control {
         deadline: Instant,
         ack: Sender<bool>,
     },
+    /// An envelope that the panic hook finished but could not write to the spool.
+    #[cfg_attr(
+        not(feature = "panic"),
+        expect(dead_code, reason = "only the panic hook sends envelopes")
+    )]
+    Envelope(Envelope),
+    /// An envelope that the panic hook already finished and wrote to the spool, claimed, for the worker to send.
+    #[cfg_attr(
+        not(feature = "panic"),
+        expect(dead_code, reason = "only the panic hook stores envelopes")
+    )]
+    Stored { claim: Claim, envelope: Envelope },
 }
 
 /// A configured, running SDK instance.
@@ -60,6 +73,11 @@ pub(crate) struct Client {
     worker_id: ThreadId,
     counters: Arc<Counters>,
     shut_down: AtomicBool,
+    /// Shared with the worker, so the panic hook and a shutdown that runs out of time can finish events themselves.
+    processor: Arc<Processor>,
+    spool: Option<Arc<Spool>>,
+    /// A second handle on the data queue, so a shutdown can take back what the worker did not get to.
+    queued: Receiver<Task>,
 }
 
 impl Client {
@@ -67,13 +85,22 @@ impl Client {
     pub(crate) fn start(
         options: ClientOptions,
         transport: Arc<dyn Transport>,
+        spool: Option<Spool>,
     ) -> std::io::Result<Arc<Client>> {
         let options = Arc::new(options);
+        let spool = spool.map(Arc::new);
         let (tasks, task_rx) = bounded(options.queue_size);
         let (control, control_rx) = unbounded();
         let counters = Arc::new(Counters::default());
         let processor = Arc::new(Processor::new(options.clone(), counters.clone()));
-        let worker = Worker::new(task_rx, control_rx, processor, transport, counters.clone());
+        let worker = Worker::new(
+            task_rx.clone(),
+            control_rx,
+            processor.clone(),
+            transport,
+            counters.clone(),
+            spool.clone(),
+        );
         let handle = std::thread::Builder::new()
             .name("faultline-worker".into())
             .spawn(move || worker.run())?;
@@ -85,6 +112,9 @@ impl Client {
             control,
             counters,
             shut_down: AtomicBool::new(false),
+            processor,
+            spool,
+            queued: task_rx,
         }))
     }
 
@@ -204,6 +234,33 @@ impl Client {
             trace,
             scope: hub.top(),
         };
+        hub.set_last_event_id(id);
+        if let Some(spool) = &self.spool {
+            // Finish the event here and put it on disk before anything else, with no network on this path: if the
+            // process dies in the next instant (`panic = "abort"`, a panic in `main`), the next start sends it.
+            let Some(event) = self.processor.prepare(pending) else {
+                return true;
+            };
+            let envelope = Envelope::from_event(event);
+            match spool.store_claimed(&envelope) {
+                Ok((Some(claim), stored)) => {
+                    self.counters
+                        .discard_n(Reason::CacheOverflow, stored.evicted);
+                    if self
+                        .control
+                        .send(Control::Stored { claim, envelope })
+                        .is_err()
+                    {
+                        return false;
+                    }
+                    return self.flush_until(deadline);
+                }
+                Ok((None, _)) => sdk_debug!("panic event {id} does not fit in the spool"),
+                Err(e) => sdk_debug!("could not write panic event {id} to the spool: {e}"),
+            }
+            // Without room on disk, hand it to the worker like any other event.
+            return self.send_finished(envelope, deadline);
+        }
         // Unlike ordinary captures, a panic may wait for room in the queue: this thread is going down anyway, and a
         // panic that ends the process must not be lost to a momentarily full queue.
         if self
@@ -215,7 +272,15 @@ impl Client {
             sdk_debug!("queue full: panic event {id} dropped");
             return false;
         }
-        hub.set_last_event_id(id);
+        self.flush_until(deadline)
+    }
+
+    /// Hands a finished envelope to the worker through the control queue (which never blocks), then flushes.
+    #[cfg(feature = "panic")]
+    fn send_finished(&self, envelope: Envelope, deadline: Instant) -> bool {
+        if self.control.send(Control::Envelope(envelope)).is_err() {
+            return false;
+        }
         self.flush_until(deadline)
     }
 
@@ -257,21 +322,61 @@ impl Client {
         done.recv_deadline(deadline).unwrap_or(false)
     }
 
+    /// Finishes the events still in the queue on this thread and writes them to the spool, until `deadline`.
+    fn spool_what_is_queued(&self, deadline: Instant) {
+        let Some(spool) = &self.spool else {
+            return;
+        };
+        let mut kept = 0;
+        while Instant::now() < deadline {
+            let Ok(Task::Event(pending)) = self.queued.try_recv() else {
+                break;
+            };
+            let Some(event) = self.processor.prepare(*pending) else {
+                continue;
+            };
+            match spool.store(&Envelope::from_event(event)) {
+                Ok(stored) => {
+                    self.counters
+                        .discard_n(Reason::CacheOverflow, stored.evicted);
+                    kept += u64::from(stored.stored);
+                }
+                Err(e) => {
+                    sdk_debug!("could not write to the spool: {e}");
+                    break;
+                }
+            }
+        }
+        let left = self.queued.len();
+        if kept > 0 || left > 0 {
+            sdk_debug!("shutdown: {kept} queued events kept in the spool, {left} left in memory");
+        }
+    }
+
     /// Delivers what is queued within `timeout`, then stops the worker. Later calls return `true` at once.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
         if self.shut_down.swap(true, Ordering::AcqRel) || self.is_worker_thread() {
             return true;
         }
         let deadline = Instant::now() + timeout;
+        // Keep a slice of the time to put on disk what the worker could not get to (it may be stuck in a request
+        // to a server that never answers).
+        let reserve = (timeout / 5).min(Duration::from_millis(200));
         let (ack, done) = bounded(1);
         if self
             .control
-            .send(Control::Shutdown { deadline, ack })
+            .send(Control::Shutdown {
+                deadline: deadline - reserve,
+                ack,
+            })
             .is_err()
         {
             return false;
         }
-        let delivered = done.recv_deadline(deadline).unwrap_or(false);
+        let delivered = done.recv_deadline(deadline - reserve).unwrap_or(false);
+        if !delivered {
+            self.spool_what_is_queued(deadline);
+        }
         let handle = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(handle) = handle {
             if handle.is_finished() || delivered {

@@ -1,5 +1,6 @@
 //! `init` and `try_init`: validate options, start the worker, install the panic hook, hand back the guard.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,8 +9,9 @@ use crate::debug;
 use crate::dsn::Dsn;
 use crate::error::{InitError, InitErrorKind};
 use crate::hub;
-use crate::options::ClientOptions;
+use crate::options::{ClientOptions, SpoolDir};
 use crate::transport::Transport;
+use crate::transport::spool::{self, Spool, SpoolLimits};
 
 /// Starts the SDK, or explains why the options are unusable.
 ///
@@ -34,16 +36,24 @@ pub fn try_init(options: impl Into<ClientOptions>) -> Result<InitGuard, InitErro
     fill_from_env(&mut options, |key| std::env::var(key).ok());
     let dsn = validate(&options)?;
     debug::set_enabled(options.debug);
+    let spool_dir = match (&options.spool_dir, &dsn) {
+        (SpoolDir::Path(dir), _) => Some(dir.clone()),
+        (SpoolDir::Default, Some(dsn)) => spool::default_dir(dsn),
+        (SpoolDir::Default, None) | (SpoolDir::Disabled, _) => None,
+    };
     let transport: Option<Arc<dyn Transport>> = match (&options.transport, dsn) {
         (Some(transport), _) => Some(transport.clone()),
         (None, Some(dsn)) => Some(default_transport(&options, dsn)),
         (None, None) => None,
     };
     let client = match transport {
-        Some(transport) => Some(
-            Client::start(options, transport)
-                .map_err(|e| InitError::new(InitErrorKind::SpawnWorker(e)))?,
-        ),
+        Some(transport) => {
+            let spool = spool_dir.and_then(|dir| open_spool(dir, &options));
+            Some(
+                Client::start(options, transport, spool)
+                    .map_err(|e| InitError::new(InitErrorKind::SpawnWorker(e)))?,
+            )
+        }
         None => None,
     };
     #[cfg(feature = "panic")]
@@ -79,6 +89,23 @@ pub fn init(options: impl Into<ClientOptions>) -> InitGuard {
                 old.shutdown(old.options.shutdown_timeout);
             }
             InitGuard { client: None }
+        }
+    }
+}
+
+/// Opens the spool, or says why it cannot be used and carries on without it: a spool that does not work is a
+/// reason to keep events in memory, not to stop reporting.
+fn open_spool(dir: PathBuf, options: &ClientOptions) -> Option<Spool> {
+    let limits = SpoolLimits {
+        max_files: options.spool_max_files,
+        max_bytes: options.spool_max_bytes,
+    };
+    match Spool::open(dir, limits) {
+        Ok(spool) => Some(spool),
+        Err(e) => {
+            // One line at start-up, like a bad DSN: it is configuration, and the user should see it.
+            eprintln!("faultline: {e}; events that cannot be sent at once are kept in memory only");
+            None
         }
     }
 }

@@ -310,9 +310,9 @@ impl ClientOptions {
     /// process that starts with the same DSN. A directory that cannot be used is reported with `debug` and the SDK
     /// carries on without a spool.
     #[must_use]
-    pub fn spool_dir(mut self, dir: Option<impl Into<std::path::PathBuf>>) -> Self {
+    pub fn spool_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
         self.spool_dir = match dir {
-            Some(dir) => SpoolDir::Path(dir.into()),
+            Some(dir) => SpoolDir::Path(dir),
             None => SpoolDir::Disabled,
         };
         self

@@ -62,6 +62,11 @@ impl Processor {
         }
     }
 
+    /// The options the client was started with.
+    pub(crate) fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
     /// Computes the contexts and host name now rather than on the first event.
     pub(crate) fn warm_up(&self) {
         self.facts();

@@ -1,10 +1,29 @@
-//! The worker thread: finishes events (symbols, scope, defaults, `before_send`) and hands envelopes to the
-//! transport.
+//! The worker thread: finishes events and delivers envelopes, keeping what cannot be delivered yet.
 //!
 //! It is the only thread the SDK starts. It waits on two queues: the bounded data queue of events and the unbounded
-//! control queue of flush and shutdown requests. A flush drains the data queue first, so everything captured before
-//! the flush call is delivered (or its deadline has passed) when the flush is acknowledged.
+//! control queue (flush, shutdown, and envelopes the panic hook already wrote to the spool).
+//!
+//! # Delivery
+//!
+//! With a spool, every envelope is written to disk before it is sent and deleted once the server has accepted it or
+//! rejected it for good, so a crash, `SIGKILL` or a hung request loses nothing: the next process with the same DSN
+//! sends what is left. Without one, envelopes that cannot be sent yet wait in a backlog in memory, bounded by
+//! `queue_size`.
+//!
+//! - A 2xx is delivered. A 429 drops the envelope (the server counted it) and pauses its categories; so does an
+//!   `X-Sentry-Rate-Limits` header on any response. While a category is paused no request is made for it and its
+//!   events are counted as `ratelimit_backoff`.
+//! - No answer (connection refused, reset, timeout, garbage), a 408 or a 5xx puts the worker *offline* for a delay
+//!   that grows exponentially with full jitter (`retry.rs`). While offline, new envelopes go straight to the spool
+//!   or backlog without a request; when the delay ends the oldest waiting envelope is tried again, and once one
+//!   gets through the rest follow, oldest first, between new events. An envelope that keeps getting 5xx is given
+//!   up after `retry::MAX_ATTEMPTS` (counted as `send_error`); one that cannot reach the server is never given up,
+//!   only evicted when the spool's budget is full (`cache_overflow`).
+//! - Any other 4xx drops the envelope (`send_error`).
+//! - Counts of discarded events ride on the next envelope as a `client_report` item, or go out on their own after
+//!   `client_report_interval`, and at shutdown.
 
+use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,9 +33,15 @@ use crossbeam_channel::{Receiver, select_biased};
 use crate::client::{Control, Task};
 use crate::debug::sdk_debug;
 use crate::processor::Processor;
-use crate::protocol::Envelope;
+use crate::protocol::{Envelope, EnvelopeItem, EventId};
 use crate::stats::{Counters, Reason};
+use crate::transport::rate_limit::{Category, RateLimiter};
+use crate::transport::retry;
+use crate::transport::spool::{Claim, Spool};
 use crate::transport::{Outcome, Transport};
+
+/// How long the worker sleeps when it has nothing to wait for (it wakes on any message anyway).
+const IDLE: Duration = Duration::from_secs(3600);
 
 pub(crate) struct Worker {
     tasks: Receiver<Task>,
@@ -24,8 +49,65 @@ pub(crate) struct Worker {
     processor: Arc<Processor>,
     transport: Arc<dyn Transport>,
     counters: Arc<Counters>,
-    /// No request is made before this instant (the server asked us to back off).
-    limited_until: Option<Instant>,
+    spool: Option<Arc<Spool>>,
+    /// Envelopes waiting for the server when there is no spool.
+    backlog: VecDeque<Waiting>,
+    backlog_limit: usize,
+    /// Whether the spool may hold files (from an earlier run, another process, or this one).
+    spool_pending: bool,
+    limiter: RateLimiter,
+    offline: Offline,
+    /// 5xx answers per spooled envelope (by event id), so a poisoned one is given up after `retry::MAX_ATTEMPTS`.
+    server_errors: HashMap<EventId, u32>,
+    report_interval: Duration,
+    next_report: Instant,
+    /// Envelopes the server accepted, for telling whether a given attempt got through.
+    delivered: u64,
+}
+
+/// An envelope in the in-memory backlog, with the 5xx answers it has had.
+struct Waiting {
+    envelope: Envelope,
+    server_errors: u32,
+}
+
+/// The worker's view of the server's reachability.
+#[derive(Debug, Default)]
+struct Offline {
+    /// Failed attempts in a row.
+    failures: u32,
+    /// No attempt before this instant.
+    until: Option<Instant>,
+}
+
+impl Offline {
+    fn is_offline(&self, now: Instant) -> bool {
+        self.until.is_some_and(|until| now < until)
+    }
+
+    fn failed(&mut self, now: Instant, roll: f64) {
+        self.failures = self.failures.saturating_add(1);
+        // Past the retry schedule's last attempt, keep probing at the longest delay: the data is kept, not dropped.
+        let attempt = self.failures.min(retry::MAX_ATTEMPTS - 1);
+        let delay = retry::next_delay(attempt, roll).unwrap_or(retry::MAX_DELAY);
+        self.until = now.checked_add(delay.max(MIN_PROBE_DELAY));
+    }
+
+    fn recovered(&mut self) {
+        self.failures = 0;
+        self.until = None;
+    }
+}
+
+/// The shortest pause after a failure, so a flapping server is not hammered when the jitter rolls near zero.
+const MIN_PROBE_DELAY: Duration = Duration::from_millis(100);
+
+/// What became of one delivery attempt.
+enum Delivery {
+    /// Delivered, or dropped for good (and counted).
+    Done,
+    /// Keep it and try again later.
+    Later,
 }
 
 impl Worker {
@@ -35,97 +117,367 @@ impl Worker {
         processor: Arc<Processor>,
         transport: Arc<dyn Transport>,
         counters: Arc<Counters>,
+        spool: Option<Arc<Spool>>,
     ) -> Self {
+        let options = processor.options();
+        let backlog_limit = options.queue_size;
+        let report_interval = options.client_report_interval;
         Worker {
             tasks,
             control,
             processor,
             transport,
             counters,
-            limited_until: None,
+            spool_pending: spool.is_some(),
+            spool,
+            backlog: VecDeque::new(),
+            backlog_limit: backlog_limit.max(1),
+            limiter: RateLimiter::new(),
+            offline: Offline::default(),
+            server_errors: HashMap::new(),
+            report_interval,
+            next_report: Instant::now() + report_interval,
+            delivered: 0,
         }
     }
 
     pub(crate) fn run(mut self) {
         self.processor.warm_up();
         loop {
+            let now = Instant::now();
+            let timeout = self.next_wake(now).saturating_duration_since(now);
             select_biased! {
                 recv(self.control) -> msg => match msg {
                     Ok(Control::Flush { deadline, ack }) => {
-                        let done = self.drain(deadline) && self.transport.flush(remaining(deadline));
+                        let done = self.flush(deadline);
                         let _ = ack.send(done);
                     }
+                    Ok(Control::Stored { claim, envelope }) => self.deliver_claimed(claim, envelope),
+                    Ok(Control::Envelope(envelope)) => self.deliver_fresh(envelope),
                     Ok(Control::Shutdown { deadline, ack }) => {
-                        let done = self.drain(deadline) && self.transport.shutdown(remaining(deadline));
+                        let done = self.shut_down(deadline);
                         let _ = ack.send(done);
                         return;
                     }
-                    // The client is gone without a shutdown; finish what is queued and stop.
+                    // The client is gone without a shutdown: keep what is queued and stop.
                     Err(_) => {
-                        while let Ok(task) = self.tasks.try_recv() {
-                            self.handle(task);
-                        }
+                        self.shut_down(Instant::now());
                         return;
                     }
                 },
                 recv(self.tasks) -> msg => match msg {
-                    Ok(task) => self.handle(task),
+                    Ok(task) => self.handle(task, true),
                     Err(_) => return,
                 },
+                default(timeout) => {}
+            }
+            let now = Instant::now();
+            if self.has_waiting() && !self.offline.is_offline(now) {
+                self.replay_one();
+            }
+            if now >= self.next_report {
+                self.send_report_alone();
             }
         }
     }
 
-    /// Handles what is queued now; returns `false` if the deadline passed first.
-    fn drain(&mut self, deadline: Instant) -> bool {
-        while let Ok(task) = self.tasks.try_recv() {
-            self.handle(task);
-            if Instant::now() >= deadline {
-                return self.tasks.is_empty();
-            }
+    /// When the loop must wake by itself: the end of an offline pause (if something waits) or the next report.
+    fn next_wake(&self, now: Instant) -> Instant {
+        let mut wake = self.next_report;
+        if self.has_waiting() {
+            wake = wake.min(self.offline.until.unwrap_or(now));
         }
-        true
+        wake.max(now).min(now + IDLE)
     }
 
-    fn handle(&mut self, task: Task) {
+    fn has_waiting(&self) -> bool {
+        !self.backlog.is_empty() || self.spool_pending
+    }
+
+    /// Finishes a queued event and delivers it now (`send_now`) or parks it.
+    fn handle(&mut self, task: Task, send_now: bool) {
         match task {
             Task::Event(pending) => {
-                if let Some(event) = self.processor.prepare(*pending) {
-                    self.send(Envelope::from_event(event));
+                let Some(event) = self.processor.prepare(*pending) else {
+                    return;
+                };
+                let envelope = Envelope::from_event(event);
+                if send_now && !self.offline.is_offline(Instant::now()) {
+                    self.deliver_fresh(envelope);
+                } else {
+                    self.park(envelope, 0);
                 }
             }
         }
     }
 
-    fn send(&mut self, envelope: Envelope) {
-        if let Some(until) = self.limited_until {
-            if Instant::now() < until {
-                self.counters.discard(Reason::RateLimitBackoff);
-                return;
+    /// Sends a new envelope; with a spool it is written first, so it survives whatever happens next.
+    fn deliver_fresh(&mut self, envelope: Envelope) {
+        if let Some(spool) = self.spool.clone() {
+            match spool.store_claimed(&envelope) {
+                Ok((claim, stored)) => {
+                    self.counters
+                        .discard_n(Reason::CacheOverflow, stored.evicted);
+                    if let Some(claim) = claim {
+                        self.deliver_claimed(claim, envelope);
+                        return;
+                    }
+                    // Too large for the spool's budget: send it without a copy on disk.
+                }
+                Err(e) => sdk_debug!("could not write to the spool: {e}"),
             }
-            self.limited_until = None;
         }
+        if let Delivery::Later = self.attempt(envelope.clone(), 0) {
+            self.park(envelope, 0);
+        }
+    }
+
+    /// Sends an envelope whose spool file this worker holds; deletes the file when done, or puts it back.
+    fn deliver_claimed(&mut self, claim: Claim, envelope: Envelope) {
+        let key = envelope.event_id;
+        let errors = key
+            .and_then(|k| self.server_errors.get(&k).copied())
+            .unwrap_or(0);
+        match self.attempt(envelope, errors) {
+            Delivery::Done => {
+                if let Some(key) = key {
+                    self.server_errors.remove(&key);
+                }
+                if let Err(e) = claim.complete() {
+                    sdk_debug!("could not delete a sent spool file: {e}");
+                }
+            }
+            Delivery::Later => {
+                self.spool_pending = true;
+                if let Err(e) = claim.release() {
+                    sdk_debug!("could not return a file to the spool: {e}");
+                }
+            }
+        }
+    }
+
+    /// Keeps an envelope for later: in the spool, else in the in-memory backlog.
+    fn park(&mut self, envelope: Envelope, server_errors: u32) {
+        if let Some(spool) = &self.spool {
+            match spool.store(&envelope) {
+                Ok(stored) => {
+                    self.counters
+                        .discard_n(Reason::CacheOverflow, stored.evicted);
+                    if stored.stored {
+                        self.spool_pending = true;
+                    } else {
+                        self.counters.discard(Reason::CacheOverflow);
+                    }
+                    return;
+                }
+                Err(e) => sdk_debug!("could not write to the spool: {e}"),
+            }
+        }
+        if self.backlog.len() >= self.backlog_limit {
+            self.backlog.pop_front();
+            self.counters.discard(Reason::CacheOverflow);
+        }
+        self.backlog.push_back(Waiting {
+            envelope,
+            server_errors,
+        });
+    }
+
+    /// Tries the oldest waiting envelope once.
+    fn replay_one(&mut self) {
+        if let Some(waiting) = self.backlog.pop_front() {
+            let errors = waiting.server_errors;
+            if let Delivery::Later = self.attempt(waiting.envelope.clone(), errors) {
+                self.backlog.push_front(Waiting {
+                    envelope: waiting.envelope,
+                    server_errors: errors + 1,
+                });
+            }
+            return;
+        }
+        let Some(spool) = self.spool.clone() else {
+            self.spool_pending = false;
+            return;
+        };
+        match spool.claim_oldest() {
+            Ok(claimed) => {
+                self.counters.spool_corrupt(claimed.corrupt);
+                match claimed.claim {
+                    Some(claim) => {
+                        let envelope = claim.envelope().clone();
+                        self.deliver_claimed(claim, envelope);
+                    }
+                    None => self.spool_pending = false,
+                }
+            }
+            Err(e) => {
+                sdk_debug!("could not read the spool: {e}");
+                self.spool_pending = false;
+            }
+        }
+    }
+
+    /// One request for `envelope`, with the pending client report attached; counts what it delivered or dropped.
+    fn attempt(&mut self, envelope: Envelope, server_errors: u32) -> Delivery {
+        let now = Instant::now();
+        let (envelope, removed) = self.limiter.filter(envelope, now);
+        for (category, quantity) in removed {
+            if category != Category::ClientReport {
+                self.counters.discard_n(Reason::RateLimitBackoff, quantity);
+            }
+        }
+        let Some(mut envelope) = envelope else {
+            // Nothing left to send; the counts wait for the next envelope or the report interval.
+            return Delivery::Done;
+        };
+        let has_report = envelope
+            .items
+            .iter()
+            .any(|i| matches!(i, EnvelopeItem::ClientReport(_)));
+        let report = if has_report {
+            None
+        } else {
+            self.counters.take_report()
+        };
+        if let Some(report) = &report {
+            envelope
+                .items
+                .push(EnvelopeItem::ClientReport(report.clone()));
+            self.next_report = now + self.report_interval;
+        }
+        let events = envelope
+            .items
+            .iter()
+            .filter(|i| matches!(i, EnvelopeItem::Event(_)))
+            .count() as u64;
         // A panicking custom transport must not take the worker down with it.
         let outcome = catch_unwind(AssertUnwindSafe(|| self.transport.send_envelope(&envelope)))
             .unwrap_or(Outcome::NetworkError);
-        match outcome {
-            Outcome::Sent => self.counters.sent(),
-            Outcome::Response(r) if (200..300).contains(&r.status) => self.counters.sent(),
-            Outcome::Response(r) if r.status == 429 => {
-                let retry_after = r
-                    .retry_after
-                    .and_then(|v| v.trim().parse().ok())
-                    .map_or(Duration::from_secs(60), Duration::from_secs);
-                self.counters.discard(Reason::RateLimited);
-                self.limited_until = Instant::now().checked_add(retry_after);
-                sdk_debug!("rate limited for {retry_after:?}");
+        let status = match &outcome {
+            Outcome::Sent => Some(200),
+            Outcome::Response(r) => {
+                self.limiter.update(
+                    r.status,
+                    r.retry_after.as_deref(),
+                    r.rate_limits.as_deref(),
+                    Instant::now(),
+                );
+                Some(r.status)
             }
-            Outcome::Response(_) => self.counters.discard(Reason::SendError),
-            _ => self.counters.discard(Reason::NetworkError),
+            _ => None,
+        };
+        if status.is_some_and(|s| (200..300).contains(&s)) {
+            self.delivered += 1;
+            self.offline.recovered();
+            for _ in 0..events {
+                self.counters.sent();
+            }
+            return Delivery::Done;
         }
+        // Whatever happens to this envelope now, the report's counts must not be lost with it: put them back
+        // for a later envelope unless this one is kept (then they travel with it).
+        let keep = retry::is_retryable(status) && events > 0;
+        if let (Some(report), false) = (&report, keep) {
+            self.counters.return_report(report);
+        }
+        if status == Some(429) {
+            self.counters.discard_n(Reason::RateLimited, events);
+            sdk_debug!("rate limited: envelope {} dropped", id(envelope.event_id));
+            return Delivery::Done;
+        }
+        if !retry::is_retryable(status) {
+            self.counters.discard_n(Reason::SendError, events);
+            return Delivery::Done;
+        }
+        self.offline.failed(Instant::now(), roll(envelope.event_id));
+        if events == 0 {
+            return Delivery::Done;
+        }
+        if status.is_some() {
+            if server_errors + 1 >= retry::MAX_ATTEMPTS {
+                self.counters.discard_n(Reason::SendError, events);
+                sdk_debug!(
+                    "giving up on envelope {} after {} server errors",
+                    id(envelope.event_id),
+                    retry::MAX_ATTEMPTS
+                );
+                return Delivery::Done;
+            }
+            if let Some(id) = envelope.event_id {
+                *self.server_errors.entry(id).or_insert(0) += 1;
+            }
+        }
+        Delivery::Later
+    }
+
+    /// Sends the counts of discarded events on their own, if there are any.
+    fn send_report_alone(&mut self) {
+        self.next_report = Instant::now() + self.report_interval;
+        if self.offline.is_offline(Instant::now()) {
+            return;
+        }
+        let Some(report) = self.counters.take_report() else {
+            return;
+        };
+        let envelope = Envelope {
+            items: vec![EnvelopeItem::ClientReport(report.clone())],
+            ..Envelope::default()
+        };
+        // A report alone is never kept for later: if it did not go out, its counts go back for the next one.
+        let sent_before = self.delivered;
+        self.attempt(envelope, 0);
+        if self.delivered == sent_before {
+            self.counters.return_report(&report);
+        }
+    }
+
+    /// Delivers what is queued and waiting, until `deadline`; returns whether nothing is left.
+    fn flush(&mut self, deadline: Instant) -> bool {
+        while let Ok(task) = self.tasks.try_recv() {
+            let in_time = Instant::now() < deadline;
+            self.handle(task, in_time);
+        }
+        // A flush is a good moment to find out whether the server is back.
+        self.offline.until = None;
+        while self.has_waiting()
+            && Instant::now() < deadline
+            && !self.offline.is_offline(Instant::now())
+        {
+            self.replay_one();
+        }
+        let done = self.tasks.is_empty() && !self.has_waiting();
+        done && self
+            .transport
+            .flush(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Delivers what it can until `deadline`, keeps the rest, sends a last client report, and stops.
+    fn shut_down(&mut self, deadline: Instant) -> bool {
+        let done = self.flush(deadline);
+        if Instant::now() < deadline {
+            self.send_report_alone();
+        }
+        // Whatever is left in the in-memory backlog is lost with the process; count it.
+        let lost = self.backlog.len() as u64;
+        if lost > 0 {
+            self.counters.discard_n(Reason::NetworkError, lost);
+            self.backlog.clear();
+        }
+        let _ = self
+            .transport
+            .shutdown(deadline.saturating_duration_since(Instant::now()));
+        done
     }
 }
 
-fn remaining(deadline: Instant) -> std::time::Duration {
-    deadline.saturating_duration_since(Instant::now())
+fn id(event_id: Option<EventId>) -> String {
+    event_id.map_or_else(|| "-".to_owned(), |id| id.to_string())
+}
+
+/// A jitter roll from the event id (random already), or from the clock for envelopes without one.
+fn roll(event_id: Option<EventId>) -> f64 {
+    match event_id {
+        Some(id) => crate::sampling::roll_from(id),
+        None => f64::from(Instant::now().elapsed().subsec_nanos() % 1000) / 1000.0,
+    }
 }

@@ -18,6 +18,7 @@ fn child_process() {
     };
     let guard = faultline::try_init(
         ClientOptions::new()
+            .spool_dir(None)
             .dsn(dsn)
             .debug(true)
             .queue_size(1)

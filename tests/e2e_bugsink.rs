@@ -139,6 +139,7 @@ fn error_message_and_panic_reach_bugsink() {
     // ---- Report, through the public API only.
     let guard = faultline::try_init(
         faultline::ClientOptions::new()
+            .spool_dir(None)
             .dsn(dsn.as_str())
             .release("e2e@1.0.0")
             .environment("e2e"),

@@ -53,6 +53,7 @@ fn posts_an_envelope_with_auth_and_event_fields() {
     let server = TestServer::ok();
     let guard = faultline::try_init(
         ClientOptions::new()
+            .spool_dir(None)
             .dsn(server.dsn("publickey123", 42))
             .release("app@1.0.0")
             .environment("test")
@@ -179,6 +180,7 @@ fn a_full_queue_drops_and_counts_without_blocking() {
     let server = TestServer::start(|_, _| Reply::Hang);
     let guard = faultline::try_init(
         ClientOptions::new()
+            .spool_dir(None)
             .dsn(server.dsn("k", 1))
             .queue_size(4)
             .shutdown_timeout(Duration::from_millis(200)),
@@ -211,6 +213,7 @@ fn flush_returns_within_its_timeout_when_the_server_never_answers() {
     let server = TestServer::start(|_, _| Reply::Hang);
     let guard = faultline::try_init(
         ClientOptions::new()
+            .spool_dir(None)
             .dsn(server.dsn("k", 1))
             .shutdown_timeout(Duration::from_millis(300)),
     )
@@ -238,7 +241,8 @@ fn flush_returns_within_its_timeout_when_the_server_never_answers() {
 fn rate_limited_server_gets_no_requests_during_the_window() {
     let _serial = serial();
     let server = TestServer::start(|_, _| Reply::status(429).header("Retry-After", "60"));
-    let guard = faultline::try_init(ClientOptions::new().dsn(server.dsn("k", 1))).unwrap();
+    let guard =
+        faultline::try_init(ClientOptions::new().spool_dir(None).dsn(server.dsn("k", 1))).unwrap();
     for i in 0..5 {
         faultline::capture_message(&format!("limited {i}"), Level::Error);
     }
@@ -254,27 +258,31 @@ fn rate_limited_server_gets_no_requests_during_the_window() {
 }
 
 #[test]
-fn server_errors_and_garbage_are_counted_and_later_events_still_go_out() {
+fn without_a_spool_failed_envelopes_wait_in_memory_and_are_retried() {
     let _serial = serial();
     let server = TestServer::start(|_, i| match i {
         0 => Reply::status(500),
         1 => Reply::Garbage,
-        2 => Reply::status(400).body("bad"),
         _ => Reply::ok(),
     });
-    let guard = faultline::try_init(ClientOptions::new().dsn(server.dsn("k", 1))).unwrap();
-    for i in 0..4 {
-        faultline::capture_message(&format!("event {i}"), Level::Error);
-        assert!(faultline::flush(Duration::from_secs(10)));
-    }
+    let guard =
+        faultline::try_init(ClientOptions::new().spool_dir(None).dsn(server.dsn("k", 1))).unwrap();
+    let id = faultline::capture_message("kept in memory", Level::Error);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !faultline::flush(Duration::from_secs(2)) && Instant::now() < deadline {}
+    let ids: Vec<_> = server
+        .requests()
+        .iter()
+        .filter_map(|r| r.envelope().event())
+        .map(|e| e["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, vec![id.to_string(); 3], "500, garbage, then delivered");
     let stats = faultline::stats();
     assert_eq!(
         (stats.sent, stats.send_error, stats.network_error),
-        (1, 2, 1),
+        (1, 0, 0),
         "{stats:?}"
     );
-    let last = server.requests().pop().unwrap().envelope().event().unwrap();
-    assert_eq!(last["message"], "event 3");
     drop(guard);
 }
 
@@ -284,6 +292,7 @@ fn sampling_and_before_send_are_applied_and_counted() {
     let server = TestServer::ok();
     let guard = faultline::try_init(
         ClientOptions::new()
+            .spool_dir(None)
             .dsn(server.dsn("k", 1))
             .sample_rate(0.0),
     )
@@ -292,18 +301,21 @@ fn sampling_and_before_send_are_applied_and_counted() {
     assert_eq!(faultline::stats().sample_rate, 1);
     drop(guard);
 
-    let guard = faultline::try_init(ClientOptions::new().dsn(server.dsn("k", 1)).before_send(
-        |mut event| {
-            if event.message.as_deref() == Some("drop me") {
-                return None;
-            }
-            if event.message.as_deref() == Some("explode") {
-                panic!("before_send bug");
-            }
-            event.tags.insert("seen".into(), "yes".into());
-            Some(event)
-        },
-    ))
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .spool_dir(None)
+            .dsn(server.dsn("k", 1))
+            .before_send(|mut event| {
+                if event.message.as_deref() == Some("drop me") {
+                    return None;
+                }
+                if event.message.as_deref() == Some("explode") {
+                    panic!("before_send bug");
+                }
+                event.tags.insert("seen".into(), "yes".into());
+                Some(event)
+            }),
+    )
     .unwrap();
     faultline::capture_message("drop me", Level::Error);
     faultline::capture_message("explode", Level::Error);
@@ -311,9 +323,14 @@ fn sampling_and_before_send_are_applied_and_counted() {
     assert!(faultline::flush(Duration::from_secs(10)));
     let stats = faultline::stats();
     assert_eq!((stats.before_send, stats.sent), (2, 1), "{stats:?}");
-    let requests = server.requests();
-    assert_eq!(requests.len(), 1);
-    let event = requests[0].envelope().event().unwrap();
+    // The first client's shutdown sent a client report (one event sampled out); only one request carries an event.
+    let events: Vec<_> = server
+        .requests()
+        .iter()
+        .filter_map(|r| r.envelope().event())
+        .collect();
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
     assert_eq!(event["message"], "keep me");
     assert_eq!(event["tags"]["seen"], "yes");
     drop(guard);
@@ -324,9 +341,11 @@ fn a_second_init_replaces_the_first_after_flushing_it() {
     let _serial = serial();
     let first = TestServer::ok();
     let second = TestServer::ok();
-    let guard1 = faultline::try_init(ClientOptions::new().dsn(first.dsn("k", 1))).unwrap();
+    let guard1 =
+        faultline::try_init(ClientOptions::new().spool_dir(None).dsn(first.dsn("k", 1))).unwrap();
     faultline::capture_message("to the first", Level::Info);
-    let guard2 = faultline::try_init(ClientOptions::new().dsn(second.dsn("k", 2))).unwrap();
+    let guard2 =
+        faultline::try_init(ClientOptions::new().spool_dir(None).dsn(second.dsn("k", 2))).unwrap();
     // The first client was flushed during the second init.
     assert_eq!(first.requests().len(), 1);
     faultline::capture_message("to the second", Level::Info);
@@ -345,8 +364,13 @@ fn invalid_configuration_is_an_error_and_init_stays_disabled() {
     let _serial = serial();
     let err = faultline::try_init("https://key@host/not-a-number").unwrap_err();
     assert_eq!(err.to_string(), "invalid DSN: project id is not a number");
-    let err = faultline::try_init(ClientOptions::new().dsn("https://k@h/1").sample_rate(2.0))
-        .unwrap_err();
+    let err = faultline::try_init(
+        ClientOptions::new()
+            .spool_dir(None)
+            .dsn("https://k@h/1")
+            .sample_rate(2.0),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("sample_rate"), "{err}");
     let guard = faultline::init("not a dsn");
     assert!(!guard.is_enabled());

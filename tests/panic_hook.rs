@@ -29,6 +29,7 @@ fn a_panic_is_reported_once_and_the_previous_hook_still_runs() {
     let server = TestServer::ok();
     let guard = faultline::try_init(
         ClientOptions::new()
+            .spool_dir(None)
             .dsn(server.dsn("k", 7))
             .release("panics@1")
             .shutdown_timeout(Duration::from_secs(10))
@@ -111,6 +112,7 @@ fn abort_child() {
     std::panic::set_hook(Box::new(|_| std::process::abort()));
     let _guard = faultline::init(
         ClientOptions::new()
+            .spool_dir(None)
             .dsn(dsn)
             .shutdown_timeout(Duration::from_secs(10)),
     );

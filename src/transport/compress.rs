@@ -7,14 +7,6 @@
 //!
 //! Bodies below [`GZIP_THRESHOLD`] are sent as they are: the 18 bytes of framing and the CPU are not worth it there.
 
-#![cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "wired into the HTTP transport in a following change"
-    )
-)]
-
 /// Bodies shorter than this (1 KiB) are not compressed. A small message event is a few hundred bytes, where
 /// gzip saves little; a typical event with a stack trace is several KiB of JSON and shrinks to a fraction.
 pub(crate) const GZIP_THRESHOLD: usize = 1024;

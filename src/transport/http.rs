@@ -5,14 +5,15 @@
 
 use std::time::SystemTime;
 
-use super::{Outcome, Response, Transport, TransportOptions};
+use super::{Outcome, Response, Transport, TransportOptions, compress};
 use crate::debug::sdk_debug;
 use crate::protocol::Envelope;
 
 /// Sends envelopes to a Sentry-compatible server over HTTP(S) (rustls for `https`).
 ///
 /// Requests carry `Content-Type: application/x-sentry-envelope`, the `X-Sentry-Auth` header built from the DSN,
-/// and a `User-Agent` of `faultline/{version}`. The agent keeps connections alive between envelopes.
+/// and a `User-Agent` of `faultline/{version}`. Bodies of 1 KiB and more are gzip-compressed
+/// (`Content-Encoding: gzip`), which every Sentry-compatible server accepts. The agent keeps connections alive between envelopes.
 pub struct HttpTransport {
     agent: ureq::Agent,
     url: String,
@@ -51,13 +52,16 @@ impl std::fmt::Debug for HttpTransport {
 
 impl Transport for HttpTransport {
     fn send_envelope(&self, envelope: &Envelope) -> Outcome {
-        let body = envelope.to_vec(Some(SystemTime::now()));
-        let result = self
+        let body = compress::encode_body(envelope.to_vec(Some(SystemTime::now())));
+        let mut request = self
             .agent
             .post(&self.url)
             .header("X-Sentry-Auth", &self.auth)
-            .header("Content-Type", "application/x-sentry-envelope")
-            .send(&body[..]);
+            .header("Content-Type", "application/x-sentry-envelope");
+        if let Some(encoding) = body.content_encoding {
+            request = request.header("Content-Encoding", encoding);
+        }
+        let result = request.send(&body.bytes[..]);
         let mut response = match result {
             Ok(response) => response,
             Err(e) => {
@@ -90,7 +94,7 @@ impl Transport for HttpTransport {
                 "{} rejected envelope {:?} of {} bytes as too large (413)",
                 self.host,
                 envelope.event_id,
-                body.len()
+                body.bytes.len()
             ),
             status => sdk_debug!(
                 "{} answered {status} to envelope {:?}",

@@ -13,9 +13,9 @@ use crate::protocol::Envelope;
 mod compress;
 #[cfg(feature = "http")]
 mod http;
-mod rate_limit;
-mod retry;
-mod spool;
+pub(crate) mod rate_limit;
+pub(crate) mod retry;
+pub(crate) mod spool;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use http::HttpTransport;

@@ -10,11 +10,6 @@
 //! [`RateLimiter`] is pure: it never reads the clock (the caller passes `now`) and does no I/O, so the worker decides
 //! when to look and the tests decide what time it is.
 
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "wired into the worker in a following change")
-)]
-
 use std::time::{Duration, Instant};
 
 use crate::protocol::{Envelope, EnvelopeItem};

@@ -8,11 +8,6 @@
 //! The policy is pure: the random roll is passed in, as for sampling, so the schedule is reproducible in tests.
 //! Rate limits (429) are not retries: the rate limiter owns them.
 
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "wired into the worker in a following change")
-)]
-
 use std::time::Duration;
 
 /// The ceiling of the first retry's delay: 1 s.
