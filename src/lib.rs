@@ -219,7 +219,9 @@ pub fn capture_error<E: AsDynError + ?Sized>(err: &E) -> EventId {
 /// ```
 pub fn capture_message(message: &str, level: Level) -> EventId {
     match hub::client() {
-        Some(client) => Hub::with_current(|hub| client.capture_message(hub, message, level)),
+        Some(client) => {
+            Hub::with_current(|hub| client.capture_message(hub, message, level, |_| {}))
+        }
         None => EventId::nil(),
     }
 }
