@@ -3,7 +3,12 @@
 //! into protocol frames (names, files, lines, `in_app`), caching what it resolved per address.
 
 mod in_app;
+#[cfg(feature = "anyhow")]
+mod std_backtrace;
 mod symbolize;
+
+#[cfg(feature = "anyhow")]
+pub(crate) use std_backtrace::{parse_std_backtrace, trim_newest};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
