@@ -100,11 +100,8 @@ fn dyn_type_name(err: &(dyn Error + 'static)) -> (String, Option<String>) {
     if let Some(known) = std_type_name(err) {
         return known;
     }
-    let mut prefix = Prefix::default();
-    // Stop formatting after a short prefix: only the leading identifier matters and Debug output can be huge.
-    let _ = write!(prefix, "{err:?}");
+    let prefix = debug_prefix(err);
     let ident: String = prefix
-        .0
         .chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
         .collect();
@@ -117,6 +114,14 @@ fn dyn_type_name(err: &(dyn Error + 'static)) -> (String, Option<String>) {
         Some((module, name)) => (name.to_owned(), Some(module.to_owned())),
         None => (ident.to_owned(), None),
     }
+}
+
+/// The first 128 bytes of the error's `Debug` output. Formatting stops there: only the start matters to the callers,
+/// and `Debug` output can be huge (an `anyhow::Error` prints its whole chain and backtrace).
+pub(crate) fn debug_prefix(err: &(dyn Error + 'static)) -> String {
+    let mut prefix = Prefix::default();
+    let _ = write!(prefix, "{err:?}");
+    prefix.0
 }
 
 /// A `fmt::Write` that keeps the first 128 bytes and then fails, which stops the formatter early.

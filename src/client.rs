@@ -17,7 +17,7 @@ use crate::debug::sdk_debug;
 use crate::hub::Hub;
 use crate::options::ClientOptions;
 use crate::processor::Processor;
-use crate::protocol::{Envelope, Event, EventId};
+use crate::protocol::{Envelope, Event, EventId, Exception};
 use crate::sampling;
 use crate::scope::Scope;
 use crate::stacktrace::{self, RawTrace};
@@ -33,6 +33,18 @@ pub(crate) struct Pending {
     pub(crate) trace: Option<RawTrace>,
     /// The scope at capture time (a shared snapshot).
     pub(crate) scope: Arc<Scope>,
+}
+
+/// The name of the SDK's worker thread; records logged on it are never reported (see `integrations`).
+pub(crate) const WORKER_THREAD_NAME: &str = "faultline-worker";
+
+/// Whether the event already carries a stack trace (on its last exception or a thread), so none is captured.
+fn has_trace(event: &Event) -> bool {
+    event
+        .exception
+        .last()
+        .is_some_and(|e| e.stacktrace.is_some())
+        || event.threads.iter().any(|t| t.stacktrace.is_some())
 }
 
 /// Messages on the bounded data queue.
@@ -102,7 +114,7 @@ impl Client {
             spool.clone(),
         );
         let handle = std::thread::Builder::new()
-            .name("faultline-worker".into())
+            .name(WORKER_THREAD_NAME.into())
             .spawn(move || worker.run())?;
         Ok(Arc::new(Client {
             worker_id: handle.thread().id(),
@@ -168,24 +180,49 @@ impl Client {
         err: &(dyn Error + 'static),
         type_name: &str,
     ) -> EventId {
+        self.capture_exceptions(hub, || chain::exceptions_from_error(err, type_name), |_| {})
+    }
+
+    /// The error pipeline with the exceptions made by `exceptions` and more fields set by `fill`; both run only
+    /// for an event that sampling keeps, and `fill` only once `ignore_errors` and the repeat check let it through.
+    /// The capturing thread's stack is attached unless `fill` gave the last exception a stack trace of its own.
+    pub(crate) fn capture_exceptions(
+        &self,
+        hub: &Hub,
+        exceptions: impl FnOnce() -> Vec<Exception>,
+        fill: impl FnOnce(&mut Event),
+    ) -> EventId {
         let Some(mut event) = self.sampled_event() else {
             return EventId::nil();
         };
-        event.exception = chain::exceptions_from_error(err, type_name);
+        event.exception = exceptions();
         if self.is_ignored(&event) || hub.is_repeat(chain::signature(&event.exception)) {
             self.counters.discard(Reason::EventProcessor);
             return EventId::nil();
         }
-        let trace = self.trace();
+        fill(&mut event);
+        let trace = if has_trace(&event) {
+            None
+        } else {
+            self.trace()
+        };
         self.enqueue(hub, event, trace)
     }
 
-    pub(crate) fn capture_message(&self, hub: &Hub, message: &str, level: crate::Level) -> EventId {
+    /// A message event at `level`; `fill` sets more fields, and runs only for an event that sampling keeps.
+    pub(crate) fn capture_message(
+        &self,
+        hub: &Hub,
+        message: &str,
+        level: crate::Level,
+        fill: impl FnOnce(&mut Event),
+    ) -> EventId {
         let Some(mut event) = self.sampled_event() else {
             return EventId::nil();
         };
         event.level = level;
         event.message = Some(chain::truncate(message.to_owned(), chain::MAX_VALUE_LEN));
+        fill(&mut event);
         let trace = self.trace();
         if trace.is_some() {
             // The stack goes to this thread's entry; name it, since the worker cannot know which thread it was.
@@ -207,12 +244,11 @@ impl Client {
             self.counters.discard(Reason::SampleRate);
             return EventId::nil();
         }
-        let has_trace = event
-            .exception
-            .last()
-            .is_some_and(|e| e.stacktrace.is_some())
-            || event.threads.iter().any(|t| t.stacktrace.is_some());
-        let trace = if has_trace { None } else { self.trace() };
+        let trace = if has_trace(&event) {
+            None
+        } else {
+            self.trace()
+        };
         self.enqueue(hub, event, trace)
     }
 

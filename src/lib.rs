@@ -84,6 +84,26 @@
 //! then it calls the previous hook. With `panic = "abort"` the hook still runs before the abort. Panics on the SDK's
 //! own worker thread are never reported through the SDK.
 //!
+//! # Logging
+//!
+//! With the `log` feature (on by default), [`integrations::log::Logger`] wraps the program's own logger, which
+//! keeps receiving every record, and turns records into breadcrumbs (`Info` and up) and events (`Error`); an error
+//! logged as a key-value (`log::error!(error:err = e; "…")`) becomes the event's exception chain. `log` allows one
+//! logger per process, so install ours around yours:
+//!
+//! ```no_run
+//! # let my_logger = faultline::integrations::log::NoopLogger; // e.g. env_logger::Builder::from_default_env().build()
+//! let _guard = faultline::init("https://public_key@errors.example.com/42");
+//! log::set_boxed_logger(Box::new(faultline::integrations::log::Logger::new(my_logger))).unwrap();
+//! log::set_max_level(log::LevelFilter::Info);
+//! log::error!("this becomes an event");
+//! ```
+//!
+//! With the `tracing` feature, [`integrations::tracing::layer()`] does the same for `tracing` events, adding the
+//! names of the spans they happened in. Neither reports the records of the SDK itself or of its HTTP stack
+//! (`faultline`, `ureq`, `ureq_proto`, `rustls`), so reporting cannot feed itself. With the `anyhow` feature,
+//! [`capture_anyhow`] reports an `anyhow::Error` with its whole chain and the backtrace anyhow captured.
+//!
 //! # Transports and offline behaviour
 //!
 //! Events wait in a bounded queue ([`ClientOptions::queue_size`]) for the worker, which posts each as an envelope
@@ -108,6 +128,14 @@
 //! - `http` (default): the HTTP transport, built on ureq with rustls. Without it, events go only to a transport you
 //!   set.
 //! - `panic` (default): the panic hook installed by `init`.
+//! - `log` (default): [`integrations::log::Logger`], which turns `log` records into breadcrumbs and events around
+//!   the program's own logger. Adds the `log` crate (with its `kv_std` feature, for errors as key-values), which
+//!   ureq already depends on.
+//! - `tracing`: [`integrations::tracing::layer()`], a `tracing-subscriber` layer that turns `tracing` events into
+//!   breadcrumbs and events with their span names. Adds `tracing-core` and `tracing-subscriber` without its default
+//!   features (only `registry`, to look up spans).
+//! - `anyhow`: [`capture_anyhow`], which reports an `anyhow::Error` with its whole chain and, when anyhow captured
+//!   one, its backtrace as the stack trace.
 //! - `test`: [`test::with_captured_events`] and [`test::TestTransport`], to assert what your code reports.
 //!
 //! # Debug output
@@ -138,7 +166,7 @@ mod dsn;
 mod error;
 mod hub;
 mod init;
-mod integrations;
+pub mod integrations;
 mod limits;
 mod options;
 mod processor;
@@ -234,7 +262,9 @@ pub fn capture_error<E: AsDynError + ?Sized>(err: &E) -> EventId {
 /// ```
 pub fn capture_message(message: &str, level: Level) -> EventId {
     match hub::client() {
-        Some(client) => Hub::with_current(|hub| client.capture_message(hub, message, level)),
+        Some(client) => {
+            Hub::with_current(|hub| client.capture_message(hub, message, level, |_| {}))
+        }
         None => EventId::nil(),
     }
 }
@@ -248,6 +278,40 @@ pub fn capture_event(event: protocol::Event) -> EventId {
         Some(client) => Hub::with_current(|hub| client.capture_event(hub, event)),
         None => EventId::nil(),
     }
+}
+
+/// Reports an [`anyhow::Error`] and its whole chain (feature `anyhow`); returns the event's id, or the nil id if it
+/// was dropped.
+///
+/// Each link of [`anyhow::Error::chain`] becomes an exception, root cause first. anyhow erases the links' types, so
+/// they are named as a `dyn Error` passed to [`capture_error`] is: a known std type, else the leading identifier of
+/// its `Debug` output (`ParseIntError { kind: InvalidDigit }` → `ParseIntError`). The links anyhow makes itself (an
+/// `anyhow!` message, a `.context(…)` layer) are named `anyhow::Error`.
+///
+/// When anyhow captured a backtrace (its status is [`Captured`](std::backtrace::BacktraceStatus::Captured):
+/// `RUST_LIB_BACKTRACE=1` or `RUST_BACKTRACE=1` was set when the error was made), the exception's stack trace is
+/// that backtrace, showing where the error was **made**, not where it is reported. std's `Backtrace` exposes no
+/// frames on stable Rust, so its `{:#}` text is parsed into frames (function, file, line, column, address), the
+/// frames of the capture itself (std's `Backtrace::capture`, anyhow's constructors) are dropped from the top, and
+/// `in_app` is decided by the same rules as for every trace. Formatting it makes std resolve its symbols on the
+/// calling thread, once per error. Without a captured backtrace, the event carries this thread's stack, as
+/// [`capture_error`] does.
+///
+/// ```
+/// use anyhow::Context;
+///
+/// let events = faultline::test::with_captured_events(|| {
+///     let err = "x".parse::<u16>().context("reading the port").unwrap_err();
+///     faultline::capture_anyhow(&err);
+/// });
+/// let types: Vec<_> = events[0].exception.iter().map(|e| e.ty.as_str()).collect();
+/// assert_eq!(types, ["ParseIntError", "anyhow::Error"]);
+/// assert_eq!(events[0].exception[1].value.as_deref(), Some("reading the port"));
+/// ```
+#[cfg(feature = "anyhow")]
+#[cfg_attr(docsrs, doc(cfg(feature = "anyhow")))]
+pub fn capture_anyhow(err: &anyhow::Error) -> EventId {
+    integrations::anyhow::capture(err)
 }
 
 /// Things [`add_breadcrumb`] accepts: a [`Breadcrumb`], an `Option` or `Vec` of them, or a closure returning one of

@@ -121,6 +121,20 @@ impl Processor {
                 .or_insert_with(|| value.clone());
         }
         scope.apply_to_event(&mut event, options.max_breadcrumbs);
+        // Stack traces that came with the event (`capture_event`, an `anyhow` backtrace) follow the same rules.
+        let supplied = event
+            .exception
+            .iter_mut()
+            .filter_map(|e| e.stacktrace.as_mut())
+            .chain(
+                event
+                    .threads
+                    .iter_mut()
+                    .filter_map(|t| t.stacktrace.as_mut()),
+            );
+        for stacktrace in supplied {
+            self.rules.complete(&mut stacktrace.frames);
+        }
         if let Some(trace) = trace {
             let stacktrace = self
                 .symbolizer

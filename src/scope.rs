@@ -99,6 +99,11 @@ impl Scope {
         &self.tags
     }
 
+    /// The transaction name, if one is set.
+    pub fn transaction(&self) -> Option<&str> {
+        self.transaction.as_deref()
+    }
+
     /// The breadcrumbs, oldest first.
     pub fn breadcrumbs(&self) -> impl ExactSizeIterator<Item = &Breadcrumb> {
         self.breadcrumbs.iter()

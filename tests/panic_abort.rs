@@ -22,7 +22,11 @@ fn fixture() -> &'static Path {
             .env("CARGO_TARGET_DIR", &target)
             .status()
             .expect("run cargo");
-        assert!(status.success(), "building the abort-app fixture failed");
+        assert!(
+            status.success(),
+            "building the abort-app fixture failed (after a dependency change, refresh its lock file: \
+             cargo update --manifest-path tests/fixtures/abort-app/Cargo.toml)"
+        );
         target.join("debug/abort-app")
     })
 }

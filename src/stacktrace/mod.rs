@@ -3,7 +3,12 @@
 //! into protocol frames (names, files, lines, `in_app`), caching what it resolved per address.
 
 mod in_app;
+#[cfg(feature = "anyhow")]
+mod std_backtrace;
 mod symbolize;
+
+#[cfg(feature = "anyhow")]
+pub(crate) use std_backtrace::{parse_std_backtrace, trim_newest};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -151,6 +156,27 @@ impl InAppRules {
             exclude,
             project_root,
             cargo_home,
+        }
+    }
+}
+
+impl InAppRules {
+    /// Fills `filename` and `in_app` in frames that were built without them (a stack trace that came with the
+    /// event rather than from [`capture`]), leaving what is set alone.
+    pub(crate) fn complete(&self, frames: &mut [Frame]) {
+        for frame in frames {
+            if frame.filename.is_none() {
+                frame.filename = frame.abs_path.as_deref().map(|path| {
+                    symbolize::display_filename(
+                        path,
+                        self.project_root.as_deref(),
+                        self.cargo_home.as_deref(),
+                    )
+                });
+            }
+            if frame.in_app.is_none() {
+                frame.in_app = in_app::is_in_app(frame, self);
+            }
         }
     }
 }
@@ -414,6 +440,36 @@ mod tests {
         trace[1].in_app = Some(true); // an include rule made it application code
         trim_machinery(&mut trace);
         assert_eq!(names(&trace), ["demo::main", "faultline::tests::f"]);
+    }
+
+    #[test]
+    fn supplied_frames_get_file_names_and_in_app_without_losing_what_is_set() {
+        let rules = InAppRules::new(Vec::new(), Vec::new(), Some(PathBuf::from("/work/app")));
+        let mut frames = vec![
+            Frame {
+                function: Some("demo::load".into()),
+                abs_path: Some("/work/app/src/load.rs".into()),
+                ..Frame::default()
+            },
+            Frame {
+                function: Some("std::rt::lang_start".into()),
+                ..Frame::default()
+            },
+            Frame {
+                function: Some("demo::kept".into()),
+                filename: Some("given.rs".into()),
+                abs_path: Some("/work/app/src/kept.rs".into()),
+                in_app: Some(false),
+                ..Frame::default()
+            },
+        ];
+        rules.complete(&mut frames);
+        assert_eq!(frames[0].filename.as_deref(), Some("src/load.rs"));
+        assert_eq!(frames[0].in_app, Some(true));
+        assert_eq!(frames[1].in_app, Some(false));
+        assert_eq!(frames[1].filename, None);
+        assert_eq!(frames[2].filename.as_deref(), Some("given.rs"));
+        assert_eq!(frames[2].in_app, Some(false));
     }
 
     #[test]
