@@ -16,9 +16,13 @@ fn child_process() {
     let Ok(dsn) = std::env::var(CHILD) else {
         return; // Only meaningful when started by the test below.
     };
+    // A spool directory that cannot exist (under a regular file): reported at start-up, whatever `debug` says.
+    let blocker =
+        std::env::temp_dir().join(format!("faultline-debug-output-{}", std::process::id()));
+    std::fs::write(&blocker, b"x").unwrap();
     let guard = faultline::try_init(
         ClientOptions::new()
-            .spool_dir(None)
+            .spool_dir(Some(blocker.join("spool")))
             .dsn(dsn)
             .debug(true)
             .queue_size(1)
@@ -34,6 +38,7 @@ fn child_process() {
         faultline::capture_message(&format!("payload-marker-burst-{i}"), Level::Error);
     }
     drop(guard);
+    let _ = std::fs::remove_file(&blocker);
     drop(faultline::init(
         "https://pubkey0123456789:topsecret99@host/not-a-number",
     ));

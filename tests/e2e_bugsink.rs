@@ -156,6 +156,14 @@ fn error_message_and_panic_reach_bugsink() {
         .spawn(|| panic!("e2e panic {}", 42))
         .expect("spawn the e2e-worker thread")
         .join();
+    // Log records through the `log` integration: info and warn become breadcrumbs, error becomes an event.
+    log::set_boxed_logger(Box::new(faultline::integrations::log::Logger::standalone()))
+        .expect("install the log integration");
+    log::set_max_level(log::LevelFilter::Info);
+    log::info!(target: "e2e::orders", "loading order 7");
+    log::warn!(target: "e2e::orders", "payment provider slow");
+    log::error!(target: "e2e::orders", "payment declined for order {}", 7);
+    let log_id = faultline::last_event_id().expect("the logged error was captured");
     let flushed = faultline::flush(Duration::from_secs(10));
     drop(guard);
     let sent_in = started.elapsed();
@@ -170,6 +178,7 @@ fn error_message_and_panic_reach_bugsink() {
     );
     let error_hex = error_id.to_string();
     let message_hex = message_id.to_string();
+    let log_hex = log_id.to_string();
     for (what, id) in [("capture_error", error_id), ("capture_message", message_id)] {
         assert!(
             !id.is_nil(),
@@ -197,7 +206,10 @@ fn error_message_and_panic_reach_bugsink() {
                     .into_iter()
                     .filter(|(hex, _)| !before.contains(hex))
                     .collect();
-                if new.contains_key(&error_hex) && new.contains_key(&message_hex) && new.len() >= 3
+                if new.contains_key(&error_hex)
+                    && new.contains_key(&message_hex)
+                    && new.contains_key(&log_hex)
+                    && new.len() >= 4
                 {
                     break new;
                 }
@@ -207,8 +219,8 @@ fn error_message_and_panic_reach_bugsink() {
         };
         if Instant::now() > deadline {
             panic!(
-                "after {READ_BACK_TIMEOUT:?} Bugsink does not hold the three events (error {error_hex}, message \
-                 {message_hex}, and a panic); {seen}. The server's log is target/bugsink/server.log"
+                "after {READ_BACK_TIMEOUT:?} Bugsink does not hold the four events (error {error_hex}, message \
+                 {message_hex}, log {log_hex}, and a panic); {seen}. The server's log is target/bugsink/server.log"
             );
         }
         std::thread::sleep(Duration::from_millis(250));
@@ -224,9 +236,9 @@ fn error_message_and_panic_reach_bugsink() {
 
     let mut checks = Checks::default();
     checks.check(
-        new_events.len() == 3,
+        new_events.len() == 4,
         format!(
-            "expected exactly 3 new events, Bugsink holds {}: {:?}",
+            "expected exactly 4 new events, Bugsink holds {}: {:?}",
             new_events.len(),
             new_events.keys()
         ),
@@ -302,10 +314,32 @@ fn error_message_and_panic_reach_bugsink() {
         ),
     );
 
-    // The panic event: the new event that is neither of the two above and carries a panic mechanism.
+    // The event from `log::error!`, with the records before it as breadcrumbs.
+    let log_label = format!("log {log_hex}");
+    let logged = &events[&log_hex]["data"];
+    checks.eq(&log_label, "level", &logged["level"], "error");
+    checks.eq(&log_label, "logger", &logged["logger"], "e2e::orders");
+    checks.check(
+        message_text(logged) == Some("payment declined for order 7"),
+        format!(
+            "{log_label}: message is {} / {}",
+            logged["message"], logged["logentry"]
+        ),
+    );
+    let crumbs: Vec<&str> = values(logged, "breadcrumbs")
+        .iter()
+        .filter_map(|b| str_of(&b["message"]))
+        .collect();
+    checks.check(
+        crumbs.contains(&"loading order 7") && crumbs.contains(&"payment provider slow"),
+        format!("{log_label}: breadcrumbs should hold the info and warn records, got {crumbs:?}"),
+    );
+
+    // The panic event: the new event that is none of the three above and carries a panic mechanism.
     let panic_event = events.iter().find(|(hex, detail)| {
         **hex != error_hex
             && **hex != message_hex
+            && **hex != log_hex
             && values(&detail["data"], "exception")
                 .iter()
                 .any(|e| e["mechanism"]["type"] == "panic")
@@ -395,6 +429,7 @@ fn error_message_and_panic_reach_bugsink() {
         capture_frame.map(describe_frame).unwrap_or_default()
     );
     println!("  message {message_hex}: level warning, \"e2e message\"");
+    println!("  log     {log_hex}: level error from log::error!, breadcrumbs {crumbs:?}");
     println!("  panic   {panic_summary}");
     println!(
         "  sent and flushed in {} ms, read back in {} ms, {} ms in all",

@@ -84,6 +84,9 @@ fn posts_an_envelope_with_auth_and_event_fields() {
         request.header("content-type"),
         Some("application/x-sentry-envelope")
     );
+    // An event with a stack trace is well over the 1 KiB threshold: it travels gzip-compressed (and
+    // `envelope()` below decodes it with the test's own gunzip, checking CRC and length).
+    assert!(request.is_gzip(), "{:?}", request.headers);
     assert!(
         request
             .header("user-agent")
