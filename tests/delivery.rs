@@ -137,6 +137,19 @@ fn read_ids(child: Child) -> BTreeSet<String> {
     ids_in(&String::from_utf8(output.stdout).unwrap())
 }
 
+/// Brings the server at `addr` back up, starts a client on the same spool as the next process would, and returns
+/// the event ids the server received once everything was flushed (with the client still running).
+fn restart_and_collect(
+    addr: std::net::SocketAddr,
+    dsn: &str,
+    spool: &Path,
+) -> (Vec<String>, faultline::InitGuard) {
+    let server = TestServer::start_at(addr, |_, _| Reply::ok());
+    let guard = faultline::try_init(options(dsn, spool)).unwrap();
+    assert!(faultline::flush(Duration::from_secs(30)));
+    (event_ids(&server.requests()), guard)
+}
+
 /// The event ids in a child's output (the test harness may print on the same line, so look at every word).
 fn ids_in(text: &str) -> BTreeSet<String> {
     text.split_whitespace()
@@ -165,10 +178,7 @@ fn events_spooled_by_one_process_are_sent_by_the_next() {
         "the first process left its events on disk"
     );
 
-    let server = TestServer::start_at(addr, |_, _| Reply::ok());
-    let guard = faultline::try_init(options(&dsn, spool.path())).unwrap();
-    assert!(faultline::flush(Duration::from_secs(30)));
-    let received = event_ids(&server.requests());
+    let (received, guard) = restart_and_collect(addr, &dsn, spool.path());
     println!(
         "restart: captured {}, received {}",
         captured.len(),
@@ -211,10 +221,7 @@ fn sigkill_with_a_full_spool_loses_nothing() {
     let captured = ids_in(&out);
     assert_eq!(captured.len(), 40);
 
-    let server = TestServer::start_at(addr, |_, _| Reply::ok());
-    let guard = faultline::try_init(options(&dsn, spool.path())).unwrap();
-    assert!(faultline::flush(Duration::from_secs(30)));
-    let received = event_ids(&server.requests());
+    let (received, guard) = restart_and_collect(addr, &dsn, spool.path());
     assert_eq!(received.iter().cloned().collect::<BTreeSet<_>>(), captured);
     assert_eq!(received.len(), 40);
     drop(guard);
@@ -419,10 +426,8 @@ fn corrupt_spool_files_are_moved_aside_and_the_rest_is_sent() {
     std::fs::write(spool.path().join(old_name(2)), &bytes[..bytes.len() / 2]).unwrap();
     assert_eq!(spool_files(spool.path()), 4);
 
-    let server = TestServer::start_at(addr, |_, _| Reply::ok());
-    let guard = faultline::try_init(options(&dsn, spool.path())).unwrap();
-    assert!(faultline::flush(Duration::from_secs(30)));
-    let received: BTreeSet<_> = event_ids(&server.requests()).into_iter().collect();
+    let (received, guard) = restart_and_collect(addr, &dsn, spool.path());
+    let received: BTreeSet<_> = received.into_iter().collect();
     assert_eq!(received, captured);
     assert_eq!(faultline::stats().spool_corrupt, 2);
     assert_eq!(
