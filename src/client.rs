@@ -171,7 +171,13 @@ impl Client {
     }
 
     fn trace(&self) -> Option<RawTrace> {
-        self.options.attach_stacktrace.then(stacktrace::capture)
+        // A plain `if`, not `bool::then(capture)`: a closure adapter from core would sit between the SDK's frames
+        // at the top of the stack and stop the trimming of them.
+        if self.options.attach_stacktrace {
+            Some(stacktrace::capture())
+        } else {
+            None
+        }
     }
 
     pub(crate) fn capture_error(

@@ -37,11 +37,14 @@ fn event_ids(requests: &[Request]) -> Vec<String> {
         .collect()
 }
 
+/// How many envelopes the spool directory holds, waiting or claimed (`*.envelope`, `*.envelope.claimed-…`); a
+/// temporary file that is still being written is not one yet.
 fn spool_files(dir: &Path) -> usize {
     std::fs::read_dir(dir)
         .map(|d| {
             d.filter_map(Result::ok)
                 .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .filter(|e| e.file_name().to_string_lossy().contains(".envelope"))
                 .count()
         })
         .unwrap_or(0)

@@ -331,19 +331,31 @@ fn symbol_start(_symbol: &backtrace::Symbol) -> Option<Addr> {
     None
 }
 
-/// Drops the run of [`MACHINERY`] frames at the most recent end (the tail: frames are oldest
-/// first). A frame the rules call application code ends the run, and so does one without a
-/// symbol; if every frame is machinery, all are kept so the event still has a trace.
+/// Drops the SDK's and the unwinder's frames at the most recent end (the tail: frames are oldest first).
+///
+/// From the top, it walks down over library frames (not application code, with a symbol) and cuts below the
+/// deepest [`MACHINERY`] frame among them, so std adapters between SDK frames (a thread-local access, a closure
+/// call) go too. It stops at the first frame the rules call application code, or one without a symbol, so a
+/// `faultline::` frame further down (a user closure run by `faultline::with_scope`) stays. If every frame would go,
+/// all are kept so the event still has a trace.
 fn trim_machinery(frames: &mut Vec<Frame>) {
     let is_machinery = |frame: &Frame| {
-        frame.in_app != Some(true)
-            && frame
-                .function
-                .as_deref()
-                .is_some_and(|name| MACHINERY.iter().any(|prefix| name.starts_with(prefix)))
+        frame
+            .function
+            .as_deref()
+            .is_some_and(|name| MACHINERY.iter().any(|prefix| name.starts_with(prefix)))
     };
-    if let Some(last_kept) = frames.iter().rposition(|frame| !is_machinery(frame)) {
-        frames.truncate(last_kept + 1);
+    let mut cut = None;
+    for (index, frame) in frames.iter().enumerate().rev() {
+        if frame.in_app == Some(true) || frame.function.is_none() {
+            break;
+        }
+        if is_machinery(frame) {
+            cut = Some(index);
+        }
+    }
+    if let Some(cut) = cut.filter(|&cut| cut > 0) {
+        frames.truncate(cut);
     }
 }
 
@@ -406,6 +418,26 @@ mod tests {
                 "demo::main::{{closure}}"
             ]
         );
+    }
+
+    #[test]
+    fn trimming_takes_std_adapters_between_sdk_frames() {
+        let mut trace = frames(&[
+            "demo::main",
+            "demo::report",
+            "faultline::capture_error",
+            "std::thread::local::LocalKey<T>::try_with",
+            "faultline::hub::Hub::with_current",
+            "core::bool::<impl bool>::then",
+            "faultline::stacktrace::capture",
+            "backtrace::backtrace::trace",
+        ]);
+        trim_machinery(&mut trace);
+        assert_eq!(names(&trace), ["demo::main", "demo::report"]);
+        // A library between the caller and the SDK is the caller's business: it stays.
+        let mut trace = frames(&["demo::main", "somelib::report", "faultline::capture_error"]);
+        trim_machinery(&mut trace);
+        assert_eq!(names(&trace), ["demo::main", "somelib::report"]);
     }
 
     #[test]
