@@ -99,6 +99,26 @@
 //! log::error!("this becomes an event");
 //! ```
 //!
+//! [`Logger::json_lines`](integrations::log::Logger::json_lines) also writes every record at or above a level as
+//! one line of ECS JSON to a [`sink::JsonLinesSink`] (see "JSONL sink format" below), with or without a DSN:
+//!
+//! ```
+//! # let dir = tempfile::tempdir()?;
+//! use std::sync::Arc;
+//! use faultline::integrations::log::Logger;
+//! use faultline::sink::JsonLinesSink;
+//!
+//! let app_log = Arc::new(JsonLinesSink::builder(dir.path().join("app.log")).build()?);
+//! let logger = Logger::standalone().json_lines(app_log.clone(), log::LevelFilter::Info);
+//! log::set_boxed_logger(Box::new(logger))?;
+//! log::set_max_level(log::LevelFilter::Info);
+//! log::info!(user = "ada"; "signed in");
+//! # let line: serde_json::Value = serde_json::from_str(std::fs::read_to_string(app_log.path())?.trim_end())?;
+//! # assert_eq!(line["message"], "signed in");
+//! # assert_eq!(line["labels"]["user"], "ada");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! With the `tracing` feature, [`integrations::tracing::layer()`] does the same for `tracing` events, adding the
 //! names of the spans they happened in. Neither reports the records of the SDK itself or of its HTTP stack
 //! (`faultline`, `ureq`, `ureq_proto`, `rustls`), so reporting cannot feed itself. With the `anyhow` feature,
@@ -111,7 +131,8 @@
 //! [`flush`] and shutdown use a separate control queue, so a full queue cannot delay them, and they return within
 //! their timeout even if the server never answers. A `429` pauses sending for its `Retry-After`; events in that
 //! window are counted as `ratelimit_backoff`. Plug in your own [`transport::Transport`] with
-//! [`ClientOptions::transport`].
+//! [`ClientOptions::transport`]. [`transport::Tee`] sends each envelope to the HTTP transport (or any primary
+//! transport, whose outcome decides delivery) and, best effort, to secondary ones such as a JSON-lines sink.
 //!
 //! # JSONL sink format
 //!
@@ -120,6 +141,31 @@
 //! `log.level`, `message`, `error.type`, `error.stack_trace`, `service.name`, `labels`, …) that Filebeat's `ndjson`
 //! parser and Elasticsearch take without a custom pipeline. Its documentation lists every field; `docs/elk.md` has a
 //! Filebeat configuration and an index template.
+//!
+//! The same file can hold the program's `log` records ([`integrations::log::Logger::json_lines`]): one line each,
+//! with the same fields (`log.level` `info`, `warning`, …, `log.logger` the target, key-values as `labels`, an error
+//! key-value as `error.type`/`error.message`/`error.chain`) and no `event.id`. To keep events in the file while
+//! sending them to a server, combine the sink with the HTTP transport through [`transport::Tee`]:
+//!
+//! ```no_run
+//! # #[cfg(feature = "http")] {
+//! use std::sync::Arc;
+//! use faultline::sink::JsonLinesSink;
+//! use faultline::transport::{HttpTransport, Tee, TransportOptions};
+//!
+//! let dsn = "https://public_key@errors.example.com/42";
+//! let app_log = Arc::new(JsonLinesSink::builder("/var/log/billing/app.log").build()?);
+//! let http = HttpTransport::new(&TransportOptions::new(dsn.parse()?));
+//! let _guard = faultline::init(
+//!     faultline::ClientOptions::new().dsn(dsn).transport(Tee::new(http).with(app_log.clone())),
+//! );
+//! let logger = faultline::integrations::log::Logger::standalone()
+//!     .json_lines(app_log, log::LevelFilter::Info);
+//! log::set_boxed_logger(Box::new(logger))?;
+//! log::set_max_level(log::LevelFilter::Info);
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! [Elastic Common Schema]: https://www.elastic.co/guide/en/ecs/current/index.html
 //!

@@ -43,14 +43,43 @@
 //!   adds) are never turned into breadcrumbs or events: the SDK's HTTP stack logs while it sends, and reporting
 //!   that could feed the SDK its own traffic. Your logger still receives those records.
 //!
+//!
+//! # JSON lines
+//!
+//! With [`Logger::json_lines`], every record at or above a level also becomes one line of JSON in a
+//! [`JsonLinesSink`] file, with the same [Elastic Common Schema] field names as the events the sink writes, so a
+//! shipper such as Filebeat indexes log records and events alike. This needs no DSN: it works with the SDK
+//! disabled. A line has:
+//!
+//! - `@timestamp` (when it was logged), `message`, `ecs.version`, `process.pid`, `host.name`, the service fields
+//!   the sink is configured with, and `process.thread.name` when the logging thread has a name;
+//! - `log.level`: `error`, `warning`, `info`, `debug` or `trace`. `Warn` is written `warning`, the name event lines
+//!   use, so that one query (`log.level: warning`) finds both; ECS takes a level's text as the source has it, and
+//!   Filebeat passes it through unchanged;
+//! - `log.logger`: the target; `log.origin.file.name` and `log.origin.file.line`: where it was logged;
+//! - `labels`: the key-values as strings (a `.` in a key becomes `_`);
+//! - `error.type`, `error.message` and `error.chain`, from a key-value that holds an error (`error:err = e`), which
+//!   is then left out of `labels`. The type is named as [`crate::capture_error`] names a `dyn Error`.
+//!
+//! Log lines have no `event.id`; a record that also becomes an event appears twice in a sink that is the events'
+//! transport too, once as a log line and once as the event (with `event.id`).
+//!
+//! The ignored targets are left out of the file too: at `Debug` and `Trace`, the SDK's HTTP stack describes every
+//! request the worker sends to the server, which is the SDK's traffic rather than the program's. Your logger still
+//! receives those records. Unlike breadcrumbs and events, lines are written for records logged on the worker
+//! thread or by a callback, since writing a line reports nothing and cannot loop.
+//!
+//! [Elastic Common Schema]: https://www.elastic.co/guide/en/ecs/current/index.html
+//!
 //! Records logged by a `before_breadcrumb` or `before_send` callback, or on the SDK's worker thread, are passed to
-//! your logger only. While the SDK is disabled, a record costs a level comparison and an atomic load on top of your
+//! your logger only (and to the JSON lines). While the SDK is disabled, a record costs a level comparison and an atomic load on top of your
 //! logger's own work.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::fmt;
+use std::sync::Arc;
 
 use log::kv::{self, Key, Value, VisitSource, VisitValue};
 use log::{Level as LogLevel, LevelFilter, Log, Metadata, Record};
@@ -60,6 +89,7 @@ use super::{
     text_value,
 };
 use crate::protocol::{Breadcrumb, Event, Level};
+use crate::sink::{EcsError, EcsRecord, JsonLinesSink};
 
 /// A [`log::Log`] that reports records to faultline and passes every record on to the logger it wraps.
 ///
@@ -70,6 +100,7 @@ pub struct Logger<L: Log = NoopLogger> {
     breadcrumbs: LevelFilter,
     events: LevelFilter,
     ignored: Vec<Cow<'static, str>>,
+    json: Option<(Arc<JsonLinesSink>, LevelFilter)>,
 }
 
 /// A logger that drops every record: what [`Logger::standalone`] wraps.
@@ -110,6 +141,7 @@ impl<L: Log> Logger<L> {
                 .iter()
                 .map(|t| Cow::Borrowed(*t))
                 .collect(),
+            json: None,
         }
     }
 
@@ -141,6 +173,48 @@ impl<L: Log> Logger<L> {
         self
     }
 
+    /// Also writes every record at `level` or more severe as one line of ECS JSON through
+    /// [`JsonLinesSink::write_record`], for a log shipper. [`LevelFilter::Off`] writes none.
+    ///
+    /// This works whether or not the SDK is enabled, so a program can use faultline just for its JSON log file;
+    /// with it enabled, the same sink can also be the events' transport (alone, or beside the HTTP transport
+    /// through [`Tee`](crate::transport::Tee)), so events and log records share one file. See the module docs'
+    /// "JSON lines" section for the fields. A line that cannot be written is dropped; the sink does not panic.
+    ///
+    /// Defaults to writing no lines.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use faultline::integrations::log::Logger;
+    /// use faultline::sink::JsonLinesSink;
+    /// use log::{LevelFilter, Log};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let sink = Arc::new(JsonLinesSink::builder(dir.path().join("app.log")).build()?);
+    /// let logger = Logger::standalone().json_lines(sink.clone(), LevelFilter::Info);
+    /// logger.log(
+    ///     &log::Record::builder()
+    ///         .level(log::Level::Warn)
+    ///         .target("app::disk")
+    ///         .args(format_args!("disk almost full"))
+    ///         .key_values(&[("mount", "/var")])
+    ///         .build(),
+    /// );
+    ///
+    /// let text = std::fs::read_to_string(sink.path())?;
+    /// let line: serde_json::Value = serde_json::from_str(text.trim_end())?;
+    /// assert_eq!(line["log.level"], "warning");
+    /// assert_eq!(line["log.logger"], "app::disk");
+    /// assert_eq!(line["message"], "disk almost full");
+    /// assert_eq!(line["labels"]["mount"], "/var");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn json_lines(mut self, sink: Arc<JsonLinesSink>, level: LevelFilter) -> Self {
+        self.json = Some((sink, level));
+        self
+    }
+
     /// The wrapped logger.
     pub fn inner(&self) -> &L {
         &self.inner
@@ -157,6 +231,27 @@ impl<L: Log> Logger<L> {
         (level <= self.breadcrumbs || level <= self.events)
             && crate::is_enabled()
             && !is_ignored_target(metadata.target(), &self.ignored)
+    }
+
+    /// Whether records like `metadata` become JSON lines.
+    fn wants_json(&self, metadata: &Metadata<'_>) -> bool {
+        self.json
+            .as_ref()
+            .is_some_and(|(_, level)| metadata.level() <= *level)
+            && !is_ignored_target(metadata.target(), &self.ignored)
+    }
+
+    fn write_json(&self, record: &Record<'_>) {
+        let Some((sink, _)) = &self.json else {
+            return;
+        };
+        if !self.wants_json(record.metadata()) {
+            return;
+        }
+        // Not `guarded`: a line written by a callback or on the worker reports nothing, so it cannot loop, and
+        // those records belong in the log file like any other. The sink reports a failed write on the SDK's
+        // debug channel (never through `log`); the record is not retried.
+        let _ = sink.write_record(&ecs_record(record));
     }
 
     fn report(&self, record: &Record<'_>) {
@@ -189,12 +284,14 @@ impl<L: Log> Logger<L> {
 impl<L: Log> Log for Logger<L> {
     /// Whether the wrapped logger or this one wants the record.
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        self.inner.enabled(metadata) || self.wants(metadata)
+        self.inner.enabled(metadata) || self.wants(metadata) || self.wants_json(metadata)
     }
 
-    /// Passes the record to the wrapped logger (always; it applies its own filter), then reports it.
+    /// Passes the record to the wrapped logger (always; it applies its own filter), writes its JSON line, then
+    /// reports it.
     fn log(&self, record: &Record<'_>) {
         self.inner.log(record);
+        self.write_json(record);
         self.report(record);
     }
 
@@ -211,6 +308,10 @@ impl<L: Log> fmt::Debug for Logger<L> {
             .field("breadcrumb_level", &self.breadcrumbs)
             .field("event_level", &self.events)
             .field("ignored_targets", &self.ignored)
+            .field(
+                "json_lines",
+                &self.json.as_ref().map(|(s, l)| (s.path(), l)),
+            )
             .finish()
     }
 }
@@ -223,6 +324,56 @@ pub(crate) fn level(level: LogLevel) -> Level {
         LogLevel::Info => Level::Info,
         LogLevel::Debug | LogLevel::Trace => Level::Debug,
     }
+}
+
+/// The `log.level` of a record's JSON line: the protocol's names where events have them (`Warn` is `warning`, as on
+/// event lines, so one query finds both), `trace` kept apart from `debug`.
+fn ecs_level(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Trace => "trace",
+        other => self::level(other).as_str(),
+    }
+}
+
+/// A record as the fields of its JSON line.
+fn ecs_record<'a>(record: &'a Record<'_>) -> EcsRecord<'a> {
+    let message = match record.args().as_str() {
+        Some(text) => Cow::Borrowed(text),
+        None => Cow::Owned(record.args().to_string()),
+    };
+    let mut ecs = EcsRecord::new(ecs_level(record.level()), message);
+    ecs.logger = Some(Cow::Owned(record.target().to_owned()));
+    ecs.file = record.file().map(|f| Cow::Owned(f.to_owned()));
+    ecs.line = record.line();
+    let pairs = Pairs::from_record(record);
+    let error = pairs.error();
+    if let Some((_, err)) = error {
+        let exceptions = crate::chain::exceptions_from_error(err, "dyn core::error::Error");
+        // Root cause first; `error.*` describes the logged error and `error.chain` reads down from it.
+        if let Some((outer, causes)) = exceptions.split_last() {
+            let mut fields = EcsError::new(outer.ty.clone());
+            fields.message = outer.value.clone().map(Cow::Owned);
+            fields.chain = causes
+                .iter()
+                .rev()
+                .map(|c| match &c.value {
+                    Some(value) => format!("{}: {value}", c.ty),
+                    None => c.ty.clone(),
+                })
+                .collect();
+            ecs.error = Some(fields);
+        }
+    }
+    let skip = error.map(|(i, _)| i);
+    for (i, (key, value)) in pairs.pairs.iter().enumerate() {
+        if Some(i) != skip {
+            ecs.labels.insert(
+                Cow::Owned(key.as_str().to_owned()),
+                Cow::Owned(value.to_string()),
+            );
+        }
+    }
+    ecs
 }
 
 /// A record's key-values, borrowed for as long as the record lives.

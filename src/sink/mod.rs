@@ -6,7 +6,9 @@
 //! pipeline; `docs/elk.md` in the repository has a Filebeat configuration and an index template for them.
 //!
 //! [`EcsRecord`] is the mapping from an [`Event`] to those fields, and [`JsonLinesSink::write_record`] writes a
-//! record that did not come from an event, such as a log line.
+//! record that did not come from an event, such as a log line: the `log` integration's `Logger::json_lines` writes
+//! every `log` record this way. To write events both here and to a server, see
+//! [`Tee`](crate::transport::Tee).
 //!
 //! [Elastic Common Schema]: https://www.elastic.co/guide/en/ecs/current/index.html
 
@@ -75,7 +77,7 @@ const ECS_VERSION: &str = "8.11.0";
 /// | key | value | from an [`Event`] |
 /// |---|---|---|
 /// | `@timestamp` | RFC 3339 UTC with milliseconds, `2025-11-25T13:34:56.123Z` | `timestamp` |
-/// | `log.level` | `debug`, `info`, `warning`, `error`, `fatal` (a log record's own name otherwise) | `level` |
+/// | `log.level` | `debug`, `info`, `warning`, `error`, `fatal`; `trace` for `log` records (a record's own text otherwise) | `level` |
 /// | `message` | text | `message`, else the error's message, else its type |
 /// | `ecs.version` | `8.11.0` | |
 /// | `log.logger` | the logger or log target | `logger` |

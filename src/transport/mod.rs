@@ -3,6 +3,9 @@
 //! A [`Transport`] receives envelopes on the SDK's worker thread, never on the thread that captured the event, so
 //! it may block on I/O within its own timeouts. It sees only the envelope and the narrow [`TransportOptions`]: no
 //! scope, no client options, no callbacks.
+//!
+//! [`Tee`] sends each envelope to several transports, e.g. the HTTP transport and a
+//! [`JsonLinesSink`](crate::sink::JsonLinesSink), with the first one deciding delivery.
 
 use std::time::Duration;
 
@@ -16,9 +19,11 @@ mod http;
 pub(crate) mod rate_limit;
 pub(crate) mod retry;
 pub(crate) mod spool;
+mod tee;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use http::HttpTransport;
+pub use tee::Tee;
 
 /// What became of one envelope.
 ///
