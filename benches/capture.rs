@@ -1,0 +1,838 @@
+//! What faultline costs: on the capturing thread, on its worker thread, end to end over HTTP, and in memory.
+//!
+//! `cargo bench --bench capture` runs every scenario in well under a minute and prints medians and p99s. Per-call
+//! figures come from timing each call with `Instant` (the timer's own cost is printed first); scenarios that need a
+//! fresh process (the first capture after `init`, peak memory) re-execute this binary with `FAULTLINE_BENCH_CHILD`
+//! set. `docs/performance.md` records a run and what each figure means.
+
+mod harness;
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use faultline::protocol::Envelope;
+use faultline::transport::{Outcome, Transport};
+use faultline::{Breadcrumb, ClientOptions, Level};
+use harness::{DEPTH, LoopbackServer, Mode, Summary, deep, fmt_dur, ratio, sample_error};
+
+/// Long enough for any flush here; a flush that times out is reported, not waited out again.
+const FLUSH: Duration = Duration::from_secs(60);
+
+/// Accepts every envelope and keeps only when it arrived, so the worker's pace can be read off afterwards.
+#[derive(Default)]
+struct Sink {
+    arrivals: Mutex<Vec<Instant>>,
+}
+
+impl Sink {
+    fn arrivals(&self) -> Vec<Instant> {
+        self.arrivals.lock().unwrap().clone()
+    }
+
+    fn clear(&self) {
+        self.arrivals.lock().unwrap().clear();
+    }
+}
+
+impl Transport for Sink {
+    fn send_envelope(&self, _envelope: &Envelope) -> Outcome {
+        self.arrivals.lock().unwrap().push(Instant::now());
+        Outcome::Sent
+    }
+}
+
+/// Holds the worker inside `send_envelope` until opened, so the queue behind it fills (the full-queue path).
+#[derive(Default)]
+struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+}
+
+impl Transport for Gate {
+    fn send_envelope(&self, _envelope: &Envelope) -> Outcome {
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            open = self.opened.wait(open).unwrap();
+        }
+        Outcome::Sent
+    }
+}
+
+fn with_sink(queue_size: usize) -> (faultline::InitGuard, Arc<Sink>) {
+    let sink = Arc::new(Sink::default());
+    let guard = faultline::init(
+        ClientOptions::new()
+            .transport(sink.clone())
+            .queue_size(queue_size),
+    );
+    assert!(guard.is_enabled());
+    (guard, sink)
+}
+
+/// Events that did not reach the transport, whatever the reason.
+fn dropped(stats: &faultline::Stats) -> u64 {
+    stats.queue_overflow
+        + stats.sample_rate
+        + stats.before_send
+        + stats.network_error
+        + stats.send_error
+        + stats.ratelimit_backoff
+}
+
+fn report_drops(label: &str) {
+    let stats = faultline::stats();
+    println!(
+        "    {label}: sent {}, dropped {} (queue full {})",
+        stats.sent,
+        dropped(&stats),
+        stats.queue_overflow
+    );
+}
+
+/// Whether scenario `letter` should run: all of them, or those listed in `BENCH_ONLY` (e.g. `BENCH_ONLY=ag`).
+fn wanted(letter: char) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| only.contains(letter))
+}
+
+fn main() {
+    if let Some(role) = harness::child_role() {
+        return child(&role);
+    }
+    let started = Instant::now();
+    println!(
+        "faultline {} capture benchmarks ({} profile)",
+        env!("CARGO_PKG_VERSION"),
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "optimised"
+        }
+    );
+    println!(
+        "timer: one Instant::now() pair costs {} (median), included once in every per-call figure",
+        fmt_dur(harness::timer_overhead().median)
+    );
+    println!("load average at the start: {}", harness::load_average());
+    println!();
+
+    let floor = wanted('i').then(floor);
+    let capture = wanted('a').then(capture_error);
+    if wanted('b') {
+        capture_message();
+    }
+    if wanted('c') {
+        add_breadcrumb();
+    }
+    if wanted('d') {
+        full_queue();
+    }
+    if wanted('e') {
+        first_capture();
+    }
+    if wanted('f') {
+        worker_throughput();
+    }
+    if wanted('g') {
+        end_to_end();
+    }
+    if wanted('h') {
+        peak_rss();
+    }
+
+    if let (Some(floor), Some(capture)) = (floor, capture) {
+        println!(
+            "summary: capture_error with stack {} vs bare walk {} at the median: {} the floor",
+            fmt_dur(capture.median),
+            fmt_dur(floor.median),
+            ratio(capture.median, floor.median)
+        );
+    }
+    println!("load average at the end: {}", harness::load_average());
+    println!("total run time {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// (i) The floor: a bare `backtrace::trace` walk of the same stack, collecting addresses into a `Vec`.
+fn floor() -> Summary {
+    let (walk, frames) = deep(DEPTH, &mut || {
+        let frames = harness::bare_walk().len();
+        let s = harness::time_each(
+            20_000,
+            |_| {
+                black_box(harness::bare_walk());
+            },
+            |_| {},
+        );
+        (s, frames)
+    });
+    println!("(i) bare backtrace::trace walk, {DEPTH} frames deep ({frames} frames walked in all)");
+    println!("    {}", walk.line());
+    // What else the caller pays for, measured alone, to read the capture figures against.
+    let id = harness::time_each(
+        100_000,
+        |_| {
+            black_box(faultline::EventId::new());
+        },
+        |_| {},
+    );
+    println!("    for reference, EventId::new() (UUID v4): {}", id.line());
+    println!();
+    walk
+}
+
+/// (a) `capture_error` from a 20-frame stack with a two-level source chain, stack attached.
+fn capture_error() -> Summary {
+    let err = sample_error();
+    let (guard, _sink) = with_sink(1 << 16);
+    println!(
+        "(a) capture_error, {DEPTH} frames deep, 2-level source chain, attach_stacktrace, discarding transport"
+    );
+    // Paced: a flush every 64 calls (untimed) keeps the queue short while the worker resolves symbols next to us.
+    let paced = deep(DEPTH, &mut || {
+        harness::time_each(
+            20_000,
+            |_| {
+                black_box(faultline::capture_error(&err));
+            },
+            |i| {
+                if i % 64 == 63 {
+                    faultline::flush(FLUSH);
+                }
+            },
+        )
+    });
+    println!("    paced (flush every 64):       {}", paced.line());
+    // Isolated: a flush after every call, so the worker is idle during each measured call.
+    let isolated = deep(DEPTH, &mut || {
+        harness::time_each(
+            5_000,
+            |_| {
+                black_box(faultline::capture_error(&err));
+            },
+            |_| {
+                faultline::flush(FLUSH);
+            },
+        )
+    });
+    println!("    isolated (flush every call):  {}", isolated.line());
+    report_drops("drops");
+    drop(guard);
+
+    // The same call without the stack: the error chain, event id and enqueue alone.
+    let sink = Arc::new(Sink::default());
+    let guard = faultline::init(
+        ClientOptions::new()
+            .transport(sink)
+            .queue_size(1 << 16)
+            .attach_stacktrace(false),
+    );
+    let bare = deep(DEPTH, &mut || {
+        harness::time_each(
+            20_000,
+            |_| {
+                black_box(faultline::capture_error(&err));
+            },
+            |i| {
+                if i % 64 == 63 {
+                    faultline::flush(FLUSH);
+                }
+            },
+        )
+    });
+    println!("    without stack, paced:         {}", bare.line());
+    let bare_isolated = deep(DEPTH, &mut || {
+        harness::time_each(
+            5_000,
+            |_| {
+                black_box(faultline::capture_error(&err));
+            },
+            |_| {
+                faultline::flush(FLUSH);
+            },
+        )
+    });
+    println!("    without stack, isolated:      {}", bare_isolated.line());
+    println!(
+        "    for reference, a channel send that wakes a parked thread: {}",
+        wake_cost().line()
+    );
+    report_drops("drops");
+    drop(guard);
+    println!();
+    paced
+}
+
+/// What the isolated figures have and the paced ones mostly lack: a `try_send` on a crossbeam channel (the SDK's
+/// queue) whose receiver is parked, so the send must wake it with a system call.
+fn wake_cost() -> Summary {
+    let (tx, rx) = crossbeam_channel::bounded::<usize>(1024);
+    let seen = Arc::new(AtomicUsize::new(usize::MAX));
+    let receiver = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            for i in rx {
+                seen.store(i, Ordering::Release);
+            }
+        })
+    };
+    let s = harness::time_each(
+        2_000,
+        |i| tx.try_send(i).expect("room in the channel"),
+        |i| {
+            while seen.load(Ordering::Acquire) != i {
+                std::hint::spin_loop();
+            }
+            // Long enough for the receiver to stop spinning and park.
+            std::thread::sleep(Duration::from_micros(200));
+        },
+    );
+    drop(tx);
+    receiver.join().expect("the receiver thread");
+    s
+}
+
+/// (b) `capture_message`, which with `attach_stacktrace` (the default) also walks the stack.
+fn capture_message() {
+    let (guard, _sink) = with_sink(1 << 16);
+    let s = deep(DEPTH, &mut || {
+        harness::time_each(
+            20_000,
+            |_| {
+                black_box(faultline::capture_message(
+                    "disk almost full",
+                    Level::Warning,
+                ));
+            },
+            |i| {
+                if i % 64 == 63 {
+                    faultline::flush(FLUSH);
+                }
+            },
+        )
+    });
+    println!("(b) capture_message, {DEPTH} frames deep, attach_stacktrace, paced");
+    println!("    {}", s.line());
+    report_drops("drops");
+    drop(guard);
+    println!();
+}
+
+/// (c) `add_breadcrumb` with the default cap of 100 (so the oldest is dropped each time, after the first 100).
+fn add_breadcrumb() {
+    let (guard, _sink) = with_sink(1 << 16);
+    let s = harness::time_each(
+        100_000,
+        |_| faultline::add_breadcrumb(|| Breadcrumb::new("http", "GET /health").level(Level::Info)),
+        |_| {},
+    );
+    println!("(c) add_breadcrumb (closure form, scope holding 100 breadcrumbs)");
+    println!("    {}", s.line());
+    drop(guard);
+
+    // A breadcrumb while a captured event still waits in the queue: the event holds the scope, so the first change
+    // after a capture copies it (copy on write), here with its 100 breadcrumbs. A gated worker keeps events queued.
+    let gate = Arc::new(Gate::default());
+    let guard = faultline::init(
+        ClientOptions::new()
+            .transport(gate.clone())
+            .queue_size(1 << 16),
+    );
+    let after = harness::time_each(
+        2_000,
+        |_| faultline::add_breadcrumb(|| Breadcrumb::new("http", "GET /health")),
+        |_| {
+            faultline::capture_message("queued", Level::Info);
+        },
+    );
+    println!(
+        "    right after a capture still queued (scope copied): {}",
+        after.line()
+    );
+    gate.open();
+    faultline::flush(FLUSH);
+    // Later scenarios start from an empty scope, as a program that never added breadcrumbs would. (The scope belongs
+    // to the thread, not the client, so it outlives this client; it can only be changed while one is running.)
+    faultline::configure_scope(|scope| scope.clear());
+    drop(guard);
+    println!();
+}
+
+/// (d) Captures dropped because the queue is full: the worker is held in the transport and the one-slot queue
+/// behind it is taken.
+fn full_queue() {
+    let gate = Arc::new(Gate::default());
+    let guard = faultline::init(ClientOptions::new().transport(gate.clone()).queue_size(1));
+    // One event for the worker to hold, one to fill the queue; wait until the worker has taken the first.
+    faultline::capture_message("held by the worker", Level::Info);
+    std::thread::sleep(Duration::from_millis(50));
+    faultline::capture_message("fills the queue", Level::Info);
+    let before = faultline::stats().queue_overflow;
+    let err = sample_error();
+    let error = deep(DEPTH, &mut || {
+        harness::time_each(
+            20_000,
+            |_| {
+                black_box(faultline::capture_error(&err));
+            },
+            |_| {},
+        )
+    });
+    let message = deep(DEPTH, &mut || {
+        harness::time_each(
+            20_000,
+            |_| {
+                black_box(faultline::capture_message("dropped", Level::Info));
+            },
+            |_| {},
+        )
+    });
+    let counted = faultline::stats().queue_overflow - before;
+    println!("(d) full queue: the cost of a capture that is dropped ({DEPTH} frames deep)");
+    println!("    capture_error:   {}", error.line());
+    println!("    capture_message: {}", message.line());
+    println!("    {counted} of 40000 counted as queue_overflow");
+    gate.open();
+    drop(guard);
+    println!();
+}
+
+/// (e) The first capture after `init`, each sample in a fresh process.
+fn first_capture() {
+    const SAMPLES: usize = 15;
+    let mut init = Vec::new();
+    let mut first = Vec::new();
+    let mut second = Vec::new();
+    let mut delivered = Vec::new();
+    let mut during_load = Vec::new();
+    for _ in 0..SAMPLES {
+        let r = harness::run_child("first-capture", &[]);
+        let ns = |k| Duration::from_nanos(harness::get(&r, k).parse().unwrap());
+        init.push(ns("init_ns"));
+        first.push(ns("first_ns"));
+        second.push(ns("second_ns"));
+        delivered.push(ns("first_delivered_ns"));
+        during_load.push(ns("during_load_ns"));
+    }
+    println!("(e) first capture after init, fresh process per sample (median of {SAMPLES})");
+    println!(
+        "    init:                                   {}",
+        fmt_dur(harness::median(init))
+    );
+    println!(
+        "    first capture_error (caller):           {}",
+        fmt_dur(harness::median(first))
+    );
+    println!(
+        "    second capture_error (caller):          {}",
+        fmt_dur(harness::median(second))
+    );
+    println!(
+        "    first event: capture to transport (worker, cold debug info): {}",
+        fmt_dur(harness::median(delivered))
+    );
+    println!(
+        "    capture_error 2 ms later, while the worker loads debug info: {} (slowest {})",
+        fmt_dur(harness::median(during_load.clone())),
+        fmt_dur(during_load.into_iter().max().unwrap_or_default())
+    );
+    println!();
+}
+
+/// (f) The worker's pace: symbolicated events per second with a warm and a cold address cache.
+///
+/// Events are queued behind a plug (an event the gated transport holds), then the gate opens: the gaps between
+/// arrivals at the transport are the worker's time per event, with no caller competing for the CPU. Cold events each
+/// come from a stack of 20 functions no earlier event used (see [`distinct`]), on a fresh client, so their addresses
+/// are not in its cache; warm events repeat one stack. backtrace's parsed debug info stays loaded in the process:
+/// a cold process is in (e).
+fn worker_throughput() {
+    const CLIENTS: usize = 4;
+    let err = sample_error();
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    for _ in 0..CLIENTS {
+        let gate = Arc::new(Plug::default());
+        let guard = faultline::init(
+            ClientOptions::new()
+                .transport(gate.clone())
+                .queue_size(1024),
+        );
+        let capture = || {
+            faultline::capture_error(&err);
+        };
+        // Cold: each event from a stack this client has not seen.
+        gate.plug();
+        for stack in distinct::STACKS {
+            stack(&mut capture.clone());
+        }
+        cold.extend(gaps(gate.unplug()));
+        // Warm: the first of those stacks again, now cached.
+        gate.plug();
+        for _ in distinct::STACKS {
+            distinct::STACKS[0](&mut capture.clone());
+        }
+        warm.extend(gaps(gate.unplug()));
+        drop(guard);
+    }
+    let (cold, warm) = (harness::median(cold), harness::median(warm));
+    println!(
+        "(f) worker: symbolicated events per second, one event after another with the worker never idle"
+    );
+    println!(
+        "    warm cache: {:>6.0} events/s ({} per event: one stack of {} frames repeated)",
+        1.0 / warm.as_secs_f64(),
+        fmt_dur(warm),
+        distinct::DEPTH
+    );
+    println!(
+        "    cold cache: {:>6.0} events/s ({} per event: each event a stack of {} functions not seen before, {CLIENTS} fresh clients × {})",
+        1.0 / cold.as_secs_f64(),
+        fmt_dur(cold),
+        distinct::DEPTH,
+        distinct::STACKS.len()
+    );
+
+    // Warm again, but as a program sees it: a burst from one call site while the worker keeps up.
+    const BURST: usize = 5_000;
+    let (guard, sink) = with_sink(BURST);
+    deep(DEPTH, &mut || {
+        faultline::capture_error(&err);
+        faultline::flush(FLUSH);
+    });
+    sink.clear();
+    deep(DEPTH, &mut || {
+        for _ in 0..BURST {
+            faultline::capture_error(&err);
+        }
+        faultline::flush(FLUSH);
+    });
+    let arrivals = sink.arrivals();
+    let span = *arrivals.last().unwrap() - arrivals[0];
+    println!(
+        "    warm, burst of {BURST} with the caller capturing alongside: {:.0} events/s",
+        (arrivals.len() - 1) as f64 / span.as_secs_f64()
+    );
+    report_drops("drops");
+    drop(guard);
+    println!();
+}
+
+/// The time between consecutive departures: the worker's time for each event after the first.
+fn gaps(departures: Vec<Instant>) -> Vec<Duration> {
+    assert_eq!(
+        departures.len(),
+        distinct::STACKS.len() + 1,
+        "plug and events delivered"
+    );
+    departures.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// A transport that can hold the worker on a plug event while others queue up behind it, and records when each
+/// envelope leaves it.
+#[derive(Default)]
+struct Plug {
+    state: Mutex<PlugState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct PlugState {
+    closed: bool,
+    holding: bool,
+    arrivals: Vec<Instant>,
+}
+
+impl Plug {
+    /// Closes the gate and queues a plug event, returning once the worker is held on it.
+    fn plug(&self) {
+        {
+            let mut state = self.state.lock().unwrap();
+            state.closed = true;
+            state.arrivals.clear();
+        }
+        faultline::capture_message("plug", Level::Info);
+        let mut state = self.state.lock().unwrap();
+        while !state.holding {
+            state = self.changed.wait(state).unwrap();
+        }
+    }
+
+    /// Opens the gate, waits until the queue is delivered, and returns the departure times (the plug's first).
+    fn unplug(&self) -> Vec<Instant> {
+        {
+            let mut state = self.state.lock().unwrap();
+            state.closed = false;
+            self.changed.notify_all();
+        }
+        assert!(faultline::flush(FLUSH));
+        std::mem::take(&mut self.state.lock().unwrap().arrivals)
+    }
+}
+
+impl Transport for Plug {
+    fn send_envelope(&self, _envelope: &Envelope) -> Outcome {
+        let mut state = self.state.lock().unwrap();
+        if state.closed {
+            state.holding = true;
+            self.changed.notify_all();
+            while state.closed {
+                state = self.changed.wait(state).unwrap();
+            }
+            state.holding = false;
+        }
+        state.arrivals.push(Instant::now());
+        Outcome::Sent
+    }
+}
+
+/// Call stacks made of distinct functions, for a cache that has not seen their addresses.
+///
+/// `Level<T>::run::<M>` is one function per depth and marker type; each uses its marker's `ID`, so no two have the
+/// same code and the compiler cannot merge them. Every stack in [`STACKS`] is [`DEPTH`] such functions deep.
+mod distinct {
+    use std::hint::black_box;
+    use std::marker::PhantomData;
+
+    pub(crate) trait Marker {
+        const ID: usize;
+    }
+
+    pub(crate) trait Depth {
+        fn run<M: Marker>(f: &mut dyn FnMut());
+    }
+
+    pub(crate) struct Bottom;
+    pub(crate) struct Level<T>(PhantomData<T>);
+
+    impl Depth for Bottom {
+        #[inline(never)]
+        fn run<M: Marker>(f: &mut dyn FnMut()) {
+            f();
+            black_box(M::ID);
+        }
+    }
+
+    impl<T: Depth> Depth for Level<T> {
+        #[inline(never)]
+        fn run<M: Marker>(f: &mut dyn FnMut()) {
+            T::run::<M>(f);
+            black_box(M::ID);
+        }
+    }
+
+    type L4 = Level<Level<Level<Level<Bottom>>>>;
+    type L19 = Level<
+        Level<
+            Level<
+                Level<
+                    Level<Level<Level<Level<Level<Level<Level<Level<Level<Level<Level<L4>>>>>>>>>>>,
+                >,
+            >,
+        >,
+    >;
+
+    /// Frames per stack: 19 `Level`s and the `Bottom`.
+    pub(crate) const DEPTH: usize = 20;
+
+    macro_rules! stacks {
+        ($($marker:ident = $id:literal),* $(,)?) => {
+            $(
+                pub(crate) struct $marker;
+                impl Marker for $marker {
+                    const ID: usize = $id;
+                }
+            )*
+            pub(crate) const STACKS: &[fn(&mut dyn FnMut())] = &[$(<L19 as Depth>::run::<$marker>),*];
+        };
+    }
+
+    stacks!(
+        S0 = 0,
+        S1 = 1,
+        S2 = 2,
+        S3 = 3,
+        S4 = 4,
+        S5 = 5,
+        S6 = 6,
+        S7 = 7,
+        S8 = 8,
+        S9 = 9,
+        S10 = 10,
+        S11 = 11,
+        S12 = 12,
+        S13 = 13,
+        S14 = 14,
+        S15 = 15,
+    );
+}
+
+/// (g) Events per second delivered to a loopback HTTP server, every event accounted for.
+fn end_to_end() {
+    const N: usize = 5_000;
+    let server = LoopbackServer::start(Mode::Answer);
+    let guard = faultline::init(ClientOptions::new().dsn(server.dsn()).queue_size(N));
+    let err = sample_error();
+    // One event first, so the connection is open and the address cache warm.
+    deep(DEPTH, &mut || faultline::capture_error(&err));
+    assert!(faultline::flush(FLUSH));
+    let (before, events_before) = (faultline::stats(), server.events());
+    let start = Instant::now();
+    let flushed = deep(DEPTH, &mut || {
+        for _ in 0..N {
+            faultline::capture_error(&err);
+        }
+        faultline::flush(FLUSH)
+    });
+    let elapsed = start.elapsed();
+    let after = faultline::stats();
+    let sent = after.sent - before.sent;
+    let lost = dropped(&after) - dropped(&before);
+    let received = server.events() - events_before;
+    println!(
+        "(g) end to end: {N} captures, HTTP/1.1 keep-alive to a loopback server answering 200 {{}}"
+    );
+    println!(
+        "    {:.0} events/s delivered ({sent} in {:.1} ms, flush {})",
+        sent as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1e3,
+        if flushed { "complete" } else { "timed out" }
+    );
+    println!(
+        "    captured {N} = sent {sent} + dropped {lost} + unaccounted {}; the server counted {received} events",
+        N as i64 - sent as i64 - lost as i64
+    );
+    drop(guard);
+
+    // What the worker spends on one event's bytes: the envelope for a real captured event, serialised.
+    let events = faultline::test::with_captured_events(|| {
+        deep(DEPTH, &mut || faultline::capture_error(&err));
+    });
+    let mut pending: Vec<Option<Envelope>> = (0..2_000)
+        .map(|_| Some(Envelope::from_event(events[0].clone())))
+        .collect();
+    let mut size = 0;
+    let serialise = harness::time_each(
+        pending.len(),
+        |i| {
+            let bytes = pending[i].take().unwrap().to_vec(Some(SystemTime::now()));
+            size = bytes.len();
+        },
+        |_| {},
+    );
+    println!(
+        "    for reference, serialising one such envelope ({size} bytes, {} frames): {}",
+        events[0]
+            .exception
+            .last()
+            .and_then(|e| e.stacktrace.as_ref())
+            .map_or(0, |s| s.frames.len()),
+        serialise.line()
+    );
+    println!(
+        "    the server received {:.0} bytes per request on average",
+        server.bytes() as f64 / server.requests().max(1) as f64
+    );
+    println!();
+}
+
+/// (h) Peak resident memory of a fresh process capturing a burst of 10,000 events to a loopback server.
+fn peak_rss() {
+    let server = LoopbackServer::start(Mode::Answer);
+    println!(
+        "(h) peak RSS (VmHWM) of a fresh process around a 10,000-event burst to a loopback server"
+    );
+    println!(
+        "    (a queued event is a boxed faultline::protocol::Event of {} bytes plus its strings, exceptions and \
+         raw stack)",
+        std::mem::size_of::<faultline::protocol::Event>()
+    );
+    for queue in ["100", "10000"] {
+        let r = harness::run_child(
+            "burst",
+            &[("BENCH_DSN", server.dsn()), ("BENCH_QUEUE", queue.into())],
+        );
+        println!(
+            "    queue_size {queue:>5}: baseline {} KiB, after init {} KiB, after the first event {} KiB, peak {} KiB (+{} KiB); sent {}, dropped {}",
+            harness::get(&r, "hwm_start_kib"),
+            harness::get(&r, "hwm_init_kib"),
+            harness::get(&r, "hwm_first_kib"),
+            harness::get(&r, "hwm_peak_kib"),
+            harness::get(&r, "hwm_peak_kib").parse::<u64>().unwrap()
+                - harness::get(&r, "hwm_start_kib").parse::<u64>().unwrap(),
+            harness::get(&r, "sent"),
+            harness::get(&r, "dropped"),
+        );
+    }
+    println!();
+}
+
+fn child(role: &str) {
+    match role {
+        "first-capture" => {
+            let err = sample_error();
+            let sink = Arc::new(Sink::default());
+            let start = Instant::now();
+            let guard = faultline::init(ClientOptions::new().transport(sink.clone()));
+            let init = start.elapsed();
+            let (first, returned, second, during_load) = deep(DEPTH, &mut || {
+                let start = Instant::now();
+                faultline::capture_error(&err);
+                let returned = Instant::now();
+                let first = returned - start;
+                let start = Instant::now();
+                faultline::capture_error(&err);
+                let second = start.elapsed();
+                // By now the worker is resolving the first event's addresses, loading debug info for tens of
+                // milliseconds; a capture now shows whether the caller waits for it.
+                std::thread::sleep(Duration::from_millis(2));
+                let start = Instant::now();
+                faultline::capture_error(&err);
+                (first, returned, second, start.elapsed())
+            });
+            faultline::flush(FLUSH);
+            let delivered = sink.arrivals()[0] - returned;
+            harness::child_result("during_load_ns", during_load.as_nanos());
+            harness::child_result("init_ns", init.as_nanos());
+            harness::child_result("first_ns", first.as_nanos());
+            harness::child_result("second_ns", second.as_nanos());
+            harness::child_result("first_delivered_ns", delivered.as_nanos());
+            drop(guard);
+        }
+        "burst" => {
+            let dsn = std::env::var("BENCH_DSN").expect("BENCH_DSN");
+            let queue = std::env::var("BENCH_QUEUE").expect("BENCH_QUEUE");
+            harness::child_result("hwm_start_kib", harness::rss_kib().0);
+            let guard = faultline::init(
+                ClientOptions::new()
+                    .dsn(dsn)
+                    .queue_size(queue.parse().unwrap()),
+            );
+            harness::child_result("hwm_init_kib", harness::rss_kib().0);
+            let err = sample_error();
+            // One event alone first: it loads the debug info, which the burst then shares.
+            deep(DEPTH, &mut || faultline::capture_error(&err));
+            faultline::flush(FLUSH);
+            harness::child_result("hwm_first_kib", harness::rss_kib().0);
+            deep(DEPTH, &mut || {
+                for _ in 0..9_999 {
+                    faultline::capture_error(&err);
+                }
+            });
+            faultline::flush(FLUSH);
+            let stats = faultline::stats();
+            harness::child_result("hwm_peak_kib", harness::rss_kib().0);
+            harness::child_result("sent", stats.sent);
+            harness::child_result("dropped", dropped(&stats));
+            drop(guard);
+        }
+        other => panic!("unknown child scenario `{other}`"),
+    }
+}

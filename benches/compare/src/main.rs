@@ -1,0 +1,627 @@
+//! faultline next to the sentry crate (0.49, `attach_stacktrace = true`) and a bare `backtrace::trace` walk, every
+//! scenario measured in this one run with the same harness (`../harness/mod.rs`).
+//!
+//! The SDKs take turns: both keep a process-wide client, so each scenario starts one, measures it and stops it
+//! before the other's turn. Figures that need a fresh process (the first capture after `init`, peak memory) come
+//! from re-executing this binary with `FAULTLINE_BENCH_CHILD` set. `run.sh` runs this and the build comparison.
+
+#[path = "../../harness/mod.rs"]
+mod harness;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use harness::{DEPTH, LoopbackServer, Mode, Summary, deep, fmt_dur, sample_error};
+
+const FLUSH: Duration = Duration::from_secs(60);
+
+/// Calls per scenario. sentry resolves symbols on the calling thread, so its captures take long enough that fewer
+/// calls give as stable a median; faultline's are cheap enough for ten times as many.
+const FAST_N: usize = 20_000;
+const SLOW_N: usize = 2_000;
+const BREADCRUMBS_N: usize = 100_000;
+const FIRST_CAPTURE_SAMPLES: usize = 15;
+const E2E_N: usize = 2_000;
+const E2E_ROUNDS: usize = 5;
+const BURST_N: usize = 10_000;
+
+// === faultline ===
+
+struct FaultlineDiscard;
+
+impl faultline::transport::Transport for FaultlineDiscard {
+    fn send_envelope(
+        &self,
+        _envelope: &faultline::protocol::Envelope,
+    ) -> faultline::transport::Outcome {
+        faultline::transport::Outcome::Sent
+    }
+}
+
+fn faultline_discarding() -> faultline::InitGuard {
+    faultline::init(
+        faultline::ClientOptions::new()
+            .transport(FaultlineDiscard)
+            .queue_size(1 << 16),
+    )
+}
+
+fn faultline_http(dsn: String, queue: usize) -> faultline::InitGuard {
+    faultline::init(faultline::ClientOptions::new().dsn(dsn).queue_size(queue))
+}
+
+fn faultline_dropped(stats: &faultline::Stats) -> u64 {
+    stats.queue_overflow
+        + stats.sample_rate
+        + stats.before_send
+        + stats.network_error
+        + stats.send_error
+        + stats.ratelimit_backoff
+}
+
+// === sentry ===
+
+/// sentry calls a custom transport on the capturing thread; this one drops the envelope, so only the capture is
+/// timed.
+struct SentryDiscard;
+
+impl sentry::Transport for SentryDiscard {
+    fn send_envelope(&self, envelope: sentry::Envelope) {
+        black_box(envelope);
+    }
+}
+
+fn sentry_options() -> sentry::ClientOptions {
+    // `ClientOptions` is non-exhaustive: start from the defaults and set fields.
+    let mut options = sentry::ClientOptions::default();
+    options.attach_stacktrace = true;
+    options
+}
+
+fn sentry_discarding() -> sentry::ClientInitGuard {
+    let mut options = sentry_options();
+    // sentry is enabled only with a DSN, even with a custom transport; nothing is sent to it.
+    options.dsn = Some("http://bench@127.0.0.1:9/1".parse().expect("a DSN"));
+    options.transport = Some(Arc::new(Arc::new(SentryDiscard)));
+    sentry::init(options)
+}
+
+/// sentry with its ureq transport (a background thread behind a bounded channel of `queue` envelopes).
+fn sentry_http(dsn: &str, queue: Option<usize>) -> sentry::ClientInitGuard {
+    let mut options = sentry_options();
+    options.dsn = Some(dsn.parse().expect("a DSN"));
+    options.transport_channel_capacity = queue.and_then(std::num::NonZeroUsize::new);
+    sentry::init(options)
+}
+
+/// Waits until sentry's transport has sent what is queued (sentry has no free `flush` function).
+fn sentry_flush(timeout: Duration) -> bool {
+    sentry::Hub::current()
+        .client()
+        .is_none_or(|client| client.flush(Some(timeout)))
+}
+
+// === the table ===
+
+/// One scenario's per-call figures.
+struct Row {
+    name: &'static str,
+    faultline: Summary,
+    sentry: Summary,
+    floor: Option<Summary>,
+}
+
+fn main() {
+    if let Some(role) = harness::child_role() {
+        return child(&role);
+    }
+    let started = Instant::now();
+    println!("faultline (this tree) vs sentry 0.49.5 vs a bare backtrace::trace walk, in one run");
+    println!(
+        "timer: one Instant::now() pair costs {} (median), included once in every per-call figure",
+        fmt_dur(harness::timer_overhead().median)
+    );
+    println!("load average at the start: {}", harness::load_average());
+    let err = sample_error();
+    let floor = deep(DEPTH, &mut || {
+        harness::time_each(
+            FAST_N,
+            |_| {
+                black_box(harness::bare_walk());
+            },
+            |_| {},
+        )
+    });
+
+    let mut rows = Vec::new();
+
+    // capture_error from a 20-frame stack, 2-level source chain, stack attached; faultline flushes every 64 calls
+    // (untimed) so the queue stays short, sentry's discarding transport runs inline.
+    let guard = faultline_discarding();
+    let faultline_error = deep(DEPTH, &mut || {
+        harness::time_each(
+            FAST_N,
+            |_| {
+                black_box(faultline::capture_error(&err));
+            },
+            |i| {
+                if i % 64 == 63 {
+                    faultline::flush(FLUSH);
+                }
+            },
+        )
+    });
+    // The same with the worker idle before each call (a flush after every call, untimed), as for a program whose
+    // errors are far apart: the capture then has to wake the worker.
+    let faultline_idle = deep(DEPTH, &mut || {
+        harness::time_each(
+            FAST_N / 4,
+            |_| {
+                black_box(faultline::capture_error(&err));
+            },
+            |_| {
+                faultline::flush(FLUSH);
+            },
+        )
+    });
+    let faultline_message = deep(DEPTH, &mut || {
+        harness::time_each(
+            FAST_N,
+            |_| {
+                black_box(faultline::capture_message(
+                    "disk almost full",
+                    faultline::Level::Warning,
+                ));
+            },
+            |i| {
+                if i % 64 == 63 {
+                    faultline::flush(FLUSH);
+                }
+            },
+        )
+    });
+    let faultline_crumb = harness::time_each(
+        BREADCRUMBS_N,
+        |_| {
+            faultline::add_breadcrumb(|| {
+                faultline::Breadcrumb::new("http", "GET /health").level(faultline::Level::Info)
+            })
+        },
+        |_| {},
+    );
+    faultline::configure_scope(|scope| scope.clear());
+    let faultline_stats = faultline::stats();
+    drop(guard);
+
+    let guard = sentry_discarding();
+    let sentry_error = deep(DEPTH, &mut || {
+        harness::time_each(
+            SLOW_N,
+            |_| {
+                black_box(sentry::capture_error(&err));
+            },
+            |_| {},
+        )
+    });
+    let sentry_message = deep(DEPTH, &mut || {
+        harness::time_each(
+            SLOW_N,
+            |_| {
+                black_box(sentry::capture_message(
+                    "disk almost full",
+                    sentry::Level::Warning,
+                ));
+            },
+            |_| {},
+        )
+    });
+    let sentry_crumb = harness::time_each(
+        BREADCRUMBS_N,
+        |_| {
+            sentry::add_breadcrumb(|| sentry::Breadcrumb {
+                category: Some("http".into()),
+                message: Some("GET /health".into()),
+                level: sentry::Level::Info,
+                ..Default::default()
+            })
+        },
+        |_| {},
+    );
+    sentry::configure_scope(|scope| scope.clear());
+    drop(guard);
+
+    rows.push(Row {
+        name: "capture_error, stack attached",
+        faultline: faultline_error,
+        sentry: sentry_error,
+        floor: Some(floor.clone()),
+    });
+    rows.push(Row {
+        name: "capture_error, worker idle before each",
+        faultline: faultline_idle,
+        sentry: rows[0].sentry.clone(),
+        floor: Some(floor.clone()),
+    });
+    rows.push(Row {
+        name: "capture_message, stack attached",
+        faultline: faultline_message,
+        sentry: sentry_message,
+        floor: Some(floor.clone()),
+    });
+    rows.push(Row {
+        name: "add_breadcrumb (100 kept)",
+        faultline: faultline_crumb,
+        sentry: sentry_crumb,
+        floor: None,
+    });
+    let (faultline_drop, sentry_drop) = full_queue(&err);
+    rows.push(Row {
+        name: "capture_error, queue full (dropped)",
+        faultline: faultline_drop,
+        sentry: sentry_drop,
+        floor: Some(floor.clone()),
+    });
+    let (faultline_first, sentry_first) = first_capture();
+    rows.push(Row {
+        name: "first capture_error after init",
+        faultline: faultline_first,
+        sentry: sentry_first,
+        floor: None,
+    });
+
+    println!(
+        "faultline's paced captures: sent {}, dropped {} (none may be dropped while measuring)",
+        faultline_stats.sent,
+        faultline_dropped(&faultline_stats)
+    );
+    println!();
+    print_table(&rows, &floor);
+    println!();
+    end_to_end(&err);
+    println!();
+    peak_rss();
+    println!();
+    println!("load average at the end: {}", harness::load_average());
+    println!("total run time {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// Per-call durations: median and p99 for each SDK, the floor's median, and the ratios.
+fn print_table(rows: &[Row], floor: &Summary) {
+    println!(
+        "{:<38} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12} {:>10}",
+        "per call (median / p99)",
+        "faultline",
+        "p99",
+        "sentry",
+        "p99",
+        "sentry/fl p50",
+        "sentry/fl p99",
+        "fl/floor"
+    );
+    for row in rows {
+        let versus =
+            |a: Duration, b: Duration| format!("{:.0}×", a.as_secs_f64() / b.as_secs_f64());
+        println!(
+            "{:<38} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12} {:>10}",
+            row.name,
+            fmt_dur(row.faultline.median),
+            fmt_dur(row.faultline.p99),
+            fmt_dur(row.sentry.median),
+            fmt_dur(row.sentry.p99),
+            versus(row.sentry.median, row.faultline.median),
+            versus(row.sentry.p99, row.faultline.p99),
+            row.floor.as_ref().map_or("".into(), |floor| harness::ratio(
+                row.faultline.median,
+                floor.median
+            )),
+        );
+    }
+    println!(
+        "{:<38} {:>10} {:>10}   ({} frames walked; sentry vs floor for capture_error: {})",
+        "floor: bare backtrace::trace walk",
+        fmt_dur(floor.median),
+        fmt_dur(floor.p99),
+        deep(DEPTH, &mut || harness::bare_walk().len()),
+        harness::ratio(rows[0].sentry.median, floor.median),
+    );
+    println!(
+        "(sentry has no worker to wake: its \"worker idle\" figures are its capture_error figures. First capture: \
+         median of {FIRST_CAPTURE_SAMPLES} fresh processes, so its p99 column is the slowest of them.)"
+    );
+}
+
+/// A capture that is dropped because the queue is full: each SDK sends to a loopback server that never answers,
+/// with room for one envelope in its queue; the first capture holds the sender, the second fills the queue.
+fn full_queue(err: &harness::RequestFailed) -> (Summary, Summary) {
+    let server = LoopbackServer::start(Mode::Hang);
+    let guard = faultline_http(server.dsn(), 1);
+    faultline::capture_message("held by the worker", faultline::Level::Info);
+    std::thread::sleep(Duration::from_millis(100));
+    faultline::capture_message("fills the queue", faultline::Level::Info);
+    let before = faultline::stats().queue_overflow;
+    let faultline_drop = deep(DEPTH, &mut || {
+        harness::time_each(
+            FAST_N,
+            |_| {
+                black_box(faultline::capture_error(err));
+            },
+            |_| {},
+        )
+    });
+    let counted = faultline::stats().queue_overflow - before;
+    // Closing the server's sockets ends the hung request, so shutting the SDK down does not wait for it.
+    drop(server);
+    drop(guard);
+
+    let server = LoopbackServer::start(Mode::Hang);
+    let guard = sentry_http(&server.dsn(), Some(1));
+    sentry::capture_message("held by the worker", sentry::Level::Info);
+    std::thread::sleep(Duration::from_millis(100));
+    sentry::capture_message("fills the queue", sentry::Level::Info);
+    let sentry_drop = deep(DEPTH, &mut || {
+        harness::time_each(
+            SLOW_N,
+            |_| {
+                black_box(sentry::capture_error(err));
+            },
+            |_| {},
+        )
+    });
+    drop(server);
+    drop(guard);
+    println!("full queue: faultline counted {counted} of {FAST_N} as queue_overflow");
+    (faultline_drop, sentry_drop)
+}
+
+/// The first `capture_error` after `init`, each sample in a fresh process.
+fn first_capture() -> (Summary, Summary) {
+    let mut result = Vec::new();
+    for sdk in ["faultline", "sentry"] {
+        let mut init = Vec::new();
+        let mut first = Vec::new();
+        let mut second = Vec::new();
+        for _ in 0..FIRST_CAPTURE_SAMPLES {
+            let r = harness::run_child(&format!("first-{sdk}"), &[]);
+            let ns = |k| Duration::from_nanos(harness::get(&r, k).parse().unwrap());
+            init.push(ns("init_ns"));
+            first.push(ns("first_ns"));
+            second.push(ns("second_ns"));
+        }
+        println!(
+            "first capture, {sdk}: init {}, first capture_error {}, second {} (medians of {FIRST_CAPTURE_SAMPLES} processes)",
+            fmt_dur(harness::median(init)),
+            fmt_dur(harness::median(first.clone())),
+            fmt_dur(harness::median(second)),
+        );
+        result.push(Summary::of(&mut first));
+    }
+    let sentry = result.pop().expect("two");
+    (result.pop().expect("two"), sentry)
+}
+
+/// Events per second delivered to a loopback HTTP server, with a queue large enough for the whole burst, and the
+/// tally of every event. The SDKs alternate for [`E2E_ROUNDS`] rounds and the median rate counts, since other work
+/// on a shared machine moves a single sub-second round.
+fn end_to_end(err: &harness::RequestFailed) {
+    println!(
+        "end to end: {E2E_N} capture_error calls ({DEPTH} frames deep) to a loopback HTTP/1.1 server answering 200 {{}}, queue of {E2E_N}, {E2E_ROUNDS} rounds"
+    );
+    let mut faultline_rates = Vec::new();
+    let mut sentry_rates = Vec::new();
+    for round in 1..=E2E_ROUNDS {
+        let (rate, tally) = faultline_end_to_end(err);
+        println!("  round {round} faultline: {rate:>6.0} events/s; {tally}");
+        faultline_rates.push(rate);
+        let (rate, tally) = sentry_end_to_end(err);
+        println!("  round {round} sentry:    {rate:>6.0} events/s; {tally}");
+        sentry_rates.push(rate);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (faultline_rate, sentry_rate) = (median(faultline_rates), median(sentry_rates));
+    println!(
+        "  median: faultline {faultline_rate:.0} events/s, sentry {sentry_rate:.0} events/s; faultline / sentry {:.2}×",
+        faultline_rate / sentry_rate
+    );
+}
+
+fn faultline_end_to_end(err: &harness::RequestFailed) -> (f64, String) {
+    let server = LoopbackServer::start(Mode::Answer);
+    let guard = faultline_http(server.dsn(), E2E_N);
+    // One event first: the connection is open and the address cache warm when the clock starts.
+    deep(DEPTH, &mut || faultline::capture_error(err));
+    faultline::flush(FLUSH);
+    let (before, events_before, bytes_before, requests_before) = (
+        faultline::stats(),
+        server.events(),
+        server.bytes(),
+        server.requests(),
+    );
+    let start = Instant::now();
+    deep(DEPTH, &mut || {
+        for _ in 0..E2E_N {
+            faultline::capture_error(err);
+        }
+        faultline::flush(FLUSH)
+    });
+    let elapsed = start.elapsed();
+    let after = faultline::stats();
+    drop(guard);
+    let sent = after.sent - before.sent;
+    let dropped = faultline_dropped(&after) - faultline_dropped(&before);
+    let received = server.events() - events_before;
+    let tally = format!(
+        "captured {E2E_N} = sent {sent} + dropped {dropped} + unaccounted {}; server received {received} events, {:.0} bytes each",
+        E2E_N as i64 - sent as i64 - dropped as i64,
+        (server.bytes() - bytes_before) as f64
+            / (server.requests() - requests_before).max(1) as f64
+    );
+    (received as f64 / elapsed.as_secs_f64(), tally)
+}
+
+fn sentry_end_to_end(err: &harness::RequestFailed) -> (f64, String) {
+    let server = LoopbackServer::start(Mode::Answer);
+    let guard = sentry_http(&server.dsn(), Some(E2E_N));
+    deep(DEPTH, &mut || sentry::capture_error(err));
+    sentry_flush(FLUSH);
+    let (events_before, bytes_before, requests_before) =
+        (server.events(), server.bytes(), server.requests());
+    let start = Instant::now();
+    deep(DEPTH, &mut || {
+        for _ in 0..E2E_N {
+            sentry::capture_error(err);
+        }
+        sentry_flush(FLUSH)
+    });
+    let elapsed = start.elapsed();
+    let received = server.events() - events_before;
+    let (bytes, requests) = (
+        server.bytes() - bytes_before,
+        server.requests() - requests_before,
+    );
+    // sentry reports what it dropped in client reports on later envelopes; closing the client sends what is left.
+    drop(guard);
+    let reported = server.reported_discards();
+    let tally = format!(
+        "captured {E2E_N} = received {received} + reported dropped {reported} + unaccounted {}; {:.0} bytes each",
+        E2E_N as i64 - received as i64 - reported as i64,
+        bytes as f64 / requests.max(1) as f64
+    );
+    (received as f64 / elapsed.as_secs_f64(), tally)
+}
+
+/// Peak resident memory of a fresh process per SDK around a burst of 10,000 `capture_error` calls to a loopback
+/// server (in this process, so its memory is not counted).
+fn peak_rss() {
+    let server = LoopbackServer::start(Mode::Answer);
+    println!(
+        "peak RSS (VmHWM, KiB) of a fresh process around a {BURST_N}-event burst to a loopback server"
+    );
+    println!(
+        "  {:<10} {:<16} {:>9} {:>11} {:>12} {:>9} {:>9} {:>22}",
+        "sdk",
+        "queue",
+        "baseline",
+        "after init",
+        "first event",
+        "peak",
+        "growth",
+        "delivered / dropped"
+    );
+    let mut growth = Vec::new();
+    for (queue_label, faultline_queue, sentry_queue) in
+        [("default", "100", "default"), ("10000", "10000", "10000")]
+    {
+        for (sdk, queue) in [("faultline", faultline_queue), ("sentry", sentry_queue)] {
+            let events_before = server.events();
+            let discards_before = server.reported_discards();
+            let r = harness::run_child(
+                &format!("burst-{sdk}"),
+                &[("BENCH_DSN", server.dsn()), ("BENCH_QUEUE", queue.into())],
+            );
+            let kib = |k| harness::get(&r, k).parse::<u64>().unwrap();
+            let delivered = server.events() - events_before;
+            let dropped = match sdk {
+                "faultline" => kib("dropped"),
+                _ => server.reported_discards() - discards_before,
+            };
+            println!(
+                "  {:<10} {:<16} {:>9} {:>11} {:>12} {:>9} {:>9} {:>22}",
+                sdk,
+                format!("{queue_label} ({queue})"),
+                kib("hwm_start_kib"),
+                kib("hwm_init_kib"),
+                kib("hwm_first_kib"),
+                kib("hwm_peak_kib"),
+                kib("hwm_peak_kib") - kib("hwm_start_kib"),
+                format!("{delivered} / {dropped}"),
+            );
+            growth.push(kib("hwm_peak_kib"));
+        }
+    }
+    println!(
+        "  peak faultline / sentry: {:.2}× with default queues, {:.2}× with queues of 10000",
+        growth[0] as f64 / growth[1] as f64,
+        growth[2] as f64 / growth[3] as f64
+    );
+}
+
+fn child(role: &str) {
+    let err = sample_error();
+    match role {
+        "first-faultline" => {
+            let start = Instant::now();
+            let guard =
+                faultline::init(faultline::ClientOptions::new().transport(FaultlineDiscard));
+            let init = start.elapsed();
+            let (first, second) = deep(DEPTH, &mut || {
+                let start = Instant::now();
+                faultline::capture_error(&err);
+                let first = start.elapsed();
+                let start = Instant::now();
+                faultline::capture_error(&err);
+                (first, start.elapsed())
+            });
+            harness::child_result("init_ns", init.as_nanos());
+            harness::child_result("first_ns", first.as_nanos());
+            harness::child_result("second_ns", second.as_nanos());
+            drop(guard);
+        }
+        "first-sentry" => {
+            let start = Instant::now();
+            let guard = sentry_discarding();
+            let init = start.elapsed();
+            let (first, second) = deep(DEPTH, &mut || {
+                let start = Instant::now();
+                sentry::capture_error(&err);
+                let first = start.elapsed();
+                let start = Instant::now();
+                sentry::capture_error(&err);
+                (first, start.elapsed())
+            });
+            harness::child_result("init_ns", init.as_nanos());
+            harness::child_result("first_ns", first.as_nanos());
+            harness::child_result("second_ns", second.as_nanos());
+            drop(guard);
+        }
+        "burst-faultline" | "burst-sentry" => {
+            let dsn = std::env::var("BENCH_DSN").expect("BENCH_DSN");
+            let queue = std::env::var("BENCH_QUEUE").expect("BENCH_QUEUE");
+            harness::child_result("hwm_start_kib", harness::rss_kib().0);
+            if role == "burst-faultline" {
+                let guard = faultline_http(dsn, queue.parse().expect("a queue size"));
+                harness::child_result("hwm_init_kib", harness::rss_kib().0);
+                deep(DEPTH, &mut || faultline::capture_error(&err));
+                faultline::flush(FLUSH);
+                harness::child_result("hwm_first_kib", harness::rss_kib().0);
+                deep(DEPTH, &mut || {
+                    for _ in 1..BURST_N {
+                        faultline::capture_error(&err);
+                    }
+                });
+                faultline::flush(FLUSH);
+                harness::child_result("hwm_peak_kib", harness::rss_kib().0);
+                harness::child_result("dropped", faultline_dropped(&faultline::stats()));
+                drop(guard);
+            } else {
+                let guard = sentry_http(&dsn, queue.parse().ok());
+                harness::child_result("hwm_init_kib", harness::rss_kib().0);
+                deep(DEPTH, &mut || sentry::capture_error(&err));
+                sentry_flush(FLUSH);
+                harness::child_result("hwm_first_kib", harness::rss_kib().0);
+                deep(DEPTH, &mut || {
+                    for _ in 1..BURST_N {
+                        sentry::capture_error(&err);
+                    }
+                });
+                sentry_flush(FLUSH);
+                harness::child_result("hwm_peak_kib", harness::rss_kib().0);
+                drop(guard);
+            }
+        }
+        other => panic!("unknown child scenario `{other}`"),
+    }
+}
