@@ -678,7 +678,12 @@ mod distinct {
 fn end_to_end() {
     const N: usize = 5_000;
     let server = LoopbackServer::start(Mode::Answer);
-    let guard = faultline::init(ClientOptions::new().dsn(server.dsn()).queue_size(N));
+    let guard = faultline::init(
+        ClientOptions::new()
+            .dsn(server.dsn())
+            .spool_dir(Some(harness::bench_spool()))
+            .queue_size(N),
+    );
     let err = sample_error();
     // One event first, so the connection is open and the address cache warm.
     deep(DEPTH, &mut || faultline::capture_error(&err));
@@ -813,6 +818,7 @@ fn child(role: &str) {
             let guard = faultline::init(
                 ClientOptions::new()
                     .dsn(dsn)
+                    .spool_dir(Some(harness::bench_spool()))
                     .queue_size(queue.parse().unwrap()),
             );
             harness::child_result("hwm_init_kib", harness::rss_kib().0);

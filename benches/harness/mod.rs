@@ -486,3 +486,9 @@ fn json_num(json: &str, key: &str) -> Option<u64> {
         .collect();
     digits.parse().ok()
 }
+
+/// A spool directory of this process's own under the system's temporary directory: the benchmarks measure the
+/// default delivery path (every envelope written to the spool before it is sent) without touching the user's cache.
+pub fn bench_spool() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("faultline-bench-spool-{}", std::process::id()))
+}

@@ -48,7 +48,14 @@ fn faultline_discarding() -> faultline::InitGuard {
 }
 
 fn faultline_http(dsn: String, queue: usize) -> faultline::InitGuard {
-    faultline::init(faultline::ClientOptions::new().dsn(dsn).queue_size(queue))
+    // The default delivery path (the spool on), in a directory of the run's own rather than the user's cache.
+    let spool = std::env::temp_dir().join(format!("faultline-compare-spool-{}", std::process::id()));
+    faultline::init(
+        faultline::ClientOptions::new()
+            .dsn(dsn)
+            .spool_dir(Some(spool))
+            .queue_size(queue),
+    )
 }
 
 fn faultline_dropped(stats: &faultline::Stats) -> u64 {
