@@ -141,6 +141,13 @@ impl Client {
 
     /// A fresh event, or `None` when sampling drops it. Runs before any costly work.
     fn sampled_event(&self) -> Option<Event> {
+        // A full queue will refuse the event anyway: say so before paying for an id, a chain and a stack walk.
+        // `try_send` in `enqueue` stays the real check (the queue may fill in between).
+        if self.tasks.is_full() {
+            self.counters.discard(Reason::QueueOverflow);
+            sdk_debug!("queue full: event dropped");
+            return None;
+        }
         let event = Event::new();
         if sampling::should_keep(
             self.options.sample_rate,

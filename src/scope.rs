@@ -1,6 +1,7 @@
 //! `Scope`: the data that is attached to every event captured while it is active. It never sends anything.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use crate::protocol::{Breadcrumb, Event, Level, User};
 
@@ -29,7 +30,9 @@ pub struct Scope {
     tags: BTreeMap<String, String>,
     extra: BTreeMap<String, serde_json::Value>,
     contexts: BTreeMap<String, serde_json::Value>,
-    breadcrumbs: VecDeque<Breadcrumb>,
+    /// Shared, so the copy a scope change makes while an event still holds the old snapshot (copy on write)
+    /// copies pointers, not breadcrumbs.
+    breadcrumbs: VecDeque<Arc<Breadcrumb>>,
 }
 
 impl Scope {
@@ -106,7 +109,7 @@ impl Scope {
 
     /// The breadcrumbs, oldest first.
     pub fn breadcrumbs(&self) -> impl ExactSizeIterator<Item = &Breadcrumb> {
-        self.breadcrumbs.iter()
+        self.breadcrumbs.iter().map(|crumb| &**crumb)
     }
 
     /// Appends a breadcrumb, dropping the oldest beyond `max`.
@@ -117,7 +120,7 @@ impl Scope {
         while self.breadcrumbs.len() >= max {
             self.breadcrumbs.pop_front();
         }
-        self.breadcrumbs.push_back(breadcrumb);
+        self.breadcrumbs.push_back(Arc::new(breadcrumb));
     }
 
     /// Fills `event` from the scope. What the event already has wins over the scope, except the level, which a
@@ -154,7 +157,7 @@ impl Scope {
             event.breadcrumbs = self
                 .breadcrumbs
                 .iter()
-                .cloned()
+                .map(|crumb| (**crumb).clone())
                 .chain(own)
                 .skip(skip)
                 .collect();

@@ -22,9 +22,13 @@ use super::time::Timestamp;
 pub struct EventId(pub Uuid);
 
 impl EventId {
-    /// A fresh random id.
+    /// A fresh random id (a UUID v4).
+    ///
+    /// The random bits come from SipHash, keyed per thread from the operating system's randomness once, over a
+    /// per-thread counter: as unpredictable as the system source for this purpose, and without a system call for
+    /// every event (`Uuid::new_v4` makes one).
     pub fn new() -> Self {
-        EventId(Uuid::new_v4())
+        EventId(random_uuid())
     }
 
     /// The nil id, returned for dropped events.
@@ -35,6 +39,35 @@ impl EventId {
     /// Whether this is the nil id.
     pub fn is_nil(&self) -> bool {
         self.0.is_nil()
+    }
+}
+
+fn random_uuid() -> Uuid {
+    use std::cell::Cell;
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+
+    thread_local! {
+        static SOURCE: (RandomState, Cell<u64>) = (RandomState::new(), Cell::new(0));
+    }
+    let bytes = SOURCE.try_with(|(keys, counter)| {
+        let n = counter.get();
+        counter.set(n.wrapping_add(1));
+        let half = |lane: u8| {
+            let mut hasher = keys.build_hasher();
+            hasher.write_u64(n);
+            hasher.write_u8(lane);
+            hasher.finish().to_le_bytes()
+        };
+        let mut bytes = [0; 16];
+        bytes[..8].copy_from_slice(&half(0));
+        bytes[8..].copy_from_slice(&half(1));
+        bytes
+    });
+    match bytes {
+        Ok(bytes) => uuid::Builder::from_random_bytes(bytes).into_uuid(),
+        // While the thread's locals are being destroyed (a panic in a destructor), ask the system.
+        Err(_) => Uuid::new_v4(),
     }
 }
 
@@ -317,6 +350,24 @@ mod tests {
         );
         assert_eq!(text.parse::<EventId>().unwrap(), id);
         assert!(EventId::nil().is_nil() && !id.is_nil());
+        assert_eq!(id.0.get_version_num(), 4);
+        assert_eq!(id.0.get_variant(), uuid::Variant::RFC4122);
+    }
+
+    #[test]
+    fn ids_do_not_repeat_within_or_across_threads() {
+        let mut seen = std::collections::HashSet::new();
+        let batches: Vec<Vec<EventId>> = (0..4)
+            .map(|_| std::thread::spawn(|| (0..20_000).map(|_| EventId::new()).collect()))
+            .map(|t| t.join().unwrap())
+            .collect();
+        for id in batches
+            .into_iter()
+            .flatten()
+            .chain((0..20_000).map(|_| EventId::new()))
+        {
+            assert!(seen.insert(id), "{id} repeated");
+        }
     }
 
     #[test]

@@ -27,7 +27,14 @@ impl HttpTransport {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(options.connect_timeout))
-            .timeout_global(Some(options.timeout))
+            // Per-phase timeouts rather than `timeout_global`: with a global timeout ureq resolves the host name on
+            // a new thread for every request, which cost a thread spawn per envelope. Each phase is bounded, so a
+            // server that accepts and never answers still cannot hold the worker forever; the caller's flush and
+            // shutdown are bounded by their own timeouts whatever this is.
+            .timeout_send_request(Some(options.timeout))
+            .timeout_send_body(Some(options.timeout))
+            .timeout_recv_response(Some(options.timeout))
+            .timeout_recv_body(Some(options.timeout))
             .user_agent(options.user_agent.as_str())
             .max_idle_connections_per_host(2)
             .build()
