@@ -127,12 +127,22 @@
 //! # Transports and offline behaviour
 //!
 //! Events wait in a bounded queue ([`ClientOptions::queue_size`]) for the worker, which posts each as an envelope
-//! with ureq. The caller never blocks: when the queue is full the event is dropped and counted (see [`stats()`]).
-//! [`flush`] and shutdown use a separate control queue, so a full queue cannot delay them, and they return within
-//! their timeout even if the server never answers. A `429` pauses sending for its `Retry-After`; events in that
-//! window are counted as `ratelimit_backoff`. Plug in your own [`transport::Transport`] with
-//! [`ClientOptions::transport`]. [`transport::Tee`] sends each envelope to the HTTP transport (or any primary
-//! transport, whose outcome decides delivery) and, best effort, to secondary ones such as a JSON-lines sink.
+//! with ureq (gzip above 1 KiB). The caller never blocks: when the queue is full the event is dropped and counted
+//! (see [`stats()`]). [`flush`] and shutdown use a separate control queue, so a full queue cannot delay them, and
+//! they return within their timeout even if the server never answers.
+//!
+//! Delivery is store-and-forward: the worker writes each envelope to a spool directory
+//! ([`ClientOptions::spool_dir`], by default one per project under the user's cache directory) before sending it,
+//! and deletes it once the server accepted it or rejected it for good. When the server cannot be reached, or answers
+//! 408 or 5xx, the worker goes offline for an exponential, jittered delay and new envelopes wait on disk; they are
+//! sent oldest first when it answers again, or by the next process that starts with the same DSN, so outages,
+//! crashes and `SIGKILL` lose nothing that reached the spool. `429`, `Retry-After` and `X-Sentry-Rate-Limits` pause
+//! the limited categories without requests (counted as `ratelimit_backoff`), and every discard is reported to the
+//! server in client reports. `docs/delivery.md` in the repository states the guarantees and their limits.
+//!
+//! Plug in your own [`transport::Transport`] with [`ClientOptions::transport`]. [`transport::Tee`] sends each
+//! envelope to the HTTP transport (or any primary transport, whose outcome decides delivery) and, best effort, to
+//! secondary ones such as a JSON-lines sink.
 //!
 //! # JSONL sink format
 //!
