@@ -674,25 +674,25 @@ mod distinct {
     );
 }
 
-/// (g) Events per second delivered to a loopback HTTP server, every event accounted for.
-fn end_to_end() {
-    const N: usize = 5_000;
+const E2E_N: usize = 5_000;
+
+fn end_to_end_once(label: &str, spool: Option<std::path::PathBuf>, err: &harness::RequestFailed) {
+    const N: usize = E2E_N;
     let server = LoopbackServer::start(Mode::Answer);
     let guard = faultline::init(
         ClientOptions::new()
             .dsn(server.dsn())
-            .spool_dir(Some(harness::bench_spool()))
+            .spool_dir(spool)
             .queue_size(N),
     );
-    let err = sample_error();
     // One event first, so the connection is open and the address cache warm.
-    deep(DEPTH, &mut || faultline::capture_error(&err));
+    deep(DEPTH, &mut || faultline::capture_error(err));
     assert!(faultline::flush(FLUSH));
     let (before, events_before) = (faultline::stats(), server.events());
     let start = Instant::now();
     let flushed = deep(DEPTH, &mut || {
         for _ in 0..N {
-            faultline::capture_error(&err);
+            faultline::capture_error(err);
         }
         faultline::flush(FLUSH)
     });
@@ -702,20 +702,33 @@ fn end_to_end() {
     let lost = dropped(&after) - dropped(&before);
     let received = server.events() - events_before;
     println!(
-        "(g) end to end: {N} captures, HTTP/1.1 keep-alive to a loopback server answering 200 {{}}"
-    );
-    println!(
-        "    {:.0} events/s delivered ({sent} in {:.1} ms, flush {})",
+        "    {label}: {:.0} events/s delivered ({sent} in {:.1} ms, flush {})",
         sent as f64 / elapsed.as_secs_f64(),
         elapsed.as_secs_f64() * 1e3,
         if flushed { "complete" } else { "timed out" }
     );
     println!(
-        "    captured {N} = sent {sent} + dropped {lost} + unaccounted {}; the server counted {received} events",
-        N as i64 - sent as i64 - lost as i64
+        "      captured {N} = sent {sent} + dropped {lost} + unaccounted {}; the server counted {received} events, \
+         {:.0} bytes per request (gzip)",
+        N as i64 - sent as i64 - lost as i64,
+        server.bytes() as f64 / server.requests().max(1) as f64
     );
     drop(guard);
+}
 
+/// (g) Events per second delivered to a loopback HTTP server, every event accounted for: with the spool (the
+/// default: each envelope written to disk before it is sent) and without.
+fn end_to_end() {
+    println!(
+        "(g) end to end: {E2E_N} captures, HTTP/1.1 keep-alive to a loopback server answering 200 {{}}"
+    );
+    let err = sample_error();
+    end_to_end_once(
+        "with the spool (default)",
+        Some(harness::bench_spool()),
+        &err,
+    );
+    end_to_end_once("without a spool", None, &err);
     // What the worker spends on one event's bytes: the envelope for a real captured event, serialised.
     let events = faultline::test::with_captured_events(|| {
         deep(DEPTH, &mut || faultline::capture_error(&err));
@@ -740,10 +753,6 @@ fn end_to_end() {
             .and_then(|e| e.stacktrace.as_ref())
             .map_or(0, |s| s.frames.len()),
         serialise.line()
-    );
-    println!(
-        "    the server received {:.0} bytes per request on average",
-        server.bytes() as f64 / server.requests().max(1) as f64
     );
     println!();
 }

@@ -49,7 +49,8 @@ fn faultline_discarding() -> faultline::InitGuard {
 
 fn faultline_http(dsn: String, queue: usize) -> faultline::InitGuard {
     // The default delivery path (the spool on), in a directory of the run's own rather than the user's cache.
-    let spool = std::env::temp_dir().join(format!("faultline-compare-spool-{}", std::process::id()));
+    let spool =
+        std::env::temp_dir().join(format!("faultline-compare-spool-{}", std::process::id()));
     faultline::init(
         faultline::ClientOptions::new()
             .dsn(dsn)
