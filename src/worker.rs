@@ -40,6 +40,9 @@ use crate::transport::retry;
 use crate::transport::spool::{Claim, Spool};
 use crate::transport::{Outcome, Transport};
 
+/// How many envelopes' 5xx counts the worker remembers.
+const MAX_TRACKED_ERRORS: usize = 4096;
+
 /// How long the worker sleeps when it has nothing to wait for (it wakes on any message anyway).
 const IDLE: Duration = Duration::from_secs(3600);
 
@@ -404,6 +407,12 @@ impl Worker {
                 return Delivery::Done;
             }
             if let Some(id) = envelope.event_id {
+                // Entries of envelopes that later left the spool another way (evicted, sent by another
+                // process) are never removed one by one; clearing past a bound keeps the map small, at the cost
+                // of a few more attempts for the envelopes that were in it.
+                if self.server_errors.len() >= MAX_TRACKED_ERRORS {
+                    self.server_errors.clear();
+                }
                 *self.server_errors.entry(id).or_insert(0) += 1;
             }
         }
