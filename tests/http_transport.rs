@@ -150,6 +150,21 @@ fn posts_an_envelope_with_auth_and_event_fields() {
             .position(|f| f["function"].as_str().is_some_and(|n| n.ends_with(name)))
     };
     assert!(pos("posts_an_envelope_with_auth_and_event_fields") < pos("report_load_error"));
+    // The oldest frame is the thread's entry point in std; the C runtime's frames below it are not resolved.
+    let oldest = frames[0]["function"].as_str().unwrap_or_default();
+    assert!(oldest.contains("thread_start"), "{oldest}: {frames:#?}");
+    assert!(
+        !frames
+            .iter()
+            .any(|f| f["function"].as_str().is_some_and(|n| [
+                "start_thread",
+                "clone3",
+                "__clone3",
+                "clone"
+            ]
+            .contains(&n))),
+        "no libc frames: {frames:#?}"
+    );
     // The SDK's own frames (and anything between them and the caller) are trimmed: the capturing function is on top.
     let top = frames.last().unwrap();
     assert!(

@@ -225,9 +225,15 @@ impl Symbolizer {
         if raw.is_empty() {
             return Stacktrace::default();
         }
+        // Most recent call first, as captured, so the walk can stop at the program's or the thread's entry point:
+        // the frames below it (the C runtime's `main`, `__libc_start_main`, `_start`, libc's `start_thread`) say
+        // nothing about the error, and resolving them makes backtrace load libc's debug information, tens of
+        // megabytes where a separate debug file is installed.
         let mut frames = Vec::with_capacity(raw.len() + raw.len() / 2);
-        for &ip in raw.ips.iter().rev() {
-            for cached in self.lookup(ip).iter() {
+        for &ip in raw.ips.iter() {
+            let resolved = self.lookup(ip);
+            // Each address's frames are cached oldest call first (inlined callees last); reverse them here.
+            for cached in resolved.iter().rev() {
                 let mut frame = cached.clone();
                 frame.filename = frame.abs_path.as_deref().map(|path| {
                     symbolize::display_filename(
@@ -239,7 +245,11 @@ impl Symbolizer {
                 frame.in_app = in_app::is_in_app(&frame, rules);
                 frames.push(frame);
             }
+            if resolved.iter().any(is_entry_point) {
+                break;
+            }
         }
+        frames.reverse();
         trim_machinery(&mut frames);
         Stacktrace { frames }
     }
@@ -331,6 +341,17 @@ fn symbol_start(_symbol: &backtrace::Symbol) -> Option<Addr> {
     None
 }
 
+/// Whether a frame is where Rust code begins on its thread: `std::rt::lang_start` (the main thread) or std's
+/// thread-start function (spawned threads). Everything older is the C runtime's.
+fn is_entry_point(frame: &Frame) -> bool {
+    frame.function.as_deref().is_some_and(|name| {
+        // v0 mangling writes an inherent method's type in angle brackets: `<std::sys::thread::unix::Thread>::…`.
+        let name = name.trim_start_matches('<');
+        name.starts_with("std::rt::lang_start")
+            || (name.starts_with("std::sys::") && name.contains("thread_start"))
+    })
+}
+
 /// Drops the SDK's and the unwinder's frames at the most recent end (the tail: frames are oldest first).
 ///
 /// From the top, it walks down over library frames (not application code, with a symbol) and cuts below the
@@ -418,6 +439,26 @@ mod tests {
                 "demo::main::{{closure}}"
             ]
         );
+    }
+
+    #[test]
+    fn entry_points_in_both_manglings() {
+        let frame = |name: &str| Frame {
+            function: Some(name.to_owned()),
+            ..Frame::default()
+        };
+        assert!(is_entry_point(&frame(
+            "std::rt::lang_start::<()>::{closure#0}"
+        )));
+        assert!(is_entry_point(&frame("std::rt::lang_start_internal")));
+        assert!(is_entry_point(&frame(
+            "<std::sys::thread::unix::Thread>::new::thread_start"
+        )));
+        assert!(is_entry_point(&frame(
+            "std::sys::pal::unix::thread::Thread::new::thread_start"
+        )));
+        assert!(!is_entry_point(&frame("start_thread")));
+        assert!(!is_entry_point(&frame("demo::thread_start")));
     }
 
     #[test]
