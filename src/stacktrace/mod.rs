@@ -138,6 +138,8 @@ pub(crate) struct InAppRules {
     project_root: Option<PathBuf>,
     /// `$CARGO_HOME` as found at construction, for a cargo home outside `~/.cargo`.
     cargo_home: Option<PathBuf>,
+    /// Tells rule sets apart, so a [`Symbolizer`] can keep frames finished under one set.
+    id: u64,
 }
 
 impl InAppRules {
@@ -151,11 +153,13 @@ impl InAppRules {
         let cargo_home = std::env::var_os("CARGO_HOME")
             .filter(|home| !home.is_empty())
             .map(PathBuf::from);
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Self {
             include,
             exclude,
             project_root,
             cargo_home,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 }
@@ -193,7 +197,7 @@ impl Default for InAppRules {
 pub(crate) struct Symbolizer {
     /// Frames per instruction address, oldest call first (one address expands to several frames
     /// when calls were inlined). They hold no `filename`/`in_app`: those depend on the rules.
-    cache: HashMap<u64, Arc<[Frame]>>,
+    cache: HashMap<u64, Cached>,
     /// The most addresses `cache` holds; 0 disables caching.
     capacity: usize,
 }
@@ -231,21 +235,10 @@ impl Symbolizer {
         // megabytes where a separate debug file is installed.
         let mut frames = Vec::with_capacity(raw.len() + raw.len() / 2);
         for &ip in raw.ips.iter() {
-            let resolved = self.lookup(ip);
+            let finished = self.lookup(ip, rules);
             // Each address's frames are cached oldest call first (inlined callees last); reverse them here.
-            for cached in resolved.iter().rev() {
-                let mut frame = cached.clone();
-                frame.filename = frame.abs_path.as_deref().map(|path| {
-                    symbolize::display_filename(
-                        path,
-                        rules.project_root.as_deref(),
-                        rules.cargo_home.as_deref(),
-                    )
-                });
-                frame.in_app = in_app::is_in_app(&frame, rules);
-                frames.push(frame);
-            }
-            if resolved.iter().any(is_entry_point) {
+            frames.extend(finished.iter().rev().cloned());
+            if finished.iter().any(is_entry_point) {
                 break;
             }
         }
@@ -254,22 +247,62 @@ impl Symbolizer {
         Stacktrace { frames }
     }
 
-    /// The frames of one address, from the cache or freshly resolved.
-    fn lookup(&mut self, ip: u64) -> Arc<[Frame]> {
-        if let Some(hit) = self.cache.get(&ip) {
-            return Arc::clone(hit);
+    /// The frames of one address with `filename` and `in_app` set under `rules`: from the cache, finished
+    /// from cached symbols, or freshly resolved. A warm address costs a lookup, not the rules again.
+    fn lookup(&mut self, ip: u64, rules: &InAppRules) -> Arc<[Frame]> {
+        if let Some(hit) = self.cache.get_mut(&ip) {
+            if let Some((id, finished)) = &hit.finished {
+                if *id == rules.id {
+                    return Arc::clone(finished);
+                }
+            }
+            let finished = finish(&hit.raw, rules);
+            hit.finished = Some((rules.id, Arc::clone(&finished)));
+            return finished;
         }
-        let frames = resolve_address(ip);
+        let raw = resolve_address(ip);
+        let finished = finish(&raw, rules);
         if self.capacity > 0 {
             // Full: start over rather than track recency. The addresses a program keeps
             // reporting from come back within a trace or two.
             if self.cache_len() >= self.capacity {
                 self.cache.clear();
             }
-            self.cache.insert(ip, Arc::clone(&frames));
+            self.cache.insert(
+                ip,
+                Cached {
+                    raw,
+                    finished: Some((rules.id, Arc::clone(&finished))),
+                },
+            );
         }
-        frames
+        finished
     }
+}
+
+/// One address in the [`Symbolizer`]'s cache: its frames as resolved, and as last finished under a rule set.
+#[derive(Debug)]
+struct Cached {
+    raw: Arc<[Frame]>,
+    finished: Option<(u64, Arc<[Frame]>)>,
+}
+
+/// Copies of `raw` with `filename` and `in_app` set under `rules`.
+fn finish(raw: &[Frame], rules: &InAppRules) -> Arc<[Frame]> {
+    raw.iter()
+        .map(|cached| {
+            let mut frame = cached.clone();
+            frame.filename = frame.abs_path.as_deref().map(|path| {
+                symbolize::display_filename(
+                    path,
+                    rules.project_root.as_deref(),
+                    rules.cargo_home.as_deref(),
+                )
+            });
+            frame.in_app = in_app::is_in_app(&frame, rules);
+            frame
+        })
+        .collect()
 }
 
 /// Resolves one return address into its frames, oldest call first.
