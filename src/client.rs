@@ -90,6 +90,8 @@ pub(crate) struct Client {
     spool: Option<Arc<Spool>>,
     /// A second handle on the data queue, so a shutdown can take back what the worker did not get to.
     queued: Receiver<Task>,
+    /// The envelope the worker is sending without a copy on disk, if any.
+    inflight: Arc<Mutex<Option<Envelope>>>,
 }
 
 impl Client {
@@ -105,6 +107,7 @@ impl Client {
         let (control, control_rx) = unbounded();
         let counters = Arc::new(Counters::default());
         let processor = Arc::new(Processor::new(options.clone(), counters.clone()));
+        let inflight = Arc::new(Mutex::new(None));
         let worker = Worker::new(
             task_rx.clone(),
             control_rx,
@@ -112,6 +115,7 @@ impl Client {
             transport,
             counters.clone(),
             spool.clone(),
+            inflight.clone(),
         );
         let handle = std::thread::Builder::new()
             .name(WORKER_THREAD_NAME.into())
@@ -127,6 +131,7 @@ impl Client {
             processor,
             spool,
             queued: task_rx,
+            inflight,
         }))
     }
 
@@ -377,6 +382,14 @@ impl Client {
             return;
         };
         let mut kept = 0;
+        // The request in flight may never finish; keep its envelope. If it does finish, the next start sends
+        // it once more (servers store one event per id).
+        if let Some(envelope) = crate::worker::lock(&self.inflight).take() {
+            match spool.store(&envelope) {
+                Ok(stored) => kept += u64::from(stored.stored),
+                Err(e) => sdk_debug!("could not write to the spool: {e}"),
+            }
+        }
         while Instant::now() < deadline {
             let Ok(Task::Event(pending)) = self.queued.try_recv() else {
                 break;
