@@ -41,7 +41,8 @@ use crate::transport::spool::{Claim, Spool};
 use crate::transport::{Outcome, Transport};
 
 /// How long the worker looks for the next event before it parks. Short enough that an idle program's worker
-/// sleeps almost all the time; long enough to catch the next capture of a burst.
+/// sleeps almost all the time (it costs at most this much of a core per event, and yields the CPU to any thread
+/// that wants it meanwhile); long enough to catch the next capture of a burst.
 const LINGER: Duration = Duration::from_micros(200);
 
 /// How many envelopes' 5xx counts the worker remembers.
