@@ -77,6 +77,19 @@ pub(crate) mod thread_client {
     }
 }
 
+/// Runs `f` with the current client, if the SDK is enabled, without taking a reference of its own (the hot paths
+/// that need the client only for the length of a call).
+pub(crate) fn with_client<R>(f: impl FnOnce(&Client) -> R) -> Option<R> {
+    #[cfg(feature = "test")]
+    if let Some(own) = thread_client::get() {
+        return Some(f(&own));
+    }
+    if !ACTIVE.load(Ordering::Acquire) {
+        return None;
+    }
+    read(&CLIENT).as_deref().map(f)
+}
+
 /// Installs `client` (or disables the SDK with `None`) and returns the one it replaces.
 pub(crate) fn swap_client(client: Option<Arc<Client>>) -> Option<Arc<Client>> {
     let mut slot = write(&CLIENT);

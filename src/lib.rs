@@ -373,30 +373,41 @@ pub fn capture_anyhow(err: &anyhow::Error) -> EventId {
 /// Things [`add_breadcrumb`] accepts: a [`Breadcrumb`], an `Option` or `Vec` of them, or a closure returning one of
 /// those, which is only called when the SDK is enabled.
 pub trait IntoBreadcrumbs {
+    /// The iterator over the breadcrumbs (no allocation for a single one).
+    type Iter: Iterator<Item = Breadcrumb>;
+
     /// The breadcrumbs.
-    fn into_breadcrumbs(self) -> Vec<Breadcrumb>;
+    fn into_breadcrumbs(self) -> Self::Iter;
 }
 
 impl IntoBreadcrumbs for Breadcrumb {
-    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
-        vec![self]
+    type Iter = std::iter::Once<Breadcrumb>;
+
+    fn into_breadcrumbs(self) -> Self::Iter {
+        std::iter::once(self)
     }
 }
 
 impl IntoBreadcrumbs for Vec<Breadcrumb> {
-    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
-        self
+    type Iter = std::vec::IntoIter<Breadcrumb>;
+
+    fn into_breadcrumbs(self) -> Self::Iter {
+        self.into_iter()
     }
 }
 
 impl IntoBreadcrumbs for Option<Breadcrumb> {
-    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
-        self.into_iter().collect()
+    type Iter = std::option::IntoIter<Breadcrumb>;
+
+    fn into_breadcrumbs(self) -> Self::Iter {
+        self.into_iter()
     }
 }
 
 impl<F: FnOnce() -> I, I: IntoBreadcrumbs> IntoBreadcrumbs for F {
-    fn into_breadcrumbs(self) -> Vec<Breadcrumb> {
+    type Iter = I::Iter;
+
+    fn into_breadcrumbs(self) -> Self::Iter {
         self().into_breadcrumbs()
     }
 }
@@ -414,30 +425,27 @@ impl<F: FnOnce() -> I, I: IntoBreadcrumbs> IntoBreadcrumbs for F {
 /// assert_eq!(events[0].breadcrumbs.len(), 2);
 /// ```
 pub fn add_breadcrumb<B: IntoBreadcrumbs>(breadcrumbs: B) {
-    let Some(client) = hub::client() else {
+    // Copy what is needed and let go of the client: user code (the closure, `before_breadcrumb`) runs below with
+    // no lock of the SDK's held, so it may itself log, add breadcrumbs or configure the scope.
+    let Some((max, before)) = hub::with_client(|client| {
+        let options = &client.options;
+        (options.max_breadcrumbs, options.before_breadcrumb.clone())
+    }) else {
         return;
     };
-    let options = &client.options;
-    let mut crumbs = breadcrumbs.into_breadcrumbs();
-    if let Some(before) = &options.before_breadcrumb {
-        // The callback is the user's, but a panic in it must not escape through the SDK: drop that breadcrumb.
-        crumbs = crumbs
-            .into_iter()
-            .filter_map(|crumb| {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| before(crumb)))
-                    .ok()
-                    .flatten()
-            })
-            .collect();
-    }
-    let max = options.max_breadcrumbs;
-    Hub::with_current(|hub| {
-        hub.configure(|scope| {
-            for crumb in crumbs {
-                scope.add_breadcrumb(crumb, max);
+    for crumb in breadcrumbs.into_breadcrumbs() {
+        let crumb = match &before {
+            // The callback is the user's, but a panic in it must not escape through the SDK: drop that breadcrumb.
+            Some(before) => {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| before(crumb))) {
+                    Ok(Some(crumb)) => crumb,
+                    _ => continue,
+                }
             }
-        })
-    });
+            None => crumb,
+        };
+        Hub::with_current(|hub| hub.configure(|scope| scope.add_breadcrumb(crumb, max)));
+    }
 }
 
 /// Changes the current thread's scope. Does nothing while the SDK is disabled.
