@@ -142,3 +142,22 @@ fn release_name_is_the_calling_crates() {
         concat!("faultline@", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn breadcrumb_code_may_use_the_sdk_itself() {
+    let options = ClientOptions::new().before_breadcrumb(|crumb| {
+        // A callback that touches the scope must not deadlock on it.
+        faultline::configure_scope(|scope| scope.set_tag("filtered", "yes"));
+        Some(crumb)
+    });
+    let events = with_captured_events_options(options, || {
+        faultline::add_breadcrumb(|| {
+            faultline::configure_scope(|scope| scope.set_tag("built", "yes"));
+            Breadcrumb::new("job", "step 1")
+        });
+        faultline::capture_message("done", Level::Info);
+    });
+    assert_eq!(events[0].tags["built"], "yes");
+    assert_eq!(events[0].tags["filtered"], "yes");
+    assert_eq!(events[0].breadcrumbs[0].message.as_deref(), Some("step 1"));
+}
