@@ -131,12 +131,13 @@
 //! (see [`stats()`]). [`flush`] and shutdown use a separate control queue, so a full queue cannot delay them, and
 //! they return within their timeout even if the server never answers.
 //!
-//! Delivery is store-and-forward: the worker writes each envelope to a spool directory
-//! ([`ClientOptions::spool_dir`], by default one per project under the user's cache directory) before sending it,
-//! and deletes it once the server accepted it or rejected it for good. When the server cannot be reached, or answers
-//! 408 or 5xx, the worker goes offline for an exponential, jittered delay and new envelopes wait on disk; they are
-//! sent oldest first when it answers again, or by the next process that starts with the same DSN, so outages,
-//! crashes and `SIGKILL` lose nothing that reached the spool. `429`, `Retry-After` and `X-Sentry-Rate-Limits` pause
+//! Envelopes that cannot go out at once wait in a spool directory ([`ClientOptions::spool_dir`], by default one per
+//! project under the user's cache directory), one file each, deleted once the server accepted or rejected them for
+//! good. When the server cannot be reached, or answers 408 or 5xx, the worker goes offline for an exponential,
+//! jittered delay and every new envelope is written to disk before it is tried; they are sent oldest first when the
+//! server answers again, or by the next process that starts with the same DSN, so outages, crashes and `SIGKILL`
+//! lose nothing that reached the spool. A shutdown that runs out of time spools the envelope in flight and what is
+//! still queued. `429`, `Retry-After` and `X-Sentry-Rate-Limits` pause
 //! the limited categories without requests (counted as `ratelimit_backoff`), and every discard is reported to the
 //! server in client reports. `docs/delivery.md` in the repository states the guarantees and their limits.
 //!

@@ -305,8 +305,9 @@ impl ClientOptions {
     /// in memory only (bounded by the queue size, and lost if the process ends). Defaults to a directory per
     /// project under the user's cache directory (see [`SpoolDir::Default`]).
     ///
-    /// Envelopes are written to the spool before they are sent and deleted once the server has accepted (or
-    /// permanently rejected) them, so events survive outages, crashes and `SIGKILL`, and are sent by the next
+    /// Envelopes that cannot go out at once (the server is down or failing, others are already waiting, a
+    /// shutdown ran out of time, a panic) are written to the spool and deleted once the server has accepted (or
+    /// permanently rejected) them, so they survive outages, crashes and `SIGKILL`, and are sent by the next
     /// process that starts with the same DSN. A directory that cannot be used is reported with `debug` and the SDK
     /// carries on without a spool.
     #[must_use]

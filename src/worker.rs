@@ -5,10 +5,11 @@
 //!
 //! # Delivery
 //!
-//! With a spool, every envelope is written to disk before it is sent and deleted once the server has accepted it or
-//! rejected it for good, so a crash, `SIGKILL` or a hung request loses nothing: the next process with the same DSN
-//! sends what is left. Without one, envelopes that cannot be sent yet wait in a backlog in memory, bounded by
-//! `queue_size`.
+//! While the server answers and nothing waits, an envelope is posted at once, with a copy in a slot shared with the
+//! client so that a shutdown which runs out of time can spool it. Otherwise (offline, a backlog) it is written to the
+//! spool first and deleted once the server has accepted it or rejected it for good, so a crash, `SIGKILL` or a hung
+//! request loses nothing that waits: the next process with the same DSN sends what is left. Without a spool,
+//! envelopes that cannot be sent yet wait in a backlog in memory, bounded by `queue_size`.
 //!
 //! - A 2xx is delivered. A 429 drops the envelope (the server counted it) and pauses its categories; so does an
 //!   `X-Sentry-Rate-Limits` header on any response. While a category is paused no request is made for it and its
