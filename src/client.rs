@@ -22,6 +22,7 @@ use crate::sampling;
 use crate::scope::Scope;
 use crate::stacktrace::{self, RawTrace};
 use crate::stats::{Counters, Reason, Stats};
+use crate::sync::lock;
 use crate::transport::Transport;
 use crate::transport::spool::{Claim, Spool};
 use crate::worker::Worker;
@@ -384,7 +385,7 @@ impl Client {
         let mut kept = 0;
         // The request in flight may never finish; keep its envelope. If it does finish, the next start sends
         // it once more (servers store one event per id).
-        if let Some(envelope) = crate::worker::lock(&self.inflight).take() {
+        if let Some(envelope) = lock(&self.inflight).take() {
             match spool.store(&envelope) {
                 Ok(stored) => kept += u64::from(stored.stored),
                 Err(e) => sdk_debug!("could not write to the spool: {e}"),
@@ -439,7 +440,7 @@ impl Client {
         if !delivered {
             self.spool_what_is_queued(deadline);
         }
-        let handle = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let handle = lock(&self.worker).take();
         if let Some(handle) = handle {
             if handle.is_finished() || delivered {
                 // The worker acknowledged and is returning; joining cannot hang.

@@ -7,11 +7,12 @@
 
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
 use crate::client::Client;
 use crate::protocol::EventId;
 use crate::scope::Scope;
+use crate::sync::{lock, read, write};
 
 static CLIENT: RwLock<Option<Arc<Client>>> = RwLock::new(None);
 /// A lock-free fast path for "disabled": every API call checks it first, so a disabled SDK costs one atomic load.
@@ -106,16 +107,6 @@ pub(crate) fn remove_client(client: &Arc<Client>) {
     }
 }
 
-// Poisoning cannot leave these locks' data inconsistent (every critical section is a plain assignment or a
-// push/pop), and the SDK must keep working after a panic elsewhere, so a poisoned lock is simply used.
-fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|e| e.into_inner())
-}
-
 /// One thread's (or the main thread's) stack of scopes and its last event id.
 pub(crate) struct Hub {
     stack: RwLock<Vec<Arc<Scope>>>,
@@ -188,7 +179,7 @@ impl Hub {
     /// Whether an error with this signature is the same as the one captured just before on this hub (an error
     /// logged and then returned to a caller that reports it again). Records it either way.
     pub(crate) fn is_repeat(&self, signature: u64) -> bool {
-        let mut last = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last = lock(&self.last_error);
         last.replace(signature) == Some(signature)
     }
 
@@ -201,11 +192,11 @@ impl Hub {
     }
 
     pub(crate) fn set_last_event_id(&self, id: EventId) {
-        *self.last_event_id.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
+        *lock(&self.last_event_id) = Some(id);
     }
 
     pub(crate) fn last_event_id(&self) -> Option<EventId> {
-        *self.last_event_id.lock().unwrap_or_else(|e| e.into_inner())
+        *lock(&self.last_event_id)
     }
 }
 

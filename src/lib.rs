@@ -234,6 +234,7 @@ mod scrub;
 pub mod sink;
 mod stacktrace;
 mod stats;
+mod sync;
 #[cfg(feature = "test")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test")))]
 pub mod test;

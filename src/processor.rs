@@ -17,6 +17,7 @@ use crate::protocol::{ClientSdkInfo, DebugMeta, Event, Thread, User};
 use crate::scrub::Scrubber;
 use crate::stacktrace::{InAppRules, Symbolizer};
 use crate::stats::{Counters, Reason};
+use crate::sync::lock;
 
 /// How many resolved addresses the symbol cache keeps.
 const SYMBOL_CACHE_CAPACITY: usize = 4096;
@@ -136,11 +137,7 @@ impl Processor {
             self.rules.complete(&mut stacktrace.frames);
         }
         if let Some(trace) = trace {
-            let stacktrace = self
-                .symbolizer
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .resolve(&trace, &self.rules);
+            let stacktrace = lock(&self.symbolizer).resolve(&trace, &self.rules);
             if !stacktrace.frames.is_empty() {
                 if let Some(last) = event.exception.last_mut() {
                     last.stacktrace.get_or_insert(stacktrace);

@@ -22,6 +22,7 @@ use crate::client::Client;
 use crate::hub::{ScopeGuard, thread_client};
 use crate::options::ClientOptions;
 use crate::protocol::{Envelope, Event};
+use crate::sync::lock;
 use crate::transport::{Outcome, Transport};
 
 /// A transport that keeps every envelope in memory.
@@ -38,7 +39,7 @@ impl TestTransport {
 
     /// Takes the envelopes collected so far.
     pub fn take_envelopes(&self) -> Vec<Envelope> {
-        std::mem::take(&mut *self.envelopes.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *lock(&self.envelopes))
     }
 
     /// Takes the events collected so far.
@@ -52,10 +53,7 @@ impl TestTransport {
 
 impl Transport for TestTransport {
     fn send_envelope(&self, envelope: &Envelope) -> Outcome {
-        self.envelopes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(envelope.clone());
+        lock(&self.envelopes).push(envelope.clone());
         Outcome::Sent
     }
 }

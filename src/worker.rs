@@ -36,6 +36,7 @@ use crate::debug::sdk_debug;
 use crate::processor::Processor;
 use crate::protocol::{Envelope, EnvelopeItem, EventId};
 use crate::stats::{Counters, Reason};
+use crate::sync::lock;
 use crate::transport::rate_limit::{Category, RateLimiter};
 use crate::transport::retry;
 use crate::transport::spool::{Claim, Spool};
@@ -525,11 +526,6 @@ impl Worker {
             .shutdown(deadline.saturating_duration_since(Instant::now()));
         done
     }
-}
-
-/// Locks a mutex whose data stays consistent even if a holder panicked (it is only ever assigned).
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn id(event_id: Option<EventId>) -> String {
