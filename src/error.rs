@@ -30,6 +30,9 @@ pub enum InitErrorKind {
     InvalidSampleRate(f64),
     /// An option is out of range; the string names it.
     InvalidOption(&'static str),
+    /// The DSN is `https://`, and faultline was built with the `http` feature but without `rustls`, so the default
+    /// transport cannot reach it.
+    TlsUnavailable,
     /// The background worker thread could not be started.
     SpawnWorker(io::Error),
 }
@@ -56,6 +59,9 @@ impl fmt::Display for InitError {
                 )
             }
             InitErrorKind::InvalidOption(what) => write!(f, "invalid option: {what}"),
+            InitErrorKind::TlsUnavailable => f.write_str(
+                "the DSN is https:// but faultline was built without its `rustls` feature",
+            ),
             InitErrorKind::SpawnWorker(_) => f.write_str("could not start the worker thread"),
         }
     }

@@ -22,8 +22,8 @@ use crate::transport::spool::{self, Spool, SpoolLimits};
 ///
 /// # Errors
 ///
-/// An invalid DSN, a `sample_rate` outside 0.0..=1.0, a `queue_size` of 0, or a worker thread that cannot be
-/// started. The previous client, if any, is left in place.
+/// An invalid DSN, an `https://` DSN in a build without the `rustls` feature (and no transport set), a
+/// `sample_rate` outside 0.0..=1.0, a `queue_size` of 0, or a worker thread that cannot be started. The previous client, if any, is left in place.
 ///
 /// # Examples
 ///
@@ -43,7 +43,10 @@ pub fn try_init(options: impl Into<ClientOptions>) -> Result<InitGuard, InitErro
     };
     let transport: Option<Arc<dyn Transport>> = match (&options.transport, dsn) {
         (Some(transport), _) => Some(transport.clone()),
-        (None, Some(dsn)) => Some(default_transport(&options, dsn)),
+        (None, Some(dsn)) => {
+            check_tls(&dsn, cfg!(feature = "rustls"))?;
+            Some(default_transport(&options, dsn))
+        }
         (None, None) => None,
     };
     let client = match transport {
@@ -143,6 +146,16 @@ fn validate(options: &ClientOptions) -> Result<Option<Dsn>, InitError> {
         .map_err(|e| InitError::new(InitErrorKind::InvalidDsn(e)))
 }
 
+/// An `https://` DSN needs TLS in the default transport; a build without it says so at `init` instead of failing
+/// every request later. A transport set in the options may reach any URL it likes, so this is not checked for one.
+fn check_tls(dsn: &Dsn, tls_built_in: bool) -> Result<(), InitError> {
+    if cfg!(feature = "http") && matches!(dsn.scheme(), crate::dsn::Scheme::Https) && !tls_built_in
+    {
+        return Err(InitError::new(InitErrorKind::TlsUnavailable));
+    }
+    Ok(())
+}
+
 #[cfg(feature = "http")]
 fn default_transport(options: &ClientOptions, dsn: Dsn) -> Arc<dyn Transport> {
     let mut transport_options = crate::transport::TransportOptions::new(dsn);
@@ -214,6 +227,23 @@ mod tests {
         assert_eq!(options.dsn.as_deref(), Some("https://k@h/1"));
         assert_eq!(options.release.as_deref(), Some("from-code@2"));
         assert_eq!(options.environment, None, "blank values count as unset");
+    }
+
+    #[test]
+    fn https_needs_tls_in_the_default_transport() {
+        let https: Dsn = "https://k@h/1".parse().unwrap();
+        let http: Dsn = "http://k@h/1".parse().unwrap();
+        assert!(check_tls(&https, true).is_ok());
+        assert!(check_tls(&http, false).is_ok());
+        let err = check_tls(&https, false);
+        if cfg!(feature = "http") {
+            let err = err.unwrap_err();
+            assert!(matches!(err.kind(), InitErrorKind::TlsUnavailable));
+            assert!(err.to_string().contains("`rustls` feature"), "{err}");
+        } else {
+            // Without `http` there is no default transport to refuse it.
+            assert!(err.is_ok());
+        }
     }
 
     #[test]

@@ -182,8 +182,12 @@
 //!
 //! # Crate features
 //!
-//! - `http` (default): the HTTP transport, built on ureq with rustls. Without it, events go only to a transport you
-//!   set.
+//! - `http` (default): the HTTP transport, built on ureq, for `http://` DSNs. Without it, events go only to a
+//!   transport you set.
+//! - `rustls` (default): `https://` DSNs for the HTTP transport, through rustls (with ring) and the webpki root
+//!   certificates. Implies `http`. TLS is most of what the SDK costs to build and ship (see `docs/performance.md`): a
+//!   program that reports only to a relay or server on a plain-HTTP address can leave it out, and `init` then refuses
+//!   an `https://` DSN with [`InitErrorKind::TlsUnavailable`] rather than failing every request.
 //! - `panic` (default): the panic hook installed by `init`.
 //! - `log` (default): [`integrations::log::Logger`], which turns `log` records into breadcrumbs and events around
 //!   the program's own logger. Adds the `log` crate (with its `kv_std` feature, for errors as key-values), which

@@ -9,7 +9,7 @@ use super::{Outcome, Response, Transport, TransportOptions, compress};
 use crate::debug::sdk_debug;
 use crate::protocol::Envelope;
 
-/// Sends envelopes to a Sentry-compatible server over HTTP(S) (rustls for `https`).
+/// Sends envelopes to a Sentry-compatible server over HTTP, or HTTPS with the `rustls` feature.
 ///
 /// Requests carry `Content-Type: application/x-sentry-envelope`, the `X-Sentry-Auth` header built from the DSN,
 /// and a `User-Agent` of `faultline/{version}`. Bodies of 1 KiB and more are gzip-compressed
