@@ -355,6 +355,29 @@ fn sampling_and_before_send_are_applied_and_counted() {
 }
 
 #[test]
+fn a_lone_event_goes_out_without_a_flush_while_the_worker_sleeps() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard =
+        faultline::try_init(ClientOptions::new().spool_dir(None).dsn(server.dsn("k", 7))).unwrap();
+    // Captures do not wake the worker; it finds events by looking at the queue while it sleeps, so each of these
+    // must arrive with no flush and nothing else happening.
+    for n in 1..=3 {
+        std::thread::sleep(Duration::from_millis(300));
+        faultline::capture_message(&format!("lone event {n}"), Level::Warning);
+        let requests = server.wait_for_requests(n, Duration::from_secs(10));
+        assert_eq!(
+            requests.len(),
+            n,
+            "event {n} was not delivered without a flush"
+        );
+        let event = requests[n - 1].envelope().event().expect("an event item");
+        assert_eq!(event["message"], format!("lone event {n}"));
+    }
+    drop(guard);
+}
+
+#[test]
 fn a_second_init_replaces_the_first_after_flushing_it() {
     let _serial = serial();
     let first = TestServer::ok();
