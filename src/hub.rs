@@ -6,10 +6,11 @@
 //! stays on that thread.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
 use crate::client::Client;
+use crate::options::BeforeBreadcrumb;
 use crate::protocol::EventId;
 use crate::scope::Scope;
 use crate::sync::{lock, read, write};
@@ -17,6 +18,11 @@ use crate::sync::{lock, read, write};
 static CLIENT: RwLock<Option<Arc<Client>>> = RwLock::new(None);
 /// A lock-free fast path for "disabled": every API call checks it first, so a disabled SDK costs one atomic load.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The current client's `max_breadcrumbs`, with [`HAS_BEFORE_BREADCRUMB`] set when it has a `before_breadcrumb`:
+/// `add_breadcrumb` reads this instead of taking the client lock, unless there is a callback to clone. Written with
+/// `CLIENT`, under its write lock.
+static BREADCRUMB_SETTINGS: AtomicUsize = AtomicUsize::new(0);
+const HAS_BEFORE_BREADCRUMB: usize = 1 << (usize::BITS - 1);
 
 /// The current client, if the SDK is enabled.
 pub(crate) fn client() -> Option<Arc<Client>> {
@@ -91,9 +97,46 @@ pub(crate) fn with_client<R>(f: impl FnOnce(&Client) -> R) -> Option<R> {
     read(&CLIENT).as_deref().map(f)
 }
 
+/// What `add_breadcrumb` needs of the current client: its `max_breadcrumbs` and `before_breadcrumb`, or `None`
+/// while the SDK is disabled. Without a callback this is two atomic loads and no lock.
+pub(crate) fn breadcrumb_settings() -> Option<(usize, Option<BeforeBreadcrumb>)> {
+    #[cfg(feature = "test")]
+    if let Some(own) = thread_client::get() {
+        return Some((
+            own.options.max_breadcrumbs,
+            own.options.before_breadcrumb.clone(),
+        ));
+    }
+    if !ACTIVE.load(Ordering::Acquire) {
+        return None;
+    }
+    let settings = BREADCRUMB_SETTINGS.load(Ordering::Acquire);
+    if settings & HAS_BEFORE_BREADCRUMB == 0 {
+        return Some((settings, None));
+    }
+    with_client(|client| {
+        let options = &client.options;
+        (options.max_breadcrumbs, options.before_breadcrumb.clone())
+    })
+}
+
+fn store_breadcrumb_settings(client: Option<&Client>) {
+    let settings = client.map_or(0, |client| {
+        let options = &client.options;
+        let max = options.max_breadcrumbs.min(!HAS_BEFORE_BREADCRUMB);
+        if options.before_breadcrumb.is_some() {
+            max | HAS_BEFORE_BREADCRUMB
+        } else {
+            max
+        }
+    });
+    BREADCRUMB_SETTINGS.store(settings, Ordering::Release);
+}
+
 /// Installs `client` (or disables the SDK with `None`) and returns the one it replaces.
 pub(crate) fn swap_client(client: Option<Arc<Client>>) -> Option<Arc<Client>> {
     let mut slot = write(&CLIENT);
+    store_breadcrumb_settings(client.as_deref());
     ACTIVE.store(client.is_some(), Ordering::Release);
     std::mem::replace(&mut *slot, client)
 }
@@ -103,6 +146,7 @@ pub(crate) fn remove_client(client: &Arc<Client>) {
     let mut slot = write(&CLIENT);
     if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, client)) {
         *slot = None;
+        store_breadcrumb_settings(None);
         ACTIVE.store(false, Ordering::Release);
     }
 }

@@ -433,10 +433,7 @@ impl<F: FnOnce() -> I, I: IntoBreadcrumbs> IntoBreadcrumbs for F {
 pub fn add_breadcrumb<B: IntoBreadcrumbs>(breadcrumbs: B) {
     // Copy what is needed and let go of the client: user code (the closure, `before_breadcrumb`) runs below with
     // no lock of the SDK's held, so it may itself log, add breadcrumbs or configure the scope.
-    let Some((max, before)) = hub::with_client(|client| {
-        let options = &client.options;
-        (options.max_breadcrumbs, options.before_breadcrumb.clone())
-    }) else {
+    let Some((max, before)) = hub::breadcrumb_settings() else {
         return;
     };
     for crumb in breadcrumbs.into_breadcrumbs() {

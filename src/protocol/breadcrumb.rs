@@ -1,5 +1,6 @@
 //! Breadcrumbs: the trail of events that led up to an error.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -21,7 +22,7 @@ pub struct Breadcrumb {
     pub timestamp: Timestamp,
     /// The kind of breadcrumb (`default`, `http`, `error`, `debug`, `query`, `navigation`, …). Defaults to `default`.
     #[serde(rename = "type")]
-    pub ty: String,
+    pub ty: Cow<'static, str>,
     /// A dotted category such as `log` or `http.client`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
@@ -39,7 +40,8 @@ impl Default for Breadcrumb {
     fn default() -> Self {
         Breadcrumb {
             timestamp: Timestamp::now(),
-            ty: "default".into(),
+            // Borrowed: the common case costs no allocation.
+            ty: Cow::Borrowed("default"),
             category: None,
             message: None,
             level: Level::Info,
@@ -67,7 +69,7 @@ impl Breadcrumb {
 
     /// Sets the breadcrumb type (`default`, `http`, `error`, …).
     #[must_use]
-    pub fn ty(mut self, ty: impl Into<String>) -> Self {
+    pub fn ty(mut self, ty: impl Into<Cow<'static, str>>) -> Self {
         self.ty = ty.into();
         self
     }
