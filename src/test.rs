@@ -46,7 +46,11 @@ impl TestTransport {
     pub fn take_events(&self) -> Vec<Event> {
         self.take_envelopes()
             .into_iter()
-            .filter_map(|envelope| envelope.event().cloned())
+            .filter_map(|envelope| {
+                // Raw in an envelope replayed from the spool.
+                let event = envelope.items.iter().find_map(|item| item.to_event())?;
+                Some(event.into_owned())
+            })
             .collect()
     }
 }

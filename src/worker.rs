@@ -392,10 +392,7 @@ impl Worker {
             // Nothing left to send; the counts wait for the next envelope or the report interval.
             return Delivery::Done;
         };
-        let has_report = envelope
-            .items
-            .iter()
-            .any(|i| matches!(i, EnvelopeItem::ClientReport(_)));
+        let has_report = envelope.items.iter().any(|i| i.ty() == "client_report");
         let report = if has_report {
             None
         } else {
@@ -407,11 +404,7 @@ impl Worker {
                 .push(EnvelopeItem::ClientReport(report.clone()));
             self.next_report = now + self.report_interval;
         }
-        let events = envelope
-            .items
-            .iter()
-            .filter(|i| matches!(i, EnvelopeItem::Event(_)))
-            .count() as u64;
+        let events = envelope.items.iter().filter(|i| i.ty() == "event").count() as u64;
         // A panicking custom transport must not take the worker down with it.
         let outcome = catch_unwind(AssertUnwindSafe(|| self.transport.send_envelope(&envelope)))
             .unwrap_or(Outcome::NetworkError);

@@ -15,6 +15,7 @@
 //! contain newlines; when reading, an item without `length` runs to the next `\n`. The same bytes are what the HTTP
 //! transport posts, what the offline spool stores and what the JSON-lines sink derives its records from.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Write};
 use std::time::SystemTime;
@@ -53,6 +54,29 @@ pub enum EnvelopeItem {
 }
 
 impl EnvelopeItem {
+    /// The event this item carries: the event itself, or, for an `event` item kept as raw bytes (as envelopes
+    /// replayed from the spool are), the event parsed from them. `None` for other items and for bytes that do not
+    /// parse.
+    ///
+    /// ```
+    /// use faultline::protocol::{Envelope, EnvelopeItem, Event};
+    ///
+    /// let mut event = Event::default();
+    /// event.message = Some("disk almost full".into());
+    /// let raw = EnvelopeItem::Raw { ty: "event".into(), payload: serde_json::to_vec(&event).unwrap() };
+    /// assert_eq!(raw.to_event().unwrap().message.as_deref(), Some("disk almost full"));
+    /// assert!(EnvelopeItem::Raw { ty: "attachment".into(), payload: vec![] }.to_event().is_none());
+    /// ```
+    pub fn to_event(&self) -> Option<Cow<'_, Event>> {
+        match self {
+            EnvelopeItem::Event(event) => Some(Cow::Borrowed(event)),
+            EnvelopeItem::Raw { ty, payload } if ty == "event" => {
+                serde_json::from_slice(payload).ok().map(Cow::Owned)
+            }
+            _ => None,
+        }
+    }
+
     /// The item's `type` header.
     pub fn ty(&self) -> &str {
         match self {
@@ -93,7 +117,8 @@ impl Envelope {
         }
     }
 
-    /// The event item, if there is one.
+    /// The event item, if there is one and it is parsed; see [`EnvelopeItem::to_event`] for one that may be raw
+    /// bytes, as in an envelope replayed from the spool.
     pub fn event(&self) -> Option<&Event> {
         self.items.iter().find_map(|item| match item {
             EnvelopeItem::Event(event) => Some(&**event),
@@ -174,6 +199,42 @@ impl Envelope {
     /// Fails on a missing or malformed header line, an item header that is not JSON, a `length` running past the
     /// end, or an `event`/`client_report` payload that does not parse.
     pub fn from_slice(bytes: &[u8]) -> Result<Envelope, ParseEnvelopeError> {
+        Envelope::parse_with(bytes, |ty, payload| {
+            Ok(match ty.as_str() {
+                "event" => EnvelopeItem::Event(Box::new(
+                    serde_json::from_slice(payload)
+                        .map_err(|_| ParseEnvelopeError::Payload("event"))?,
+                )),
+                "client_report" => EnvelopeItem::ClientReport(
+                    serde_json::from_slice(payload)
+                        .map_err(|_| ParseEnvelopeError::Payload("client_report"))?,
+                ),
+                _ => EnvelopeItem::Raw {
+                    ty,
+                    payload: payload.to_vec(),
+                },
+            })
+        })
+    }
+
+    /// Parses the headers and the items' framing only: every item stays [`EnvelopeItem::Raw`], its payload the
+    /// bytes as written. The spool reads envelopes back this way, so a replayed envelope goes out byte for byte as
+    /// it was stored, without parsing and serialising its event again (and a program that never parses an event
+    /// carries no code to do so).
+    pub(crate) fn from_slice_raw(bytes: &[u8]) -> Result<Envelope, ParseEnvelopeError> {
+        Envelope::parse_with(bytes, |ty, payload| {
+            Ok(EnvelopeItem::Raw {
+                ty,
+                payload: payload.to_vec(),
+            })
+        })
+    }
+
+    /// The framing shared by the parsers; `item` turns an item's type and payload into an item.
+    fn parse_with(
+        bytes: &[u8],
+        mut item: impl FnMut(String, &[u8]) -> Result<EnvelopeItem, ParseEnvelopeError>,
+    ) -> Result<Envelope, ParseEnvelopeError> {
         #[derive(Deserialize)]
         struct Headers {
             event_id: Option<EventId>,
@@ -196,9 +257,9 @@ impl Envelope {
                 rest = after;
                 continue;
             }
-            let item: ItemHeaders =
+            let headers: ItemHeaders =
                 serde_json::from_slice(line).map_err(|_| ParseEnvelopeError::ItemHeaders)?;
-            let (payload, after) = match item.length {
+            let (payload, after) = match headers.length {
                 Some(len) => {
                     if after.len() < len {
                         return Err(ParseEnvelopeError::Truncated);
@@ -209,20 +270,7 @@ impl Envelope {
                 None => split_line(after),
             };
             rest = after;
-            items.push(match item.ty.as_str() {
-                "event" => EnvelopeItem::Event(Box::new(
-                    serde_json::from_slice(payload)
-                        .map_err(|_| ParseEnvelopeError::Payload("event"))?,
-                )),
-                "client_report" => EnvelopeItem::ClientReport(
-                    serde_json::from_slice(payload)
-                        .map_err(|_| ParseEnvelopeError::Payload("client_report"))?,
-                ),
-                _ => EnvelopeItem::Raw {
-                    ty: item.ty,
-                    payload: payload.to_vec(),
-                },
-            });
+            items.push(item(headers.ty, payload)?);
         }
         Ok(Envelope {
             event_id: headers.event_id,
@@ -269,7 +317,7 @@ impl std::error::Error for ParseEnvelopeError {}
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
+
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
@@ -313,6 +361,33 @@ mod tests {
             format_args!(r#"{{"type":"event","length":{}}}"#, payload.len()),
         );
         assert_eq!(text, want);
+    }
+
+    #[test]
+    fn the_raw_parse_keeps_every_payload_as_written() {
+        let mut envelope = Envelope::from_event(fixed_event());
+        envelope
+            .items
+            .push(EnvelopeItem::ClientReport(ClientReport::default()));
+        let bytes = envelope.to_vec(None);
+        let raw = Envelope::from_slice_raw(&bytes).unwrap();
+        assert_eq!(raw.event_id, envelope.event_id);
+        assert_eq!(raw.sdk, envelope.sdk);
+        assert!(
+            raw.items
+                .iter()
+                .all(|item| matches!(item, EnvelopeItem::Raw { .. })),
+            "{raw:?}"
+        );
+        let types: Vec<&str> = raw.items.iter().map(EnvelopeItem::ty).collect();
+        assert_eq!(types, ["event", "client_report"]);
+        // Written again, the bytes are the same; parsed, the event is the one stored.
+        assert_eq!(raw.to_vec(None), bytes);
+        assert_eq!(
+            raw.items[0].to_event().unwrap().into_owned(),
+            *envelope.event().unwrap()
+        );
+        assert!(Envelope::from_slice_raw(b"{}\n{\"type\":\"event\",\"length\":99}\n{}").is_err());
     }
 
     #[test]

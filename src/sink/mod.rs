@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serializer as _;
 use serde::ser::SerializeMap;
 
-use crate::protocol::{Envelope, EnvelopeItem, Event, EventId, Frame, Timestamp};
+use crate::protocol::{Envelope, Event, EventId, Frame, Timestamp};
 use crate::transport::{Outcome, Transport};
 
 pub use rotate::{FlushPolicy, RotatingFile, RotatingFileBuilder};
@@ -260,8 +260,9 @@ impl Transport for JsonLinesSink {
     fn send_envelope(&self, envelope: &Envelope) -> Outcome {
         let mut written = true;
         for item in &envelope.items {
-            if let EnvelopeItem::Event(event) = item {
-                written &= self.write_event(event).is_ok();
+            // Raw in an envelope replayed from the spool.
+            if let Some(event) = item.to_event() {
+                written &= self.write_event(&event).is_ok();
             }
         }
         if written {
@@ -609,7 +610,7 @@ mod tests {
     use std::time::UNIX_EPOCH;
 
     use super::*;
-    use crate::protocol::{Exception, Level, Stacktrace, Thread};
+    use crate::protocol::{EnvelopeItem, Exception, Level, Stacktrace, Thread};
 
     fn frame(function: &str, file: &str, line: u32, in_app: bool) -> Frame {
         Frame {
@@ -791,6 +792,25 @@ mod tests {
         assert!(sink.flush(Duration::ZERO));
         let text = std::fs::read_to_string(sink.path()).unwrap();
         assert_eq!(text.lines().count(), 1);
+    }
+
+    #[test]
+    fn an_event_replayed_from_the_spool_as_raw_bytes_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = sink(dir.path());
+        let event = error_event();
+        let raw =
+            Envelope::from_slice_raw(&Envelope::from_event(event.clone()).to_vec(None)).unwrap();
+        assert!(
+            raw.event().is_none(),
+            "the spool's envelopes keep their event as bytes"
+        );
+        assert_eq!(sink.send_envelope(&raw), Outcome::Sent);
+        assert!(sink.flush(Duration::ZERO));
+        let text = std::fs::read_to_string(sink.path()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(line["event.id"], event.event_id.to_string());
+        assert_eq!(line["error.type"], "ConfigError");
     }
 
     #[test]

@@ -292,7 +292,7 @@ impl RateLimiter {
         if envelope.items.is_empty() {
             return (None, removed);
         }
-        if envelope.event().is_none() {
+        if !envelope.items.iter().any(|item| item.ty() == "event") {
             envelope.event_id = None;
         }
         (Some(envelope), removed)
@@ -600,6 +600,31 @@ mod tests {
         assert_eq!(types, ["event", "client_report"]);
         assert_eq!(kept.event_id, event_id);
         assert_eq!(removed, vec![(Category::Attachment, 11)]);
+    }
+
+    #[test]
+    fn filter_treats_an_event_kept_as_raw_bytes_as_an_event() {
+        // Envelopes replayed from the spool carry every item as raw bytes.
+        let now = Instant::now();
+        let envelope = envelope_with(vec![attachment(4), report()]);
+        let raw = Envelope::from_slice_raw(&envelope.to_vec(None)).unwrap();
+        assert!(raw.event().is_none());
+        let mut limiter = RateLimiter::new();
+        limiter.update(200, None, Some("60:attachment:org"), now);
+        let (kept, removed) = limiter.filter(raw.clone(), now);
+        let kept = kept.expect("the event and the report remain");
+        assert_eq!(kept.event_id, envelope.event_id);
+        assert_eq!(kept.items.len(), 2);
+        assert_eq!(removed, vec![(Category::Attachment, 4)]);
+
+        limiter.update(200, None, Some("60:error:org"), now);
+        let (kept, removed) = limiter.filter(raw, now);
+        let kept = kept.expect("the report remains");
+        assert_eq!(kept.event_id, None);
+        assert_eq!(
+            removed,
+            vec![(Category::Error, 1), (Category::Attachment, 4)]
+        );
     }
 
     #[test]

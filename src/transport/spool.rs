@@ -304,7 +304,7 @@ impl Spool {
                 Err(e) => return Err(e),
             }
             let parsed = match fs::read(&claimed) {
-                Ok(bytes) => Envelope::from_slice(&bytes)
+                Ok(bytes) => Envelope::from_slice_raw(&bytes)
                     .ok()
                     .map(|envelope| (bytes, envelope)),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
