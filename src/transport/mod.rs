@@ -69,6 +69,11 @@ impl Response {
 /// Implement it to send events somewhere else, or to collect them in tests (see `faultline::test`, feature `test`).
 /// Every method is called on the SDK's worker thread.
 ///
+/// Envelopes replayed from the spool (events that could not be sent before, by this process or an earlier one)
+/// carry their items as the bytes that were stored, [`EnvelopeItem::Raw`](crate::protocol::EnvelopeItem::Raw) with
+/// their type; [`EnvelopeItem::to_event`](crate::protocol::EnvelopeItem::to_event) gives the event of an item
+/// either way, and [`Envelope::to_writer`] writes both forms the same.
+///
 /// ```
 /// use std::sync::{Arc, Mutex};
 /// use faultline::protocol::Envelope;
