@@ -3,8 +3,9 @@
 #  1. the comparison binary: per-call costs, first capture after init, end-to-end events per second to a loopback
 #     server, and peak memory of a 10,000-event burst, for faultline, sentry and a bare backtrace walk;
 #  2. a hello-world per SDK: crates in its dependency tree, a clean release build's time and units, and the stripped
-#     binary's size. sentry is built as configured in Cargo.toml (no TLS) and with `rustls`, which faultline's
-#     default HTTP transport always has.
+#     binary's size. sentry is built as configured in Cargo.toml (its `ureq` feature brings no TLS) and with
+#     `rustls`; faultline with its default features (HTTPS through rustls, `log`, the panic hook), with the same
+#     capabilities as sentry's configuration (plain HTTP and the panic hook), and without any transport.
 #
 # Usage: benches/compare/run.sh   (honours CARGO_TARGET_DIR; JOBS sets cargo's -j, 2 by default). About ten minutes
 # on two cores, most of it the three clean builds.
@@ -51,9 +52,10 @@ echo "compiled by a clean 'cargo build --release -j $jobs' (build scripts and pr
 echo "and the stripped binary"
 results=$(
     measure faultline hello-faultline hello-faultline
+    measure faultline-http hello-faultline hello-faultline --no-default-features --features http
+    measure faultline-no-http hello-faultline hello-faultline --no-default-features
     measure sentry hello-sentry hello-sentry
     measure sentry+rustls hello-sentry hello-sentry --features tls
-    measure faultline-no-http hello-faultline hello-faultline --no-default-features
 )
 echo "$results" | awk '
     { name[NR] = $1; crates[NR] = $2; units[NR] = $3; secs[NR] = $4; bytes[NR] = $5; at[$1] = NR }
@@ -65,8 +67,11 @@ echo "$results" | awk '
         printf "  %-17s %7s %7s %10s %12s\n", "program", "crates", "units", "build s", "stripped KiB"
         for (i = 1; i <= NR; i++)
             printf "  %-17s %7d %7d %10.1f %12.0f\n", name[i], crates[i], units[i], secs[i], bytes[i] / 1024
-        versus(at["faultline"], at["sentry"])
+        print "  same capabilities (plain HTTP, panic hook; neither has TLS), then both with HTTPS through rustls:"
+        versus(at["faultline-http"], at["sentry"])
         versus(at["faultline"], at["sentry+rustls"])
+        print "  faultline with all its default features against sentry as configured, and faultline without HTTP:"
+        versus(at["faultline"], at["sentry"])
         versus(at["faultline-no-http"], at["sentry"])
     }'
 echo
