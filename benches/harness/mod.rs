@@ -187,15 +187,27 @@ pub fn child_role() -> Option<String> {
 /// Re-executes this binary with `role` (and `env`), waits for it and returns its `key value` result lines.
 pub fn run_child(role: &str, env: &[(&str, String)]) -> Vec<(String, String)> {
     let exe = std::env::current_exe().expect("the bench binary's path");
-    let output = Command::new(exe)
-        .env(CHILD_VAR, role)
+    run(Command::new(exe).env(CHILD_VAR, role), role, env)
+}
+
+/// Runs another program that prints `result key value` lines, like a child of [`run_child`], and returns them.
+pub fn run_program(program: &std::path::Path, env: &[(&str, String)]) -> Vec<(String, String)> {
+    run(
+        &mut Command::new(program),
+        &program.display().to_string(),
+        env,
+    )
+}
+
+fn run(command: &mut Command, name: &str, env: &[(&str, String)]) -> Vec<(String, String)> {
+    let output = command
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
-        .expect("re-executing the bench binary");
+        .unwrap_or_else(|e| panic!("running `{name}`: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
-        "child `{role}` failed: {}\n{stdout}\n{}",
+        "child `{name}` failed: {}\n{stdout}\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );

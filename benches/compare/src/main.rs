@@ -3,18 +3,24 @@
 //!
 //! The SDKs take turns: both keep a process-wide client, so each scenario starts one, measures it and stops it
 //! before the other's turn. Figures that need a fresh process (the first capture after `init`, peak memory) come
-//! from re-executing this binary with `FAULTLINE_BENCH_CHILD` set. `run.sh` runs this and the build comparison.
+//! from re-executing this binary with `FAULTLINE_BENCH_CHILD` set; peak memory also from `burst-faultline` and
+//! `burst-sentry` (`src/bin/`), built alongside, which link one SDK each. `run.sh` runs this and the build
+//! comparison.
 
 #[path = "../../harness/mod.rs"]
 mod harness;
 
+mod burst;
+mod faultline_sdk;
+mod sentry_sdk;
+
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use burst::{BURST_N, FLUSH};
+use faultline_sdk::{FaultlineDiscard, faultline_discarding, faultline_dropped, faultline_http};
 use harness::{DEPTH, LoopbackServer, Mode, Summary, deep, fmt_dur, sample_error};
-
-const FLUSH: Duration = Duration::from_secs(60);
+use sentry_sdk::{sentry_discarding, sentry_flush, sentry_http};
 
 /// Calls per scenario. sentry resolves symbols on the calling thread, so its captures take long enough that fewer
 /// calls give as stable a median; faultline's are cheap enough for ten times as many.
@@ -24,91 +30,6 @@ const BREADCRUMBS_N: usize = 100_000;
 const FIRST_CAPTURE_SAMPLES: usize = 15;
 const E2E_N: usize = 2_000;
 const E2E_ROUNDS: usize = 5;
-const BURST_N: usize = 10_000;
-
-// === faultline ===
-
-struct FaultlineDiscard;
-
-impl faultline::transport::Transport for FaultlineDiscard {
-    fn send_envelope(
-        &self,
-        _envelope: &faultline::protocol::Envelope,
-    ) -> faultline::transport::Outcome {
-        faultline::transport::Outcome::Sent
-    }
-}
-
-fn faultline_discarding() -> faultline::InitGuard {
-    faultline::init(
-        faultline::ClientOptions::new()
-            .transport(FaultlineDiscard)
-            .queue_size(1 << 16),
-    )
-}
-
-fn faultline_http(dsn: String, queue: usize) -> faultline::InitGuard {
-    // The default delivery path (the spool on), in a directory of the run's own rather than the user's cache.
-    let spool =
-        std::env::temp_dir().join(format!("faultline-compare-spool-{}", std::process::id()));
-    faultline::init(
-        faultline::ClientOptions::new()
-            .dsn(dsn)
-            .spool_dir(Some(spool))
-            .queue_size(queue),
-    )
-}
-
-fn faultline_dropped(stats: &faultline::Stats) -> u64 {
-    stats.queue_overflow
-        + stats.sample_rate
-        + stats.before_send
-        + stats.network_error
-        + stats.send_error
-        + stats.ratelimit_backoff
-}
-
-// === sentry ===
-
-/// sentry calls a custom transport on the capturing thread; this one drops the envelope, so only the capture is
-/// timed.
-struct SentryDiscard;
-
-impl sentry::Transport for SentryDiscard {
-    fn send_envelope(&self, envelope: sentry::Envelope) {
-        black_box(envelope);
-    }
-}
-
-fn sentry_options() -> sentry::ClientOptions {
-    // `ClientOptions` is non-exhaustive: start from the defaults and set fields.
-    let mut options = sentry::ClientOptions::default();
-    options.attach_stacktrace = true;
-    options
-}
-
-fn sentry_discarding() -> sentry::ClientInitGuard {
-    let mut options = sentry_options();
-    // sentry is enabled only with a DSN, even with a custom transport; nothing is sent to it.
-    options.dsn = Some("http://bench@127.0.0.1:9/1".parse().expect("a DSN"));
-    options.transport = Some(Arc::new(Arc::new(SentryDiscard)));
-    sentry::init(options)
-}
-
-/// sentry with its ureq transport (a background thread behind a bounded channel of `queue` envelopes).
-fn sentry_http(dsn: &str, queue: Option<usize>) -> sentry::ClientInitGuard {
-    let mut options = sentry_options();
-    options.dsn = Some(dsn.parse().expect("a DSN"));
-    options.transport_channel_capacity = queue.and_then(std::num::NonZeroUsize::new);
-    sentry::init(options)
-}
-
-/// Waits until sentry's transport has sent what is queued (sentry has no free `flush` function).
-fn sentry_flush(timeout: Duration) -> bool {
-    sentry::Hub::current()
-        .client()
-        .is_none_or(|client| client.flush(Some(timeout)))
-}
 
 // === the table ===
 
@@ -502,14 +423,18 @@ fn sentry_end_to_end(err: &harness::RequestFailed) -> (f64, String) {
 }
 
 /// Peak resident memory of a fresh process per SDK around a burst of 10,000 `capture_error` calls to a loopback
-/// server (in this process, so its memory is not counted).
+/// server (in this process, so its memory is not counted), in two kinds of program: this binary, which links both
+/// SDKs, and `burst-faultline`/`burst-sentry`, built next to it from the same code, which link one each. Resolving
+/// symbols loads the program's own debug information, so in this binary each SDK also pays for the other's; a
+/// program that uses one SDK carries only that one's.
 fn peak_rss() {
     let server = LoopbackServer::start(Mode::Answer);
     println!(
         "peak RSS (VmHWM, KiB) of a fresh process around a {BURST_N}-event burst to a loopback server"
     );
     println!(
-        "  {:<10} {:<16} {:>9} {:>11} {:>12} {:>9} {:>9} {:>22}",
+        "  {:<16} {:<10} {:<16} {:>9} {:>11} {:>12} {:>9} {:>9} {:>22}",
+        "program",
         "sdk",
         "queue",
         "baseline",
@@ -519,42 +444,53 @@ fn peak_rss() {
         "growth",
         "delivered / dropped"
     );
-    let mut growth = Vec::new();
-    for (queue_label, faultline_queue, sentry_queue) in
-        [("default", "100", "default"), ("10000", "10000", "10000")]
-    {
-        for (sdk, queue) in [("faultline", faultline_queue), ("sentry", sentry_queue)] {
-            let events_before = server.events();
-            let discards_before = server.reported_discards();
-            let r = harness::run_child(
-                &format!("burst-{sdk}"),
-                &[("BENCH_DSN", server.dsn()), ("BENCH_QUEUE", queue.into())],
-            );
-            let kib = |k| harness::get(&r, k).parse::<u64>().unwrap();
-            let delivered = server.events() - events_before;
-            let dropped = match sdk {
-                "faultline" => kib("dropped"),
-                _ => server.reported_discards() - discards_before,
-            };
-            println!(
-                "  {:<10} {:<16} {:>9} {:>11} {:>12} {:>9} {:>9} {:>22}",
-                sdk,
-                format!("{queue_label} ({queue})"),
-                kib("hwm_start_kib"),
-                kib("hwm_init_kib"),
-                kib("hwm_first_kib"),
-                kib("hwm_peak_kib"),
-                kib("hwm_peak_kib") - kib("hwm_start_kib"),
-                format!("{delivered} / {dropped}"),
-            );
-            growth.push(kib("hwm_peak_kib"));
+    let here = std::env::current_exe().expect("the bench binary's path");
+    let mut ratios = Vec::new();
+    for program in ["both SDKs", "its SDK alone"] {
+        let mut peaks = Vec::new();
+        for (queue_label, faultline_queue, sentry_queue) in
+            [("default", "100", "default"), ("10000", "10000", "10000")]
+        {
+            for (sdk, queue) in [("faultline", faultline_queue), ("sentry", sentry_queue)] {
+                let events_before = server.events();
+                let discards_before = server.reported_discards();
+                let env = [("BENCH_DSN", server.dsn()), ("BENCH_QUEUE", queue.into())];
+                let r = match program {
+                    "both SDKs" => harness::run_child(&format!("burst-{sdk}"), &env),
+                    _ => harness::run_program(&here.with_file_name(format!("burst-{sdk}")), &env),
+                };
+                let kib = |k| harness::get(&r, k).parse::<u64>().unwrap();
+                let delivered = server.events() - events_before;
+                let dropped = match sdk {
+                    "faultline" => kib("dropped"),
+                    _ => server.reported_discards() - discards_before,
+                };
+                println!(
+                    "  {:<16} {:<10} {:<16} {:>9} {:>11} {:>12} {:>9} {:>9} {:>22}",
+                    program,
+                    sdk,
+                    format!("{queue_label} ({queue})"),
+                    kib("hwm_start_kib"),
+                    kib("hwm_init_kib"),
+                    kib("hwm_first_kib"),
+                    kib("hwm_peak_kib"),
+                    kib("hwm_peak_kib") - kib("hwm_start_kib"),
+                    format!("{delivered} / {dropped}"),
+                );
+                peaks.push(kib("hwm_peak_kib"));
+            }
         }
+        ratios.push((
+            program,
+            peaks[0] as f64 / peaks[1] as f64,
+            peaks[2] as f64 / peaks[3] as f64,
+        ));
     }
-    println!(
-        "  peak faultline / sentry: {:.2}× with default queues, {:.2}× with queues of 10000",
-        growth[0] as f64 / growth[1] as f64,
-        growth[2] as f64 / growth[3] as f64
-    );
+    for (program, default_queues, big_queues) in ratios {
+        println!(
+            "  peak faultline / sentry, {program}: {default_queues:.2}× with default queues, {big_queues:.2}× with queues of 10000"
+        );
+    }
 }
 
 fn child(role: &str) {
@@ -598,36 +534,10 @@ fn child(role: &str) {
         "burst-faultline" | "burst-sentry" => {
             let dsn = std::env::var("BENCH_DSN").expect("BENCH_DSN");
             let queue = std::env::var("BENCH_QUEUE").expect("BENCH_QUEUE");
-            harness::child_result("hwm_start_kib", harness::rss_kib().0);
             if role == "burst-faultline" {
-                let guard = faultline_http(dsn, queue.parse().expect("a queue size"));
-                harness::child_result("hwm_init_kib", harness::rss_kib().0);
-                deep(DEPTH, &mut || faultline::capture_error(&err));
-                faultline::flush(FLUSH);
-                harness::child_result("hwm_first_kib", harness::rss_kib().0);
-                deep(DEPTH, &mut || {
-                    for _ in 1..BURST_N {
-                        faultline::capture_error(&err);
-                    }
-                });
-                faultline::flush(FLUSH);
-                harness::child_result("hwm_peak_kib", harness::rss_kib().0);
-                harness::child_result("dropped", faultline_dropped(&faultline::stats()));
-                drop(guard);
+                faultline_sdk::burst(dsn, queue.parse().expect("a queue size"));
             } else {
-                let guard = sentry_http(&dsn, queue.parse().ok());
-                harness::child_result("hwm_init_kib", harness::rss_kib().0);
-                deep(DEPTH, &mut || sentry::capture_error(&err));
-                sentry_flush(FLUSH);
-                harness::child_result("hwm_first_kib", harness::rss_kib().0);
-                deep(DEPTH, &mut || {
-                    for _ in 1..BURST_N {
-                        sentry::capture_error(&err);
-                    }
-                });
-                sentry_flush(FLUSH);
-                harness::child_result("hwm_peak_kib", harness::rss_kib().0);
-                drop(guard);
+                sentry_sdk::burst(&dsn, queue.parse().ok());
             }
         }
         other => panic!("unknown child scenario `{other}`"),
