@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use faultline::integrations::log::Logger;
-use faultline::protocol::Envelope;
+use faultline::protocol::{Envelope, EnvelopeItem};
 use faultline::sink::JsonLinesSink;
 use faultline::transport::{HttpTransport, Outcome, Tee, Transport, TransportOptions};
 use faultline::{ClientOptions, Level};
@@ -73,10 +73,11 @@ impl LocalFile {
 
 impl Transport for LocalFile {
     fn send_envelope(&self, envelope: &Envelope) -> Outcome {
-        let Some(event) = envelope.event() else {
+        // `to_event` also reads an event replayed from the spool, which arrives as the bytes that were stored.
+        let Some(event) = envelope.items.iter().find_map(EnvelopeItem::to_event) else {
             return Outcome::Sent;
         };
-        if let (Ok(json), Ok(mut file)) = (serde_json::to_string(event), self.0.lock()) {
+        if let (Ok(json), Ok(mut file)) = (serde_json::to_string(&event), self.0.lock()) {
             let _ = writeln!(file, "{json}");
         }
         let (ty, value) = match event.exception.last() {

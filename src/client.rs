@@ -77,11 +77,25 @@ pub(crate) enum Control {
     Stored { claim: Claim, envelope: Envelope },
 }
 
+/// The worker's ends of the queues.
+pub(crate) struct Queues {
+    /// Events, bounded by `queue_size`; the worker polls it.
+    pub(crate) tasks: Receiver<Task>,
+    /// Flush, shutdown and the panic hook's envelopes; unbounded, and wakes the worker.
+    pub(crate) control: Receiver<Control>,
+    /// A wake-up when the data queue is half full.
+    pub(crate) nudge: Receiver<()>,
+}
+
 /// A configured, running SDK instance.
 pub(crate) struct Client {
     pub(crate) options: Arc<ClientOptions>,
     tasks: Sender<Task>,
     control: Sender<Control>,
+    /// Wakes the worker when the data queue is half full (see [`Client::enqueue`]); holds at most one message.
+    nudge: Sender<()>,
+    /// How many queued events make a capture wake the worker: half the queue, at least one.
+    wake_at: usize,
     worker: Mutex<Option<JoinHandle<()>>>,
     worker_id: ThreadId,
     counters: Arc<Counters>,
@@ -106,12 +120,17 @@ impl Client {
         let spool = spool.map(Arc::new);
         let (tasks, task_rx) = bounded(options.queue_size);
         let (control, control_rx) = unbounded();
+        let (nudge, nudge_rx) = bounded(1);
+        let wake_at = (options.queue_size / 2).max(1);
         let counters = Arc::new(Counters::default());
         let processor = Arc::new(Processor::new(options.clone(), counters.clone()));
         let inflight = Arc::new(Mutex::new(None));
         let worker = Worker::new(
-            task_rx.clone(),
-            control_rx,
+            Queues {
+                tasks: task_rx.clone(),
+                control: control_rx,
+                nudge: nudge_rx,
+            },
             processor.clone(),
             transport,
             counters.clone(),
@@ -127,6 +146,8 @@ impl Client {
             options,
             tasks,
             control,
+            nudge,
+            wake_at,
             counters,
             shut_down: AtomicBool::new(false),
             processor,
@@ -349,6 +370,13 @@ impl Client {
         // `try_send`, never `send`: a full queue must cost the caller nothing but the lost event, which is counted.
         match self.tasks.try_send(Task::Event(Box::new(pending))) {
             Ok(()) => {
+                // The worker does not block on this queue (so a capture never pays for waking it); it looks at it
+                // every `worker::POLL`. Events that come faster than the queue can hold for that long would
+                // overflow it, so from half full on, a capture wakes the worker. The nudge queue holds one message:
+                // once it is there, later captures find it full and pay nothing.
+                if self.tasks.len() >= self.wake_at {
+                    let _ = self.nudge.try_send(());
+                }
                 hub.set_last_event_id(id);
                 id
             }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::client::Client;
 use crate::hub::{ScopeGuard, thread_client};
 use crate::options::ClientOptions;
-use crate::protocol::{Envelope, Event};
+use crate::protocol::{Envelope, EnvelopeItem, Event};
 use crate::sync::lock;
 use crate::transport::{Outcome, Transport};
 
@@ -48,7 +48,7 @@ impl TestTransport {
             .into_iter()
             .filter_map(|envelope| {
                 // Raw in an envelope replayed from the spool.
-                let event = envelope.items.iter().find_map(|item| item.to_event())?;
+                let event = envelope.items.iter().find_map(EnvelopeItem::to_event)?;
                 Some(event.into_owned())
             })
             .collect()
@@ -71,7 +71,10 @@ pub fn with_captured_events(f: impl FnOnce()) -> Vec<Event> {
 pub fn with_captured_events_options(options: ClientOptions, f: impl FnOnce()) -> Vec<Event> {
     with_captured_envelopes_options(options, f)
         .into_iter()
-        .filter_map(|envelope| envelope.event().cloned())
+        .filter_map(|envelope| {
+            let event = envelope.items.iter().find_map(EnvelopeItem::to_event)?;
+            Some(event.into_owned())
+        })
         .collect()
 }
 

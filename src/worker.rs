@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select_biased};
 
-use crate::client::{Control, Task};
+use crate::client::{Control, Queues, Task};
 use crate::debug::sdk_debug;
 use crate::processor::Processor;
 use crate::protocol::{Envelope, EnvelopeItem, EventId};
@@ -53,7 +53,8 @@ const LINGER: Duration = Duration::from_micros(200);
 /// asleep pay for the system call that wakes it (about 9 µs on a VM, twice the stack walk). Instead it sleeps on
 /// the control queue and polls the data queue this often, so a capture costs its caller a queue push and nothing
 /// more, and a lone event starts on its way within this delay. `flush`, shutdown and a panic go through the control
-/// queue and wake the worker at once.
+/// queue and wake the worker at once, and so does a capture that finds the data queue half full (the nudge queue),
+/// so a steady stream of events cannot overflow the queue while the worker sleeps.
 const POLL: Duration = Duration::from_millis(100);
 
 /// How many envelopes' 5xx counts the worker remembers.
@@ -62,6 +63,7 @@ const MAX_TRACKED_ERRORS: usize = 4096;
 pub(crate) struct Worker {
     tasks: Receiver<Task>,
     control: Receiver<Control>,
+    nudge: Receiver<()>,
     processor: Arc<Processor>,
     transport: Arc<dyn Transport>,
     counters: Arc<Counters>,
@@ -130,8 +132,7 @@ enum Delivery {
 
 impl Worker {
     pub(crate) fn new(
-        tasks: Receiver<Task>,
-        control: Receiver<Control>,
+        queues: Queues,
         processor: Arc<Processor>,
         transport: Arc<dyn Transport>,
         counters: Arc<Counters>,
@@ -141,9 +142,15 @@ impl Worker {
         let options = processor.options();
         let backlog_limit = options.queue_size;
         let report_interval = options.client_report_interval;
+        let Queues {
+            tasks,
+            control,
+            nudge,
+        } = queues;
         Worker {
             tasks,
             control,
+            nudge,
             processor,
             transport,
             counters,
@@ -179,7 +186,8 @@ impl Worker {
             busy = false;
             let now = Instant::now();
             let timeout = self.next_wake(now).saturating_duration_since(now);
-            // Only the control queue can wake the worker; the data queue is polled (see `POLL`).
+            // The control queue wakes the worker, and so does a data queue that is half full; otherwise the data
+            // queue is polled (see `POLL`).
             select_biased! {
                 recv(self.control) -> msg => match msg {
                     Ok(Control::Flush { deadline, ack }) => {
@@ -199,6 +207,7 @@ impl Worker {
                         return;
                     }
                 },
+                recv(self.nudge) -> _ => {}
                 default(timeout) => {}
             }
             let now = Instant::now();

@@ -416,7 +416,8 @@ fn corrupt_spool_files_are_moved_aside_and_the_rest_is_sent() {
         ("N", "2".to_owned()),
     ];
     let captured = read_ids(child("child_capture_while_down", &env));
-    // And damage: garbage, and a truncated copy of a good file, named like spool files older than the rest.
+    // And damage: garbage, a truncated copy of a good file, and a copy whose event is damaged inside intact framing,
+    // named like spool files older than the rest.
     let good = std::fs::read_dir(spool.path())
         .unwrap()
         .filter_map(Result::ok)
@@ -427,12 +428,16 @@ fn corrupt_spool_files_are_moved_aside_and_the_rest_is_sent() {
     let old_name = |n: u32| format!("{n:020}-{:010}-{:010}.envelope", 1, n);
     std::fs::write(spool.path().join(old_name(1)), b"not an envelope\n").unwrap();
     std::fs::write(spool.path().join(old_name(2)), &bytes[..bytes.len() / 2]).unwrap();
-    assert_eq!(spool_files(spool.path()), 4);
+    let mut damaged = bytes.clone();
+    let end = damaged.len() - 1; // the payload's closing brace, before the last newline
+    damaged[end - 10..end].fill(b'@');
+    std::fs::write(spool.path().join(old_name(3)), &damaged).unwrap();
+    assert_eq!(spool_files(spool.path()), 5);
 
     let (received, guard) = restart_and_collect(addr, &dsn, spool.path());
     let received: BTreeSet<_> = received.into_iter().collect();
     assert_eq!(received, captured);
-    assert_eq!(faultline::stats().spool_corrupt, 2);
+    assert_eq!(faultline::stats().spool_corrupt, 3);
     assert_eq!(
         spool_files(spool.path()),
         0,
@@ -440,7 +445,7 @@ fn corrupt_spool_files_are_moved_aside_and_the_rest_is_sent() {
     );
     assert_eq!(
         spool_files(&spool.path().join("corrupt")),
-        2,
+        3,
         "and were kept aside"
     );
     drop(guard);

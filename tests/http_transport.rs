@@ -378,6 +378,37 @@ fn a_lone_event_goes_out_without_a_flush_while_the_worker_sleeps() {
 }
 
 #[test]
+fn a_steady_stream_slower_than_a_burst_does_not_overflow_a_small_queue() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .spool_dir(None)
+            .dsn(server.dsn("k", 8))
+            .queue_size(20),
+    )
+    .unwrap();
+    // One event every 2 ms: each comes after the worker has stopped looking for the next one and gone back to
+    // sleep, and by itself the worker looks at the queue only every 100 ms, when 50 events would have come for a
+    // queue of 20. A capture that finds the queue half full must wake it.
+    // The worker's first event sets up what every later one reuses; that is not what this is about.
+    faultline::capture_message("warm-up", Level::Info);
+    assert!(faultline::flush(Duration::from_secs(30)));
+    let n = 200;
+    for i in 0..n {
+        faultline::capture_message(&format!("tick {i}"), Level::Info);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(faultline::flush(Duration::from_secs(30)));
+    let stats = faultline::stats();
+    assert_eq!(stats.queue_overflow, 0, "{stats:?}");
+    assert_eq!(stats.sent, n + 1, "{stats:?}");
+    let received = server.wait_for_requests(n as usize + 1, Duration::from_secs(10));
+    assert_eq!(received.len(), n as usize + 1);
+    drop(guard);
+}
+
+#[test]
 fn a_second_init_replaces_the_first_after_flushing_it() {
     let _serial = serial();
     let first = TestServer::ok();

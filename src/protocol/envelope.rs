@@ -221,8 +221,20 @@ impl Envelope {
     /// bytes as written. The spool reads envelopes back this way, so a replayed envelope goes out byte for byte as
     /// it was stored, without parsing and serialising its event again (and a program that never parses an event
     /// carries no code to do so).
+    ///
+    /// The payloads of the JSON item types (`event`, `client_report`) must still be well-formed JSON, checked without
+    /// building anything, so a damaged file is found here rather than by the server.
     pub(crate) fn from_slice_raw(bytes: &[u8]) -> Result<Envelope, ParseEnvelopeError> {
         Envelope::parse_with(bytes, |ty, payload| {
+            let what = match ty.as_str() {
+                "event" => Some("event"),
+                "client_report" => Some("client_report"),
+                _ => None,
+            };
+            if let Some(what) = what {
+                serde_json::from_slice::<serde::de::IgnoredAny>(payload)
+                    .map_err(|_| ParseEnvelopeError::Payload(what))?;
+            }
             Ok(EnvelopeItem::Raw {
                 ty,
                 payload: payload.to_vec(),
@@ -388,6 +400,14 @@ mod tests {
             *envelope.event().unwrap()
         );
         assert!(Envelope::from_slice_raw(b"{}\n{\"type\":\"event\",\"length\":99}\n{}").is_err());
+        // A damaged payload inside intact framing is caught too, for the JSON item types.
+        assert_eq!(
+            Envelope::from_slice_raw(b"{}\n{\"type\":\"event\",\"length\":5}\n{\"a\":\n"),
+            Err(ParseEnvelopeError::Payload("event"))
+        );
+        assert!(
+            Envelope::from_slice_raw(b"{}\n{\"type\":\"attachment\",\"length\":3}\n{\"a\n").is_ok()
+        );
     }
 
     #[test]

@@ -39,6 +39,14 @@ impl HttpTransport {
             .max_idle_connections_per_host(2)
             .build()
             .into();
+        if !cfg!(feature = "rustls") && matches!(options.dsn.scheme(), crate::dsn::Scheme::Https) {
+            // `init` refuses such a DSN for its own transport; one built by hand gets this line, once, at set-up.
+            eprintln!(
+                "faultline: {} needs TLS, but faultline was built without its `rustls` feature: every request to it \
+                 will fail",
+                options.dsn.envelope_url()
+            );
+        }
         HttpTransport {
             agent,
             url: options.dsn.envelope_url(),
