@@ -19,6 +19,8 @@ use harness::{DEPTH, LoopbackServer, Mode, Summary, deep, fmt_dur, ratio, sample
 
 /// Long enough for any flush here; a flush that times out is reported, not waited out again.
 const FLUSH: Duration = Duration::from_secs(60);
+/// Quiet time before an isolated capture: longer than the worker keeps looking for a next event (200 µs).
+const IDLE: Duration = Duration::from_millis(1);
 
 /// Accepts every envelope and keeps only when it arrived, so the worker's pace can be read off afterwards.
 #[derive(Default)]
@@ -210,7 +212,8 @@ fn capture_error() -> Summary {
         )
     });
     println!("    paced (flush every 64):       {}", paced.line());
-    // Isolated: a flush after every call, so the worker is idle during each measured call.
+    // Isolated: a flush after every call and 1 ms of quiet (longer than the worker looks for a next event), so the
+    // worker is asleep during each measured call, as for errors far apart.
     let isolated = deep(DEPTH, &mut || {
         harness::time_each(
             5_000,
@@ -219,10 +222,11 @@ fn capture_error() -> Summary {
             },
             |_| {
                 faultline::flush(FLUSH);
+                std::thread::sleep(IDLE);
             },
         )
     });
-    println!("    isolated (flush every call):  {}", isolated.line());
+    println!("    isolated (worker asleep):     {}", isolated.line());
     report_drops("drops");
     drop(guard);
 
@@ -256,6 +260,7 @@ fn capture_error() -> Summary {
             },
             |_| {
                 faultline::flush(FLUSH);
+                std::thread::sleep(IDLE);
             },
         )
     });
@@ -270,8 +275,8 @@ fn capture_error() -> Summary {
     paced
 }
 
-/// What the isolated figures have and the paced ones mostly lack: a `try_send` on a crossbeam channel (the SDK's
-/// queue) whose receiver is parked, so the send must wake it with a system call.
+/// What a capture would pay if the worker blocked on the SDK's queue while asleep: a `try_send` on a crossbeam
+/// channel whose receiver is parked, so the send must wake it with a system call. The worker polls instead.
 fn wake_cost() -> Summary {
     let (tx, rx) = crossbeam_channel::bounded::<usize>(1024);
     let seen = Arc::new(AtomicUsize::new(usize::MAX));
