@@ -6,6 +6,8 @@
 //! set. `docs/performance.md` records a run and what each figure means.
 
 mod harness;
+#[path = "harness/pacing.rs"]
+mod pacing;
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,12 +17,8 @@ use std::time::{Duration, Instant, SystemTime};
 use faultline::protocol::Envelope;
 use faultline::transport::{Outcome, Transport};
 use faultline::{Breadcrumb, ClientOptions, Level};
-use harness::{DEPTH, LoopbackServer, Mode, Summary, deep, fmt_dur, ratio, sample_error};
-
-/// Long enough for any flush here; a flush that times out is reported, not waited out again.
-const FLUSH: Duration = Duration::from_secs(60);
-/// Quiet time before an isolated capture: longer than the worker keeps looking for a next event (200 µs).
-const IDLE: Duration = Duration::from_millis(1);
+use harness::{DEPTH, FLUSH, LoopbackServer, Mode, Summary, deep, fmt_dur, ratio, sample_error};
+use pacing::dropped;
 
 /// Accepts every envelope and keeps only when it arrived, so the worker's pace can be read off afterwards.
 #[derive(Default)]
@@ -78,16 +76,6 @@ fn with_sink(queue_size: usize) -> (faultline::InitGuard, Arc<Sink>) {
     );
     assert!(guard.is_enabled());
     (guard, sink)
-}
-
-/// Events that did not reach the transport, whatever the reason.
-fn dropped(stats: &faultline::Stats) -> u64 {
-    stats.queue_overflow
-        + stats.sample_rate
-        + stats.before_send
-        + stats.network_error
-        + stats.send_error
-        + stats.ratelimit_backoff
 }
 
 fn report_drops(label: &str) {
@@ -199,32 +187,17 @@ fn capture_error() -> Summary {
     );
     // Paced: a flush every 64 calls (untimed) keeps the queue short while the worker resolves symbols next to us.
     let paced = deep(DEPTH, &mut || {
-        harness::time_each(
-            20_000,
-            |_| {
-                black_box(faultline::capture_error(&err));
-            },
-            |i| {
-                if i % 64 == 63 {
-                    faultline::flush(FLUSH);
-                }
-            },
-        )
+        pacing::paced(20_000, || {
+            black_box(faultline::capture_error(&err));
+        })
     });
     println!("    paced (flush every 64):       {}", paced.line());
     // Isolated: a flush after every call and 1 ms of quiet (longer than the worker looks for a next event), so the
     // worker is asleep during each measured call, as for errors far apart.
     let isolated = deep(DEPTH, &mut || {
-        harness::time_each(
-            5_000,
-            |_| {
-                black_box(faultline::capture_error(&err));
-            },
-            |_| {
-                faultline::flush(FLUSH);
-                std::thread::sleep(IDLE);
-            },
-        )
+        pacing::isolated(5_000, || {
+            black_box(faultline::capture_error(&err));
+        })
     });
     println!("    isolated (worker asleep):     {}", isolated.line());
     report_drops("drops");
@@ -239,30 +212,15 @@ fn capture_error() -> Summary {
             .attach_stacktrace(false),
     );
     let bare = deep(DEPTH, &mut || {
-        harness::time_each(
-            20_000,
-            |_| {
-                black_box(faultline::capture_error(&err));
-            },
-            |i| {
-                if i % 64 == 63 {
-                    faultline::flush(FLUSH);
-                }
-            },
-        )
+        pacing::paced(20_000, || {
+            black_box(faultline::capture_error(&err));
+        })
     });
     println!("    without stack, paced:         {}", bare.line());
     let bare_isolated = deep(DEPTH, &mut || {
-        harness::time_each(
-            5_000,
-            |_| {
-                black_box(faultline::capture_error(&err));
-            },
-            |_| {
-                faultline::flush(FLUSH);
-                std::thread::sleep(IDLE);
-            },
-        )
+        pacing::isolated(5_000, || {
+            black_box(faultline::capture_error(&err));
+        })
     });
     println!("    without stack, isolated:      {}", bare_isolated.line());
     println!(
@@ -308,20 +266,12 @@ fn wake_cost() -> Summary {
 fn capture_message() {
     let (guard, _sink) = with_sink(1 << 16);
     let s = deep(DEPTH, &mut || {
-        harness::time_each(
-            20_000,
-            |_| {
-                black_box(faultline::capture_message(
-                    "disk almost full",
-                    Level::Warning,
-                ));
-            },
-            |i| {
-                if i % 64 == 63 {
-                    faultline::flush(FLUSH);
-                }
-            },
-        )
+        pacing::paced(20_000, || {
+            black_box(faultline::capture_message(
+                "disk almost full",
+                Level::Warning,
+            ));
+        })
     });
     println!("(b) capture_message, {DEPTH} frames deep, attach_stacktrace, paced");
     println!("    {}", s.line());

@@ -108,6 +108,13 @@ pub fn median(mut values: Vec<Duration>) -> Duration {
 
 // === the captured stack and error ===
 
+/// Long enough for any flush here; a flush that times out is reported, not waited out again.
+pub const FLUSH: Duration = Duration::from_secs(60);
+
+/// Quiet time before an isolated call: longer than faultline's worker keeps looking for a next event (200 µs), so
+/// it is asleep, and long enough for the calling thread's caches to go cold as between errors far apart.
+pub const IDLE: Duration = Duration::from_millis(1);
+
 /// How many frames [`deep`] adds to the caller's stack.
 pub const DEPTH: usize = 20;
 

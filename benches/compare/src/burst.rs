@@ -1,12 +1,8 @@
 //! The peak-memory burst, the same for both SDKs: start the SDK, report one error, then [`BURST_N`] in a row, and
 //! report the process's peak resident memory (VmHWM) after each stage as `key value` lines for the parent.
 
-use std::time::Duration;
-
 use crate::harness;
 
-/// Long enough for any flush here.
-pub(crate) const FLUSH: Duration = Duration::from_secs(60);
 /// Errors in the burst.
 pub(crate) const BURST_N: usize = 10_000;
 

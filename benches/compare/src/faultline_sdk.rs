@@ -1,8 +1,9 @@
 //! faultline's side of the comparison: its configurations and its part of the peak-memory burst. Compiled into the
 //! comparison binary and, alone, into `burst-faultline`, a program that links faultline and not sentry.
 
-use crate::burst::{self, FLUSH};
-use crate::harness::{self, DEPTH, deep};
+use crate::burst;
+use crate::harness::{self, DEPTH, FLUSH, deep};
+use crate::pacing;
 
 pub(crate) struct FaultlineDiscard;
 
@@ -35,15 +36,6 @@ pub(crate) fn faultline_http(dsn: String, queue: usize) -> faultline::InitGuard 
     )
 }
 
-pub(crate) fn faultline_dropped(stats: &faultline::Stats) -> u64 {
-    stats.queue_overflow
-        + stats.sample_rate
-        + stats.before_send
-        + stats.network_error
-        + stats.send_error
-        + stats.ratelimit_backoff
-}
-
 /// The burst of [`burst::BURST_N`] errors to the server at `dsn`, reporting resident memory at each stage.
 pub(crate) fn burst(dsn: String, queue: usize) {
     let err = harness::sample_error();
@@ -56,6 +48,6 @@ pub(crate) fn burst(dsn: String, queue: usize) {
             faultline::flush(FLUSH);
         },
     );
-    harness::child_result("dropped", faultline_dropped(&faultline::stats()));
+    harness::child_result("dropped", pacing::dropped(&faultline::stats()));
     drop(guard);
 }

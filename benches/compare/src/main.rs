@@ -9,6 +9,8 @@
 
 #[path = "../../harness/mod.rs"]
 mod harness;
+#[path = "../../harness/pacing.rs"]
+mod pacing;
 
 mod burst;
 mod faultline_sdk;
@@ -17,9 +19,10 @@ mod sentry_sdk;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use burst::{BURST_N, FLUSH};
-use faultline_sdk::{FaultlineDiscard, faultline_discarding, faultline_dropped, faultline_http};
-use harness::{DEPTH, LoopbackServer, Mode, Summary, deep, fmt_dur, sample_error};
+use burst::BURST_N;
+use faultline_sdk::{FaultlineDiscard, faultline_discarding, faultline_http};
+use harness::{DEPTH, FLUSH, IDLE, LoopbackServer, Mode, Summary, deep, fmt_dur, sample_error};
+
 use sentry_sdk::{sentry_discarding, sentry_flush, sentry_http};
 
 /// Calls per scenario. sentry resolves symbols on the calling thread, so its captures take long enough that fewer
@@ -30,8 +33,6 @@ const BREADCRUMBS_N: usize = 100_000;
 const FIRST_CAPTURE_SAMPLES: usize = 15;
 const E2E_N: usize = 2_000;
 const E2E_ROUNDS: usize = 5;
-/// Quiet time before an isolated capture: longer than the worker keeps looking for a next event (200 µs).
-const IDLE: Duration = Duration::from_millis(1);
 
 // === the table ===
 
@@ -82,47 +83,24 @@ fn main() {
     // (untimed) so the queue stays short, sentry's discarding transport runs inline.
     let guard = faultline_discarding();
     let faultline_error = deep(DEPTH, &mut || {
-        harness::time_each(
-            FAST_N,
-            |_| {
-                black_box(faultline::capture_error(&err));
-            },
-            |i| {
-                if i % 64 == 63 {
-                    faultline::flush(FLUSH);
-                }
-            },
-        )
+        pacing::paced(FAST_N, || {
+            black_box(faultline::capture_error(&err));
+        })
     });
     // The same with the worker asleep before each call (a flush after every call and 1 ms of quiet, untimed, longer
     // than the worker looks for a next event), as for a program whose errors are far apart.
     let faultline_idle = deep(DEPTH, &mut || {
-        harness::time_each(
-            FAST_N / 4,
-            |_| {
-                black_box(faultline::capture_error(&err));
-            },
-            |_| {
-                faultline::flush(FLUSH);
-                std::thread::sleep(IDLE);
-            },
-        )
+        pacing::isolated(FAST_N / 4, || {
+            black_box(faultline::capture_error(&err));
+        })
     });
     let faultline_message = deep(DEPTH, &mut || {
-        harness::time_each(
-            FAST_N,
-            |_| {
-                black_box(faultline::capture_message(
-                    "disk almost full",
-                    faultline::Level::Warning,
-                ));
-            },
-            |i| {
-                if i % 64 == 63 {
-                    faultline::flush(FLUSH);
-                }
-            },
-        )
+        pacing::paced(FAST_N, || {
+            black_box(faultline::capture_message(
+                "disk almost full",
+                faultline::Level::Warning,
+            ));
+        })
     });
     // Each scenario starts with nothing queued: what the last one left would be processed alongside the next.
     faultline::flush(FLUSH);
@@ -218,7 +196,7 @@ fn main() {
     println!(
         "faultline's paced captures: sent {}, dropped {} (none may be dropped while measuring)",
         faultline_stats.sent,
-        faultline_dropped(&faultline_stats)
+        pacing::dropped(&faultline_stats)
     );
     println!();
     print_table(&rows, &floor, &floor_after_quiet);
@@ -403,7 +381,7 @@ fn faultline_end_to_end(err: &harness::RequestFailed) -> (f64, String) {
     let after = faultline::stats();
     drop(guard);
     let sent = after.sent - before.sent;
-    let dropped = faultline_dropped(&after) - faultline_dropped(&before);
+    let dropped = pacing::dropped(&after) - pacing::dropped(&before);
     let received = server.events() - events_before;
     let tally = format!(
         "captured {E2E_N} = sent {sent} + dropped {dropped} + unaccounted {}; server received {received} events, {:.0} bytes each",

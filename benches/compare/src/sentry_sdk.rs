@@ -5,8 +5,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::burst::{self, FLUSH};
-use crate::harness::{self, DEPTH, deep};
+use crate::burst;
+use crate::harness::{self, DEPTH, FLUSH, deep};
 
 /// sentry calls a custom transport on the capturing thread; this one drops the envelope, so only the capture is
 /// timed.

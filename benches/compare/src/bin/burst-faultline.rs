@@ -5,6 +5,8 @@
 
 #[path = "../../../harness/mod.rs"]
 mod harness;
+#[path = "../../../harness/pacing.rs"]
+mod pacing;
 
 #[path = "../burst.rs"]
 mod burst;
