@@ -4,6 +4,8 @@
 //! target.
 #![cfg(feature = "log")]
 
+mod support;
+
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, Once};
@@ -12,6 +14,7 @@ use faultline::integrations::log::Logger;
 use faultline::test::{with_captured_events, with_captured_events_options};
 use faultline::{ClientOptions, Level};
 use log::{LevelFilter, Log, Metadata, Record};
+use support::ConfigError;
 
 /// The application's own logger: wants `Warn` and up (like `RUST_LOG=warn`), records every record it is given.
 #[derive(Default)]
@@ -67,21 +70,6 @@ fn install() {
         log::set_logger(Box::leak(Box::new(Logger::new(&INNER)))).unwrap();
         log::set_max_level(LevelFilter::Trace);
     });
-}
-
-#[derive(Debug)]
-struct ConfigError(std::num::ParseIntError);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("bad config")
-    }
-}
-
-impl std::error::Error for ConfigError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
 }
 
 #[test]

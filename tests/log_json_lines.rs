@@ -3,7 +3,8 @@
 //! temporary directory. No test initialises the SDK: the lines must not need it. Records are told apart by target.
 #![cfg(feature = "log")]
 
-use std::fmt;
+mod support;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -11,6 +12,7 @@ use faultline::integrations::log::Logger;
 use faultline::sink::JsonLinesSink;
 use log::{LevelFilter, Log, Metadata, Record};
 use serde_json::Value;
+use support::ConfigError;
 
 /// The application's own logger: wants `Warn` and up, records every record it is given.
 struct Recording(Mutex<Vec<(String, String)>>);
@@ -68,21 +70,6 @@ fn received(target: &str) -> Vec<String> {
         .filter(|(t, _)| t == target)
         .map(|(_, m)| m.clone())
         .collect()
-}
-
-#[derive(Debug)]
-struct ConfigError(std::num::ParseIntError);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("bad config")
-    }
-}
-
-impl std::error::Error for ConfigError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! nothing global is installed and tests run in parallel.
 #![cfg(feature = "tracing")]
 
+mod support;
+
 use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use faultline::integrations::tracing::{Layer, layer};
 use faultline::test::with_captured_events;
 use faultline::{Level, protocol::Event};
+use support::ConfigError;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::prelude::*;
 
@@ -26,21 +29,6 @@ fn messages(event: &Event) -> Vec<(&str, Level)> {
         .iter()
         .map(|c| (c.message.as_deref().unwrap_or(""), c.level))
         .collect()
-}
-
-#[derive(Debug)]
-struct ConfigError(std::num::ParseIntError);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("bad config")
-    }
-}
-
-impl Error for ConfigError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&self.0)
-    }
 }
 
 #[test]

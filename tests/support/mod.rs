@@ -727,3 +727,19 @@ fn reason(code: u16) -> &'static str {
         _ => "Unknown",
     }
 }
+
+/// An error with one source, for the tests that report errors logged through `log` or `tracing`.
+#[derive(Debug)]
+pub struct ConfigError(pub std::num::ParseIntError);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("bad config")
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
