@@ -494,44 +494,38 @@ fn peak_rss() {
     }
 }
 
+/// In a fresh process: times `init`, then the first and the second `capture` from the benchmark's deep stack, and
+/// reports the three for the parent.
+fn first_captures<G>(init: impl FnOnce() -> G, capture: impl Fn()) {
+    let start = Instant::now();
+    let guard = init();
+    let init = start.elapsed();
+    let (first, second) = deep(DEPTH, &mut || {
+        let start = Instant::now();
+        capture();
+        let first = start.elapsed();
+        let start = Instant::now();
+        capture();
+        (first, start.elapsed())
+    });
+    harness::child_result("init_ns", init.as_nanos());
+    harness::child_result("first_ns", first.as_nanos());
+    harness::child_result("second_ns", second.as_nanos());
+    drop(guard);
+}
+
 fn child(role: &str) {
     let err = sample_error();
     match role {
-        "first-faultline" => {
-            let start = Instant::now();
-            let guard =
-                faultline::init(faultline::ClientOptions::new().transport(FaultlineDiscard));
-            let init = start.elapsed();
-            let (first, second) = deep(DEPTH, &mut || {
-                let start = Instant::now();
+        "first-faultline" => first_captures(
+            || faultline::init(faultline::ClientOptions::new().transport(FaultlineDiscard)),
+            || {
                 faultline::capture_error(&err);
-                let first = start.elapsed();
-                let start = Instant::now();
-                faultline::capture_error(&err);
-                (first, start.elapsed())
-            });
-            harness::child_result("init_ns", init.as_nanos());
-            harness::child_result("first_ns", first.as_nanos());
-            harness::child_result("second_ns", second.as_nanos());
-            drop(guard);
-        }
-        "first-sentry" => {
-            let start = Instant::now();
-            let guard = sentry_discarding();
-            let init = start.elapsed();
-            let (first, second) = deep(DEPTH, &mut || {
-                let start = Instant::now();
-                sentry::capture_error(&err);
-                let first = start.elapsed();
-                let start = Instant::now();
-                sentry::capture_error(&err);
-                (first, start.elapsed())
-            });
-            harness::child_result("init_ns", init.as_nanos());
-            harness::child_result("first_ns", first.as_nanos());
-            harness::child_result("second_ns", second.as_nanos());
-            drop(guard);
-        }
+            },
+        ),
+        "first-sentry" => first_captures(sentry_discarding, || {
+            sentry::capture_error(&err);
+        }),
         "burst-faultline" | "burst-sentry" => {
             let dsn = std::env::var("BENCH_DSN").expect("BENCH_DSN");
             let queue = std::env::var("BENCH_QUEUE").expect("BENCH_QUEUE");
