@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use faultline::integrations::log::Logger;
-use faultline::protocol::{Envelope, EnvelopeItem};
+use faultline::protocol::Envelope;
 use faultline::sink::JsonLinesSink;
 use faultline::transport::{HttpTransport, Outcome, Tee, Transport, TransportOptions};
 use faultline::{ClientOptions, Level};
@@ -74,7 +74,7 @@ impl LocalFile {
 impl Transport for LocalFile {
     fn send_envelope(&self, envelope: &Envelope) -> Outcome {
         // `to_event` also reads an event replayed from the spool, which arrives as the bytes that were stored.
-        let Some(event) = envelope.items.iter().find_map(EnvelopeItem::to_event) else {
+        let Some(event) = envelope.to_event() else {
             return Outcome::Sent;
         };
         if let (Ok(json), Ok(mut file)) = (serde_json::to_string(&event), self.0.lock()) {

@@ -23,7 +23,8 @@ use crate::transport::spool::{self, Spool, SpoolLimits};
 /// # Errors
 ///
 /// An invalid DSN, an `https://` DSN in a build without the `rustls` feature (and no transport set), a
-/// `sample_rate` outside 0.0..=1.0, a `queue_size` of 0, or a worker thread that cannot be started. The previous client, if any, is left in place.
+/// `sample_rate` outside 0.0..=1.0, a `queue_size` of 0, or a worker thread that cannot be started. The previous
+/// client, if any, is left in place.
 ///
 /// # Examples
 ///

@@ -14,6 +14,7 @@
 //! assert_eq!(events[0].tags["job"], "import");
 //! ```
 
+use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,7 +22,7 @@ use std::time::Duration;
 use crate::client::Client;
 use crate::hub::{ScopeGuard, thread_client};
 use crate::options::ClientOptions;
-use crate::protocol::{Envelope, EnvelopeItem, Event};
+use crate::protocol::{Envelope, Event};
 use crate::sync::lock;
 use crate::transport::{Outcome, Transport};
 
@@ -44,14 +45,7 @@ impl TestTransport {
 
     /// Takes the events collected so far.
     pub fn take_events(&self) -> Vec<Event> {
-        self.take_envelopes()
-            .into_iter()
-            .filter_map(|envelope| {
-                // Raw in an envelope replayed from the spool.
-                let event = envelope.items.iter().find_map(EnvelopeItem::to_event)?;
-                Some(event.into_owned())
-            })
-            .collect()
+        events_of(&self.take_envelopes())
     }
 }
 
@@ -69,12 +63,14 @@ pub fn with_captured_events(f: impl FnOnce()) -> Vec<Event> {
 
 /// Like [`with_captured_events`], with `options` (sampling, `before_send`, …); their DSN and transport are ignored.
 pub fn with_captured_events_options(options: ClientOptions, f: impl FnOnce()) -> Vec<Event> {
-    with_captured_envelopes_options(options, f)
-        .into_iter()
-        .filter_map(|envelope| {
-            let event = envelope.items.iter().find_map(EnvelopeItem::to_event)?;
-            Some(event.into_owned())
-        })
+    events_of(&with_captured_envelopes_options(options, f))
+}
+
+/// The events in `envelopes`, in order; one replayed from the spool is parsed from its bytes.
+fn events_of(envelopes: &[Envelope]) -> Vec<Event> {
+    envelopes
+        .iter()
+        .filter_map(|envelope| envelope.to_event().map(Cow::into_owned))
         .collect()
 }
 

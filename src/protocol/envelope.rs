@@ -117,13 +117,18 @@ impl Envelope {
         }
     }
 
-    /// The event item, if there is one and it is parsed; see [`EnvelopeItem::to_event`] for one that may be raw
-    /// bytes, as in an envelope replayed from the spool.
+    /// The event item, if there is one and it is parsed; see [`Envelope::to_event`] for one that may be raw bytes,
+    /// as in an envelope replayed from the spool.
     pub fn event(&self) -> Option<&Event> {
         self.items.iter().find_map(|item| match item {
             EnvelopeItem::Event(event) => Some(&**event),
             _ => None,
         })
+    }
+
+    /// The event this envelope carries, parsed from its bytes if it is kept raw (see [`EnvelopeItem::to_event`]).
+    pub fn to_event(&self) -> Option<Cow<'_, Event>> {
+        self.items.iter().find_map(EnvelopeItem::to_event)
     }
 
     /// Writes the wire form. `sent_at` belongs to the moment of sending, so the HTTP transport passes the current
@@ -329,7 +334,6 @@ impl std::error::Error for ParseEnvelopeError {}
 
 #[cfg(test)]
 mod tests {
-
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
@@ -397,6 +401,11 @@ mod tests {
         assert_eq!(raw.to_vec(None), bytes);
         assert_eq!(
             raw.items[0].to_event().unwrap().into_owned(),
+            *envelope.event().unwrap()
+        );
+        assert!(raw.event().is_none(), "raw items are not parsed events");
+        assert_eq!(
+            raw.to_event().unwrap().into_owned(),
             *envelope.event().unwrap()
         );
         assert!(Envelope::from_slice_raw(b"{}\n{\"type\":\"event\",\"length\":99}\n{}").is_err());

@@ -71,8 +71,8 @@ impl Response {
 ///
 /// Envelopes replayed from the spool (events that could not be sent before, by this process or an earlier one)
 /// carry their items as the bytes that were stored, [`EnvelopeItem::Raw`](crate::protocol::EnvelopeItem::Raw) with
-/// their type; [`EnvelopeItem::to_event`](crate::protocol::EnvelopeItem::to_event) gives the event of an item
-/// either way, and [`Envelope::to_writer`] writes both forms the same.
+/// their type; [`Envelope::to_event`] (or [`EnvelopeItem::to_event`](crate::protocol::EnvelopeItem::to_event) for one
+/// item) gives the event either way, and [`Envelope::to_writer`] writes both forms the same.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
