@@ -233,10 +233,10 @@ fn capture_error() -> Summary {
     paced
 }
 
-/// What a capture would pay if the worker blocked on the SDK's queue while asleep: a `try_send` on a crossbeam
+/// What a capture would pay if the worker blocked on the SDK's queue while asleep: a `try_send` on a bounded
 /// channel whose receiver is parked, so the send must wake it with a system call. The worker polls instead.
 fn wake_cost() -> Summary {
-    let (tx, rx) = crossbeam_channel::bounded::<usize>(1024);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<usize>(1024);
     let seen = Arc::new(AtomicUsize::new(usize::MAX));
     let receiver = {
         let seen = seen.clone();

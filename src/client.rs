@@ -10,14 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
-
 use crate::chain;
 use crate::debug::sdk_debug;
 use crate::hub::Hub;
 use crate::options::ClientOptions;
 use crate::processor::Processor;
 use crate::protocol::{Envelope, Event, EventId, Exception};
+use crate::queue::{self, Mailbox, Refused, Reply, WorkerEnd};
 use crate::sampling;
 use crate::scope::Scope;
 use crate::stacktrace::{self, RawTrace};
@@ -57,11 +56,11 @@ pub(crate) enum Task {
 pub(crate) enum Control {
     Flush {
         deadline: Instant,
-        ack: Sender<bool>,
+        ack: Reply,
     },
     Shutdown {
         deadline: Instant,
-        ack: Sender<bool>,
+        ack: Reply,
     },
     /// An envelope that the panic hook finished but could not write to the spool.
     #[cfg_attr(
@@ -74,28 +73,17 @@ pub(crate) enum Control {
         not(feature = "panic"),
         expect(dead_code, reason = "only the panic hook stores envelopes")
     )]
-    Stored { claim: Claim, envelope: Envelope },
-}
-
-/// The worker's ends of the queues.
-pub(crate) struct Queues {
-    /// Events, bounded by `queue_size`; the worker polls it.
-    pub(crate) tasks: Receiver<Task>,
-    /// Flush, shutdown and the panic hook's envelopes; unbounded, and wakes the worker.
-    pub(crate) control: Receiver<Control>,
-    /// A wake-up when the data queue is half full.
-    pub(crate) nudge: Receiver<()>,
+    Stored {
+        claim: Claim,
+        envelope: Envelope,
+    },
 }
 
 /// A configured, running SDK instance.
 pub(crate) struct Client {
     pub(crate) options: Arc<ClientOptions>,
-    tasks: Sender<Task>,
-    control: Sender<Control>,
-    /// Wakes the worker when the data queue is half full (see [`Client::enqueue`]); holds at most one message.
-    nudge: Sender<()>,
-    /// How many queued events make a capture wake the worker: half the queue, at least one.
-    wake_at: usize,
+    /// The data and control queues to the worker, shared with it.
+    mailbox: Arc<Mailbox>,
     worker: Mutex<Option<JoinHandle<()>>>,
     worker_id: ThreadId,
     counters: Arc<Counters>,
@@ -103,8 +91,6 @@ pub(crate) struct Client {
     /// Shared with the worker, so the panic hook and a shutdown that runs out of time can finish events themselves.
     processor: Arc<Processor>,
     spool: Option<Arc<Spool>>,
-    /// A second handle on the data queue, so a shutdown can take back what the worker did not get to.
-    queued: Receiver<Task>,
     /// The envelope the worker is sending without a copy on disk, if any.
     inflight: Arc<Mutex<Option<Envelope>>>,
 }
@@ -118,19 +104,12 @@ impl Client {
     ) -> std::io::Result<Arc<Client>> {
         let options = Arc::new(options);
         let spool = spool.map(Arc::new);
-        let (tasks, task_rx) = bounded(options.queue_size);
-        let (control, control_rx) = unbounded();
-        let (nudge, nudge_rx) = bounded(1);
-        let wake_at = (options.queue_size / 2).max(1);
+        let mailbox = Arc::new(Mailbox::new(options.queue_size));
         let counters = Arc::new(Counters::default());
         let processor = Arc::new(Processor::new(options.clone(), counters.clone()));
         let inflight = Arc::new(Mutex::new(None));
         let worker = Worker::new(
-            Queues {
-                tasks: task_rx.clone(),
-                control: control_rx,
-                nudge: nudge_rx,
-            },
+            WorkerEnd(mailbox.clone()),
             processor.clone(),
             transport,
             counters.clone(),
@@ -144,15 +123,11 @@ impl Client {
             worker_id: handle.thread().id(),
             worker: Mutex::new(Some(handle)),
             options,
-            tasks,
-            control,
-            nudge,
-            wake_at,
+            mailbox,
             counters,
             shut_down: AtomicBool::new(false),
             processor,
             spool,
-            queued: task_rx,
             inflight,
         }))
     }
@@ -170,7 +145,7 @@ impl Client {
     fn sampled_event(&self) -> Option<Event> {
         // A full queue will refuse the event anyway: say so before paying for an id, a chain and a stack walk.
         // `try_send` in `enqueue` stays the real check (the queue may fill in between).
-        if self.tasks.is_full() {
+        if self.mailbox.is_full() {
             self.counters.discard(Reason::QueueOverflow);
             sdk_debug!("queue full: event dropped");
             return None;
@@ -323,8 +298,8 @@ impl Client {
                     self.counters
                         .discard_n(Reason::CacheOverflow, stored.evicted);
                     if self
-                        .control
-                        .send(Control::Stored { claim, envelope })
+                        .mailbox
+                        .send_control(Control::Stored { claim, envelope })
                         .is_err()
                     {
                         return false;
@@ -340,8 +315,8 @@ impl Client {
         // Unlike ordinary captures, a panic may wait for room in the queue: this thread is going down anyway, and a
         // panic that ends the process must not be lost to a momentarily full queue.
         if self
-            .tasks
-            .send_deadline(Task::Event(Box::new(pending)), deadline)
+            .mailbox
+            .push_until(Task::Event(Box::new(pending)), deadline)
             .is_err()
         {
             self.counters.discard(Reason::QueueOverflow);
@@ -354,7 +329,11 @@ impl Client {
     /// Hands a finished envelope to the worker through the control queue (which never blocks), then flushes.
     #[cfg(feature = "panic")]
     fn send_finished(&self, envelope: Envelope, deadline: Instant) -> bool {
-        if self.control.send(Control::Envelope(envelope)).is_err() {
+        if self
+            .mailbox
+            .send_control(Control::Envelope(envelope))
+            .is_err()
+        {
             return false;
         }
         self.flush_until(deadline)
@@ -367,20 +346,14 @@ impl Client {
             trace,
             scope: hub.top(),
         };
-        // `try_send`, never `send`: a full queue must cost the caller nothing but the lost event, which is counted.
-        match self.tasks.try_send(Task::Event(Box::new(pending))) {
+        // Never a blocking send: a full queue must cost the caller nothing but the lost event, which is counted.
+        // The worker is not woken either, except by the capture that finds the queue half full (see `queue`).
+        match self.mailbox.try_push(Task::Event(Box::new(pending))) {
             Ok(()) => {
-                // The worker does not block on this queue (so a capture never pays for waking it); it looks at it
-                // every `worker::POLL`. Events that come faster than the queue can hold for that long would
-                // overflow it, so from half full on, a capture wakes the worker. The nudge queue holds one message:
-                // once it is there, later captures find it full and pay nothing.
-                if self.tasks.len() >= self.wake_at {
-                    let _ = self.nudge.try_send(());
-                }
                 hub.set_last_event_id(id);
                 id
             }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            Err((Refused::Full | Refused::WorkerGone, _)) => {
                 self.counters.discard(Reason::QueueOverflow);
                 sdk_debug!("queue full: event {id} dropped");
                 EventId::nil()
@@ -398,11 +371,15 @@ impl Client {
             // Waiting for ourselves would only time out.
             return false;
         }
-        let (ack, done) = bounded(1);
-        if self.control.send(Control::Flush { deadline, ack }).is_err() {
+        let (ack, answer) = queue::reply();
+        if self
+            .mailbox
+            .send_control(Control::Flush { deadline, ack })
+            .is_err()
+        {
             return false;
         }
-        done.recv_deadline(deadline).unwrap_or(false)
+        answer.wait_until(deadline).unwrap_or(false)
     }
 
     /// Finishes the events still in the queue on this thread and writes them to the spool, until `deadline`.
@@ -420,7 +397,7 @@ impl Client {
             }
         }
         while Instant::now() < deadline {
-            let Ok(Task::Event(pending)) = self.queued.try_recv() else {
+            let Some(Task::Event(pending)) = self.mailbox.pop_task() else {
                 break;
             };
             let Some(event) = self.processor.prepare(*pending) else {
@@ -438,7 +415,7 @@ impl Client {
                 }
             }
         }
-        let left = self.queued.len();
+        let left = self.mailbox.len();
         if kept > 0 || left > 0 {
             sdk_debug!("shutdown: {kept} queued events kept in the spool, {left} left in memory");
         }
@@ -453,10 +430,10 @@ impl Client {
         // Keep a slice of the time to put on disk what the worker could not get to (it may be stuck in a request
         // to a server that never answers).
         let reserve = (timeout / 5).min(Duration::from_millis(200));
-        let (ack, done) = bounded(1);
+        let (ack, answer) = queue::reply();
         if self
-            .control
-            .send(Control::Shutdown {
+            .mailbox
+            .send_control(Control::Shutdown {
                 deadline: deadline - reserve,
                 ack,
             })
@@ -464,7 +441,7 @@ impl Client {
         {
             return false;
         }
-        let delivered = done.recv_deadline(deadline - reserve).unwrap_or(false);
+        let delivered = answer.wait_until(deadline - reserve).unwrap_or(false);
         if !delivered {
             self.spool_what_is_queued(deadline);
         }
@@ -479,5 +456,12 @@ impl Client {
             }
         }
         delivered
+    }
+}
+
+impl Drop for Client {
+    /// Without a shutdown (the last handle went away), the worker keeps what is queued and stops.
+    fn drop(&mut self) {
+        self.mailbox.close_client();
     }
 }

@@ -232,6 +232,7 @@ mod limits;
 mod options;
 mod processor;
 pub mod protocol;
+mod queue;
 mod sampling;
 mod scope;
 mod scrub;

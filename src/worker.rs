@@ -29,12 +29,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, select_biased};
-
-use crate::client::{Control, Queues, Task};
+use crate::client::{Control, Task};
 use crate::debug::sdk_debug;
 use crate::processor::Processor;
 use crate::protocol::{Envelope, EnvelopeItem, EventId};
+use crate::queue::{Wake, WorkerEnd};
 use crate::stats::{Counters, Reason};
 use crate::sync::lock;
 use crate::transport::rate_limit::{Category, RateLimiter};
@@ -53,7 +52,7 @@ const LINGER: Duration = Duration::from_micros(200);
 /// asleep pay for the system call that wakes it (about 9 µs on a VM, twice the stack walk). Instead it sleeps on
 /// the control queue and polls the data queue this often, so a capture costs its caller a queue push and nothing
 /// more, and a lone event starts on its way within this delay. `flush`, shutdown and a panic go through the control
-/// queue and wake the worker at once, and so does a capture that finds the data queue half full (the nudge queue),
+/// queue and wake the worker at once, and so does a capture that finds the data queue half full,
 /// so a steady stream of events cannot overflow the queue while the worker sleeps.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -61,9 +60,8 @@ const POLL: Duration = Duration::from_millis(100);
 const MAX_TRACKED_ERRORS: usize = 4096;
 
 pub(crate) struct Worker {
-    tasks: Receiver<Task>,
-    control: Receiver<Control>,
-    nudge: Receiver<()>,
+    /// The data and control queues (see `queue`).
+    mailbox: WorkerEnd,
     processor: Arc<Processor>,
     transport: Arc<dyn Transport>,
     counters: Arc<Counters>,
@@ -132,7 +130,7 @@ enum Delivery {
 
 impl Worker {
     pub(crate) fn new(
-        queues: Queues,
+        mailbox: WorkerEnd,
         processor: Arc<Processor>,
         transport: Arc<dyn Transport>,
         counters: Arc<Counters>,
@@ -142,15 +140,8 @@ impl Worker {
         let options = processor.options();
         let backlog_limit = options.queue_size;
         let report_interval = options.client_report_interval;
-        let Queues {
-            tasks,
-            control,
-            nudge,
-        } = queues;
         Worker {
-            tasks,
-            control,
-            nudge,
+            mailbox,
             processor,
             transport,
             counters,
@@ -176,7 +167,7 @@ impl Worker {
             let task = if busy {
                 self.linger()
             } else {
-                self.tasks.try_recv().ok()
+                self.mailbox.pop_task()
             };
             if let Some(task) = task {
                 self.handle(task, true);
@@ -188,27 +179,26 @@ impl Worker {
             let timeout = self.next_wake(now).saturating_duration_since(now);
             // The control queue wakes the worker, and so does a data queue that is half full; otherwise the data
             // queue is polled (see `POLL`).
-            select_biased! {
-                recv(self.control) -> msg => match msg {
-                    Ok(Control::Flush { deadline, ack }) => {
-                        let done = self.flush(deadline);
-                        let _ = ack.send(done);
-                    }
-                    Ok(Control::Stored { claim, envelope }) => self.deliver_claimed(claim, envelope),
-                    Ok(Control::Envelope(envelope)) => self.deliver_fresh(envelope),
-                    Ok(Control::Shutdown { deadline, ack }) => {
-                        let done = self.shut_down(deadline);
-                        let _ = ack.send(done);
-                        return;
-                    }
-                    // The client is gone without a shutdown: keep what is queued and stop.
-                    Err(_) => {
-                        self.shut_down(Instant::now());
-                        return;
-                    }
-                },
-                recv(self.nudge) -> _ => {}
-                default(timeout) => {}
+            match self.mailbox.wait(timeout) {
+                Wake::Control(Control::Flush { deadline, ack }) => {
+                    let done = self.flush(deadline);
+                    ack.send(done);
+                }
+                Wake::Control(Control::Stored { claim, envelope }) => {
+                    self.deliver_claimed(claim, envelope)
+                }
+                Wake::Control(Control::Envelope(envelope)) => self.deliver_fresh(envelope),
+                Wake::Control(Control::Shutdown { deadline, ack }) => {
+                    let done = self.shut_down(deadline);
+                    ack.send(done);
+                    return;
+                }
+                // The client is gone without a shutdown: keep what is queued and stop.
+                Wake::ClientGone => {
+                    self.shut_down(Instant::now());
+                    return;
+                }
+                Wake::Tasks => {}
             }
             let now = Instant::now();
             if self.has_waiting() && !self.offline.is_offline(now) {
@@ -225,10 +215,10 @@ impl Worker {
     fn linger(&self) -> Option<Task> {
         let until = Instant::now() + LINGER;
         loop {
-            if let Ok(task) = self.tasks.try_recv() {
+            if let Some(task) = self.mailbox.pop_task() {
                 return Some(task);
             }
-            if !self.control.is_empty() || self.has_waiting() || Instant::now() >= until {
+            if self.mailbox.has_control() || self.has_waiting() || Instant::now() >= until {
                 return None;
             }
             std::thread::yield_now();
@@ -503,7 +493,7 @@ impl Worker {
 
     /// Delivers what is queued and waiting, until `deadline`; returns whether nothing is left.
     fn flush(&mut self, deadline: Instant) -> bool {
-        while let Ok(task) = self.tasks.try_recv() {
+        while let Some(task) = self.mailbox.pop_task() {
             let in_time = Instant::now() < deadline;
             self.handle(task, in_time);
         }
@@ -515,7 +505,7 @@ impl Worker {
         {
             self.replay_one();
         }
-        let done = self.tasks.is_empty() && !self.has_waiting();
+        let done = self.mailbox.len() == 0 && !self.has_waiting();
         done && self
             .transport
             .flush(deadline.saturating_duration_since(Instant::now()))
