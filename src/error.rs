@@ -53,10 +53,16 @@ impl fmt::Display for InitError {
         match &self.kind {
             InitErrorKind::InvalidDsn(e) => write!(f, "invalid DSN: {e}"),
             InitErrorKind::InvalidSampleRate(rate) => {
-                write!(
-                    f,
-                    "invalid sample_rate {rate}: expected a number from 0.0 to 1.0"
-                )
+                // Through serde_json's float formatting, which every program with faultline carries anyway, rather
+                // than core's: that one would add 16 KiB to the program for this message alone.
+                f.write_str("invalid sample_rate ")?;
+                match serde_json::Number::from_f64(*rate) {
+                    Some(n) => write!(f, "{n}")?,
+                    None if rate.is_nan() => f.write_str("NaN")?,
+                    None if *rate > 0.0 => f.write_str("inf")?,
+                    None => f.write_str("-inf")?,
+                }
+                f.write_str(": expected a number from 0.0 to 1.0")
             }
             InitErrorKind::InvalidOption(what) => write!(f, "invalid option: {what}"),
             InitErrorKind::TlsUnavailable => f.write_str(
@@ -99,6 +105,18 @@ mod tests {
             e.to_string(),
             "invalid sample_rate 1.5: expected a number from 0.0 to 1.0"
         );
+        for (rate, shown) in [
+            (-0.25, "-0.25"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            let e = InitError::new(InitErrorKind::InvalidSampleRate(rate));
+            assert_eq!(
+                e.to_string(),
+                format!("invalid sample_rate {shown}: expected a number from 0.0 to 1.0")
+            );
+        }
         let e = InitError::new(InitErrorKind::InvalidDsn(ParseDsnError::MissingProjectId));
         assert_eq!(e.to_string(), "invalid DSN: missing project id");
         assert!(std::error::Error::source(&e).is_some());

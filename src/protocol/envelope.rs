@@ -21,6 +21,7 @@ use std::io::{self, Write};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::event::{ClientSdkInfo, Event, EventId};
 use super::time::{Rfc3339, Timestamp};
@@ -237,7 +238,8 @@ impl Envelope {
                 _ => None,
             };
             if let Some(what) = what {
-                serde_json::from_slice::<serde::de::IgnoredAny>(payload)
+                // Into a `Value`, like the header lines, so that one parser does all the reading.
+                serde_json::from_slice::<Value>(payload)
                     .map_err(|_| ParseEnvelopeError::Payload(what))?;
             }
             Ok(EnvelopeItem::Raw {
@@ -248,24 +250,27 @@ impl Envelope {
     }
 
     /// The framing shared by the parsers; `item` turns an item's type and payload into an item.
+    ///
+    /// Header lines are read as `serde_json::Value` objects, the same single parser that checks the raw parse's
+    /// payloads, rather than into structs of their own: every target type would compile serde_json's parser once
+    /// more, about 13 KiB each, into every program that has a spool.
     fn parse_with(
         bytes: &[u8],
         mut item: impl FnMut(String, &[u8]) -> Result<EnvelopeItem, ParseEnvelopeError>,
     ) -> Result<Envelope, ParseEnvelopeError> {
-        #[derive(Deserialize)]
-        struct Headers {
-            event_id: Option<EventId>,
-            sdk: Option<ClientSdkInfo>,
-        }
-        #[derive(Deserialize)]
-        struct ItemHeaders {
-            #[serde(rename = "type")]
-            ty: String,
-            length: Option<usize>,
-        }
         let (line, mut rest) = split_line(bytes);
-        let headers: Headers =
-            serde_json::from_slice(line).map_err(|_| ParseEnvelopeError::Headers)?;
+        let Ok(Value::Object(headers)) = serde_json::from_slice(line) else {
+            return Err(ParseEnvelopeError::Headers);
+        };
+        let event_id = match headers.get("event_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) => Some(id.parse().map_err(|_| ParseEnvelopeError::Headers)?),
+            Some(_) => return Err(ParseEnvelopeError::Headers),
+        };
+        let sdk = match headers.get("sdk") {
+            None | Some(Value::Null) => None,
+            Some(sdk) => Some(sdk_info(sdk).ok_or(ParseEnvelopeError::Headers)?),
+        };
         let mut items = Vec::new();
         while !rest.is_empty() {
             let (line, after) = split_line(rest);
@@ -274,9 +279,22 @@ impl Envelope {
                 rest = after;
                 continue;
             }
-            let headers: ItemHeaders =
-                serde_json::from_slice(line).map_err(|_| ParseEnvelopeError::ItemHeaders)?;
-            let (payload, after) = match headers.length {
+            let Ok(Value::Object(mut headers)) = serde_json::from_slice(line) else {
+                return Err(ParseEnvelopeError::ItemHeaders);
+            };
+            let Some(Value::String(ty)) = headers.remove("type") else {
+                return Err(ParseEnvelopeError::ItemHeaders);
+            };
+            let length = match headers.get("length") {
+                None | Some(Value::Null) => None,
+                Some(length) => Some(
+                    length
+                        .as_u64()
+                        .and_then(|n| usize::try_from(n).ok())
+                        .ok_or(ParseEnvelopeError::ItemHeaders)?,
+                ),
+            };
+            let (payload, after) = match length {
                 Some(len) => {
                     if after.len() < len {
                         return Err(ParseEnvelopeError::Truncated);
@@ -287,14 +305,32 @@ impl Envelope {
                 None => split_line(after),
             };
             rest = after;
-            items.push(item(headers.ty, payload)?);
+            items.push(item(ty, payload)?);
         }
         Ok(Envelope {
-            event_id: headers.event_id,
-            sdk: headers.sdk,
+            event_id,
+            sdk,
             items,
         })
     }
+}
+
+/// The `sdk` envelope header: `name` and `version` strings, and optionally `integrations`, a list of strings.
+fn sdk_info(sdk: &Value) -> Option<ClientSdkInfo> {
+    let text = |key: &str| sdk.get(key)?.as_str().map(|s| Cow::Owned(s.to_owned()));
+    let integrations = match sdk.get("integrations") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(list) => list
+            .as_array()?
+            .iter()
+            .map(|name| name.as_str().map(str::to_owned))
+            .collect::<Option<_>>()?,
+    };
+    Some(ClientSdkInfo {
+        name: text("name")?,
+        version: text("version")?,
+        integrations,
+    })
 }
 
 /// Splits at the first `\n`: the line without it, and the rest after it.
@@ -472,6 +508,66 @@ mod tests {
         assert_eq!(
             Envelope::from_slice(b"{}\n{\"type\":\"event\",\"length\":2}\n{}\n"),
             Err(ParseEnvelopeError::Payload("event"))
+        );
+    }
+
+    #[test]
+    fn header_fields_of_the_wrong_shape_are_errors() {
+        let item = "\n{\"type\":\"attachment\",\"length\":1}\nx";
+        let headers = [
+            r#"[]"#,
+            r#"{"event_id":42}"#,
+            r#"{"event_id":"not an id"}"#,
+            r#"{"sdk":"faultline"}"#,
+            r#"{"sdk":{"name":"faultline"}}"#,
+            r#"{"sdk":{"name":"faultline","version":"1","integrations":"panic"}}"#,
+            r#"{"sdk":{"name":"faultline","version":"1","integrations":[1]}}"#,
+        ];
+        for line in headers {
+            let bytes = format!("{line}{item}");
+            assert_eq!(
+                Envelope::from_slice_raw(bytes.as_bytes()),
+                Err(ParseEnvelopeError::Headers),
+                "{line}"
+            );
+        }
+        let item_headers = [
+            r#"{"length":1}"#,
+            r#"{"type":7,"length":1}"#,
+            r#"{"type":"attachment","length":-1}"#,
+            r#"{"type":"attachment","length":1.5}"#,
+            r#"{"type":"attachment","length":"1"}"#,
+        ];
+        for line in item_headers {
+            let bytes = format!("{{}}\n{line}\nx");
+            assert_eq!(
+                Envelope::from_slice_raw(bytes.as_bytes()),
+                Err(ParseEnvelopeError::ItemHeaders),
+                "{line}"
+            );
+        }
+        // Null fields count as absent; a dashed id and unknown fields are fine.
+        let bytes = concat!(
+            r#"{"event_id":"9ec79c33-ec99-42ab-8353-589fcb2e04dc","sent_at":"x","dsn":null,"#,
+            r#""sdk":{"name":"other","version":"2.0","integrations":["a","b"],"packages":[]}}"#,
+            "\n",
+            r#"{"type":"attachment","length":null,"filename":"a.txt"}"#,
+            "\nhello\n"
+        );
+        let envelope = Envelope::from_slice_raw(bytes.as_bytes()).unwrap();
+        assert_eq!(
+            envelope.event_id.unwrap().to_string(),
+            "9ec79c33ec9942ab8353589fcb2e04dc"
+        );
+        let sdk = envelope.sdk.unwrap();
+        assert_eq!((&*sdk.name, &*sdk.version), ("other", "2.0"));
+        assert_eq!(sdk.integrations, ["a", "b"]);
+        assert_eq!(
+            envelope.items,
+            [EnvelopeItem::Raw {
+                ty: "attachment".into(),
+                payload: b"hello".to_vec()
+            }]
         );
     }
 }
