@@ -101,11 +101,10 @@ fn dyn_type_name(err: &(dyn Error + 'static)) -> (String, Option<String>) {
         return known;
     }
     let prefix = debug_prefix(err);
-    let ident: String = prefix
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
-        .collect();
-    let ident = ident.trim_end_matches(':');
+    let end = prefix
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+        .unwrap_or(prefix.len());
+    let ident = prefix[..end].trim_end_matches(':');
     if ident.is_empty() || !ident.starts_with(|c: char| c.is_alphabetic() || c == '_') {
         // A Debug that starts with a quote or a number (e.g. the boxed string errors behind `"...".into()`).
         return ("Error".to_owned(), None);

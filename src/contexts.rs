@@ -2,50 +2,61 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The contexts every event carries: `os` (name, version, kernel version), `rust` (type `runtime`: the compiler
 /// that built the program) and `device` (the CPU architecture).
 pub(crate) fn default_contexts() -> BTreeMap<String, Value> {
     let mut contexts = BTreeMap::new();
     contexts.insert("os".to_owned(), os_context());
-    let mut rust = json!({"type": "runtime", "name": "rustc"});
+    let mut rust = vec![("type", "runtime".to_owned()), ("name", "rustc".to_owned())];
     let version = env!("FAULTLINE_RUSTC_VERSION");
     if !version.is_empty() {
-        rust["version"] = version.into();
+        rust.push(("version", version.to_owned()));
     }
-    contexts.insert("rust".to_owned(), rust);
-    contexts.insert(
-        "device".to_owned(),
-        json!({"type": "device", "arch": std::env::consts::ARCH}),
-    );
+    contexts.insert("rust".to_owned(), object(rust));
+    let device = vec![
+        ("type", "device".to_owned()),
+        ("arch", std::env::consts::ARCH.to_owned()),
+    ];
+    contexts.insert("device".to_owned(), object(device));
     contexts
 }
 
+/// A JSON object of string fields. Built with `Map::insert` rather than `json!` and `value[key] = ...`, whose
+/// indexing compiles serde_json's map code a second time (about 8 KiB).
+fn object(fields: Vec<(&str, String)>) -> Value {
+    let mut map = serde_json::Map::new();
+    for (key, value) in fields {
+        map.insert(key.to_owned(), Value::String(value));
+    }
+    Value::Object(map)
+}
+
 fn os_context() -> Value {
-    let mut os = json!({"type": "os"});
+    let mut os = vec![("type", "os".to_owned())];
     if cfg!(target_os = "linux") {
-        os["name"] = "Linux".into();
+        os.push(("name", "Linux".to_owned()));
         if let Ok(text) = std::fs::read_to_string("/etc/os-release") {
             if let Some(v) = os_release_field(&text, "VERSION_ID") {
-                os["version"] = v.into();
+                os.push(("version", v));
             }
             if let Some(v) = os_release_field(&text, "PRETTY_NAME") {
-                os["build"] = v.into();
+                os.push(("build", v));
             }
         }
         if let Ok(kernel) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
-            os["kernel_version"] = kernel.trim().into();
+            os.push(("kernel_version", kernel.trim().to_owned()));
         }
     } else {
-        os["name"] = match std::env::consts::OS {
+        let name = match std::env::consts::OS {
             "macos" => "macOS",
             "windows" => "Windows",
             other => other,
-        }
-        .into();
+        };
+        os.push(("name", name.to_owned()));
     }
-    os
+    object(os)
 }
 
 /// A field of `/etc/os-release` (`KEY=value` or `KEY="value"`).

@@ -65,13 +65,14 @@ pub(crate) fn limit_frames(frames: &mut Vec<Frame>) {
 }
 
 /// Cuts to at most `max` characters (the server counts characters, not bytes), marking the cut with `…`.
-fn truncate_chars(s: String, max: usize) -> String {
-    if s.chars().count() <= max {
+fn truncate_chars(mut s: String, max: usize) -> String {
+    if s.char_indices().nth(max).is_none() {
         return s;
     }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
+    let cut = s.char_indices().nth(max.saturating_sub(1)).map_or(0, |(i, _)| i);
+    s.truncate(cut);
+    s.push('…');
+    s
 }
 
 #[cfg(test)]

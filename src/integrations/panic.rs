@@ -113,6 +113,7 @@ pub(crate) fn panic_event(info: &PanicHookInfo<'_>) -> Event {
 
 /// The number inside `ThreadId(N)`; `ThreadId::as_u64` is not stable.
 fn thread_number(id: std::thread::ThreadId) -> String {
-    let text = format!("{id:?}");
-    text.chars().filter(char::is_ascii_digit).collect()
+    let mut text = format!("{id:?}");
+    text.retain(|c| c.is_ascii_digit());
+    text
 }

@@ -159,28 +159,39 @@ impl Envelope {
             sent_at: sent_at.map(|t| Rfc3339(t).to_string()),
             sdk: self.sdk.as_ref(),
         };
-        serde_json::to_writer(&mut w, &headers)?;
-        w.write_all(b"\n")?;
-        let mut buf = Vec::new();
+        // Everything is serialised into one `Vec` and then written: one writer type for serde_json to compile for,
+        // and its errors (never seen in practice: maps have string keys) need not be converted with their text.
+        let unserialisable = |_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "an envelope item does not serialise",
+            )
+        };
+        let mut buf = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut buf, &headers).map_err(unserialisable)?;
+        buf.push(b'\n');
+        w.write_all(&buf)?;
+        let mut line = Vec::with_capacity(64);
         for item in &self.items {
             buf.clear();
+            match item {
+                EnvelopeItem::Event(event) => serde_json::to_writer(&mut buf, event),
+                EnvelopeItem::ClientReport(report) => serde_json::to_writer(&mut buf, report),
+                EnvelopeItem::Raw { .. } => Ok(()),
+            }
+            .map_err(unserialisable)?;
             let payload: &[u8] = match item {
-                EnvelopeItem::Event(event) => {
-                    serde_json::to_writer(&mut buf, event)?;
-                    &buf
-                }
-                EnvelopeItem::ClientReport(report) => {
-                    serde_json::to_writer(&mut buf, report)?;
-                    &buf
-                }
                 EnvelopeItem::Raw { payload, .. } => payload,
+                _ => &buf,
             };
+            line.clear();
             let item_headers = ItemHeaders {
                 ty: item.ty(),
                 length: payload.len(),
             };
-            serde_json::to_writer(&mut w, &item_headers)?;
-            w.write_all(b"\n")?;
+            serde_json::to_writer(&mut line, &item_headers).map_err(unserialisable)?;
+            line.push(b'\n');
+            w.write_all(&line)?;
             w.write_all(payload)?;
             w.write_all(b"\n")?;
         }

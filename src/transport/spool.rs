@@ -192,8 +192,8 @@ impl Spool {
         let mut claimed_as = None;
         let stored = self.store_inner(
             &bytes,
-            |path, bytes| write_new(path, bytes, false),
-            |name| {
+            &|path, bytes| write_new(path, bytes, false),
+            &mut |name| {
                 let claimed = claim_name(name, Owner::this_process(), now_secs());
                 claimed_as = Some((name.to_owned(), claimed.clone()));
                 claimed
@@ -215,17 +215,18 @@ impl Spool {
     fn store_with(
         &self,
         bytes: &[u8],
-        write: impl FnOnce(&Path, &[u8]) -> io::Result<()>,
+        write: impl Fn(&Path, &[u8]) -> io::Result<()>,
     ) -> io::Result<Stored> {
-        self.store_inner(bytes, write, str::to_owned)
+        self.store_inner(bytes, &write, &mut str::to_owned)
     }
 
-    /// Stores `bytes` under the name that `final_name` makes of a fresh envelope name.
+    /// Stores `bytes` under the name that `final_name` makes of a fresh envelope name. Not generic, so that its
+    /// one copy serves both kinds of store.
     fn store_inner(
         &self,
         bytes: &[u8],
-        write: impl FnOnce(&Path, &[u8]) -> io::Result<()>,
-        final_name: impl FnOnce(&str) -> String,
+        write: &dyn Fn(&Path, &[u8]) -> io::Result<()>,
+        final_name: &mut dyn FnMut(&str) -> String,
     ) -> io::Result<Stored> {
         if bytes.is_empty() {
             return Err(io::Error::new(
@@ -413,12 +414,13 @@ impl Spool {
             return;
         };
         let mut names: Vec<OsString> = listing.filter_map(|e| Some(e.ok()?.file_name())).collect();
-        if names.len() > MAX_CORRUPT_FILES {
-            names.sort_unstable();
-            let excess = names.len() - MAX_CORRUPT_FILES;
-            for old in &names[..excess] {
-                let _ = fs::remove_file(corrupt_dir.join(old));
-            }
+        // The names start with their time, so the smallest is the oldest. One over the limit is the usual case,
+        // and a few minimum searches cost less code than another sort.
+        while names.len() > MAX_CORRUPT_FILES {
+            let Some((oldest, _)) = names.iter().enumerate().min_by(|a, b| a.1.cmp(b.1)) else {
+                break;
+            };
+            let _ = fs::remove_file(corrupt_dir.join(names.swap_remove(oldest)));
         }
     }
 }
@@ -738,16 +740,15 @@ fn cache_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
 /// `{host}-{port}-{project_id}`, with the host lowercased and every character other than ASCII letters, digits,
 /// `.`, `-` and `_` replaced by `_` (an IPv6 host's brackets and colons are not allowed in Windows file names).
 fn project_dir_name(dsn: &Dsn) -> String {
-    let host: String = dsn
-        .host()
-        .chars()
-        .map(|c| match c {
+    let mut name = String::with_capacity(dsn.host().len() + 16);
+    for c in dsn.host().chars() {
+        name.push(match c {
             'a'..='z' | '0'..='9' | '.' | '-' | '_' => c,
             'A'..='Z' => c.to_ascii_lowercase(),
             _ => '_',
-        })
-        .collect();
-    format!("{host}-{}-{}", dsn.port(), dsn.project_id())
+        });
+    }
+    format!("{name}-{}-{}", dsn.port(), dsn.project_id())
 }
 
 #[cfg(test)]
