@@ -92,7 +92,7 @@ pub(crate) struct Client {
     processor: Arc<Processor>,
     spool: Option<Arc<Spool>>,
     /// The envelope the worker is sending without a copy on disk, if any.
-    inflight: Arc<Mutex<Option<Envelope>>>,
+    inflight: Arc<Mutex<Option<Arc<Envelope>>>>,
 }
 
 impl Client {

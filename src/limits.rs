@@ -69,7 +69,10 @@ fn truncate_chars(mut s: String, max: usize) -> String {
     if s.char_indices().nth(max).is_none() {
         return s;
     }
-    let cut = s.char_indices().nth(max.saturating_sub(1)).map_or(0, |(i, _)| i);
+    let cut = s
+        .char_indices()
+        .nth(max.saturating_sub(1))
+        .map_or(0, |(i, _)| i);
     s.truncate(cut);
     s.push('…');
     s

@@ -67,7 +67,7 @@ pub(crate) struct Worker {
     counters: Arc<Counters>,
     spool: Option<Arc<Spool>>,
     /// The envelope being sent without a copy on disk, shared with the client (see `deliver_fresh`).
-    inflight: Arc<Mutex<Option<Envelope>>>,
+    inflight: Arc<Mutex<Option<Arc<Envelope>>>>,
     /// Envelopes waiting for the server when there is no spool.
     backlog: VecDeque<Waiting>,
     backlog_limit: usize,
@@ -120,14 +120,6 @@ impl Offline {
 /// The shortest pause after a failure, so a flapping server is not hammered when the jitter rolls near zero.
 const MIN_PROBE_DELAY: Duration = Duration::from_millis(100);
 
-/// What became of one delivery attempt.
-enum Delivery {
-    /// Delivered, or dropped for good (and counted).
-    Done,
-    /// Keep it and try again later.
-    Later,
-}
-
 impl Worker {
     pub(crate) fn new(
         mailbox: WorkerEnd,
@@ -135,7 +127,7 @@ impl Worker {
         transport: Arc<dyn Transport>,
         counters: Arc<Counters>,
         spool: Option<Arc<Spool>>,
-        inflight: Arc<Mutex<Option<Envelope>>>,
+        inflight: Arc<Mutex<Option<Arc<Envelope>>>>,
     ) -> Self {
         let options = processor.options();
         let backlog_limit = options.queue_size;
@@ -266,10 +258,7 @@ impl Worker {
     fn deliver_fresh(&mut self, envelope: Envelope) {
         let healthy = !self.offline.is_offline(Instant::now()) && !self.has_waiting();
         if healthy {
-            *lock(&self.inflight) = Some(envelope.clone());
-            let delivery = self.attempt(envelope, 0);
-            let envelope = lock(&self.inflight).take();
-            if let (Delivery::Later, Some(envelope)) = (delivery, envelope) {
+            if let Some(envelope) = self.attempt(envelope, 0, true) {
                 self.park(envelope, 0);
             }
             return;
@@ -288,7 +277,7 @@ impl Worker {
                 Err(e) => sdk_debug!("could not write to the spool: {e}"),
             }
         }
-        if let Delivery::Later = self.attempt(envelope.clone(), 0) {
+        if let Some(envelope) = self.attempt(envelope, 0, false) {
             self.park(envelope, 0);
         }
     }
@@ -299,8 +288,8 @@ impl Worker {
         let errors = key
             .and_then(|k| self.server_errors.get(&k).copied())
             .unwrap_or(0);
-        match self.attempt(envelope, errors) {
-            Delivery::Done => {
+        match self.attempt(envelope, errors, false) {
+            None => {
                 if let Some(key) = key {
                     self.server_errors.remove(&key);
                 }
@@ -308,7 +297,8 @@ impl Worker {
                     sdk_debug!("could not delete a sent spool file: {e}");
                 }
             }
-            Delivery::Later => {
+            Some(_) => {
+                // The file holds the envelope still.
                 self.spool_pending = true;
                 if let Err(e) = claim.release() {
                     sdk_debug!("could not return a file to the spool: {e}");
@@ -348,9 +338,9 @@ impl Worker {
     fn replay_one(&mut self) {
         if let Some(waiting) = self.backlog.pop_front() {
             let errors = waiting.server_errors;
-            if let Delivery::Later = self.attempt(waiting.envelope.clone(), errors) {
+            if let Some(envelope) = self.attempt(waiting.envelope, errors, false) {
                 self.backlog.push_front(Waiting {
-                    envelope: waiting.envelope,
+                    envelope,
                     server_errors: errors + 1,
                 });
             }
@@ -364,10 +354,11 @@ impl Worker {
             Ok(claimed) => {
                 self.counters.spool_corrupt(claimed.corrupt);
                 match claimed.claim {
-                    Some(claim) => {
-                        let envelope = claim.envelope().clone();
-                        self.deliver_claimed(claim, envelope);
-                    }
+                    Some(mut claim) => match claim.take_envelope() {
+                        Some(envelope) => self.deliver_claimed(claim, envelope),
+                        // A claim made by reading a file always holds its envelope.
+                        None => drop(claim),
+                    },
                     None => self.spool_pending = false,
                 }
             }
@@ -379,7 +370,19 @@ impl Worker {
     }
 
     /// One request for `envelope`, with the pending client report attached; counts what it delivered or dropped.
-    fn attempt(&mut self, envelope: Envelope, server_errors: u32) -> Delivery {
+    ///
+    /// Returns the envelope if it is to be tried again: as it was tried, that is without the items that the rate
+    /// limits removed (they are counted) and without the client report. The report's counts go back to the
+    /// counters whenever the request fails, for the next envelope to carry, since a spool file kept for a retry
+    /// could not. With `in_flight`, the envelope waits in the in-flight slot shared with the client during the
+    /// request (see `deliver_fresh`); if a shutdown took it from there, keeping it is the shutdown's business, and
+    /// nothing comes back.
+    fn attempt(
+        &mut self,
+        envelope: Envelope,
+        server_errors: u32,
+        in_flight: bool,
+    ) -> Option<Envelope> {
         let now = Instant::now();
         let (envelope, removed) = self.limiter.filter(envelope, now);
         for (category, quantity) in removed {
@@ -387,10 +390,8 @@ impl Worker {
                 self.counters.discard_n(Reason::RateLimitBackoff, quantity);
             }
         }
-        let Some(mut envelope) = envelope else {
-            // Nothing left to send; the counts wait for the next envelope or the report interval.
-            return Delivery::Done;
-        };
+        // With nothing left to send, the report's counts wait for the next envelope or the report interval.
+        let mut envelope = envelope?;
         let has_report = envelope.items.iter().any(|i| i.ty() == "client_report");
         let report = if has_report {
             None
@@ -404,9 +405,15 @@ impl Worker {
             self.next_report = now + self.report_interval;
         }
         let events = envelope.items.iter().filter(|i| i.ty() == "event").count() as u64;
+        // Shared, not copied: the event may be large, and this happens for every envelope.
+        let envelope = Arc::new(envelope);
+        if in_flight {
+            *lock(&self.inflight) = Some(envelope.clone());
+        }
         // A panicking custom transport must not take the worker down with it.
         let outcome = catch_unwind(AssertUnwindSafe(|| self.transport.send_envelope(&envelope)))
             .unwrap_or(Outcome::NetworkError);
+        let handed_over = in_flight && lock(&self.inflight).take().is_none();
         let status = match &outcome {
             Outcome::Sent => Some(200),
             Outcome::Response(r) => {
@@ -426,26 +433,24 @@ impl Worker {
             for _ in 0..events {
                 self.counters.sent();
             }
-            return Delivery::Done;
+            return None;
         }
-        // Whatever happens to this envelope now, the report's counts must not be lost with it: put them back
-        // for a later envelope unless this one is kept (then they travel with it).
-        let keep = retry::is_retryable(status) && events > 0;
-        if let (Some(report), false) = (&report, keep) {
+        // Whatever happens to this envelope now, the report's counts must not be lost with it.
+        if let Some(report) = &report {
             self.counters.return_report(report);
         }
         if status == Some(429) {
             self.counters.discard_n(Reason::RateLimited, events);
             sdk_debug!("rate limited: envelope {} dropped", id(envelope.event_id));
-            return Delivery::Done;
+            return None;
         }
         if !retry::is_retryable(status) {
             self.counters.discard_n(Reason::SendError, events);
-            return Delivery::Done;
+            return None;
         }
         self.offline.failed(Instant::now(), roll(envelope.event_id));
         if events == 0 {
-            return Delivery::Done;
+            return None;
         }
         if status.is_some() {
             if server_errors + 1 >= retry::MAX_ATTEMPTS {
@@ -455,7 +460,7 @@ impl Worker {
                     id(envelope.event_id),
                     retry::MAX_ATTEMPTS
                 );
-                return Delivery::Done;
+                return None;
             }
             if let Some(id) = envelope.event_id {
                 // Entries of envelopes that later left the spool another way (evicted, sent by another
@@ -467,7 +472,14 @@ impl Worker {
                 *self.server_errors.entry(id).or_insert(0) += 1;
             }
         }
-        Delivery::Later
+        if handed_over {
+            return None;
+        }
+        let mut envelope = Arc::try_unwrap(envelope).ok()?;
+        if report.is_some() {
+            envelope.items.pop();
+        }
+        Some(envelope)
     }
 
     /// Sends the counts of discarded events on their own, if there are any.
@@ -485,7 +497,7 @@ impl Worker {
         };
         // A report alone is never kept for later: if it did not go out, its counts go back for the next one.
         let sent_before = self.delivered;
-        self.attempt(envelope, 0);
+        self.attempt(envelope, 0, false);
         if self.delivered == sent_before {
             self.counters.return_report(&report);
         }

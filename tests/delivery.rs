@@ -281,6 +281,78 @@ fn rate_limited_categories_get_no_requests_and_are_reported() {
     drop(guard);
 }
 
+/// The `(reason, quantity)` pairs in the client reports of `requests`.
+fn reported(requests: &[Request]) -> Vec<(String, u64)> {
+    let mut counts = Vec::new();
+    for request in requests {
+        let envelope = request.envelope();
+        for (_, payload) in envelope
+            .items
+            .iter()
+            .filter(|(h, _)| h["type"] == "client_report")
+        {
+            let report: serde_json::Value = serde_json::from_slice(payload).unwrap();
+            for d in report["discarded_events"].as_array().unwrap() {
+                let reason = d["reason"].as_str().unwrap().to_owned();
+                counts.push((reason, d["quantity"].as_u64().unwrap()));
+            }
+        }
+    }
+    counts
+}
+
+#[test]
+fn counts_riding_on_an_envelope_that_fails_reach_the_server_later() {
+    for spooled in [true, false] {
+        let _serial = serial();
+        let spool = tempfile::tempdir().unwrap();
+        // The first request fails with a retryable 503; everything after it is accepted.
+        let server = TestServer::start(|_, i| {
+            if i == 0 {
+                Reply::status(503)
+            } else {
+                Reply::ok()
+            }
+        });
+        let mut options = options(&server.dsn("k", 1), spool.path())
+            .client_report_interval(Duration::from_secs(3600))
+            .before_send(|event| (event.message.as_deref() != Some("dropped")).then_some(event));
+        if !spooled {
+            options = options.spool_dir(None);
+        }
+        let guard = faultline::try_init(options).unwrap();
+        faultline::capture_message("dropped", Level::Error);
+        // Dropped by before_send (counted) before the next event is even captured: its count rides on that one.
+        assert!(faultline::flush(Duration::from_secs(10)));
+        faultline::capture_message("kept", Level::Error);
+        assert!(
+            faultline::flush(Duration::from_secs(10)),
+            "spooled: {spooled}"
+        );
+        drop(guard);
+        let requests = server.requests();
+        assert!(
+            requests.len() >= 2,
+            "spooled: {spooled}: {} requests",
+            requests.len()
+        );
+        assert!(
+            requests[0].envelope().item("client_report").is_some(),
+            "spooled: {spooled}: the failed request carried the report"
+        );
+        assert_eq!(
+            event_ids(&requests[1..]).len(),
+            1,
+            "spooled: {spooled}: the event went out again"
+        );
+        assert_eq!(
+            reported(&requests[1..]),
+            [("before_send".to_owned(), 1)],
+            "spooled: {spooled}: the count reached the server once"
+        );
+    }
+}
+
 #[test]
 fn a_429_pauses_sending_and_is_not_retried() {
     let _serial = serial();

@@ -205,7 +205,7 @@ impl Spool {
                 claimed: self.dir.join(claimed),
                 original: self.dir.join(name),
                 bytes,
-                envelope: envelope.clone(),
+                envelope: None,
                 settled: false,
             });
         Ok((claim, stored))
@@ -317,7 +317,7 @@ impl Spool {
                         claimed,
                         original,
                         bytes,
-                        envelope,
+                        envelope: Some(envelope),
                         settled: false,
                     };
                     return Ok(Claimed {
@@ -454,7 +454,9 @@ pub(crate) struct Claim {
     claimed: PathBuf,
     original: PathBuf,
     bytes: Vec<u8>,
-    envelope: Envelope,
+    /// The envelope read from the file, for a claim made by [`Spool::claim_oldest`]; a claim made by
+    /// [`Spool::store_claimed`] leaves the envelope with the caller, who has it already.
+    envelope: Option<Envelope>,
     settled: bool,
 }
 
@@ -465,9 +467,15 @@ impl Claim {
         &self.bytes
     }
 
-    /// The envelope, parsed.
+    /// The envelope read from the file (see the field).
+    #[cfg(test)]
     pub(crate) fn envelope(&self) -> &Envelope {
-        &self.envelope
+        self.envelope.as_ref().expect("a claim read from a file")
+    }
+
+    /// Takes the envelope read from the file (see the field).
+    pub(crate) fn take_envelope(&mut self) -> Option<Envelope> {
+        self.envelope.take()
     }
 
     /// Deletes the file: the server accepted the envelope (2xx), or rejected it for good (a 4xx other than 429,
