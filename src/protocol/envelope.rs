@@ -21,9 +21,9 @@ use std::io::{self, Write};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::event::{ClientSdkInfo, Event, EventId};
+use super::json;
 use super::time::{Rfc3339, Timestamp};
 
 /// A container of items sent in one request.
@@ -249,9 +249,9 @@ impl Envelope {
                 _ => None,
             };
             if let Some(what) = what {
-                // Into a `Value`, like the header lines, so that one parser does all the reading.
-                serde_json::from_slice::<Value>(payload)
-                    .map_err(|_| ParseEnvelopeError::Payload(what))?;
+                if !json::is_valid(payload) {
+                    return Err(ParseEnvelopeError::Payload(what));
+                }
             }
             Ok(EnvelopeItem::Raw {
                 ty,
@@ -262,26 +262,26 @@ impl Envelope {
 
     /// The framing shared by the parsers; `item` turns an item's type and payload into an item.
     ///
-    /// Header lines are read as `serde_json::Value` objects, the same single parser that checks the raw parse's
-    /// payloads, rather than into structs of their own: every target type would compile serde_json's parser once
-    /// more, about 13 KiB each, into every program that has a spool.
+    /// Header lines are read with the spool's small JSON reader (`json.rs`), not serde_json's parser, which a
+    /// program that never parses an event would otherwise carry for this alone.
     fn parse_with(
         bytes: &[u8],
         mut item: impl FnMut(String, &[u8]) -> Result<EnvelopeItem, ParseEnvelopeError>,
     ) -> Result<Envelope, ParseEnvelopeError> {
         let (line, mut rest) = split_line(bytes);
-        let Ok(Value::Object(headers)) = serde_json::from_slice(line) else {
-            return Err(ParseEnvelopeError::Headers);
-        };
-        let event_id = match headers.get("event_id") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(id)) => Some(id.parse().map_err(|_| ParseEnvelopeError::Headers)?),
-            Some(_) => return Err(ParseEnvelopeError::Headers),
-        };
-        let sdk = match headers.get("sdk") {
-            None | Some(Value::Null) => None,
-            Some(sdk) => Some(sdk_info(sdk).ok_or(ParseEnvelopeError::Headers)?),
-        };
+        let headers = json::object(line).ok_or(ParseEnvelopeError::Headers)?;
+        let (mut event_id, mut sdk) = (None, None);
+        for (key, value) in headers {
+            match key.as_str() {
+                _ if json::is_null(value) => {}
+                "event_id" => {
+                    let id = json::string(value).and_then(|id| id.parse().ok());
+                    event_id = Some(id.ok_or(ParseEnvelopeError::Headers)?);
+                }
+                "sdk" => sdk = Some(sdk_info(value).ok_or(ParseEnvelopeError::Headers)?),
+                _ => {}
+            }
+        }
         let mut items = Vec::new();
         while !rest.is_empty() {
             let (line, after) = split_line(rest);
@@ -290,21 +290,22 @@ impl Envelope {
                 rest = after;
                 continue;
             }
-            let Ok(Value::Object(mut headers)) = serde_json::from_slice(line) else {
-                return Err(ParseEnvelopeError::ItemHeaders);
-            };
-            let Some(Value::String(ty)) = headers.remove("type") else {
-                return Err(ParseEnvelopeError::ItemHeaders);
-            };
-            let length = match headers.get("length") {
-                None | Some(Value::Null) => None,
-                Some(length) => Some(
-                    length
-                        .as_u64()
-                        .and_then(|n| usize::try_from(n).ok())
-                        .ok_or(ParseEnvelopeError::ItemHeaders)?,
-                ),
-            };
+            let headers = json::object(line).ok_or(ParseEnvelopeError::ItemHeaders)?;
+            let (mut ty, mut length) = (None, None);
+            for (key, value) in headers {
+                match key.as_str() {
+                    "type" => {
+                        ty = Some(json::string(value).ok_or(ParseEnvelopeError::ItemHeaders)?)
+                    }
+                    _ if json::is_null(value) => {}
+                    "length" => {
+                        let n = json::uint(value).and_then(|n| usize::try_from(n).ok());
+                        length = Some(n.ok_or(ParseEnvelopeError::ItemHeaders)?);
+                    }
+                    _ => {}
+                }
+            }
+            let ty = ty.ok_or(ParseEnvelopeError::ItemHeaders)?;
             let (payload, after) = match length {
                 Some(len) => {
                     if after.len() < len {
@@ -327,19 +328,25 @@ impl Envelope {
 }
 
 /// The `sdk` envelope header: `name` and `version` strings, and optionally `integrations`, a list of strings.
-fn sdk_info(sdk: &Value) -> Option<ClientSdkInfo> {
-    let text = |key: &str| sdk.get(key)?.as_str().map(|s| Cow::Owned(s.to_owned()));
-    let integrations = match sdk.get("integrations") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(list) => list
-            .as_array()?
-            .iter()
-            .map(|name| name.as_str().map(str::to_owned))
-            .collect::<Option<_>>()?,
-    };
+fn sdk_info(sdk: &[u8]) -> Option<ClientSdkInfo> {
+    let (mut name, mut version, mut integrations) = (None, None, Vec::new());
+    for (key, value) in json::object(sdk)? {
+        match key.as_str() {
+            "name" => name = Some(json::string(value)?),
+            "version" => version = Some(json::string(value)?),
+            _ if json::is_null(value) => {}
+            "integrations" => {
+                integrations = json::array(value)?
+                    .into_iter()
+                    .map(json::string)
+                    .collect::<Option<_>>()?;
+            }
+            _ => {}
+        }
+    }
     Some(ClientSdkInfo {
-        name: text("name")?,
-        version: text("version")?,
+        name: Cow::Owned(name?),
+        version: Cow::Owned(version?),
         integrations,
     })
 }

@@ -7,6 +7,7 @@ pub mod debug_meta;
 pub mod envelope;
 pub mod event;
 pub mod exception;
+pub(crate) mod json;
 pub mod stacktrace;
 pub mod time;
 
