@@ -10,6 +10,7 @@
 //! return or by panic), and the other side stops waiting at once.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,11 @@ pub(crate) struct Mailbox {
     capacity: usize,
     /// How many queued events make a capture wake the worker: half the queue, at least one.
     wake_at: usize,
+    /// The queues' lengths, written under the lock and read without it: the worker, looking for a next event
+    /// (`Worker::linger`), and a capture checking for a full queue read these rather than take the lock, which
+    /// the capturing threads need.
+    tasks_len: AtomicUsize,
+    control_len: AtomicUsize,
 }
 
 struct State {
@@ -70,6 +76,8 @@ impl Mailbox {
             wake: Condvar::new(),
             capacity,
             wake_at: (capacity / 2).max(1),
+            tasks_len: AtomicUsize::new(0),
+            control_len: AtomicUsize::new(0),
         }
     }
 
@@ -84,6 +92,7 @@ impl Mailbox {
             return Err((Refused::Full, task));
         }
         state.tasks.push_back(task);
+        self.tasks_len.store(state.tasks.len(), Ordering::Relaxed);
         let wake = state.tasks.len() >= self.wake_at && !state.nudged;
         state.nudged |= wake;
         drop(state);
@@ -112,8 +121,14 @@ impl Mailbox {
         }
     }
 
+    /// Whether the data queue is full, as of a moment ago; [`Mailbox::try_push`] makes the real check.
     pub(crate) fn is_full(&self) -> bool {
-        lock(&self.state).tasks.len() >= self.capacity
+        self.tasks_len.load(Ordering::Relaxed) >= self.capacity
+    }
+
+    /// Whether an event waits, as of a moment ago.
+    pub(crate) fn has_tasks(&self) -> bool {
+        self.tasks_len.load(Ordering::Relaxed) > 0
     }
 
     /// Events in the data queue.
@@ -123,7 +138,10 @@ impl Mailbox {
 
     /// Takes the oldest queued event: the worker's poll, or a shutdown taking back what the worker did not reach.
     pub(crate) fn pop_task(&self) -> Option<Task> {
-        lock(&self.state).tasks.pop_front()
+        let mut state = lock(&self.state);
+        let task = state.tasks.pop_front();
+        self.tasks_len.store(state.tasks.len(), Ordering::Relaxed);
+        task
     }
 
     /// Sends a control message and wakes the worker; fails (dropping the message) if the worker is gone.
@@ -133,14 +151,15 @@ impl Mailbox {
             return Err(Refused::WorkerGone);
         }
         state.control.push_back(message);
+        self.control_len.store(state.control.len(), Ordering::Relaxed);
         drop(state);
         self.wake.notify_one();
         Ok(())
     }
 
-    /// Whether a control message waits (the worker stops lingering over the data queue for it).
+    /// Whether a control message waits, as of a moment ago (the worker stops lingering over the data queue for it).
     pub(crate) fn has_control(&self) -> bool {
-        !lock(&self.state).control.is_empty()
+        self.control_len.load(Ordering::Relaxed) > 0
     }
 
     /// The worker's sleep: returns the next control message, or when the data queue reached half full, the client
@@ -150,6 +169,7 @@ impl Mailbox {
         let mut state = lock(&self.state);
         loop {
             if let Some(message) = state.control.pop_front() {
+                self.control_len.store(state.control.len(), Ordering::Relaxed);
                 return Wake::Control(message);
             }
             if state.nudged {
@@ -183,6 +203,7 @@ impl Mailbox {
         let control = {
             let mut state = lock(&self.state);
             state.worker_gone = true;
+            self.control_len.store(0, Ordering::Relaxed);
             std::mem::take(&mut state.control)
         };
         // Dropped outside the lock: dropping an acknowledgement takes the acknowledgement's own lock.

@@ -207,8 +207,12 @@ impl Worker {
     fn linger(&self) -> Option<Task> {
         let until = Instant::now() + LINGER;
         loop {
-            if let Some(task) = self.mailbox.pop_task() {
-                return Some(task);
+            // The lengths are read without the lock, which the capturing threads need: polling it for 200 µs
+            // would make their captures wait for it.
+            if self.mailbox.has_tasks() {
+                if let Some(task) = self.mailbox.pop_task() {
+                    return Some(task);
+                }
             }
             if self.mailbox.has_control() || self.has_waiting() || Instant::now() >= until {
                 return None;

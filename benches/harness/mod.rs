@@ -48,6 +48,18 @@ impl Summary {
         }
     }
 
+    /// The median, across `rounds`, of each figure (median, p99, …) taken separately; `n` counts every call.
+    pub fn median_of(rounds: &[Summary]) -> Summary {
+        let pick = |figure: fn(&Summary) -> Duration| median(rounds.iter().map(figure).collect());
+        Summary {
+            n: rounds.iter().map(|r| r.n).sum(),
+            median: pick(|r| r.median),
+            p99: pick(|r| r.p99),
+            p999: pick(|r| r.p999),
+            max: pick(|r| r.max),
+        }
+    }
+
     /// `median … p99 …`, plus p99.9 when there are enough samples for it to mean something (10,000 or more).
     pub fn line(&self) -> String {
         let mut s = format!(

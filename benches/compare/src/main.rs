@@ -2,7 +2,9 @@
 //! scenario measured in this one run with the same harness (`../harness/mod.rs`).
 //!
 //! The SDKs take turns: both keep a process-wide client, so each scenario starts one, measures it and stops it
-//! before the other's turn. Figures that need a fresh process (the first capture after `init`, peak memory) come
+//! before the other's turn. The stack-walking scenarios run in rounds, the floor, faultline and sentry each taking a
+//! turn in every round, and each figure is the median of its rounds: a noisy moment of a shared machine then weighs
+//! on all three alike instead of on whichever ran during it. Figures that need a fresh process (the first capture after `init`, peak memory) come
 //! from re-executing this binary with `FAULTLINE_BENCH_CHILD` set; peak memory also from `burst-faultline` and
 //! `burst-sentry` (`src/bin/`), built alongside, which link one SDK each. `run.sh` runs this and the build
 //! comparison.
@@ -27,8 +29,12 @@ use sentry_sdk::{sentry_discarding, sentry_flush, sentry_http};
 
 /// Calls per scenario. sentry resolves symbols on the calling thread, so its captures take long enough that fewer
 /// calls give as stable a median; faultline's are cheap enough for ten times as many.
-const FAST_N: usize = 20_000;
-const SLOW_N: usize = 2_000;
+const FAST_N: usize = 40_000;
+const SLOW_N: usize = 4_000;
+/// Rounds of the stack-walking scenarios; `FAST_N` and `SLOW_N` calls are split evenly over them.
+const ROUNDS: usize = 5;
+/// Calls after a millisecond of quiet each (the "worker asleep" row and its floor).
+const QUIET_N: usize = 5_000;
 const BREADCRUMBS_N: usize = 100_000;
 const FIRST_CAPTURE_SAMPLES: usize = 15;
 const E2E_N: usize = 2_000;
@@ -56,20 +62,83 @@ fn main() {
     );
     println!("load average at the start: {}", harness::load_average());
     let err = sample_error();
-    let floor = deep(DEPTH, &mut || {
-        harness::time_each(
-            FAST_N,
-            |_| {
-                black_box(harness::bare_walk());
-            },
-            |_| {},
-        )
-    });
+
+    // The stack-walking scenarios run in rounds: the floor, faultline and sentry each take a turn in every round,
+    // so all three meet the machine's quiet and noisy moments alike, and each figure is the median of its rounds.
+    let mut floor_rounds = Vec::new();
+    let mut faultline_error_rounds = Vec::new();
+    let mut faultline_message_rounds = Vec::new();
+    let mut sentry_error_rounds = Vec::new();
+    let mut sentry_message_rounds = Vec::new();
+    let (mut faultline_sent, mut faultline_dropped) = (0, 0);
+    for _ in 0..ROUNDS {
+        floor_rounds.push(deep(DEPTH, &mut || {
+            harness::time_each(
+                FAST_N / ROUNDS,
+                |_| {
+                    black_box(harness::bare_walk());
+                },
+                |_| {},
+            )
+        }));
+
+        // capture_error from a 20-frame stack, 2-level source chain, stack attached; faultline flushes every 64
+        // calls (untimed) so the queue stays short, sentry's discarding transport runs inline.
+        let guard = faultline_discarding();
+        faultline_error_rounds.push(deep(DEPTH, &mut || {
+            pacing::paced(FAST_N / ROUNDS, || {
+                black_box(faultline::capture_error(&err));
+            })
+        }));
+        faultline_message_rounds.push(deep(DEPTH, &mut || {
+            pacing::paced(FAST_N / ROUNDS, || {
+                black_box(faultline::capture_message(
+                    "disk almost full",
+                    faultline::Level::Warning,
+                ));
+            })
+        }));
+        faultline::flush(FLUSH);
+        let stats = faultline::stats();
+        faultline_sent += stats.sent;
+        faultline_dropped += pacing::dropped(&stats);
+        drop(guard);
+
+        let guard = sentry_discarding();
+        sentry_error_rounds.push(deep(DEPTH, &mut || {
+            harness::time_each(
+                SLOW_N / ROUNDS,
+                |_| {
+                    black_box(sentry::capture_error(&err));
+                },
+                |_| {},
+            )
+        }));
+        sentry_message_rounds.push(deep(DEPTH, &mut || {
+            harness::time_each(
+                SLOW_N / ROUNDS,
+                |_| {
+                    black_box(sentry::capture_message(
+                        "disk almost full",
+                        sentry::Level::Warning,
+                    ));
+                },
+                |_| {},
+            )
+        }));
+        drop(guard);
+    }
+    let floor = Summary::median_of(&floor_rounds);
+    let faultline_error = Summary::median_of(&faultline_error_rounds);
+    let faultline_message = Summary::median_of(&faultline_message_rounds);
+    let sentry_error = Summary::median_of(&sentry_error_rounds);
+    let sentry_message = Summary::median_of(&sentry_message_rounds);
+
     // The same walk after the same quiet as the "worker asleep" captures below: a thread that has just slept finds
     // its caches cold, whatever it then does, so this is the floor for those.
     let floor_after_quiet = deep(DEPTH, &mut || {
         harness::time_each(
-            FAST_N / 4,
+            QUIET_N,
             |_| {
                 black_box(harness::bare_walk());
             },
@@ -79,27 +148,12 @@ fn main() {
 
     let mut rows = Vec::new();
 
-    // capture_error from a 20-frame stack, 2-level source chain, stack attached; faultline flushes every 64 calls
-    // (untimed) so the queue stays short, sentry's discarding transport runs inline.
     let guard = faultline_discarding();
-    let faultline_error = deep(DEPTH, &mut || {
-        pacing::paced(FAST_N, || {
-            black_box(faultline::capture_error(&err));
-        })
-    });
-    // The same with the worker asleep before each call (a flush after every call and 1 ms of quiet, untimed, longer
-    // than the worker looks for a next event), as for a program whose errors are far apart.
+    // capture_error with the worker asleep before each call (a flush after every call and 1 ms of quiet, untimed,
+    // longer than the worker looks for a next event), as for a program whose errors are far apart.
     let faultline_idle = deep(DEPTH, &mut || {
-        pacing::isolated(FAST_N / 4, || {
+        pacing::isolated(QUIET_N, || {
             black_box(faultline::capture_error(&err));
-        })
-    });
-    let faultline_message = deep(DEPTH, &mut || {
-        pacing::paced(FAST_N, || {
-            black_box(faultline::capture_message(
-                "disk almost full",
-                faultline::Level::Warning,
-            ));
         })
     });
     // Each scenario starts with nothing queued: what the last one left would be processed alongside the next.
@@ -114,31 +168,12 @@ fn main() {
         |_| {},
     );
     faultline::configure_scope(|scope| scope.clear());
-    let faultline_stats = faultline::stats();
+    let stats = faultline::stats();
+    faultline_sent += stats.sent;
+    faultline_dropped += pacing::dropped(&stats);
     drop(guard);
 
     let guard = sentry_discarding();
-    let sentry_error = deep(DEPTH, &mut || {
-        harness::time_each(
-            SLOW_N,
-            |_| {
-                black_box(sentry::capture_error(&err));
-            },
-            |_| {},
-        )
-    });
-    let sentry_message = deep(DEPTH, &mut || {
-        harness::time_each(
-            SLOW_N,
-            |_| {
-                black_box(sentry::capture_message(
-                    "disk almost full",
-                    sentry::Level::Warning,
-                ));
-            },
-            |_| {},
-        )
-    });
     let sentry_crumb = harness::time_each(
         BREADCRUMBS_N,
         |_| {
@@ -194,12 +229,13 @@ fn main() {
     });
 
     println!(
-        "faultline's paced captures: sent {}, dropped {} (none may be dropped while measuring)",
-        faultline_stats.sent,
-        pacing::dropped(&faultline_stats)
+        "faultline's paced captures: sent {faultline_sent}, dropped {faultline_dropped} (none may be dropped while \
+         measuring)"
     );
     println!();
     print_table(&rows, &floor, &floor_after_quiet);
+    println!();
+    print_rounds(&floor_rounds, &faultline_error_rounds, &sentry_error_rounds);
     println!();
     end_to_end(&err);
     println!();
@@ -207,6 +243,43 @@ fn main() {
     println!();
     println!("load average at the end: {}", harness::load_average());
     println!("total run time {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// capture_error round by round: how far each round's figures and ratios stray from the medians in the table.
+fn print_rounds(floor: &[Summary], faultline: &[Summary], sentry: &[Summary]) {
+    println!(
+        "capture_error, stack attached, round by round (the table has the median of each column):"
+    );
+    println!(
+        "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8}",
+        "round",
+        "floor",
+        "p99",
+        "faultline",
+        "p99",
+        "sentry",
+        "p99",
+        "s/fl p50",
+        "s/fl p99",
+        "fl/floor"
+    );
+    for (i, ((floor, faultline), sentry)) in floor.iter().zip(faultline).zip(sentry).enumerate() {
+        let versus =
+            |a: Duration, b: Duration| format!("{:.0}×", a.as_secs_f64() / b.as_secs_f64());
+        println!(
+            "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8}",
+            i + 1,
+            fmt_dur(floor.median),
+            fmt_dur(floor.p99),
+            fmt_dur(faultline.median),
+            fmt_dur(faultline.p99),
+            fmt_dur(sentry.median),
+            fmt_dur(sentry.p99),
+            versus(sentry.median, faultline.median),
+            versus(sentry.p99, faultline.p99),
+            harness::ratio(faultline.median, floor.median),
+        );
+    }
 }
 
 /// Per-call durations: median and p99 for each SDK, the floor's median, and the ratios.
