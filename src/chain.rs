@@ -31,7 +31,7 @@ pub(crate) fn exceptions_from_error(
         out.push(Exception {
             ty,
             module,
-            value: Some(truncate(e.to_string(), MAX_VALUE_LEN)),
+            value: Some(truncate(display(e), MAX_VALUE_LEN)),
             mechanism: None,
             ..Exception::default()
         });
@@ -46,6 +46,14 @@ pub(crate) fn exceptions_from_error(
             ..Mechanism::default()
         });
     }
+    out
+}
+
+/// The error's `Display` output, in a buffer sized for a typical message so that it is written with one allocation.
+fn display(e: &dyn Error) -> String {
+    use fmt::Write;
+    let mut out = String::with_capacity(96);
+    let _ = write!(out, "{e}");
     out
 }
 
@@ -118,7 +126,7 @@ fn dyn_type_name(err: &(dyn Error + 'static)) -> (String, Option<String>) {
 /// The first 128 bytes of the error's `Debug` output. Formatting stops there: only the start matters to the callers,
 /// and `Debug` output can be huge (an `anyhow::Error` prints its whole chain and backtrace).
 pub(crate) fn debug_prefix(err: &(dyn Error + 'static)) -> String {
-    let mut prefix = Prefix::default();
+    let mut prefix = Prefix(String::with_capacity(128));
     let _ = write!(prefix, "{err:?}");
     prefix.0
 }
