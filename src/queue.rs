@@ -151,7 +151,8 @@ impl Mailbox {
             return Err(Refused::WorkerGone);
         }
         state.control.push_back(message);
-        self.control_len.store(state.control.len(), Ordering::Relaxed);
+        self.control_len
+            .store(state.control.len(), Ordering::Relaxed);
         drop(state);
         self.wake.notify_one();
         Ok(())
@@ -169,7 +170,8 @@ impl Mailbox {
         let mut state = lock(&self.state);
         loop {
             if let Some(message) = state.control.pop_front() {
-                self.control_len.store(state.control.len(), Ordering::Relaxed);
+                self.control_len
+                    .store(state.control.len(), Ordering::Relaxed);
                 return Wake::Control(message);
             }
             if state.nudged {

@@ -18,27 +18,9 @@ pub(crate) fn object(bytes: &[u8]) -> Option<Vec<(String, &[u8])>> {
     std::str::from_utf8(bytes).ok()?;
     let mut members = Vec::new();
     Reader::new(bytes).whole(|r| {
-        r.expect(b'{')?;
-        r.nest()?;
-        r.ws();
-        if r.eat(b'}') {
-            return Some(());
-        }
-        loop {
-            let key = r.string()?;
-            r.ws();
-            r.expect(b':')?;
-            r.ws();
-            let start = r.at;
-            r.value()?;
-            members.push((decode(&bytes[key.start..key.end]), &bytes[start..r.at]));
-            r.ws();
-            if r.eat(b'}') {
-                return Some(());
-            }
-            r.expect(b',')?;
-            r.ws();
-        }
+        r.object(&mut |key, start, end| {
+            members.push((decode(&bytes[key.start..key.end]), &bytes[start..end]));
+        })
     })?;
     Some(members)
 }
@@ -47,25 +29,7 @@ pub(crate) fn object(bytes: &[u8]) -> Option<Vec<(String, &[u8])>> {
 pub(crate) fn array(bytes: &[u8]) -> Option<Vec<&[u8]>> {
     std::str::from_utf8(bytes).ok()?;
     let mut elements = Vec::new();
-    Reader::new(bytes).whole(|r| {
-        r.expect(b'[')?;
-        r.nest()?;
-        r.ws();
-        if r.eat(b']') {
-            return Some(());
-        }
-        loop {
-            let start = r.at;
-            r.value()?;
-            elements.push(&bytes[start..r.at]);
-            r.ws();
-            if r.eat(b']') {
-                return Some(());
-            }
-            r.expect(b',')?;
-            r.ws();
-        }
-    })?;
+    Reader::new(bytes).whole(|r| r.array(&mut |start, end| elements.push(&bytes[start..end])))?;
     Some(elements)
 }
 
@@ -222,52 +186,62 @@ impl<'a> Reader<'a> {
 
     fn value(&mut self) -> Option<()> {
         match self.peek()? {
-            b'{' => {
-                self.at += 1;
-                self.nest()?;
-                self.ws();
-                if !self.eat(b'}') {
-                    loop {
-                        self.string()?;
-                        self.ws();
-                        self.expect(b':')?;
-                        self.ws();
-                        self.value()?;
-                        self.ws();
-                        if self.eat(b'}') {
-                            break;
-                        }
-                        self.expect(b',')?;
-                        self.ws();
-                    }
-                }
-                self.depth -= 1;
-                Some(())
-            }
-            b'[' => {
-                self.at += 1;
-                self.nest()?;
-                self.ws();
-                if !self.eat(b']') {
-                    loop {
-                        self.value()?;
-                        self.ws();
-                        if self.eat(b']') {
-                            break;
-                        }
-                        self.expect(b',')?;
-                        self.ws();
-                    }
-                }
-                self.depth -= 1;
-                Some(())
-            }
+            b'{' => self.object(&mut |_, _, _| {}),
+            b'[' => self.array(&mut |_, _| {}),
             b'"' => self.string().map(drop),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
             _ => self.number(),
         }
+    }
+
+    /// An object; `member` gets each key's span and where its value starts and ends.
+    fn object(&mut self, member: &mut dyn FnMut(Span, usize, usize)) -> Option<()> {
+        self.expect(b'{')?;
+        self.nest()?;
+        self.ws();
+        if !self.eat(b'}') {
+            loop {
+                let key = self.string()?;
+                self.ws();
+                self.expect(b':')?;
+                self.ws();
+                let start = self.at;
+                self.value()?;
+                member(key, start, self.at);
+                self.ws();
+                if self.eat(b'}') {
+                    break;
+                }
+                self.expect(b',')?;
+                self.ws();
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    /// An array; `element` gets where each element starts and ends.
+    fn array(&mut self, element: &mut dyn FnMut(usize, usize)) -> Option<()> {
+        self.expect(b'[')?;
+        self.nest()?;
+        self.ws();
+        if !self.eat(b']') {
+            loop {
+                let start = self.at;
+                self.value()?;
+                element(start, self.at);
+                self.ws();
+                if self.eat(b']') {
+                    break;
+                }
+                self.expect(b',')?;
+                self.ws();
+            }
+        }
+        self.depth -= 1;
+        Some(())
     }
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
