@@ -48,6 +48,33 @@ struct Row {
     faultline: Summary,
     sentry: Summary,
     floor: Option<Summary>,
+    /// For the scenarios run in rounds: the median, over the rounds, of each round's sentry ÷ faultline at p50 and
+    /// p99 and faultline ÷ floor at p50. The ratio of two medians taken over different rounds would mix a fast
+    /// round of one with a slow round of the other.
+    round_ratios: Option<[f64; 3]>,
+}
+
+/// The median over rounds of sentry ÷ faultline (p50, p99) and faultline ÷ floor (p50), each taken within a round.
+fn round_ratios(faultline: &[Summary], sentry: &[Summary], floor: &[Summary]) -> [f64; 3] {
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let rounds = || faultline.iter().zip(sentry).zip(floor);
+    [
+        median(
+            rounds()
+                .map(|((f, s), _)| ratio(s.median, f.median))
+                .collect(),
+        ),
+        median(rounds().map(|((f, s), _)| ratio(s.p99, f.p99)).collect()),
+        median(
+            rounds()
+                .map(|((f, _), w)| ratio(f.median, w.median))
+                .collect(),
+        ),
+    ]
 }
 
 fn main() {
@@ -194,24 +221,36 @@ fn main() {
         faultline: faultline_error,
         sentry: sentry_error,
         floor: Some(floor.clone()),
+        round_ratios: Some(round_ratios(
+            &faultline_error_rounds,
+            &sentry_error_rounds,
+            &floor_rounds,
+        )),
     });
     rows.push(Row {
         name: "capture_error, worker asleep before each",
         faultline: faultline_idle,
         sentry: rows[0].sentry.clone(),
         floor: Some(floor_after_quiet.clone()),
+        round_ratios: None,
     });
     rows.push(Row {
         name: "capture_message, stack attached",
         faultline: faultline_message,
         sentry: sentry_message,
         floor: Some(floor.clone()),
+        round_ratios: Some(round_ratios(
+            &faultline_message_rounds,
+            &sentry_message_rounds,
+            &floor_rounds,
+        )),
     });
     rows.push(Row {
         name: "add_breadcrumb (100 kept)",
         faultline: faultline_crumb,
         sentry: sentry_crumb,
         floor: None,
+        round_ratios: None,
     });
     let (faultline_drop, sentry_drop) = full_queue(&err);
     rows.push(Row {
@@ -219,6 +258,7 @@ fn main() {
         faultline: faultline_drop,
         sentry: sentry_drop,
         floor: Some(floor.clone()),
+        round_ratios: None,
     });
     let (faultline_first, sentry_first) = first_capture();
     rows.push(Row {
@@ -226,6 +266,7 @@ fn main() {
         faultline: faultline_first,
         sentry: sentry_first,
         floor: None,
+        round_ratios: None,
     });
 
     println!(
@@ -248,7 +289,8 @@ fn main() {
 /// capture_error round by round: how far each round's figures and ratios stray from the medians in the table.
 fn print_rounds(floor: &[Summary], faultline: &[Summary], sentry: &[Summary]) {
     println!(
-        "capture_error, stack attached, round by round (the table has the median of each column):"
+        "capture_error, stack attached, round by round (the table above has the median of each column, and of each \
+         ratio)"
     );
     println!(
         "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8}",
@@ -296,8 +338,16 @@ fn print_table(rows: &[Row], floor: &Summary, floor_after_quiet: &Summary) {
         "fl/floor"
     );
     for row in rows {
-        let versus =
-            |a: Duration, b: Duration| format!("{:.0}×", a.as_secs_f64() / b.as_secs_f64());
+        let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+        let [p50, p99, over_floor] = row.round_ratios.unwrap_or_else(|| {
+            [
+                ratio(row.sentry.median, row.faultline.median),
+                ratio(row.sentry.p99, row.faultline.p99),
+                row.floor
+                    .as_ref()
+                    .map_or(f64::NAN, |floor| ratio(row.faultline.median, floor.median)),
+            ]
+        });
         println!(
             "{:<38} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12} {:>10}",
             row.name,
@@ -305,12 +355,13 @@ fn print_table(rows: &[Row], floor: &Summary, floor_after_quiet: &Summary) {
             fmt_dur(row.faultline.p99),
             fmt_dur(row.sentry.median),
             fmt_dur(row.sentry.p99),
-            versus(row.sentry.median, row.faultline.median),
-            versus(row.sentry.p99, row.faultline.p99),
-            row.floor.as_ref().map_or("".into(), |floor| harness::ratio(
-                row.faultline.median,
-                floor.median
-            )),
+            format!("{p50:.0}×"),
+            format!("{p99:.0}×"),
+            if over_floor.is_nan() {
+                String::new()
+            } else {
+                format!("{over_floor:.2}×")
+            },
         );
     }
     println!(
@@ -331,6 +382,10 @@ fn print_table(rows: &[Row], floor: &Summary, floor_after_quiet: &Summary) {
     println!(
         "(sentry captures without a worker: its \"worker asleep\" figures are its capture_error figures. First capture: \
          median of {FIRST_CAPTURE_SAMPLES} fresh processes, so its p99 column is the slowest of them.)"
+    );
+    println!(
+        "(The stack-attached rows and the first floor are medians of {ROUNDS} rounds; their ratios are the medians of \
+         the rounds' ratios.)"
     );
 }
 
