@@ -389,9 +389,9 @@ impl Client {
         };
         let mut kept = 0;
         // The request in flight may never finish; keep its envelope. If it does finish, the next start sends
-        // it once more (servers store one event per id).
+        // it once more (servers store one event per id), but not its client report, whose counts would add up.
         if let Some(envelope) = lock(&self.inflight).take() {
-            match spool.store(&envelope) {
+            match spool.store_in_flight(&envelope) {
                 Ok(stored) => kept += u64::from(stored.stored),
                 Err(e) => sdk_debug!("could not write to the spool: {e}"),
             }
@@ -439,6 +439,8 @@ impl Client {
             })
             .is_err()
         {
+            // The worker is gone (it can only have panicked): what it left in the queue still goes to disk.
+            self.spool_what_is_queued(deadline);
             return false;
         }
         let delivered = answer.wait_until(deadline - reserve).unwrap_or(false);

@@ -69,6 +69,10 @@ fn truncate_chars(mut s: String, max: usize) -> String {
     if s.char_indices().nth(max).is_none() {
         return s;
     }
+    if max == 0 {
+        s.clear();
+        return s;
+    }
     let cut = s
         .char_indices()
         .nth(max.saturating_sub(1))
@@ -82,6 +86,23 @@ fn truncate_chars(mut s: String, max: usize) -> String {
 mod tests {
     use super::*;
     use crate::protocol::{Exception, Stacktrace};
+
+    #[test]
+    fn truncate_chars_counts_characters_and_marks_the_cut() {
+        let cases = [
+            ("héllo", 5, "héllo"),
+            ("héllo", 4, "hél…"),
+            ("héllo", 1, "…"),
+            ("héllo", 0, ""),
+            ("", 0, ""),
+            ("日本語テキスト", 3, "日本…"),
+        ];
+        for (text, max, want) in cases {
+            let got = truncate_chars(text.to_owned(), max);
+            assert_eq!(got, want, "{text:?} to {max}");
+            assert!(got.chars().count() <= max, "{text:?} to {max}");
+        }
+    }
 
     #[test]
     fn long_stacks_keep_both_ends() {

@@ -173,7 +173,7 @@ impl Worker {
             // queue is polled (see `POLL`).
             match self.mailbox.wait(timeout) {
                 Wake::Control(Control::Flush { deadline, ack }) => {
-                    let done = self.flush(deadline);
+                    let done = self.flush(deadline, false);
                     ack.send(done);
                 }
                 Wake::Control(Control::Stored { claim, envelope }) => {
@@ -208,13 +208,17 @@ impl Worker {
         let until = Instant::now() + LINGER;
         loop {
             // The lengths are read without the lock, which the capturing threads need: polling it for 200 µs
-            // would make their captures wait for it.
+            // would make their captures wait for it. A control message comes first, or a stream of events that
+            // never lets the queue run dry would hold up a flush or a shutdown for ever.
+            if self.mailbox.has_control() {
+                return None;
+            }
             if self.mailbox.has_tasks() {
                 if let Some(task) = self.mailbox.pop_task() {
                     return Some(task);
                 }
             }
-            if self.mailbox.has_control() || self.has_waiting() || Instant::now() >= until {
+            if self.has_waiting() || Instant::now() >= until {
                 return None;
             }
             std::thread::yield_now();
@@ -479,6 +483,7 @@ impl Worker {
         if handed_over {
             return None;
         }
+        // The only other holder was the in-flight slot, emptied above (by us, or by a shutdown: `handed_over`).
         let mut envelope = Arc::try_unwrap(envelope).ok()?;
         if report.is_some() {
             envelope.items.pop();
@@ -508,8 +513,20 @@ impl Worker {
     }
 
     /// Delivers what is queued and waiting, until `deadline`; returns whether nothing is left.
-    fn flush(&mut self, deadline: Instant) -> bool {
-        while let Some(task) = self.mailbox.pop_task() {
+    ///
+    /// A flush takes the events queued when it started, not those that captures keep adding meanwhile (a steady
+    /// stream would keep it going forever); a shutdown takes them all, since nothing will take them later.
+    fn flush(&mut self, deadline: Instant, until_empty: bool) -> bool {
+        let mut left = if until_empty {
+            usize::MAX
+        } else {
+            self.mailbox.len()
+        };
+        while left > 0 {
+            let Some(task) = self.mailbox.pop_task() else {
+                break;
+            };
+            left -= 1;
             let in_time = Instant::now() < deadline;
             self.handle(task, in_time);
         }
@@ -521,7 +538,7 @@ impl Worker {
         {
             self.replay_one();
         }
-        let done = self.mailbox.len() == 0 && !self.has_waiting();
+        let done = (!until_empty || self.mailbox.len() == 0) && !self.has_waiting();
         done && self
             .transport
             .flush(deadline.saturating_duration_since(Instant::now()))
@@ -529,7 +546,7 @@ impl Worker {
 
     /// Delivers what it can until `deadline`, keeps the rest, sends a last client report, and stops.
     fn shut_down(&mut self, deadline: Instant) -> bool {
-        let done = self.flush(deadline);
+        let done = self.flush(deadline, true);
         if Instant::now() < deadline {
             self.send_report_alone();
         }

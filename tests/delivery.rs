@@ -442,19 +442,30 @@ fn shutdown_is_bounded_against_servers_that_hang_or_trickle_and_keeps_what_it_co
         ),
     ] {
         let spool = tempfile::tempdir().unwrap();
+        // The first request is answered, so that the worker knows the spool is empty and the server up, and sends the
+        // next envelope straight away with its copy in the in-flight slot; that one hangs or trickles.
         let reply = std::sync::Arc::new(Mutex::new(Some(reply)));
-        let server =
-            TestServer::start(move |_, _| reply.lock().unwrap().take().unwrap_or(Reply::Hang));
+        let server = TestServer::start(move |_, i| match i {
+            0 => Reply::ok(),
+            _ => reply.lock().unwrap().take().unwrap_or(Reply::Hang),
+        });
         let guard = faultline::try_init(
             options(&server.dsn("k", 1), spool.path())
                 .shutdown_timeout(Duration::from_millis(800))
-                .http_timeout(Duration::from_secs(30)),
+                .http_timeout(Duration::from_secs(30))
+                .before_send(|event| {
+                    (event.message.as_deref() != Some("dropped")).then_some(event)
+                }),
         )
         .unwrap();
+        faultline::capture_message("answered", Level::Error);
+        assert!(faultline::flush(Duration::from_secs(10)), "{name}");
+        // A discard, so that the request that hangs carries a client report.
+        faultline::capture_message("dropped", Level::Error);
         for i in 0..20 {
             faultline::capture_message(&format!("{name} {i}"), Level::Error);
         }
-        server.wait_for_requests(1, Duration::from_secs(10));
+        server.wait_for_requests(2, Duration::from_secs(10));
         let started = Instant::now();
         assert!(!faultline::flush(Duration::from_millis(500)));
         let flush_took = started.elapsed();
@@ -472,6 +483,18 @@ fn shutdown_is_bounded_against_servers_that_hang_or_trickle_and_keeps_what_it_co
         );
         // Everything that was not sent is on disk, the request in flight included.
         assert_eq!(spool_files(spool.path()), 20, "{name}");
+        let hung = &server.requests()[1];
+        assert!(
+            hung.envelope().item("client_report").is_some(),
+            "{name}: the request in flight carried the report"
+        );
+        // But not its client report: that request may still reach the server, and the report's counts must not
+        // arrive a second time from the file.
+        for file in std::fs::read_dir(spool.path()).unwrap() {
+            let bytes = std::fs::read(file.unwrap().path()).unwrap();
+            let envelope = support::Envelope::parse(&bytes).unwrap();
+            assert!(envelope.item("client_report").is_none(), "{name}");
+        }
     }
 }
 

@@ -409,6 +409,51 @@ fn a_steady_stream_slower_than_a_burst_does_not_overflow_a_small_queue() {
 }
 
 #[test]
+fn a_flush_amid_a_steady_stream_returns_once_what_came_before_it_is_sent() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .spool_dir(None)
+            .dsn(server.dsn("k", 9))
+            .queue_size(200),
+    )
+    .unwrap();
+    faultline::capture_message("warm-up", Level::Info);
+    assert!(faultline::flush(Duration::from_secs(30)));
+    // Another thread captures faster than the worker delivers, so the queue is never empty. The flush owes only
+    // what was queued when it started; waiting for the queue to run dry would wait for ever.
+    let stop = Arc::new(AtomicBool::new(false));
+    let stream = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                faultline::capture_message(&format!("stream {n}"), Level::Info);
+                n += 1;
+                std::thread::sleep(Duration::from_micros(50));
+            }
+            n
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let flushed = faultline::flush(Duration::from_secs(20));
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let captured = stream.join().unwrap();
+    assert!(
+        flushed,
+        "the flush gave up after {took:?}, with {captured} captures streaming in"
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    drop(guard);
+}
+
+#[test]
 fn a_second_init_replaces_the_first_after_flushing_it() {
     let _serial = serial();
     let first = TestServer::ok();

@@ -139,6 +139,17 @@ impl Envelope {
     ///
     /// Fails when the writer fails or an item cannot be serialised.
     pub fn to_writer<W: Write>(&self, mut w: W, sent_at: Option<SystemTime>) -> io::Result<()> {
+        self.write(&mut w, sent_at, &|_| false)
+    }
+
+    /// [`Envelope::to_writer`] without the items `skip` picks out, through a `dyn Write` so that one copy serves
+    /// every writer.
+    fn write(
+        &self,
+        w: &mut dyn Write,
+        sent_at: Option<SystemTime>,
+        skip: &dyn Fn(&EnvelopeItem) -> bool,
+    ) -> io::Result<()> {
         #[derive(Serialize)]
         struct Headers<'a> {
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,7 +183,7 @@ impl Envelope {
         buf.push(b'\n');
         w.write_all(&buf)?;
         let mut line = Vec::with_capacity(64);
-        for item in &self.items {
+        for item in self.items.iter().filter(|item| !skip(item)) {
             buf.clear();
             match item {
                 EnvelopeItem::Event(event) => serde_json::to_writer(&mut buf, event),
@@ -200,10 +211,24 @@ impl Envelope {
 
     /// The wire form as bytes.
     pub fn to_vec(&self, sent_at: Option<SystemTime>) -> Vec<u8> {
+        self.to_vec_with(sent_at, &|_| false)
+    }
+
+    /// The wire form, without `sent_at`, of what may be sent again while its first request may still arrive: its
+    /// client reports are left out, so that their counts cannot reach the server twice.
+    pub(crate) fn to_vec_without_reports(&self) -> Vec<u8> {
+        self.to_vec_with(None, &|item| item.ty() == "client_report")
+    }
+
+    fn to_vec_with(
+        &self,
+        sent_at: Option<SystemTime>,
+        skip: &dyn Fn(&EnvelopeItem) -> bool,
+    ) -> Vec<u8> {
         let mut out = Vec::with_capacity(1024);
         // Writing to a Vec cannot fail, and every item serialises (maps have string keys, floats are finite or
         // written as null by serde_json), so the error branch is unreachable in practice.
-        if self.to_writer(&mut out, sent_at).is_err() {
+        if self.write(&mut out, sent_at, skip).is_err() {
             out.clear();
         }
         out
@@ -527,6 +552,21 @@ mod tests {
             Envelope::from_slice(b"{}\n{\"type\":\"event\",\"length\":2}\n{}\n"),
             Err(ParseEnvelopeError::Payload("event"))
         );
+    }
+
+    #[test]
+    fn what_is_written_is_read_back_raw_however_deep_its_extra() {
+        // serde_json writes values of any depth, deeper than it would read into a `Value` (128 levels); the spool
+        // must read back whatever an envelope wrote, or the file would be set aside as corrupt.
+        let mut deep = serde_json::Value::from(1);
+        for _ in 0..500 {
+            deep = serde_json::Value::Array(vec![deep]);
+        }
+        let mut event = fixed_event();
+        event.extra.insert("deep".into(), deep);
+        let bytes = Envelope::from_event(event).to_vec(None);
+        let raw = Envelope::from_slice_raw(&bytes).unwrap();
+        assert_eq!(raw.to_vec(None), bytes);
     }
 
     #[test]

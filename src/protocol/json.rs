@@ -3,10 +3,9 @@
 //!
 //! serde_json's parser would do both, but compiling it into every program that has a spool, for this alone, costs
 //! about 17 KiB of code; the spool needs neither numbers as floats nor a document tree. Strings must be valid UTF-8
-//! and may hold any escape, nesting is limited to [`MAX_DEPTH`] as in serde_json, and numbers follow the JSON grammar.
-
-/// The deepest nesting of arrays and objects accepted, as in serde_json.
-const MAX_DEPTH: u32 = 128;
+//! and may hold any escape, and numbers follow the JSON grammar. Nesting has no limit, as in what serde_json writes
+//! (an event's `extra` may hold a value nested deeper than serde_json would read back into a `Value`): values are
+//! checked without recursion, so no depth can overflow the stack.
 
 /// Whether `bytes` are exactly one JSON value, with optional whitespace around it.
 pub(crate) fn is_valid(bytes: &[u8]) -> bool {
@@ -139,16 +138,11 @@ fn hex4(chars: &mut std::str::Chars<'_>) -> u32 {
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
-    depth: u32,
 }
 
 impl<'a> Reader<'a> {
     fn new(bytes: &'a [u8]) -> Self {
-        Reader {
-            bytes,
-            at: 0,
-            depth: 0,
-        }
+        Reader { bytes, at: 0 }
     }
 
     /// Runs `read` on the whole input: whitespace, then what `read` reads, then whitespace to the end.
@@ -179,69 +173,104 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn nest(&mut self) -> Option<()> {
-        self.depth += 1;
-        (self.depth <= MAX_DEPTH).then_some(())
-    }
-
+    /// One value of any kind and depth, without recursion: `open` holds the closing bracket of each container
+    /// entered and not yet left.
     fn value(&mut self) -> Option<()> {
-        match self.peek()? {
-            b'{' => self.object(&mut |_, _, _| {}),
-            b'[' => self.array(&mut |_, _| {}),
-            b'"' => self.string().map(drop),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            _ => self.number(),
+        let mut open = Vec::new();
+        loop {
+            // A value starts here.
+            match self.peek()? {
+                b'{' => {
+                    self.at += 1;
+                    self.ws();
+                    if !self.eat(b'}') {
+                        open.push(b'}');
+                        self.key()?;
+                        continue;
+                    }
+                }
+                b'[' => {
+                    self.at += 1;
+                    self.ws();
+                    if !self.eat(b']') {
+                        open.push(b']');
+                        continue;
+                    }
+                }
+                b'"' => self.string().map(drop)?,
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                _ => self.number()?,
+            }
+            // A value ended: leave the containers it ends, then go on to the next member or element.
+            loop {
+                let Some(&close) = open.last() else {
+                    return Some(());
+                };
+                self.ws();
+                if self.eat(close) {
+                    open.pop();
+                    continue;
+                }
+                self.expect(b',')?;
+                self.ws();
+                if close == b'}' {
+                    self.key()?;
+                }
+                break;
+            }
         }
     }
 
-    /// An object; `member` gets each key's span and where its value starts and ends.
+    /// A member's key and its colon, with the whitespace around them; returns the key's span.
+    fn key(&mut self) -> Option<Span> {
+        let key = self.string()?;
+        self.ws();
+        self.expect(b':')?;
+        self.ws();
+        Some(key)
+    }
+
+    /// An object at the top level; `member` gets each key's span and where its value starts and ends.
     fn object(&mut self, member: &mut dyn FnMut(Span, usize, usize)) -> Option<()> {
         self.expect(b'{')?;
-        self.nest()?;
         self.ws();
-        if !self.eat(b'}') {
-            loop {
-                let key = self.string()?;
-                self.ws();
-                self.expect(b':')?;
-                self.ws();
-                let start = self.at;
-                self.value()?;
-                member(key, start, self.at);
-                self.ws();
-                if self.eat(b'}') {
-                    break;
-                }
-                self.expect(b',')?;
-                self.ws();
-            }
+        if self.eat(b'}') {
+            return Some(());
         }
-        self.depth -= 1;
-        Some(())
+        loop {
+            let key = self.key()?;
+            let start = self.at;
+            self.value()?;
+            member(key, start, self.at);
+            self.ws();
+            if self.eat(b'}') {
+                return Some(());
+            }
+            self.expect(b',')?;
+            self.ws();
+        }
     }
 
-    /// An array; `element` gets where each element starts and ends.
+    /// An array at the top level; `element` gets where each element starts and ends.
     fn array(&mut self, element: &mut dyn FnMut(usize, usize)) -> Option<()> {
         self.expect(b'[')?;
-        self.nest()?;
         self.ws();
-        if !self.eat(b']') {
-            loop {
-                let start = self.at;
-                self.value()?;
-                element(start, self.at);
-                self.ws();
-                if self.eat(b']') {
-                    break;
-                }
-                self.expect(b',')?;
-                self.ws();
-            }
+        if self.eat(b']') {
+            return Some(());
         }
-        self.depth -= 1;
-        Some(())
+        loop {
+            let start = self.at;
+            self.value()?;
+            element(start, self.at);
+            self.ws();
+            if self.eat(b']') {
+                return Some(());
+            }
+            self.expect(b',')?;
+            self.ws();
+        }
     }
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
@@ -388,10 +417,16 @@ mod tests {
                 String::from_utf8_lossy(doc)
             );
         }
-        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
-        assert!(is_valid(deep(128).as_bytes()));
-        assert!(!is_valid(deep(129).as_bytes()));
-        assert_eq!(serde_accepts(deep(129).as_bytes()), Some(false));
+        // Any depth, as serde_json writes it and reads it as `IgnoredAny` (only a `Value` stops at 128 levels), and
+        // without recursion: a million levels do not overflow the test thread's stack.
+        for n in [1, 128, 129, 1_000_000] {
+            let doc = format!("{}1{}", "[{\"a\":".repeat(n), "}]".repeat(n));
+            assert!(is_valid(doc.as_bytes()), "{n}");
+            assert!(!is_valid(&doc.as_bytes()[..doc.len() - 1]), "{n}");
+        }
+        let doc = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
+        assert!(serde_json::from_str::<serde::de::IgnoredAny>(&doc).is_ok());
+        assert!(is_valid(doc.as_bytes()));
     }
 
     #[test]

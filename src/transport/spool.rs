@@ -177,6 +177,14 @@ impl Spool {
         })
     }
 
+    /// [`Spool::store`] for the envelope of a request that may still reach the server (a shutdown that ran out of
+    /// time takes it from the in-flight slot): without its client reports, whose counts would otherwise arrive twice.
+    pub(crate) fn store_in_flight(&self, envelope: &Envelope) -> io::Result<Stored> {
+        self.store_with(&envelope.to_vec_without_reports(), |path, bytes| {
+            write_new(path, bytes, true)
+        })
+    }
+
     /// Writes `envelope` like [`Spool::store`], but already claimed by this process, for an envelope that is
     /// about to be sent: it is on disk before the request starts, so a crash or a request that outlives the
     /// shutdown timeout loses nothing, and no other process can take it meanwhile. The file is not synced (it
