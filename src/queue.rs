@@ -11,11 +11,11 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::client::{Control, Task};
-use crate::sync::lock;
+use crate::sync::{self, lock};
 
 /// The shared queues. The client holds it through an `Arc`; the worker through a [`WorkerEnd`].
 pub(crate) struct Mailbox {
@@ -181,15 +181,10 @@ impl Mailbox {
             if state.client_gone {
                 return Wake::ClientGone;
             }
-            let now = Instant::now();
-            if now >= deadline {
+            let Some(woken) = sync::wait_until(&self.wake, state, deadline) else {
                 return Wake::Tasks;
-            }
-            state = self
-                .wake
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            };
+            state = woken;
         }
     }
 
@@ -289,16 +284,7 @@ impl Answer {
                 Answered::Dropped => return None,
                 Answered::Waiting => {}
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return None;
-            }
-            state = self
-                .0
-                .done
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            state = sync::wait_until(&self.0.done, state, deadline)?;
         }
     }
 }

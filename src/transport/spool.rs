@@ -172,17 +172,18 @@ impl Spool {
     /// When the directory cannot be listed or the file cannot be written or renamed into place (the disk is full,
     /// the directory was removed, …). Nothing has been evicted then; the caller counts the envelope as lost.
     pub(crate) fn store(&self, envelope: &Envelope) -> io::Result<Stored> {
-        self.store_with(&envelope.to_vec(None), |path, bytes| {
-            write_new(path, bytes, true)
-        })
+        self.store_bytes(&envelope.to_vec(None))
     }
 
     /// [`Spool::store`] for the envelope of a request that may still reach the server (a shutdown that ran out of
     /// time takes it from the in-flight slot): without its client reports, whose counts would otherwise arrive twice.
     pub(crate) fn store_in_flight(&self, envelope: &Envelope) -> io::Result<Stored> {
-        self.store_with(&envelope.to_vec_without_reports(), |path, bytes| {
-            write_new(path, bytes, true)
-        })
+        self.store_bytes(&envelope.to_vec_without_reports())
+    }
+
+    /// Stores an envelope's wire bytes, synced, under a waiting name.
+    fn store_bytes(&self, bytes: &[u8]) -> io::Result<Stored> {
+        self.store_with(bytes, |path, bytes| write_new(path, bytes, true))
     }
 
     /// Writes `envelope` like [`Spool::store`], but already claimed by this process, for an envelope that is
