@@ -11,7 +11,8 @@ use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use crate::chain;
-use crate::debug::sdk_debug;
+use crate::delivery::spool::{Claim, Spool};
+use crate::diagnostics::sdk_debug;
 use crate::hub::Hub;
 use crate::options::ClientOptions;
 use crate::processor::Processor;
@@ -23,7 +24,6 @@ use crate::stacktrace::{self, RawTrace};
 use crate::stats::{Counters, Reason, Stats};
 use crate::sync::lock;
 use crate::transport::Transport;
-use crate::transport::spool::{Claim, Spool};
 use crate::worker::Worker;
 
 /// An event on its way to the worker, with what the worker needs to finish it.

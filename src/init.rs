@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::Client;
-use crate::debug;
+use crate::delivery::spool::{self, Spool, SpoolLimits};
+use crate::diagnostics;
 use crate::dsn::Dsn;
 use crate::error::{InitError, InitErrorKind};
 use crate::hub;
 use crate::options::{ClientOptions, SpoolDir};
 use crate::transport::Transport;
-use crate::transport::spool::{self, Spool, SpoolLimits};
 
 /// Starts the SDK, or explains why the options are unusable.
 ///
@@ -36,7 +36,7 @@ pub fn try_init(options: impl Into<ClientOptions>) -> Result<InitGuard, InitErro
     let mut options = options.into();
     fill_from_env(&mut options, |key| std::env::var(key).ok());
     let dsn = validate(&options)?;
-    debug::set_enabled(options.debug);
+    diagnostics::set_enabled(options.debug);
     let spool_dir = match (&options.spool_dir, &dsn) {
         (SpoolDir::Path(dir), _) => Some(dir.clone()),
         (SpoolDir::Default, Some(dsn)) => spool::default_dir(dsn),
@@ -68,7 +68,7 @@ pub fn try_init(options: impl Into<ClientOptions>) -> Result<InitGuard, InitErro
         old.shutdown(old.options.shutdown_timeout);
     }
     if client.is_none() {
-        debug::sdk_debug!("no DSN: faultline is disabled");
+        diagnostics::sdk_debug!("no DSN: faultline is disabled");
     }
     Ok(InitGuard { client })
 }
@@ -167,7 +167,7 @@ fn default_transport(options: &ClientOptions, dsn: Dsn) -> Arc<dyn Transport> {
 
 #[cfg(not(feature = "http"))]
 fn default_transport(_options: &ClientOptions, _dsn: Dsn) -> Arc<dyn Transport> {
-    debug::sdk_debug!(
+    diagnostics::sdk_debug!(
         "built without the `http` feature: events are dropped unless a transport is set"
     );
     Arc::new(crate::transport::NoopTransport)

@@ -221,14 +221,15 @@
 mod chain;
 mod client;
 mod contexts;
-mod debug;
-mod debug_meta;
+mod delivery;
+mod diagnostics;
 mod dsn;
 mod error;
 mod hub;
 mod init;
 pub mod integrations;
 mod limits;
+mod loaded_images;
 mod options;
 mod processor;
 pub mod protocol;

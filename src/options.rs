@@ -355,7 +355,7 @@ impl fmt::Debug for ClientOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The DSN is printed through `Dsn`'s Display, which leaves the secret key out; an unparsable one is elided.
         let dsn = self.dsn.as_deref().map(|d| {
-            d.parse::<crate::Dsn>()
+            d.parse::<crate::dsn::Dsn>()
                 .map_or_else(|_| "<invalid>".to_owned(), |d| d.to_string())
         });
         f.debug_struct("ClientOptions")

@@ -10,7 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::client::Pending;
-use crate::debug::sdk_debug;
+use crate::diagnostics::sdk_debug;
 use crate::limits;
 use crate::options::ClientOptions;
 use crate::protocol::{ClientSdkInfo, DebugMeta, Event, Thread, User};
@@ -83,7 +83,7 @@ impl Processor {
                 .map(str::to_owned)
                 .or_else(crate::contexts::hostname),
             debug_meta: Some(DebugMeta {
-                images: crate::debug_meta::debug_images(),
+                images: crate::loaded_images::debug_images(),
             })
             .filter(|meta| !meta.images.is_empty()),
         })

@@ -30,15 +30,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::client::{Control, Task};
-use crate::debug::sdk_debug;
+use crate::delivery::rate_limit::{Category, RateLimiter};
+use crate::delivery::retry;
+use crate::delivery::spool::{Claim, Spool};
+use crate::diagnostics::sdk_debug;
 use crate::processor::Processor;
 use crate::protocol::{Envelope, EnvelopeItem, EventId};
 use crate::queue::{Wake, WorkerEnd};
 use crate::stats::{Counters, Reason};
 use crate::sync::lock;
-use crate::transport::rate_limit::{Category, RateLimiter};
-use crate::transport::retry;
-use crate::transport::spool::{Claim, Spool};
 use crate::transport::{Outcome, Transport};
 
 /// How long the worker looks for the next event after handling one, before it goes back to sleep. Short enough that

@@ -453,13 +453,13 @@ fn serve(stream: TcpStream, mode: Mode, received: &Received) {
     }
 }
 
-/// The payload of a gzip member as faultline writes it (a 10-byte header without optional fields, raw deflate, an
-/// 8-byte trailer); empty when it is not one.
+/// The payload of a gzip body; empty when it is not one.
 fn gunzip(body: &[u8]) -> Vec<u8> {
-    if body.len() < 18 || body[..3] != [0x1f, 0x8b, 8] || body[3] != 0 {
-        return Vec::new();
+    let mut data = Vec::new();
+    match std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body), &mut data) {
+        Ok(_) => data,
+        Err(_) => Vec::new(),
     }
-    miniz_oxide::inflate::decompress_to_vec(&body[10..body.len() - 8]).unwrap_or_default()
 }
 
 fn read_chunked(reader: &mut impl BufRead) -> Option<Vec<u8>> {

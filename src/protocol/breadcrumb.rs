@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::event::Level;
+use super::level::Level;
 use super::time::Timestamp;
 
 /// One entry of the trail that led up to an event: a log line, an HTTP call, a state change.

@@ -416,7 +416,8 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::protocol::{Exception, Level};
+    use crate::protocol::exception::Exception;
+    use crate::protocol::level::Level;
 
     fn fixed_event() -> Event {
         Event {

@@ -14,6 +14,9 @@ use super::exception::Exception;
 use super::stacktrace::Stacktrace;
 use super::time::Timestamp;
 
+/// Re-exported here, where it always was; defined in [`super::level`], which events and breadcrumbs share.
+pub use super::level::Level;
+
 /// An event's id: a UUID v4 written as 32 lowercase hex characters without dashes.
 ///
 /// The nil id (all zeros) means "no event": the capture functions return it when an event was dropped (SDK disabled,
@@ -101,44 +104,6 @@ impl<'de> Deserialize<'de> for EventId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = Cow::<str>::deserialize(d)?;
         text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// The severity of an event or breadcrumb.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// Debugging detail.
-    Debug,
-    /// Informational.
-    #[default]
-    Info,
-    /// A warning. Written `warning` on the wire (`warn` is not a valid protocol level).
-    Warning,
-    /// An error.
-    Error,
-    /// A crash, such as a panic.
-    Fatal,
-}
-
-impl Level {
-    /// The protocol's name for the level.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Level::Debug => "debug",
-            Level::Info => "info",
-            Level::Warning => "warning",
-            Level::Error => "error",
-            Level::Fatal => "fatal",
-        }
-    }
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -8,14 +8,16 @@ pub mod envelope;
 pub mod event;
 pub mod exception;
 pub(crate) mod json;
+pub mod level;
 pub mod stacktrace;
 pub mod time;
 
 pub use breadcrumb::Breadcrumb;
 pub use debug_meta::{DebugImage, DebugMeta};
 pub use envelope::{ClientReport, DiscardedEvent, Envelope, EnvelopeItem, ParseEnvelopeError};
-pub use event::{ClientSdkInfo, Event, EventId, Level, Thread, User};
+pub use event::{ClientSdkInfo, Event, EventId, Thread, User};
 pub use exception::{Exception, Mechanism};
+pub use level::Level;
 pub use stacktrace::{Addr, Frame, Stacktrace};
 pub use time::Timestamp;
 

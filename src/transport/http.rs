@@ -5,8 +5,9 @@
 
 use std::time::SystemTime;
 
-use super::{Outcome, Response, Transport, TransportOptions, compress};
-use crate::debug::sdk_debug;
+use super::compress;
+use super::interface::{Outcome, Response, Transport, TransportOptions};
+use crate::diagnostics::sdk_debug;
 use crate::protocol::Envelope;
 
 /// Sends envelopes to a Sentry-compatible server over HTTP, or HTTPS with the `rustls` feature.

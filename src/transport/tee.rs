@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{Outcome, Transport};
+use super::interface::{Outcome, Transport};
 use crate::protocol::{Envelope, EventId};
 
 /// How many event ids a [`Tee`] remembers to avoid handing a retried envelope to its secondaries again.

@@ -21,8 +21,8 @@ pub(crate) fn enabled() -> bool {
 /// Prints one `[faultline] …` line to stderr when diagnostics are on.
 macro_rules! sdk_debug {
     ($($arg:tt)*) => {
-        if $crate::debug::enabled() {
-            $crate::debug::print(format_args!($($arg)*));
+        if $crate::diagnostics::enabled() {
+            $crate::diagnostics::print(format_args!($($arg)*));
         }
     };
 }
