@@ -11,13 +11,17 @@ use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use crate::chain;
-use crate::delivery::spool::{Claim, Spool};
+use crate::delivery::spool::Spool;
+use crate::delivery::{Delivery, InFlight};
 use crate::diagnostics::sdk_debug;
-use crate::hub::Hub;
+use crate::message::{self, Control, PendingEvent, Task};
 use crate::options::ClientOptions;
-use crate::processor::Processor;
-use crate::protocol::{Envelope, Event, EventId, Exception};
-use crate::queue::{self, Mailbox, Refused, Reply, WorkerEnd};
+use crate::protocol::data_category::DataCategory;
+use crate::protocol::envelope::Envelope;
+use crate::protocol::event::{Event, EventId, Thread};
+use crate::protocol::exception::Exception;
+use crate::protocol::level::Level;
+use crate::queue::{self, Mailbox, Refused};
 use crate::sampling;
 use crate::scope::Scope;
 use crate::stacktrace::{self, RawTrace};
@@ -25,18 +29,21 @@ use crate::stats::{Counters, Reason, Stats};
 use crate::sync::lock;
 use crate::transport::Transport;
 use crate::worker::Worker;
-
-/// An event on its way to the worker, with what the worker needs to finish it.
-pub(crate) struct Pending {
-    pub(crate) event: Event,
-    /// The capturing thread's stack, unresolved; it goes to the last exception, or to the current thread's entry.
-    pub(crate) trace: Option<RawTrace>,
-    /// The scope at capture time (a shared snapshot).
-    pub(crate) scope: Arc<Scope>,
-}
+use crate::worker::processor::Processor;
 
 /// The name of the SDK's worker thread; records logged on it are never reported (see `integrations`).
 pub(crate) const WORKER_THREAD_NAME: &str = "faultline-worker";
+
+/// What a capture needs of the capturing thread's state: its current scope, the last error it captured, and where
+/// its last event id goes. The hub implements it (`hub.rs`), so the client never sees the hub.
+pub(crate) trait CaptureScope {
+    /// A snapshot of the current scope.
+    fn scope(&self) -> Arc<Scope>;
+    /// Whether an error with this signature repeats the one captured just before; records it either way.
+    fn is_repeat(&self, signature: u64) -> bool;
+    /// Records the id of an event that was queued.
+    fn set_last_event_id(&self, id: EventId);
+}
 
 /// Whether the event already carries a stack trace (on its last exception or a thread), so none is captured.
 fn has_trace(event: &Event) -> bool {
@@ -47,43 +54,11 @@ fn has_trace(event: &Event) -> bool {
         || event.threads.iter().any(|t| t.stacktrace.is_some())
 }
 
-/// Messages on the bounded data queue.
-pub(crate) enum Task {
-    Event(Box<Pending>),
-}
-
-/// Messages on the control queue, which is separate so that a full data queue can never block a flush or shutdown.
-pub(crate) enum Control {
-    Flush {
-        deadline: Instant,
-        ack: Reply,
-    },
-    Shutdown {
-        deadline: Instant,
-        ack: Reply,
-    },
-    /// An envelope that the panic hook finished but could not write to the spool.
-    #[cfg_attr(
-        not(feature = "panic"),
-        expect(dead_code, reason = "only the panic hook sends envelopes")
-    )]
-    Envelope(Envelope),
-    /// An envelope that the panic hook already finished and wrote to the spool, claimed, for the worker to send.
-    #[cfg_attr(
-        not(feature = "panic"),
-        expect(dead_code, reason = "only the panic hook stores envelopes")
-    )]
-    Stored {
-        claim: Claim,
-        envelope: Envelope,
-    },
-}
-
 /// A configured, running SDK instance.
 pub(crate) struct Client {
     pub(crate) options: Arc<ClientOptions>,
-    /// The data and control queues to the worker, shared with it.
-    mailbox: Arc<Mailbox>,
+    /// The client's end of the data and control queues to the worker.
+    mailbox: Mailbox,
     worker: Mutex<Option<JoinHandle<()>>>,
     worker_id: ThreadId,
     counters: Arc<Counters>,
@@ -92,7 +67,7 @@ pub(crate) struct Client {
     processor: Arc<Processor>,
     spool: Option<Arc<Spool>>,
     /// The envelope the worker is sending without a copy on disk, if any.
-    inflight: Arc<Mutex<Option<Arc<Envelope>>>>,
+    inflight: InFlight,
 }
 
 impl Client {
@@ -104,18 +79,19 @@ impl Client {
     ) -> std::io::Result<Arc<Client>> {
         let options = Arc::new(options);
         let spool = spool.map(Arc::new);
-        let mailbox = Arc::new(Mailbox::new(options.queue_size));
+        let (mailbox, worker_end) = queue::mailbox(options.queue_size);
         let counters = Arc::new(Counters::default());
         let processor = Arc::new(Processor::new(options.clone(), counters.clone()));
-        let inflight = Arc::new(Mutex::new(None));
-        let worker = Worker::new(
-            WorkerEnd(mailbox.clone()),
-            processor.clone(),
+        let inflight: InFlight = Arc::new(Mutex::new(None));
+        let delivery = Delivery::new(
             transport,
             counters.clone(),
             spool.clone(),
             inflight.clone(),
+            options.queue_size,
+            options.client_report_interval,
         );
+        let worker = Worker::new(worker_end, processor.clone(), delivery);
         let handle = std::thread::Builder::new()
             .name(WORKER_THREAD_NAME.into())
             .spawn(move || worker.run())?;
@@ -146,7 +122,8 @@ impl Client {
         // A full queue will refuse the event anyway: say so before paying for an id, a chain and a stack walk.
         // `try_send` in `enqueue` stays the real check (the queue may fill in between).
         if self.mailbox.is_full() {
-            self.counters.discard(Reason::QueueOverflow);
+            self.counters
+                .discard(Reason::QueueOverflow, DataCategory::Error);
             sdk_debug!("queue full: event dropped");
             return None;
         }
@@ -157,7 +134,8 @@ impl Client {
         ) {
             Some(event)
         } else {
-            self.counters.discard(Reason::SampleRate);
+            self.counters
+                .discard(Reason::SampleRate, DataCategory::Error);
             None
         }
     }
@@ -191,7 +169,7 @@ impl Client {
 
     pub(crate) fn capture_error(
         &self,
-        hub: &Hub,
+        hub: &impl CaptureScope,
         err: &(dyn Error + 'static),
         type_name: &str,
     ) -> EventId {
@@ -203,7 +181,7 @@ impl Client {
     /// The capturing thread's stack is attached unless `fill` gave the last exception a stack trace of its own.
     pub(crate) fn capture_exceptions(
         &self,
-        hub: &Hub,
+        hub: &impl CaptureScope,
         exceptions: impl FnOnce() -> Vec<Exception>,
         fill: impl FnOnce(&mut Event),
     ) -> EventId {
@@ -212,7 +190,8 @@ impl Client {
         };
         event.exception = exceptions();
         if self.is_ignored(&event) || hub.is_repeat(chain::signature(&event.exception)) {
-            self.counters.discard(Reason::EventProcessor);
+            self.counters
+                .discard(Reason::EventProcessor, DataCategory::Error);
             return EventId::nil();
         }
         fill(&mut event);
@@ -227,9 +206,9 @@ impl Client {
     /// A message event at `level`; `fill` sets more fields, and runs only for an event that sampling keeps.
     pub(crate) fn capture_message(
         &self,
-        hub: &Hub,
+        hub: &impl CaptureScope,
         message: &str,
-        level: crate::Level,
+        level: Level,
         fill: impl FnOnce(&mut Event),
     ) -> EventId {
         let Some(mut event) = self.sampled_event() else {
@@ -242,7 +221,7 @@ impl Client {
         if trace.is_some() {
             // The stack goes to this thread's entry; name it, since the worker cannot know which thread it was.
             let thread = std::thread::current();
-            event.threads.push(crate::protocol::Thread {
+            event.threads.push(Thread {
                 name: thread.name().map(str::to_owned),
                 current: Some(true),
                 ..Default::default()
@@ -251,12 +230,13 @@ impl Client {
         self.enqueue(hub, event, trace)
     }
 
-    pub(crate) fn capture_event(&self, hub: &Hub, event: Event) -> EventId {
+    pub(crate) fn capture_event(&self, hub: &impl CaptureScope, event: Event) -> EventId {
         if !sampling::should_keep(
             self.options.sample_rate,
             sampling::roll_from(event.event_id),
         ) {
-            self.counters.discard(Reason::SampleRate);
+            self.counters
+                .discard(Reason::SampleRate, DataCategory::Error);
             return EventId::nil();
         }
         let trace = if has_trace(&event) {
@@ -270,20 +250,26 @@ impl Client {
     /// Queues a panic event and waits, bounded by `shutdown_timeout`, until it is delivered: the process may be
     /// about to end. Returns whether it was delivered in time.
     #[cfg(feature = "panic")]
-    pub(crate) fn capture_panic(&self, hub: &Hub, event: Event, trace: Option<RawTrace>) -> bool {
+    pub(crate) fn capture_panic(
+        &self,
+        hub: &impl CaptureScope,
+        event: Event,
+        trace: Option<RawTrace>,
+    ) -> bool {
         if !sampling::should_keep(
             self.options.sample_rate,
             sampling::roll_from(event.event_id),
         ) {
-            self.counters.discard(Reason::SampleRate);
+            self.counters
+                .discard(Reason::SampleRate, DataCategory::Error);
             return false;
         }
         let id = event.event_id;
         let deadline = Instant::now() + self.options.shutdown_timeout;
-        let pending = Pending {
+        let pending = PendingEvent {
             event,
             trace,
-            scope: hub.top(),
+            scope: hub.scope(),
         };
         hub.set_last_event_id(id);
         if let Some(spool) = &self.spool {
@@ -295,8 +281,11 @@ impl Client {
             let envelope = Envelope::from_event(event);
             match spool.store_claimed(&envelope) {
                 Ok((Some(claim), stored)) => {
-                    self.counters
-                        .discard_n(Reason::CacheOverflow, stored.evicted);
+                    self.counters.discard_n(
+                        Reason::CacheOverflow,
+                        DataCategory::Error,
+                        stored.evicted,
+                    );
                     if self
                         .mailbox
                         .send_control(Control::Stored { claim, envelope })
@@ -319,7 +308,8 @@ impl Client {
             .push_until(Task::Event(Box::new(pending)), deadline)
             .is_err()
         {
-            self.counters.discard(Reason::QueueOverflow);
+            self.counters
+                .discard(Reason::QueueOverflow, DataCategory::Error);
             sdk_debug!("queue full: panic event {id} dropped");
             return false;
         }
@@ -339,12 +329,12 @@ impl Client {
         self.flush_until(deadline)
     }
 
-    fn enqueue(&self, hub: &Hub, event: Event, trace: Option<RawTrace>) -> EventId {
+    fn enqueue(&self, hub: &impl CaptureScope, event: Event, trace: Option<RawTrace>) -> EventId {
         let id = event.event_id;
-        let pending = Pending {
+        let pending = PendingEvent {
             event,
             trace,
-            scope: hub.top(),
+            scope: hub.scope(),
         };
         // Never a blocking send: a full queue must cost the caller nothing but the lost event, which is counted.
         // The worker is not woken either, except by the capture that finds the queue half full (see `queue`).
@@ -353,8 +343,9 @@ impl Client {
                 hub.set_last_event_id(id);
                 id
             }
-            Err((Refused::Full | Refused::WorkerGone, _)) => {
-                self.counters.discard(Reason::QueueOverflow);
+            Err((Refused::Full | Refused::WorkerGone, task)) => {
+                self.counters
+                    .discard(Reason::QueueOverflow, task.kind().category());
                 sdk_debug!("queue full: event {id} dropped");
                 EventId::nil()
             }
@@ -371,7 +362,7 @@ impl Client {
             // Waiting for ourselves would only time out.
             return false;
         }
-        let (ack, answer) = queue::reply();
+        let (ack, answer) = message::reply();
         if self
             .mailbox
             .send_control(Control::Flush { deadline, ack })
@@ -405,8 +396,11 @@ impl Client {
             };
             match spool.store(&Envelope::from_event(event)) {
                 Ok(stored) => {
-                    self.counters
-                        .discard_n(Reason::CacheOverflow, stored.evicted);
+                    self.counters.discard_n(
+                        Reason::CacheOverflow,
+                        DataCategory::Error,
+                        stored.evicted,
+                    );
                     kept += u64::from(stored.stored);
                 }
                 Err(e) => {
@@ -430,7 +424,7 @@ impl Client {
         // Keep a slice of the time to put on disk what the worker could not get to (it may be stuck in a request
         // to a server that never answers).
         let reserve = (timeout / 5).min(Duration::from_millis(200));
-        let (ack, answer) = queue::reply();
+        let (ack, answer) = message::reply();
         if self
             .mailbox
             .send_control(Control::Shutdown {
@@ -461,9 +455,5 @@ impl Client {
     }
 }
 
-impl Drop for Client {
-    /// Without a shutdown (the last handle went away), the worker keeps what is queued and stops.
-    fn drop(&mut self) {
-        self.mailbox.close_client();
-    }
-}
+// Without a shutdown (the last handle went away), dropping the mailbox closes the queues: the worker keeps what is
+// queued and stops.

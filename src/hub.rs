@@ -9,9 +9,9 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
-use crate::client::Client;
+use crate::client::{CaptureScope, Client};
 use crate::options::BeforeBreadcrumb;
-use crate::protocol::EventId;
+use crate::protocol::event::EventId;
 use crate::scope::Scope;
 use crate::sync::{lock, read, write};
 
@@ -241,6 +241,20 @@ impl Hub {
 
     pub(crate) fn last_event_id(&self) -> Option<EventId> {
         *lock(&self.last_event_id)
+    }
+}
+
+impl CaptureScope for Hub {
+    fn scope(&self) -> Arc<Scope> {
+        self.top()
+    }
+
+    fn is_repeat(&self, signature: u64) -> bool {
+        Hub::is_repeat(self, signature)
+    }
+
+    fn set_last_event_id(&self, id: EventId) {
+        Hub::set_last_event_id(self, id);
     }
 }
 

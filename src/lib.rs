@@ -230,8 +230,8 @@ mod init;
 pub mod integrations;
 mod limits;
 mod loaded_images;
+mod message;
 mod options;
-mod processor;
 pub mod protocol;
 mod queue;
 mod sampling;
@@ -310,7 +310,7 @@ impl AsDynError for dyn Error + Send + Sync + 'static {
 pub fn capture_error<E: AsDynError + ?Sized>(err: &E) -> EventId {
     match hub::client() {
         Some(client) => Hub::with_current(|hub| {
-            client.capture_error(hub, err.as_dyn_error(), std::any::type_name::<E>())
+            client.capture_error(hub.as_ref(), err.as_dyn_error(), std::any::type_name::<E>())
         }),
         None => EventId::nil(),
     }
@@ -327,7 +327,7 @@ pub fn capture_error<E: AsDynError + ?Sized>(err: &E) -> EventId {
 pub fn capture_message(message: &str, level: Level) -> EventId {
     match hub::client() {
         Some(client) => {
-            Hub::with_current(|hub| client.capture_message(hub, message, level, |_| {}))
+            Hub::with_current(|hub| client.capture_message(hub.as_ref(), message, level, |_| {}))
         }
         None => EventId::nil(),
     }
@@ -339,7 +339,7 @@ pub fn capture_message(message: &str, level: Level) -> EventId {
 /// exception (or the thread list) unless the event already has one.
 pub fn capture_event(event: protocol::Event) -> EventId {
     match hub::client() {
-        Some(client) => Hub::with_current(|hub| client.capture_event(hub, event)),
+        Some(client) => Hub::with_current(|hub| client.capture_event(hub.as_ref(), event)),
         None => EventId::nil(),
     }
 }

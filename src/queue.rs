@@ -1,113 +1,104 @@
-//! The queues between the capturing threads and the worker, behind one lock and one condition variable.
+//! The queues between the capturing threads and the worker, on `crossbeam-channel`.
 //!
-//! Two queues share the lock: the data queue of events, bounded by `queue_size`, and the unbounded control queue
-//! (flush, shutdown, the panic hook's envelopes), so that a full data queue never holds up a flush. The worker sleeps
-//! on the control queue alone and polls the data queue (see `worker::POLL`): a capture then costs a lock, a push and
-//! an unlock, never a wake-up, except the one capture that finds the data queue half full and wakes the worker so the
-//! queue cannot overflow between two polls. Later captures find the worker already woken and pay nothing more.
+//! Two channels: the data queue of [`Task`]s, bounded by `queue_size`, and the unbounded control queue of
+//! [`Control`] messages (flush, shutdown, the panic hook's envelopes), so that a full data queue never holds up a
+//! flush. The worker blocks on the control queue alone and polls the data queue (see `worker::POLL`). A bounded
+//! crossbeam channel wakes a receiver only when one is blocked on it, and none ever is, so a capture costs a
+//! lock-free push and never a wake-up, except the one capture that finds the data queue half full: it sends
+//! [`Control::Drain`], which wakes the worker so the queue cannot overflow between two polls. Later captures find
+//! the worker already woken and pay nothing more.
 //!
-//! Each side closes its end when it goes away (the client when it is dropped, the worker when its thread ends, by
-//! return or by panic), and the other side stops waiting at once.
+//! Each side closes its end when it goes away. The client's end ([`Mailbox`]) holds the only senders, so when the
+//! client is dropped the worker finds the control queue disconnected, once it has read what was sent before. The
+//! worker's end ([`WorkerEnd`]) holds the only control receiver: when the worker's thread ends, by return or by
+//! panic, waiting control messages are dropped with their replies, which ends every wait for them, and later sends
+//! fail at once. The client keeps a receiver of the data queue, so that what the worker left there stays for a
+//! shutdown to take back.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+#[cfg(feature = "panic")]
+use std::time::Instant;
 
-use crate::client::{Control, Task};
-use crate::sync::{self, lock};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 
-/// The shared queues. The client holds it through an `Arc`; the worker through a [`WorkerEnd`].
-pub(crate) struct Mailbox {
-    state: Mutex<State>,
-    /// Signalled for a control message, a half-full data queue, and when the client goes away.
-    wake: Condvar,
-    capacity: usize,
-    /// How many queued events make a capture wake the worker: half the queue, at least one.
-    wake_at: usize,
-    /// The queues' lengths, written under the lock and read without it: the worker, looking for a next event
-    /// (`Worker::linger`), and a capture checking for a full queue read these rather than take the lock, which
-    /// the capturing threads need.
-    tasks_len: AtomicUsize,
-    control_len: AtomicUsize,
+use crate::message::{Control, Task};
+
+/// Creates the two queues, with room for `capacity` tasks: the client's end and the worker's end.
+pub(crate) fn mailbox(capacity: usize) -> (Mailbox, WorkerEnd) {
+    let capacity = capacity.max(1);
+    let (tasks, tasks_rx) = crossbeam_channel::bounded(capacity);
+    let (control, control_rx) = crossbeam_channel::unbounded();
+    let shared = Arc::new(Shared {
+        drain_sent: AtomicBool::new(false),
+        worker_gone: AtomicBool::new(false),
+    });
+    let client = Mailbox {
+        tasks,
+        leftover: tasks_rx.clone(),
+        control,
+        shared: shared.clone(),
+        wake_at: (capacity / 2).max(1),
+    };
+    let worker = WorkerEnd {
+        tasks: tasks_rx,
+        control: control_rx,
+        shared,
+    };
+    (client, worker)
 }
 
-struct State {
-    tasks: VecDeque<Task>,
-    control: VecDeque<Control>,
-    /// The worker was woken for the data queue and has not yet looked.
-    nudged: bool,
-    /// The client is gone: nothing more will be sent.
-    client_gone: bool,
+/// What both ends read and write.
+struct Shared {
+    /// A [`Control::Drain`] was sent and the worker has not read it yet.
+    drain_sent: AtomicBool,
     /// The worker is gone: nothing sent would be read.
-    worker_gone: bool,
+    worker_gone: AtomicBool,
 }
 
-/// Why [`Mailbox::try_push`] refused an event.
+/// The client's end: the senders, and a receiver for what the worker leaves behind.
+pub(crate) struct Mailbox {
+    tasks: Sender<Task>,
+    leftover: Receiver<Task>,
+    control: Sender<Control>,
+    shared: Arc<Shared>,
+    /// How many queued tasks make a capture wake the worker: half the queue, at least one.
+    wake_at: usize,
+}
+
+/// Why [`Mailbox::try_push`] refused a task.
 pub(crate) enum Refused {
     Full,
     WorkerGone,
 }
 
-/// What woke the worker in [`Mailbox::wait`].
-#[expect(
-    clippy::large_enum_variant,
-    reason = "returned once per wake-up and matched at once, never stored"
-)]
-pub(crate) enum Wake {
-    Control(Control),
-    /// The data queue reached half full, or the wait timed out: time to look at the data queue.
-    Tasks,
-    /// The client is gone and the control queue is empty.
-    ClientGone,
-}
-
 impl Mailbox {
-    pub(crate) fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
-        Mailbox {
-            state: Mutex::new(State {
-                tasks: VecDeque::new(),
-                control: VecDeque::new(),
-                nudged: false,
-                client_gone: false,
-                worker_gone: false,
-            }),
-            wake: Condvar::new(),
-            capacity,
-            wake_at: (capacity / 2).max(1),
-            tasks_len: AtomicUsize::new(0),
-            control_len: AtomicUsize::new(0),
-        }
-    }
-
-    /// Queues an event unless the data queue is full or the worker is gone (then the event comes back); never
-    /// waits for the worker.
+    /// Queues a task unless the data queue is full or the worker is gone (then the task comes back); never waits.
     pub(crate) fn try_push(&self, task: Task) -> Result<(), (Refused, Task)> {
-        let mut state = lock(&self.state);
-        if state.worker_gone {
+        if self.shared.worker_gone.load(Ordering::Relaxed) {
             return Err((Refused::WorkerGone, task));
         }
-        if state.tasks.len() >= self.capacity {
-            return Err((Refused::Full, task));
+        match self.tasks.try_send(task) {
+            Ok(()) => {}
+            Err(TrySendError::Full(task)) => return Err((Refused::Full, task)),
+            Err(TrySendError::Disconnected(task)) => return Err((Refused::WorkerGone, task)),
         }
-        state.tasks.push_back(task);
-        self.tasks_len.store(state.tasks.len(), Ordering::Relaxed);
-        let wake = state.tasks.len() >= self.wake_at && !state.nudged;
-        state.nudged |= wake;
-        drop(state);
-        if wake {
-            self.wake.notify_one();
+        if self.tasks.len() >= self.wake_at
+            && !self.shared.drain_sent.load(Ordering::Relaxed)
+            && !self.shared.drain_sent.swap(true, Ordering::AcqRel)
+        {
+            let _ = self.control.send(Control::Drain);
         }
         Ok(())
     }
 
-    /// Queues an event, waiting up to `deadline` for room: only the panic hook waits, and only while the worker
+    /// Queues a task, waiting up to `deadline` for room: only the panic hook waits, and only while the worker
     /// drains the queue.
     #[cfg(feature = "panic")]
     pub(crate) fn push_until(&self, mut task: Task, deadline: Instant) -> Result<(), Refused> {
         loop {
-            // A full queue is at least half full, so the refused push has already woken the worker.
+            // A full queue is at least half full, so a refused push has already woken the worker.
             task = match self.try_push(task) {
                 Ok(()) => return Ok(()),
                 Err((Refused::WorkerGone, _)) => return Err(Refused::WorkerGone),
@@ -123,268 +114,114 @@ impl Mailbox {
 
     /// Whether the data queue is full, as of a moment ago; [`Mailbox::try_push`] makes the real check.
     pub(crate) fn is_full(&self) -> bool {
-        self.tasks_len.load(Ordering::Relaxed) >= self.capacity
+        self.tasks.is_full()
     }
 
-    /// Whether an event waits, as of a moment ago.
-    pub(crate) fn has_tasks(&self) -> bool {
-        self.tasks_len.load(Ordering::Relaxed) > 0
-    }
-
-    /// Events in the data queue.
+    /// Tasks in the data queue.
     pub(crate) fn len(&self) -> usize {
-        lock(&self.state).tasks.len()
+        self.tasks.len()
     }
 
-    /// Takes the oldest queued event: the worker's poll, or a shutdown taking back what the worker did not reach.
+    /// Takes the oldest queued task: a shutdown taking back what the worker did not reach.
     pub(crate) fn pop_task(&self) -> Option<Task> {
-        let mut state = lock(&self.state);
-        let task = state.tasks.pop_front();
-        self.tasks_len.store(state.tasks.len(), Ordering::Relaxed);
-        task
+        self.leftover.try_recv().ok()
     }
 
     /// Sends a control message and wakes the worker; fails (dropping the message) if the worker is gone.
     pub(crate) fn send_control(&self, message: Control) -> Result<(), Refused> {
-        let mut state = lock(&self.state);
-        if state.worker_gone {
-            return Err(Refused::WorkerGone);
+        self.control.send(message).map_err(|_| Refused::WorkerGone)
+    }
+}
+
+/// What woke the worker in [`WorkerEnd::wait`].
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned once per wake-up and matched at once, never stored"
+)]
+pub(crate) enum Wake {
+    Control(Control),
+    /// The data queue reached half full, or the wait timed out: time to look at the data queue.
+    Tasks,
+    /// The client is gone and the control queue is empty.
+    ClientGone,
+}
+
+/// The worker's end; dropping it (the worker returned or panicked) closes the queues for the client.
+pub(crate) struct WorkerEnd {
+    tasks: Receiver<Task>,
+    control: Receiver<Control>,
+    shared: Arc<Shared>,
+}
+
+impl WorkerEnd {
+    /// Takes the oldest queued task, if any.
+    pub(crate) fn pop_task(&self) -> Option<Task> {
+        match self.tasks.try_recv() {
+            Ok(task) => Some(task),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
         }
-        state.control.push_back(message);
-        self.control_len
-            .store(state.control.len(), Ordering::Relaxed);
-        drop(state);
-        self.wake.notify_one();
-        Ok(())
+    }
+
+    /// Whether a task waits, as of a moment ago.
+    pub(crate) fn has_tasks(&self) -> bool {
+        !self.tasks.is_empty()
+    }
+
+    /// Tasks in the data queue.
+    pub(crate) fn len(&self) -> usize {
+        self.tasks.len()
     }
 
     /// Whether a control message waits, as of a moment ago (the worker stops lingering over the data queue for it).
     pub(crate) fn has_control(&self) -> bool {
-        self.control_len.load(Ordering::Relaxed) > 0
+        !self.control.is_empty()
     }
 
     /// The worker's sleep: returns the next control message, or when the data queue reached half full, the client
     /// went away, or `timeout` passed.
     pub(crate) fn wait(&self, timeout: Duration) -> Wake {
-        let deadline = Instant::now() + timeout;
-        let mut state = lock(&self.state);
-        loop {
-            if let Some(message) = state.control.pop_front() {
-                self.control_len
-                    .store(state.control.len(), Ordering::Relaxed);
-                return Wake::Control(message);
+        match self.control.recv_timeout(timeout) {
+            Ok(Control::Drain) => {
+                self.shared.drain_sent.store(false, Ordering::Release);
+                Wake::Tasks
             }
-            if state.nudged {
-                state.nudged = false;
-                return Wake::Tasks;
-            }
-            if state.client_gone {
-                return Wake::ClientGone;
-            }
-            let Some(woken) = sync::wait_until(&self.wake, state, deadline) else {
-                return Wake::Tasks;
-            };
-            state = woken;
+            Ok(message) => Wake::Control(message),
+            Err(RecvTimeoutError::Timeout) => Wake::Tasks,
+            Err(RecvTimeoutError::Disconnected) => Wake::ClientGone,
         }
-    }
-
-    /// The client is going away: the worker finishes what is queued and stops.
-    pub(crate) fn close_client(&self) {
-        lock(&self.state).client_gone = true;
-        self.wake.notify_one();
-    }
-
-    /// The worker is gone: later sends fail at once, and waiting control messages are dropped, which wakes
-    /// whoever waits for their acknowledgement. Queued events stay, for a shutdown to take back.
-    fn close_worker(&self) {
-        let control = {
-            let mut state = lock(&self.state);
-            state.worker_gone = true;
-            self.control_len.store(0, Ordering::Relaxed);
-            std::mem::take(&mut state.control)
-        };
-        // Dropped outside the lock: dropping an acknowledgement takes the acknowledgement's own lock.
-        drop(control);
-    }
-}
-
-/// The worker's hold on the mailbox; closes the worker's end when dropped, whether the worker returned or panicked.
-pub(crate) struct WorkerEnd(pub(crate) std::sync::Arc<Mailbox>);
-
-impl std::ops::Deref for WorkerEnd {
-    type Target = Mailbox;
-
-    fn deref(&self) -> &Mailbox {
-        &self.0
     }
 }
 
 impl Drop for WorkerEnd {
     fn drop(&mut self) {
-        self.0.close_worker();
-    }
-}
-
-/// Creates a one-shot reply: the worker answers a flush or shutdown through the [`Reply`], the waiting thread reads
-/// it from the [`Answer`].
-pub(crate) fn reply() -> (Reply, Answer) {
-    let slot = std::sync::Arc::new(Slot {
-        state: Mutex::new(Answered::Waiting),
-        done: Condvar::new(),
-    });
-    (Reply(slot.clone()), Answer(slot))
-}
-
-struct Slot {
-    state: Mutex<Answered>,
-    done: Condvar,
-}
-
-enum Answered {
-    Waiting,
-    Sent(bool),
-    /// The reply was dropped unanswered (the worker is gone).
-    Dropped,
-}
-
-/// The sending half of [`reply`]; dropping it unanswered wakes the waiting thread with no answer.
-pub(crate) struct Reply(std::sync::Arc<Slot>);
-
-impl Reply {
-    pub(crate) fn send(self, value: bool) {
-        self.set(Answered::Sent(value));
-    }
-
-    fn set(&self, answer: Answered) {
-        let mut state = lock(&self.0.state);
-        if matches!(*state, Answered::Waiting) {
-            *state = answer;
-            drop(state);
-            self.0.done.notify_all();
-        }
-    }
-}
-
-impl Drop for Reply {
-    fn drop(&mut self) {
-        self.set(Answered::Dropped);
-    }
-}
-
-/// The receiving half of [`reply`].
-pub(crate) struct Answer(std::sync::Arc<Slot>);
-
-impl Answer {
-    /// The answer, or `None` if there was none by `deadline` or the reply was dropped unanswered.
-    pub(crate) fn wait_until(self, deadline: Instant) -> Option<bool> {
-        let mut state = lock(&self.0.state);
-        loop {
-            match *state {
-                Answered::Sent(value) => return Some(value),
-                Answered::Dropped => return None,
-                Answered::Waiting => {}
-            }
-            state = sync::wait_until(&self.0.done, state, deadline)?;
-        }
+        self.shared.worker_gone.store(true, Ordering::Release);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::thread;
+    use std::time::Instant;
 
     use super::*;
-    use crate::client::Pending;
-    use crate::protocol::Event;
+    use crate::message::{PendingEvent, reply};
+    use crate::protocol::event::Event;
     use crate::scope::Scope;
 
     fn task() -> Task {
-        Task::Event(Box::new(Pending {
+        Task::Event(Box::new(PendingEvent {
             event: Event::new(),
             trace: None,
             scope: Arc::new(Scope::default()),
         }))
     }
 
-    fn wait_now(mailbox: &Mailbox) -> &'static str {
-        wait_now_after(mailbox, Duration::ZERO)
+    fn wait_now(worker: &WorkerEnd) -> &'static str {
+        wait_now_after(worker, Duration::ZERO)
     }
 
-    #[test]
-    fn a_full_queue_refuses_and_gives_the_event_back() {
-        let mailbox = Mailbox::new(2);
-        assert!(mailbox.try_push(task()).is_ok());
-        assert!(mailbox.try_push(task()).is_ok());
-        assert!(mailbox.is_full());
-        assert!(matches!(
-            mailbox.try_push(task()),
-            Err((Refused::Full, Task::Event(_)))
-        ));
-        assert_eq!(mailbox.len(), 2);
-        assert!(mailbox.pop_task().is_some());
-        assert!(mailbox.try_push(task()).is_ok());
-    }
-
-    #[test]
-    fn only_the_capture_that_reaches_half_full_wakes_the_worker() {
-        let mailbox = Mailbox::new(8);
-        for _ in 0..3 {
-            mailbox.try_push(task()).ok().unwrap();
-        }
-        // Below half: the worker is not woken, and its wait ends only by timing out.
-        assert!(!lock(&mailbox.state).nudged);
-        mailbox.try_push(task()).ok().unwrap();
-        assert!(lock(&mailbox.state).nudged);
-        mailbox.try_push(task()).ok().unwrap();
-        // The worker sees one wake-up for the data queue; a second wait with nothing new times out.
-        let started = Instant::now();
-        assert_eq!(wait_now(&mailbox), "tasks");
-        assert!(!lock(&mailbox.state).nudged);
-        assert!(matches!(
-            mailbox.wait(Duration::from_millis(30)),
-            Wake::Tasks
-        ));
-        assert!(started.elapsed() >= Duration::from_millis(30));
-    }
-
-    #[test]
-    fn control_messages_come_first_and_wake_a_sleeping_worker() {
-        let mailbox = Arc::new(Mailbox::new(4));
-        mailbox.try_push(task()).ok().unwrap();
-        let sleeper = {
-            let mailbox = mailbox.clone();
-            thread::spawn(move || {
-                let started = Instant::now();
-                let woke = wait_now_after(&mailbox, Duration::from_secs(30));
-                (woke, started.elapsed())
-            })
-        };
-        thread::sleep(Duration::from_millis(20));
-        let (ack, _answer) = reply();
-        let deadline = Instant::now();
-        assert!(
-            mailbox
-                .send_control(Control::Flush { deadline, ack })
-                .is_ok()
-        );
-        let (woke, waited) = sleeper.join().unwrap();
-        assert_eq!(woke, "flush");
-        assert!(waited < Duration::from_secs(10), "{waited:?}");
-
-        // With both a half-full data queue and a control message waiting, the control message comes first.
-        mailbox.try_push(task()).ok().unwrap();
-        let (ack, _answer) = reply();
-        mailbox
-            .send_control(Control::Flush { deadline, ack })
-            .ok()
-            .unwrap();
-        assert_eq!(wait_now(&mailbox), "flush");
-        assert_eq!(wait_now(&mailbox), "tasks");
-    }
-
-    fn wait_now_after(mailbox: &Mailbox, timeout: Duration) -> &'static str {
-        match mailbox.wait(timeout) {
+    fn wait_now_after(worker: &WorkerEnd, timeout: Duration) -> &'static str {
+        match worker.wait(timeout) {
             Wake::Control(Control::Flush { .. }) => "flush",
             Wake::Control(_) => "other control",
             Wake::Tasks => "tasks",
@@ -393,27 +230,92 @@ mod tests {
     }
 
     #[test]
-    fn the_worker_learns_that_the_client_is_gone_after_the_last_control_message() {
-        let mailbox = Mailbox::new(2);
+    fn a_full_queue_refuses_and_gives_the_task_back() {
+        let (client, worker) = mailbox(2);
+        assert!(client.try_push(task()).is_ok());
+        assert!(client.try_push(task()).is_ok());
+        assert!(client.is_full());
+        assert!(matches!(
+            client.try_push(task()),
+            Err((Refused::Full, Task::Event(_)))
+        ));
+        assert_eq!(client.len(), 2);
+        assert!(worker.pop_task().is_some());
+        assert!(client.try_push(task()).is_ok());
+    }
+
+    #[test]
+    fn only_the_capture_that_reaches_half_full_wakes_the_worker() {
+        let (client, worker) = mailbox(8);
+        for _ in 0..3 {
+            client.try_push(task()).ok().unwrap();
+        }
+        // Below half: the worker is not woken, and its wait ends only by timing out.
+        assert!(!worker.has_control());
+        client.try_push(task()).ok().unwrap();
+        assert!(worker.has_control());
+        client.try_push(task()).ok().unwrap();
+        // The worker sees one wake-up for the data queue; a second wait with nothing new times out.
+        assert_eq!(wait_now(&worker), "tasks");
+        assert!(!worker.has_control());
+        let started = Instant::now();
+        assert!(matches!(
+            worker.wait(Duration::from_millis(30)),
+            Wake::Tasks
+        ));
+        assert!(started.elapsed() >= Duration::from_millis(30));
+        // Once the worker has read the wake-up, the next capture at half full or above wakes it again.
+        client.try_push(task()).ok().unwrap();
+        assert_eq!(wait_now(&worker), "tasks");
+    }
+
+    #[test]
+    fn control_messages_wake_a_sleeping_worker() {
+        let (client, worker) = mailbox(4);
+        client.try_push(task()).ok().unwrap();
+        let sleeper = thread::spawn(move || {
+            let started = Instant::now();
+            let woke = wait_now_after(&worker, Duration::from_secs(30));
+            (woke, started.elapsed(), worker)
+        });
+        thread::sleep(Duration::from_millis(20));
         let (ack, _answer) = reply();
         let deadline = Instant::now();
-        mailbox
+        assert!(
+            client
+                .send_control(Control::Flush { deadline, ack })
+                .is_ok()
+        );
+        let (woke, waited, worker) = sleeper.join().unwrap();
+        assert_eq!(woke, "flush");
+        assert!(waited < Duration::from_secs(10), "{waited:?}");
+        assert!(worker.has_tasks());
+    }
+
+    #[test]
+    fn the_worker_learns_that_the_client_is_gone_after_the_last_control_message() {
+        let (client, worker) = mailbox(4);
+        let (ack, _answer) = reply();
+        let deadline = Instant::now();
+        client.try_push(task()).ok().unwrap();
+        client
             .send_control(Control::Flush { deadline, ack })
             .ok()
             .unwrap();
-        mailbox.close_client();
-        assert_eq!(wait_now(&mailbox), "flush");
-        assert_eq!(wait_now(&mailbox), "client gone");
+        drop(client);
+        assert_eq!(wait_now(&worker), "flush");
+        assert_eq!(wait_now(&worker), "client gone");
+        // What was queued is still there for the worker to finish.
+        assert!(worker.pop_task().is_some());
     }
 
     #[test]
     fn once_the_worker_is_gone_sends_fail_and_waiting_replies_end() {
-        let mailbox = Arc::new(Mailbox::new(2));
-        let worker = WorkerEnd(mailbox.clone());
-        mailbox.try_push(task()).ok().unwrap();
+        let (client, worker) = mailbox(2);
+        client.try_push(task()).ok().unwrap();
         let (ack, answer) = reply();
         let deadline = Instant::now() + Duration::from_secs(30);
-        mailbox
+        client
             .send_control(Control::Flush { deadline, ack })
             .ok()
             .unwrap();
@@ -428,59 +330,43 @@ mod tests {
         assert_eq!(answer, None);
         assert!(waited < Duration::from_secs(10), "{waited:?}");
         assert!(matches!(
-            mailbox.try_push(task()),
+            client.try_push(task()),
             Err((Refused::WorkerGone, _))
         ));
         let (ack, _answer) = reply();
         assert!(
-            mailbox
+            client
                 .send_control(Control::Flush { deadline, ack })
                 .is_err()
         );
         // What was queued stays for a shutdown to take back.
-        assert!(mailbox.pop_task().is_some());
-    }
-
-    #[test]
-    fn a_reply_carries_its_answer_and_an_unanswered_one_times_out() {
-        let (ack, answer) = reply();
-        thread::spawn(move || ack.send(true));
-        assert_eq!(
-            answer.wait_until(Instant::now() + Duration::from_secs(30)),
-            Some(true)
-        );
-
-        let (_ack, answer) = reply();
-        let started = Instant::now();
-        assert_eq!(answer.wait_until(started + Duration::from_millis(30)), None);
-        assert!(started.elapsed() >= Duration::from_millis(30));
+        assert!(client.pop_task().is_some());
+        assert!(client.pop_task().is_none());
     }
 
     #[cfg(feature = "panic")]
     #[test]
     fn the_panic_path_waits_for_room_until_its_deadline() {
-        let mailbox = Arc::new(Mailbox::new(1));
-        mailbox.try_push(task()).ok().unwrap();
+        let (client, worker) = mailbox(1);
+        client.try_push(task()).ok().unwrap();
         let started = Instant::now();
         assert!(matches!(
-            mailbox.push_until(task(), started + Duration::from_millis(30)),
+            client.push_until(task(), started + Duration::from_millis(30)),
             Err(Refused::Full)
         ));
         assert!(started.elapsed() >= Duration::from_millis(30));
 
-        let drainer = {
-            let mailbox = mailbox.clone();
-            thread::spawn(move || {
-                thread::sleep(Duration::from_millis(20));
-                mailbox.pop_task().is_some()
-            })
-        };
+        let drainer = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            (worker.pop_task().is_some(), worker)
+        });
         assert!(
-            mailbox
+            client
                 .push_until(task(), Instant::now() + Duration::from_secs(30))
                 .is_ok()
         );
-        assert!(drainer.join().unwrap());
-        assert_eq!(mailbox.len(), 1);
+        let (drained, _worker) = drainer.join().unwrap();
+        assert!(drained);
+        assert_eq!(client.len(), 1);
     }
 }

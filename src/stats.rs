@@ -2,7 +2,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::protocol::{ClientReport, DiscardedEvent, Timestamp};
+use crate::protocol::data_category::DataCategory;
+use crate::protocol::envelope::{ClientReport, DiscardedEvent, Envelope};
+use crate::protocol::time::Timestamp;
 
 /// Why an event was not delivered. The names are the protocol's client-report reasons, except
 /// `RateLimited`, which the server counted itself (it answered 429) and so is left out of client reports.
@@ -48,27 +50,46 @@ impl Reason {
     }
 }
 
-/// The live counters, shared by the callers and the worker; lock-free so counting never blocks.
+/// How many categories the counters keep apart.
+const CATEGORIES: usize = DataCategory::ALL.len();
+
+/// The live counters, shared by the callers and the worker; lock-free so counting never blocks. Discards are kept
+/// per reason and per data category, so each kind of item is reported in its own category.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    /// Events (the `error` category) the server accepted.
     sent: AtomicU64,
-    discarded: [AtomicU64; Reason::ALL.len()],
-    /// What the last client report covered, per reason (only the worker touches it, through `&self`).
-    reported: [AtomicU64; Reason::ALL.len()],
+    discarded: [[AtomicU64; CATEGORIES]; Reason::ALL.len()],
+    /// What the last client report covered, per reason and category (only the worker touches it, through `&self`).
+    reported: [[AtomicU64; CATEGORIES]; Reason::ALL.len()],
     spool_corrupt: AtomicU64,
 }
 
 impl Counters {
+    /// Counts one event accepted by the server.
     pub(crate) fn sent(&self) {
         self.sent.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn discard(&self, reason: Reason) {
-        self.discard_n(reason, 1);
+    pub(crate) fn discard(&self, reason: Reason, category: DataCategory) {
+        self.discard_n(reason, category, 1);
     }
 
-    pub(crate) fn discard_n(&self, reason: Reason, n: u64) {
-        self.discarded[reason as usize].fetch_add(n, Ordering::Relaxed);
+    pub(crate) fn discard_n(&self, reason: Reason, category: DataCategory, n: u64) {
+        if n > 0 {
+            self.discarded[reason as usize][category as usize].fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts each item of `envelope` as discarded for `reason`, in the item's own category.
+    pub(crate) fn discard_items(&self, reason: Reason, envelope: &Envelope) {
+        for item in &envelope.items {
+            let category = DataCategory::from_item_type(item.ty());
+            // A lost report's counts go back to the counters instead (see `return_report`).
+            if category != DataCategory::ClientReport {
+                self.discard(reason, category);
+            }
+        }
     }
 
     pub(crate) fn spool_corrupt(&self, n: u64) {
@@ -76,22 +97,23 @@ impl Counters {
     }
 
     /// A client report of what was discarded since the last one, or `None` when nothing was.
-    ///
-    /// Every event item counts in the `error` category: faultline sends only error and message events.
     pub(crate) fn take_report(&self) -> Option<ClientReport> {
         let mut discarded = Vec::new();
         for reason in Reason::ALL {
             let Some(name) = reason.report_name() else {
                 continue;
             };
-            let now = self.discarded[reason as usize].load(Ordering::Relaxed);
-            let before = self.reported[reason as usize].swap(now, Ordering::Relaxed);
-            if now > before {
-                discarded.push(DiscardedEvent {
-                    reason: name.to_owned(),
-                    category: "error".to_owned(),
-                    quantity: now - before,
-                });
+            for category in DataCategory::ALL {
+                let (r, c) = (reason as usize, category as usize);
+                let now = self.discarded[r][c].load(Ordering::Relaxed);
+                let before = self.reported[r][c].swap(now, Ordering::Relaxed);
+                if now > before {
+                    discarded.push(DiscardedEvent {
+                        reason: name.to_owned(),
+                        category: category.as_str().to_owned(),
+                        quantity: now - before,
+                    });
+                }
             }
         }
         (!discarded.is_empty()).then(|| ClientReport {
@@ -103,17 +125,23 @@ impl Counters {
     /// Puts a report's counts back, so they go out with a later one (its envelope could not be kept).
     pub(crate) fn return_report(&self, report: &ClientReport) {
         for entry in &report.discarded_events {
-            if let Some(reason) = Reason::ALL
+            let reason = Reason::ALL
                 .into_iter()
-                .find(|r| r.report_name() == Some(entry.reason.as_str()))
+                .find(|r| r.report_name() == Some(entry.reason.as_str()));
+            if let (Some(reason), Some(category)) =
+                (reason, DataCategory::from_name(&entry.category))
             {
-                self.reported[reason as usize].fetch_sub(entry.quantity, Ordering::Relaxed);
+                self.reported[reason as usize][category as usize]
+                    .fetch_sub(entry.quantity, Ordering::Relaxed);
             }
         }
     }
 
+    /// The counts of events (the `error` category), for [`crate::stats()`].
     pub(crate) fn snapshot(&self) -> Stats {
-        let get = |r: Reason| self.discarded[r as usize].load(Ordering::Relaxed);
+        let get = |r: Reason| {
+            self.discarded[r as usize][DataCategory::Error as usize].load(Ordering::Relaxed)
+        };
         Stats {
             sent: self.sent.load(Ordering::Relaxed),
             queue_overflow: get(Reason::QueueOverflow),
@@ -169,9 +197,10 @@ mod tests {
     fn reports_cover_each_discard_once_and_skip_server_counted_ones() {
         let counters = Counters::default();
         assert!(counters.take_report().is_none());
-        counters.discard_n(Reason::QueueOverflow, 3);
-        counters.discard(Reason::RateLimited);
-        counters.discard(Reason::SampleRate);
+        counters.discard_n(Reason::QueueOverflow, DataCategory::Error, 3);
+        counters.discard(Reason::RateLimited, DataCategory::Error);
+        counters.discard(Reason::SampleRate, DataCategory::Error);
+        counters.discard_n(Reason::SampleRate, DataCategory::Transaction, 2);
         let report = counters.take_report().unwrap();
         let got: Vec<_> = report
             .discarded_events
@@ -180,11 +209,17 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [("queue_overflow", "error", 3), ("sample_rate", "error", 1)]
+            [
+                ("queue_overflow", "error", 3),
+                ("sample_rate", "error", 1),
+                ("sample_rate", "transaction", 2)
+            ]
         );
         assert!(counters.take_report().is_none(), "already reported");
         counters.return_report(&report);
-        assert_eq!(counters.take_report().unwrap().discarded_events.len(), 2);
-        assert_eq!(counters.snapshot().rate_limited, 1);
+        assert_eq!(counters.take_report().unwrap().discarded_events.len(), 3);
+        let stats = counters.snapshot();
+        assert_eq!(stats.rate_limited, 1);
+        assert_eq!(stats.sample_rate, 1, "stats count events only");
     }
 }

@@ -12,7 +12,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::protocol::{Envelope, EnvelopeItem};
+use crate::protocol::data_category::DataCategory;
+use crate::protocol::envelope::{Envelope, EnvelopeItem};
 
 /// How long a 429 limits everything when it carries no usable `Retry-After` (missing, an HTTP date, or not a
 /// number). 60 s is what the Sentry SDKs use.
@@ -23,109 +24,13 @@ pub(crate) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// the one request a day with the limit again, which costs nothing.
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// A data category: what a rate limit applies to and what a client report counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Category {
-    /// Reserved by the server; no item of ours maps to it, but a limit on it is parsed and kept.
-    Default,
-    /// Error, panic and message events (item type `event`).
-    Error,
-    /// Performance transactions.
-    Transaction,
-    /// Release-health sessions (`session` and `sessions` items).
-    Session,
-    /// Attachments; client reports count them in bytes.
-    Attachment,
-    /// Client reports. Never limited: the protocol requires that they are not dropped for rate limits.
-    ClientReport,
-    /// Security reports (CSP and the like).
-    Security,
-    /// Cron monitor check-ins (`check_in` items).
-    Monitor,
-    /// Profiles (`profile` and `profile_chunk` items).
-    Profile,
-    /// Session replays (`replay_event`, `replay_recording`, `replay_video` items).
-    Replay,
-    /// Spans sent on their own.
-    Span,
-    /// Log records (`log` items).
-    LogItem,
-    /// An item type this SDK does not know; only a limit on all categories applies to it.
-    Unknown,
-}
-
-impl Category {
-    /// Every category, in discriminant order (the limiter indexes its table by `category as usize`).
-    const ALL: [Category; 13] = [
-        Category::Default,
-        Category::Error,
-        Category::Transaction,
-        Category::Session,
-        Category::Attachment,
-        Category::ClientReport,
-        Category::Security,
-        Category::Monitor,
-        Category::Profile,
-        Category::Replay,
-        Category::Span,
-        Category::LogItem,
-        Category::Unknown,
-    ];
-
-    /// The category of an envelope item with this `type` header: `event` is [`Category::Error`], an unknown type
-    /// is [`Category::Unknown`].
-    pub(crate) fn from_item_type(ty: &str) -> Category {
-        match ty {
-            "event" => Category::Error,
-            "transaction" => Category::Transaction,
-            "session" | "sessions" => Category::Session,
-            "attachment" => Category::Attachment,
-            "client_report" => Category::ClientReport,
-            "check_in" => Category::Monitor,
-            "profile" | "profile_chunk" => Category::Profile,
-            "replay_event" | "replay_recording" | "replay_video" => Category::Replay,
-            "span" => Category::Span,
-            "log" => Category::LogItem,
-            _ => Category::Unknown,
-        }
-    }
-
-    /// The protocol's name for the category, as used in rate-limit headers and client reports.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Category::Default => "default",
-            Category::Error => "error",
-            Category::Transaction => "transaction",
-            Category::Session => "session",
-            Category::Attachment => "attachment",
-            Category::ClientReport => "client_report",
-            Category::Security => "security",
-            Category::Monitor => "monitor",
-            Category::Profile => "profile",
-            Category::Replay => "replay",
-            Category::Span => "span",
-            Category::LogItem => "log_item",
-            Category::Unknown => "unknown",
-        }
-    }
-
-    /// The category a rate-limit header names, or `None` for one this SDK ignores: names it does not know, and
-    /// `client_report` and `unknown`, which are never limited on their own.
-    fn from_header_name(name: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| {
-            !matches!(c, Category::ClientReport | Category::Unknown)
-                && c.as_str().eq_ignore_ascii_case(name)
-        })
-    }
-}
-
 /// Which categories one entry of `X-Sentry-Rate-Limits` applies to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Scope {
     /// The categories field was empty.
     All,
     /// The known categories listed; possibly none, when every name was unknown.
-    Only(Vec<Category>),
+    Only(Vec<DataCategory>),
 }
 
 /// One well-formed entry of `X-Sentry-Rate-Limits`.
@@ -162,7 +67,7 @@ fn parse_rate_limits(header: &str) -> Vec<Limit> {
                 Scope::Only(
                     categories
                         .split(';')
-                        .filter_map(|name| Category::from_header_name(name.trim()))
+                        .filter_map(|name| DataCategory::from_header_name(name.trim()))
                         .collect(),
                 )
             };
@@ -200,8 +105,8 @@ fn parse_seconds(text: &str) -> Option<Duration> {
 pub(crate) struct RateLimiter {
     /// A limit on every category.
     all: Option<Instant>,
-    /// Limits on single categories, indexed by `Category as usize`.
-    by_category: [Option<Instant>; Category::ALL.len()],
+    /// Limits on single categories, indexed by `DataCategory as usize`.
+    by_category: [Option<Instant>; DataCategory::ALL.len()],
 }
 
 impl RateLimiter {
@@ -246,16 +151,16 @@ impl RateLimiter {
 
     /// Until when `category` may not be sent: the later of its own limit and the limit on every category. The
     /// instant may be in the past (limits are not pruned); [`RateLimiter::is_limited`] compares it with `now`.
-    /// Always `None` for [`Category::ClientReport`].
-    pub(crate) fn limited_until(&self, category: Category) -> Option<Instant> {
-        if category == Category::ClientReport {
+    /// Always `None` for [`DataCategory::ClientReport`].
+    pub(crate) fn limited_until(&self, category: DataCategory) -> Option<Instant> {
+        if category == DataCategory::ClientReport {
             return None;
         }
         self.all.max(self.by_category[category as usize])
     }
 
     /// Whether `category` may not be sent at `now`.
-    pub(crate) fn is_limited(&self, category: Category, now: Instant) -> bool {
+    pub(crate) fn is_limited(&self, category: DataCategory, now: Instant) -> bool {
         self.limited_until(category)
             .is_some_and(|until| now < until)
     }
@@ -270,15 +175,15 @@ impl RateLimiter {
         &self,
         mut envelope: Envelope,
         now: Instant,
-    ) -> (Option<Envelope>, Vec<(Category, u64)>) {
-        let mut removed: Vec<(Category, u64)> = Vec::new();
+    ) -> (Option<Envelope>, Vec<(DataCategory, u64)>) {
+        let mut removed: Vec<(DataCategory, u64)> = Vec::new();
         envelope.items.retain(|item| {
-            let category = Category::from_item_type(item.ty());
+            let category = DataCategory::from_item_type(item.ty());
             if !self.is_limited(category, now) {
                 return true;
             }
             let quantity = match item {
-                EnvelopeItem::Raw { payload, .. } if category == Category::Attachment => {
+                EnvelopeItem::Raw { payload, .. } if category == DataCategory::Attachment => {
                     u64::try_from(payload.len()).unwrap_or(u64::MAX).max(1)
                 }
                 _ => 1,
@@ -321,13 +226,13 @@ mod tests {
         Duration::from_secs(n)
     }
 
-    fn only(categories: &[Category]) -> Scope {
+    fn only(categories: &[DataCategory]) -> Scope {
         Scope::Only(categories.to_vec())
     }
 
     #[test]
     fn parser_table() {
-        use Category::*;
+        use DataCategory::*;
         let cases: Vec<(&str, Vec<(Duration, Scope)>)> = vec![
             ("", vec![]),
             ("abc", vec![]),
@@ -421,15 +326,15 @@ mod tests {
         let now = Instant::now();
         let mut limiter = RateLimiter::new();
         limiter.update(200, None, Some("60:transaction:org"), now);
-        assert!(limiter.is_limited(Category::Transaction, now));
-        assert!(limiter.is_limited(Category::Transaction, now + secs(59)));
-        assert!(!limiter.is_limited(Category::Transaction, now + secs(60)));
-        assert!(!limiter.is_limited(Category::Error, now));
+        assert!(limiter.is_limited(DataCategory::Transaction, now));
+        assert!(limiter.is_limited(DataCategory::Transaction, now + secs(59)));
+        assert!(!limiter.is_limited(DataCategory::Transaction, now + secs(60)));
+        assert!(!limiter.is_limited(DataCategory::Error, now));
         assert_eq!(
-            limiter.limited_until(Category::Transaction),
+            limiter.limited_until(DataCategory::Transaction),
             Some(now + secs(60))
         );
-        assert_eq!(limiter.limited_until(Category::Error), None);
+        assert_eq!(limiter.limited_until(DataCategory::Error), None);
     }
 
     #[test]
@@ -437,8 +342,14 @@ mod tests {
         let now = Instant::now();
         let mut limiter = RateLimiter::new();
         limiter.update(429, Some("600"), Some("10:error:org"), now);
-        assert_eq!(limiter.limited_until(Category::Error), Some(now + secs(10)));
-        assert!(!limiter.is_limited(Category::Session, now), "only errors");
+        assert_eq!(
+            limiter.limited_until(DataCategory::Error),
+            Some(now + secs(10))
+        );
+        assert!(
+            !limiter.is_limited(DataCategory::Session, now),
+            "only errors"
+        );
     }
 
     #[test]
@@ -446,7 +357,7 @@ mod tests {
         let now = Instant::now();
         let mut limiter = RateLimiter::new();
         limiter.update(429, Some("600"), Some("60:metric_bucket:org"), now);
-        assert!(!limiter.is_limited(Category::Error, now));
+        assert!(!limiter.is_limited(DataCategory::Error, now));
     }
 
     #[test]
@@ -454,7 +365,10 @@ mod tests {
         let now = Instant::now();
         let mut limiter = RateLimiter::new();
         limiter.update(429, Some("30"), Some("garbage"), now);
-        assert_eq!(limiter.limited_until(Category::Error), Some(now + secs(30)));
+        assert_eq!(
+            limiter.limited_until(DataCategory::Error),
+            Some(now + secs(30))
+        );
     }
 
     #[test]
@@ -474,8 +388,8 @@ mod tests {
             let now = Instant::now();
             let mut limiter = RateLimiter::new();
             limiter.update(429, retry_after, None, now);
-            for category in Category::ALL {
-                let expected = (category != Category::ClientReport).then_some(now + want);
+            for category in DataCategory::ALL {
+                let expected = (category != DataCategory::ClientReport).then_some(now + want);
                 assert_eq!(
                     limiter.limited_until(category),
                     expected,
@@ -493,7 +407,7 @@ mod tests {
             limiter.update(status, Some("120"), None, now);
         }
         limiter.update(200, None, Some(""), now);
-        for category in Category::ALL {
+        for category in DataCategory::ALL {
             assert_eq!(limiter.limited_until(category), None, "{category:?}");
         }
     }
@@ -503,15 +417,24 @@ mod tests {
         let now = Instant::now();
         let mut limiter = RateLimiter::new();
         limiter.update(200, None, Some("60:error:org, 10:error:key"), now);
-        assert_eq!(limiter.limited_until(Category::Error), Some(now + secs(60)));
+        assert_eq!(
+            limiter.limited_until(DataCategory::Error),
+            Some(now + secs(60))
+        );
         // A shorter limit later does not lift the longer one early.
         limiter.update(200, None, Some("5:error:org"), now + secs(1));
-        assert_eq!(limiter.limited_until(Category::Error), Some(now + secs(60)));
+        assert_eq!(
+            limiter.limited_until(DataCategory::Error),
+            Some(now + secs(60))
+        );
         // An all-categories limit that ends later covers the category too; one that ends earlier does not cut it.
         limiter.update(429, None, None, now + secs(30));
-        assert_eq!(limiter.limited_until(Category::Error), Some(now + secs(90)));
         assert_eq!(
-            limiter.limited_until(Category::Session),
+            limiter.limited_until(DataCategory::Error),
+            Some(now + secs(90))
+        );
+        assert_eq!(
+            limiter.limited_until(DataCategory::Session),
             Some(now + secs(90))
         );
     }
@@ -522,40 +445,43 @@ mod tests {
         let mut limiter = RateLimiter::new();
         limiter.update(429, Some("60"), None, now);
         limiter.update(200, None, Some("60::org, 60:client_report:org"), now);
-        assert!(!limiter.is_limited(Category::ClientReport, now));
-        assert_eq!(limiter.limited_until(Category::ClientReport), None);
-        assert!(limiter.is_limited(Category::Unknown, now), "all categories");
+        assert!(!limiter.is_limited(DataCategory::ClientReport, now));
+        assert_eq!(limiter.limited_until(DataCategory::ClientReport), None);
+        assert!(
+            limiter.is_limited(DataCategory::Unknown, now),
+            "all categories"
+        );
     }
 
     #[test]
     fn item_types_map_to_categories() {
         let cases = [
-            ("event", Category::Error),
-            ("transaction", Category::Transaction),
-            ("session", Category::Session),
-            ("sessions", Category::Session),
-            ("attachment", Category::Attachment),
-            ("client_report", Category::ClientReport),
-            ("check_in", Category::Monitor),
-            ("profile", Category::Profile),
-            ("replay_recording", Category::Replay),
-            ("span", Category::Span),
-            ("log", Category::LogItem),
-            ("something_new", Category::Unknown),
-            ("", Category::Unknown),
+            ("event", DataCategory::Error),
+            ("transaction", DataCategory::Transaction),
+            ("session", DataCategory::Session),
+            ("sessions", DataCategory::Session),
+            ("attachment", DataCategory::Attachment),
+            ("client_report", DataCategory::ClientReport),
+            ("check_in", DataCategory::Monitor),
+            ("profile", DataCategory::Profile),
+            ("replay_recording", DataCategory::Replay),
+            ("span", DataCategory::Span),
+            ("log", DataCategory::LogItem),
+            ("something_new", DataCategory::Unknown),
+            ("", DataCategory::Unknown),
         ];
         for (ty, want) in cases {
-            assert_eq!(Category::from_item_type(ty), want, "{ty}");
+            assert_eq!(DataCategory::from_item_type(ty), want, "{ty}");
         }
     }
 
     #[test]
     fn names_round_trip_and_discriminants_index_the_table() {
-        for (i, category) in Category::ALL.into_iter().enumerate() {
+        for (i, category) in DataCategory::ALL.into_iter().enumerate() {
             assert_eq!(category as usize, i);
-            let parsed = Category::from_header_name(category.as_str());
+            let parsed = DataCategory::from_header_name(category.as_str());
             match category {
-                Category::ClientReport | Category::Unknown => assert_eq!(parsed, None),
+                DataCategory::ClientReport | DataCategory::Unknown => assert_eq!(parsed, None),
                 _ => assert_eq!(parsed, Some(category)),
             }
         }
@@ -599,7 +525,7 @@ mod tests {
         let types: Vec<&str> = kept.items.iter().map(EnvelopeItem::ty).collect();
         assert_eq!(types, ["event", "client_report"]);
         assert_eq!(kept.event_id, event_id);
-        assert_eq!(removed, vec![(Category::Attachment, 11)]);
+        assert_eq!(removed, vec![(DataCategory::Attachment, 11)]);
     }
 
     #[test]
@@ -615,7 +541,7 @@ mod tests {
         let kept = kept.expect("the event and the report remain");
         assert_eq!(kept.event_id, envelope.event_id);
         assert_eq!(kept.items.len(), 2);
-        assert_eq!(removed, vec![(Category::Attachment, 4)]);
+        assert_eq!(removed, vec![(DataCategory::Attachment, 4)]);
 
         limiter.update(200, None, Some("60:error:org"), now);
         let (kept, removed) = limiter.filter(raw, now);
@@ -623,7 +549,7 @@ mod tests {
         assert_eq!(kept.event_id, None);
         assert_eq!(
             removed,
-            vec![(Category::Error, 1), (Category::Attachment, 4)]
+            vec![(DataCategory::Error, 1), (DataCategory::Attachment, 4)]
         );
     }
 
@@ -636,7 +562,7 @@ mod tests {
         let kept = kept.expect("a client report still goes out");
         assert_eq!(kept.items, vec![report()]);
         assert_eq!(kept.event_id, None);
-        assert_eq!(removed, vec![(Category::Error, 1)]);
+        assert_eq!(removed, vec![(DataCategory::Error, 1)]);
     }
 
     #[test]
@@ -646,7 +572,7 @@ mod tests {
         limiter.update(200, None, Some("60:error:org"), now);
         let (kept, removed) = limiter.filter(Envelope::from_event(Event::default()), now);
         assert_eq!(kept, None);
-        assert_eq!(removed, vec![(Category::Error, 1)]);
+        assert_eq!(removed, vec![(DataCategory::Error, 1)]);
         // Once the limit has passed, the same envelope goes through.
         let (kept, removed) =
             limiter.filter(Envelope::from_event(Event::default()), now + secs(60));

@@ -41,7 +41,7 @@ mod capture {
     ) -> EventId {
         match hub::client() {
             Some(client) => {
-                Hub::with_current(|hub| client.capture_exceptions(hub, exceptions, fill))
+                Hub::with_current(|hub| client.capture_exceptions(hub.as_ref(), exceptions, fill))
             }
             None => EventId::nil(),
         }
@@ -51,12 +51,12 @@ mod capture {
     #[cfg(any(feature = "log", feature = "tracing"))]
     pub(crate) fn capture_message(
         message: &str,
-        level: crate::Level,
+        level: crate::protocol::level::Level,
         fill: impl FnOnce(&mut Event),
     ) -> EventId {
         match hub::client() {
             Some(client) => {
-                Hub::with_current(|hub| client.capture_message(hub, message, level, fill))
+                Hub::with_current(|hub| client.capture_message(hub.as_ref(), message, level, fill))
             }
             None => EventId::nil(),
         }

@@ -56,7 +56,7 @@ fn report(info: &PanicHookInfo<'_>) {
     }
     let trace = stacktrace::capture();
     let event = panic_event(info);
-    Hub::with_current(|hub| client.capture_panic(hub, event, Some(trace)));
+    Hub::with_current(|hub| client.capture_panic(hub.as_ref(), event, Some(trace)));
 }
 
 /// The event for a panic: level fatal, one exception of type `panic` with mechanism `panic` (`handled: false`), the

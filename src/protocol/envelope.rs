@@ -23,6 +23,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::event::{ClientSdkInfo, Event, EventId};
+use super::item_kind::ItemKind;
 use super::json;
 use super::time::{Rfc3339, Timestamp};
 
@@ -75,6 +76,15 @@ impl EnvelopeItem {
                 serde_json::from_slice(payload).ok().map(Cow::Owned)
             }
             _ => None,
+        }
+    }
+
+    /// The item's kind, or `None` for a raw item of a type the SDK does not send.
+    pub(crate) fn kind(&self) -> Option<ItemKind> {
+        match self {
+            EnvelopeItem::Event(_) => Some(ItemKind::Event),
+            EnvelopeItem::ClientReport(_) => Some(ItemKind::ClientReport),
+            EnvelopeItem::Raw { ty, .. } => ItemKind::from_item_type(ty),
         }
     }
 

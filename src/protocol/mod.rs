@@ -3,10 +3,12 @@
 //! These types depend on nothing else in the crate, so they could move to a crate of their own.
 
 pub mod breadcrumb;
+pub(crate) mod data_category;
 pub mod debug_meta;
 pub mod envelope;
 pub mod event;
 pub mod exception;
+pub(crate) mod item_kind;
 pub(crate) mod json;
 pub mod level;
 pub mod stacktrace;

@@ -9,11 +9,13 @@ use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::client::Pending;
 use crate::diagnostics::sdk_debug;
 use crate::limits;
+use crate::message::PendingEvent;
 use crate::options::ClientOptions;
-use crate::protocol::{ClientSdkInfo, DebugMeta, Event, Thread, User};
+use crate::protocol::data_category::DataCategory;
+use crate::protocol::debug_meta::DebugMeta;
+use crate::protocol::event::{ClientSdkInfo, Event, Thread, User};
 use crate::scrub::Scrubber;
 use crate::stacktrace::{InAppRules, Symbolizer};
 use crate::stats::{Counters, Reason};
@@ -63,11 +65,6 @@ impl Processor {
         }
     }
 
-    /// The options the client was started with.
-    pub(crate) fn options(&self) -> &ClientOptions {
-        &self.options
-    }
-
     /// Computes the contexts and host name now rather than on the first event.
     pub(crate) fn warm_up(&self) {
         self.facts();
@@ -90,8 +87,8 @@ impl Processor {
     }
 
     /// The event to send, or `None` when `before_send` drops it (counted).
-    pub(crate) fn prepare(&self, pending: Pending) -> Option<Event> {
-        let Pending {
+    pub(crate) fn prepare(&self, pending: PendingEvent) -> Option<Event> {
+        let PendingEvent {
             mut event,
             trace,
             scope,
@@ -174,11 +171,13 @@ impl Processor {
         match catch_unwind(AssertUnwindSafe(|| before_send(event))) {
             Ok(Some(event)) => Some(event),
             Ok(None) => {
-                self.counters.discard(Reason::BeforeSend);
+                self.counters
+                    .discard(Reason::BeforeSend, DataCategory::Error);
                 None
             }
             Err(_) => {
-                self.counters.discard(Reason::BeforeSend);
+                self.counters
+                    .discard(Reason::BeforeSend, DataCategory::Error);
                 sdk_debug!("before_send panicked; event {id} dropped");
                 None
             }

@@ -1,0 +1,133 @@
+//! The messages that travel from the capturing threads to the worker: units of work on the data queue ([`Task`]),
+//! orders on the control queue ([`Control`]), and the one-shot [`Reply`] the worker answers a flush or a shutdown
+//! with.
+//!
+//! This module depends on nothing above it: the caller's side (`client.rs`, `hub.rs`) and the worker both use it,
+//! and neither is seen from here.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::delivery::spool::Claim;
+use crate::protocol::envelope::Envelope;
+use crate::protocol::event::Event;
+use crate::protocol::item_kind::ItemKind;
+use crate::scope::Scope;
+use crate::stacktrace::RawTrace;
+
+/// An event on its way to the worker, with what the worker needs to finish it.
+pub(crate) struct PendingEvent {
+    pub(crate) event: Event,
+    /// The capturing thread's stack, unresolved; it goes to the last exception, or to the current thread's entry.
+    pub(crate) trace: Option<RawTrace>,
+    /// The scope at capture time (a shared snapshot).
+    pub(crate) scope: Arc<Scope>,
+}
+
+/// A unit of work on the bounded data queue: the makings of one envelope item, of one kind. The worker finishes
+/// each by its kind (see `worker/finish.rs`) and ships it by its kind (see `worker/batch.rs`).
+///
+/// A new kind of telemetry adds a variant here, a finishing step, and a row in
+/// [`ItemKind`](crate::protocol::item_kind::ItemKind)'s table; the queue, delivery, the spool, rate limits and
+/// client reports then carry it like the others.
+pub(crate) enum Task {
+    /// An error, message or panic event: symbolicated, merged with its scope and serialised on the worker.
+    Event(Box<PendingEvent>),
+}
+
+impl Task {
+    /// The kind of envelope item this task becomes.
+    pub(crate) fn kind(&self) -> ItemKind {
+        match self {
+            Task::Event(_) => ItemKind::Event,
+        }
+    }
+}
+
+/// Messages on the unbounded control queue, which is separate so that a full data queue can never hold up a flush
+/// or a shutdown. The worker looks at it before each next task.
+pub(crate) enum Control {
+    /// Deliver what was queued before this message, until `deadline`, then answer whether all of it went.
+    Flush { deadline: Instant, ack: Reply },
+    /// Deliver what is queued until `deadline`, keep the rest, answer, and stop.
+    Shutdown { deadline: Instant, ack: Reply },
+    /// The data queue reached half full while the worker slept: drain it now, so that it cannot overflow before
+    /// the next poll.
+    Drain,
+    /// An envelope that the panic hook finished but could not write to the spool.
+    #[cfg_attr(
+        not(feature = "panic"),
+        expect(dead_code, reason = "only the panic hook sends envelopes")
+    )]
+    Envelope(Envelope),
+    /// An envelope that the panic hook already finished and wrote to the spool, claimed, for the worker to send.
+    #[cfg_attr(
+        not(feature = "panic"),
+        expect(dead_code, reason = "only the panic hook stores envelopes")
+    )]
+    Stored { claim: Claim, envelope: Envelope },
+}
+
+/// Creates a one-shot reply: the worker answers a flush or shutdown through the [`Reply`], the waiting thread reads
+/// it from the [`Answer`]. A reply dropped unanswered (the worker is gone) ends the wait at once.
+pub(crate) fn reply() -> (Reply, Answer) {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    (Reply(tx), Answer(rx))
+}
+
+/// The sending half of [`reply`].
+pub(crate) struct Reply(Sender<bool>);
+
+impl Reply {
+    pub(crate) fn send(self, value: bool) {
+        // The waiting thread may have given up already; nobody is left to tell.
+        let _ = self.0.try_send(value);
+    }
+}
+
+/// The receiving half of [`reply`].
+pub(crate) struct Answer(Receiver<bool>);
+
+impl Answer {
+    /// The answer, or `None` if there was none by `deadline` or the reply was dropped unanswered.
+    pub(crate) fn wait_until(self, deadline: Instant) -> Option<bool> {
+        self.0.recv_deadline(deadline).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_reply_carries_its_answer_and_an_unanswered_one_ends_the_wait() {
+        let (ack, answer) = reply();
+        ack.send(true);
+        assert_eq!(
+            answer.wait_until(Instant::now() + Duration::from_secs(5)),
+            Some(true)
+        );
+
+        let (ack, answer) = reply();
+        let started = Instant::now();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            drop(ack);
+        });
+        assert_eq!(answer.wait_until(started + Duration::from_secs(30)), None);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "woken by the drop"
+        );
+
+        let (_ack, answer) = reply();
+        assert_eq!(
+            answer.wait_until(Instant::now() + Duration::from_millis(10)),
+            None
+        );
+    }
+}

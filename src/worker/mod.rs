@@ -1,0 +1,195 @@
+//! The worker thread: finishes each queued item by its kind, ships it by its kind, and hands envelopes to delivery.
+//!
+//! It is the only thread the SDK starts. It waits on two queues (see `queue.rs`): the bounded data queue of
+//! [`Task`]s and the unbounded control queue (flush, shutdown, wake-ups, and envelopes the panic hook already
+//! finished). For each task:
+//!
+//! 1. **Finish** it by its kind (`finish.rs`): an event is merged with its scope, symbolicated and passed through
+//!    `before_send` (`processor.rs`).
+//! 2. **Ship** it by its kind (`batch.rs`): events go at once in an envelope of their own; kinds that are batched
+//!    wait for their batch to fill or fall due.
+//! 3. **Deliver** the envelope (`delivery/`): send, or keep in the spool, with rate limits, retries and client
+//!    reports.
+
+pub(crate) mod batch;
+pub(crate) mod finish;
+pub(crate) mod processor;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use batch::Batches;
+use processor::Processor;
+
+use crate::delivery::Delivery;
+use crate::message::{Control, Task};
+use crate::queue::{Wake, WorkerEnd};
+
+/// How long the worker looks for the next event after handling one, before it goes back to sleep. Short enough that
+/// an idle program's worker sleeps almost all the time (it costs at most this much of a core per event, and yields
+/// the CPU to any thread that wants it meanwhile); long enough to catch the next capture of a burst at once.
+const LINGER: Duration = Duration::from_micros(200);
+
+/// How often a sleeping worker looks at the data queue.
+///
+/// The worker never blocks on the data queue: a receiver blocked there would make every capture that finds it
+/// asleep pay for the system call that wakes it (about 9 µs on a VM, twice the stack walk). Instead it sleeps on
+/// the control queue and polls the data queue this often, so a capture costs its caller a queue push and nothing
+/// more, and a lone event starts on its way within this delay. `flush`, shutdown and a panic go through the control
+/// queue and wake the worker at once, and so does a capture that finds the data queue half full,
+/// so a steady stream of events cannot overflow the queue while the worker sleeps.
+const POLL: Duration = Duration::from_millis(100);
+
+pub(crate) struct Worker {
+    /// The data and control queues (see `queue`).
+    mailbox: WorkerEnd,
+    processor: Arc<Processor>,
+    batches: Batches,
+    delivery: Delivery,
+}
+
+impl Worker {
+    pub(crate) fn new(mailbox: WorkerEnd, processor: Arc<Processor>, delivery: Delivery) -> Self {
+        Worker {
+            mailbox,
+            processor,
+            batches: Batches::default(),
+            delivery,
+        }
+    }
+
+    pub(crate) fn run(mut self) {
+        self.processor.warm_up();
+        let mut busy = false;
+        loop {
+            // After a task, look for the next one for a moment (errors come in bursts); asleep, look once.
+            let task = if busy {
+                self.linger()
+            } else {
+                self.mailbox.pop_task()
+            };
+            if let Some(task) = task {
+                self.handle(task, true);
+                busy = true;
+                continue;
+            }
+            busy = false;
+            let now = Instant::now();
+            let timeout = self.next_wake(now).saturating_duration_since(now);
+            // The control queue wakes the worker, and so does a data queue that is half full; otherwise the data
+            // queue is polled (see `POLL`).
+            match self.mailbox.wait(timeout) {
+                Wake::Control(Control::Flush { deadline, ack }) => {
+                    let done = self.flush(deadline, false);
+                    ack.send(done);
+                }
+                Wake::Control(Control::Stored { claim, envelope }) => {
+                    self.delivery.deliver_claimed(claim, envelope)
+                }
+                Wake::Control(Control::Envelope(envelope)) => self.delivery.deliver_fresh(envelope),
+                Wake::Control(Control::Shutdown { deadline, ack }) => {
+                    let done = self.shut_down(deadline);
+                    ack.send(done);
+                    return;
+                }
+                // `wait` turns a drain order into `Wake::Tasks`; nothing else to do for it.
+                Wake::Control(Control::Drain) | Wake::Tasks => {}
+                // The client is gone without a shutdown: keep what is queued and stop.
+                Wake::ClientGone => {
+                    self.shut_down(Instant::now());
+                    return;
+                }
+            }
+            let now = Instant::now();
+            for envelope in self.batches.take_due(now) {
+                self.delivery.deliver_fresh(envelope);
+            }
+            self.delivery.tick(now);
+        }
+    }
+
+    /// Polls the data queue for up to [`LINGER`], yielding the CPU between polls; stops at once for a control
+    /// message or when something waits to be replayed.
+    fn linger(&self) -> Option<Task> {
+        let until = Instant::now() + LINGER;
+        loop {
+            // A control message comes first, or a stream of tasks that never lets the queue run dry would hold up
+            // a flush or a shutdown for ever.
+            if self.mailbox.has_control() {
+                return None;
+            }
+            if self.mailbox.has_tasks() {
+                if let Some(task) = self.mailbox.pop_task() {
+                    return Some(task);
+                }
+            }
+            if self.delivery.has_waiting() || Instant::now() >= until {
+                return None;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// When the loop must wake by itself: the next look at the data queue, a batch falling due, or what delivery
+    /// needs (the end of an offline pause, the next report), whichever comes first.
+    fn next_wake(&self, now: Instant) -> Instant {
+        let mut wake = self.delivery.next_wake(now).min(now + POLL);
+        if let Some(due) = self.batches.next_due() {
+            wake = wake.min(due);
+        }
+        wake.max(now)
+    }
+
+    /// Finishes a queued task and ships it: delivered now (`send_now`, unless the server is in an offline pause),
+    /// parked for later, or added to its kind's batch.
+    fn handle(&mut self, task: Task, send_now: bool) {
+        let Some((kind, item)) = finish::finish(&self.processor, task) else {
+            return;
+        };
+        let now = Instant::now();
+        let Some(envelope) = self.batches.push(kind, item, now) else {
+            return;
+        };
+        if send_now && !self.delivery.is_offline(now) {
+            self.delivery.deliver_fresh(envelope);
+        } else {
+            self.delivery.park(envelope, 0);
+        }
+    }
+
+    /// Delivers what is queued, batched and waiting, until `deadline`; returns whether nothing is left.
+    ///
+    /// A flush takes the tasks queued when it started, not those that captures keep adding meanwhile (a steady
+    /// stream would keep it going forever); a shutdown takes them all, since nothing will take them later.
+    fn flush(&mut self, deadline: Instant, until_empty: bool) -> bool {
+        let mut left = if until_empty {
+            usize::MAX
+        } else {
+            self.mailbox.len()
+        };
+        while left > 0 {
+            let Some(task) = self.mailbox.pop_task() else {
+                break;
+            };
+            left -= 1;
+            let in_time = Instant::now() < deadline;
+            self.handle(task, in_time);
+        }
+        for envelope in self.batches.take_all() {
+            if Instant::now() < deadline {
+                self.delivery.deliver_fresh(envelope);
+            } else {
+                self.delivery.park(envelope, 0);
+            }
+        }
+        let delivered = self.delivery.flush(deadline);
+        (!until_empty || self.mailbox.len() == 0) && delivered
+    }
+
+    /// Delivers what it can until `deadline`, keeps the rest, sends a last client report, and stops.
+    fn shut_down(&mut self, deadline: Instant) -> bool {
+        let done = self.flush(deadline, true);
+        self.delivery.shut_down(deadline);
+        done
+    }
+}
