@@ -21,7 +21,7 @@ use std::time::Duration;
 #[cfg(feature = "panic")]
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::message::{Control, Task};
 
@@ -156,10 +156,7 @@ pub(crate) struct WorkerEnd {
 impl WorkerEnd {
     /// Takes the oldest queued task, if any.
     pub(crate) fn pop_task(&self) -> Option<Task> {
-        match self.tasks.try_recv() {
-            Ok(task) => Some(task),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.tasks.try_recv().ok()
     }
 
     /// Whether a task waits, as of a moment ago.
