@@ -26,6 +26,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serializer as _;
 use serde::ser::SerializeMap;
 
+use crate::contexts::hostname;
 use crate::protocol::{Envelope, Event, EventId, Frame, Timestamp};
 use crate::transport::{Outcome, Transport};
 
@@ -592,17 +593,6 @@ fn write_json(
         map.serialize_entry("labels", &labels)?;
     }
     map.end()
-}
-
-/// This machine's name, for `host.name` when an event carries none.
-fn hostname() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
