@@ -74,6 +74,51 @@ use crate::transport::{Outcome, Transport};
 /// ```text
 /// {"@timestamp":"2025-11-25T13:34:56.123Z","log.level":"error","message":"could not load settings.toml","ecs.version":"8.11.0","log.origin.file.name":"src/main.rs","log.origin.file.line":55,"log.origin.function":"demo::load_config","error.type":"ConfigError","error.message":"could not load settings.toml","error.stack_trace":"   0: demo::load_config at src/main.rs:55\n   1: demo::main at src/main.rs:97\n   2: std::rt::lang_start","error.chain":["PortError: invalid port","ParseIntError: invalid digit found in string"],"event.id":"9ec79c33ec9942ab8353589fcb2e04dc","service.name":"demo","service.version":"0.1.0","service.environment":"production","host.name":"web-1","process.pid":4242,"labels":{"component":"billing"}}
 /// ```
+///
+/// # Rotation
+///
+/// Lines go to the file given to [`JsonLinesSink::builder`], say `app.log`. Before a line that would take the file
+/// past [`max_bytes`](JsonLinesSinkBuilder::max_bytes) is written, the file is rotated: `app.log.{max_files - 1}`
+/// becomes `app.log.{max_files}` (replacing it), and so on down to `app.log` becoming `app.log.1`; then a fresh
+/// `app.log` is started. So there is the active file plus at most [`max_files`](JsonLinesSinkBuilder::max_files)
+/// backups, `app.log.1` the newest. A file that is still empty takes the line whatever its size, so a line longer
+/// than `max_bytes` gets a file of its own rather than being split or dropped. An existing file is continued: its
+/// size counts toward `max_bytes`.
+///
+/// After each rotation, backups numbered above `max_files` (left by a run with a larger `max_files`) are deleted.
+/// Only names of the exact form `app.log.N` (`N` a decimal number without leading zeros) are touched: `app.log.gz`,
+/// `app.log.1.gz`, `app.log.old` or `other.log` in the same directory never are.
+///
+/// Renaming rather than copying keeps a reader such as Filebeat on the same file (inode) across a rotation, so it
+/// finishes reading `app.log.1` before it moves on to the new `app.log`.
+///
+/// ```
+/// use faultline::sink::{EcsRecord, JsonLinesSink};
+///
+/// let dir = tempfile::tempdir()?;
+/// // Every line is longer than 100 bytes, so each one after the first rotates the file.
+/// let sink = JsonLinesSink::builder(dir.path().join("app.log")).max_bytes(100).max_files(2).build()?;
+/// for message in ["first", "second", "third"] {
+///     sink.write_record(&EcsRecord::new("INFO", message))?;
+/// }
+/// let message = |name: &str| -> Result<String, Box<dyn std::error::Error>> {
+///     let line: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join(name))?)?;
+///     Ok(line["message"].as_str().unwrap_or_default().to_owned())
+/// };
+/// assert_eq!(message("app.log")?, "third");
+/// assert_eq!(message("app.log.1")?, "second");
+/// assert_eq!(message("app.log.2")?, "first");
+/// assert!(!dir.path().join("app.log.3").exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Lines and locking
+///
+/// Each line is written with a single `write_all` while the file's lock is held, so lines from concurrent writers
+/// never interleave, and rotation happens between lines only. The file is opened in append mode and written without
+/// a buffered writer: once a line is written (at once, or with its batch under [`FlushPolicy::Batched`]), it has
+/// reached the operating system. After a failed write the file is cut back to its last complete line where
+/// possible, so a half-written line never sits in front of the next one.
 pub struct JsonLinesSink {
     file: RotatingFile,
     service: Option<Service>,
@@ -99,14 +144,18 @@ pub struct JsonLinesSinkBuilder {
 }
 
 impl JsonLinesSinkBuilder {
-    /// Sets the size in bytes past which the file is rotated. Defaults to 5 MiB. See
-    /// [`RotatingFileBuilder::max_bytes`].
+    /// Sets the size in bytes past which the file is rotated (see [Rotation](JsonLinesSink#rotation)). Defaults to
+    /// 5 MiB (`5 * 1024 * 1024`).
+    ///
+    /// A value of 0 makes [`JsonLinesSinkBuilder::build`] fail; use `u64::MAX` never to rotate.
     pub fn max_bytes(mut self, max_bytes: u64) -> Self {
         self.file = self.file.max_bytes(max_bytes);
         self
     }
 
-    /// Sets how many rotated files are kept. Defaults to 5. See [`RotatingFileBuilder::max_files`].
+    /// Sets how many rotated files (`app.log.1` …) are kept (see [Rotation](JsonLinesSink#rotation)). Defaults to 5.
+    ///
+    /// With 0, no backup is kept: a full file is emptied and started again.
     pub fn max_files(mut self, max_files: usize) -> Self {
         self.file = self.file.max_files(max_files);
         self
@@ -137,11 +186,12 @@ impl JsonLinesSinkBuilder {
         self
     }
 
-    /// Opens the file (creating it and its directory if missing) and returns the sink.
+    /// Opens the file for appending (creating it and its directory if missing) and returns the sink.
     ///
     /// # Errors
     ///
-    /// Fails as [`RotatingFileBuilder::open`] does.
+    /// Fails when `max_bytes` is 0, the path has no UTF-8 file name, or the directory or file cannot be created or
+    /// opened.
     pub fn build(self) -> io::Result<JsonLinesSink> {
         Ok(JsonLinesSink {
             file: self.file.open()?,
@@ -170,7 +220,8 @@ impl JsonLinesSink {
     ///
     /// # Errors
     ///
-    /// Fails when the line cannot be written (see [`RotatingFile::write_line`]).
+    /// Fails with the operating system's error when the line cannot be written. A failed rotation is not an error:
+    /// the line goes to the current file, and the next write tries to rotate again.
     pub fn write_event(&self, event: &Event) -> io::Result<()> {
         self.write_record(&EcsRecord::from_event(event))
     }
@@ -201,7 +252,8 @@ impl JsonLinesSink {
     ///
     /// # Errors
     ///
-    /// Fails when the line cannot be written (see [`RotatingFile::write_line`]).
+    /// Fails with the operating system's error when the line cannot be written. A failed rotation is not an error:
+    /// the line goes to the current file, and the next write tries to rotate again.
     pub fn write_record(&self, record: &EcsRecord<'_>) -> io::Result<()> {
         self.file.write_line(&self.format_line(record))
     }

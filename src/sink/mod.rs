@@ -2,9 +2,9 @@
 //!
 //! [`JsonLinesSink`] is a [`Transport`](crate::transport::Transport): give it to
 //! [`ClientOptions::transport`](crate::ClientOptions::transport) and every event becomes one line of JSON with
-//! [Elastic Common Schema] field names in a size-rotated file ([`RotatingFile`]). A shipper tails the file and
-//! Elasticsearch indexes the fields without a custom ingest pipeline; `docs/elk.md` in the repository has a Filebeat
-//! configuration and an index template for them.
+//! [Elastic Common Schema] field names in a size-rotated file (see [Rotation](JsonLinesSink#rotation)). A shipper
+//! tails the file and Elasticsearch indexes the fields without a custom ingest pipeline; `docs/elk.md` in the
+//! repository has a Filebeat configuration and an index template for them.
 //!
 //! [`EcsRecord`] is the mapping from an [`Event`](crate::protocol::Event) to those fields, and
 //! [`JsonLinesSink::write_record`] writes a record that did not come from an event, such as a log line: the `log`
@@ -16,7 +16,7 @@
 // The files of this module:
 // - json_lines.rs: `JsonLinesSink` (the transport, its builder and the documented line format);
 // - ecs.rs: `EcsRecord` and `EcsError`, the mapping from an event, and the encoding of a record as one line;
-// - rotate.rs: the size-rotated file the sink writes to, and its `FlushPolicy`.
+// - rotate.rs: the size-rotated file the sink writes to (crate-internal), and the public `FlushPolicy`.
 
 #![forbid(unsafe_code)]
 
@@ -26,4 +26,4 @@ mod rotate;
 
 pub use ecs::{EcsError, EcsRecord};
 pub use json_lines::{JsonLinesSink, JsonLinesSinkBuilder};
-pub use rotate::{FlushPolicy, RotatingFile, RotatingFileBuilder};
+pub use rotate::FlushPolicy;
