@@ -1,4 +1,5 @@
-//! The `os`, `rust` and `device` contexts and the host name, computed once per client on the worker thread.
+//! The `os`, `rust` and `device` contexts and the host name: facts about the machine, read once by those who need
+//! them (the worker, per client; the JSON-lines sink, when it is built).
 
 use std::collections::BTreeMap;
 
@@ -67,7 +68,8 @@ fn os_release_field(text: &str, key: &str) -> Option<String> {
     })
 }
 
-/// The machine's host name, for `server_name`.
+/// The machine's host name: for an event's `server_name`, and for `host.name` on the JSON lines of records that
+/// carry none.
 pub(crate) fn hostname() -> Option<String> {
     let from_file = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))

@@ -1,6 +1,9 @@
-//! A log file rotated by size, like Python's `logging.handlers.RotatingFileHandler`.
+//! A log file rotated by size, like Python's `logging.handlers.RotatingFileHandler`, and the [`FlushPolicy`] that
+//! says when its lines reach the disk.
 //!
-//! The rules are documented on [`RotatingFile`], where users see them.
+//! [`RotatingFile`] is the crate's own: users see its rules in the "Rotation" and "Lines and locking" sections of
+//! [`JsonLinesSink`](super::JsonLinesSink), the one thing that writes through it. [`FlushPolicy`] is public, as a
+//! setting of the sink's builder.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -26,8 +29,9 @@ pub enum FlushPolicy {
     /// Lines wait in memory and are written together, which costs fewer system calls when lines come fast.
     ///
     /// The waiting lines are written when `max_lines` of them have gathered, when a line arrives and the oldest
-    /// waiting one is at least `max_delay` old, when 64 KiB are waiting, on [`RotatingFile::flush`] (which the
-    /// SDK's `flush`, its shutdown and its panic hook reach through the transport) and on drop. A crash therefore
+    /// waiting one is at least `max_delay` old, when 64 KiB are waiting, when the sink is flushed
+    /// ([`Transport::flush`](crate::transport::Transport::flush), which the SDK's `flush`, its shutdown and its panic
+    /// hook reach) and when it is dropped. A crash therefore
     /// loses at most `max_lines - 1` lines, and, as long as lines keep coming, none older than `max_delay`.
     ///
     /// No thread watches the clock: the delay is checked on each write and by `flush`. If the program goes quiet,
@@ -44,7 +48,7 @@ pub enum FlushPolicy {
 /// Settings for a [`RotatingFile`]; made by [`RotatingFile::builder`].
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until `open` is called"]
-pub struct RotatingFileBuilder {
+pub(crate) struct RotatingFileBuilder {
     path: PathBuf,
     max_bytes: u64,
     max_files: usize,
@@ -55,7 +59,7 @@ impl RotatingFileBuilder {
     /// Sets the size in bytes past which the file is rotated. Defaults to 5 MiB (`5 * 1024 * 1024`).
     ///
     /// A value of 0 makes [`RotatingFileBuilder::open`] fail; use `u64::MAX` never to rotate.
-    pub fn max_bytes(mut self, max_bytes: u64) -> Self {
+    pub(crate) fn max_bytes(mut self, max_bytes: u64) -> Self {
         self.max_bytes = max_bytes;
         self
     }
@@ -63,13 +67,13 @@ impl RotatingFileBuilder {
     /// Sets how many rotated files (`app.log.1` …) are kept. Defaults to 5.
     ///
     /// With 0, no backup is kept: a full file is emptied and started again.
-    pub fn max_files(mut self, max_files: usize) -> Self {
+    pub(crate) fn max_files(mut self, max_files: usize) -> Self {
         self.max_files = max_files;
         self
     }
 
     /// Sets when lines reach the file. Defaults to [`FlushPolicy::EveryLine`].
-    pub fn flush_policy(mut self, policy: FlushPolicy) -> Self {
+    pub(crate) fn flush_policy(mut self, policy: FlushPolicy) -> Self {
         self.flush_policy = policy;
         self
     }
@@ -81,7 +85,7 @@ impl RotatingFileBuilder {
     /// # Errors
     ///
     /// Fails when `max_bytes` is 0, the path has no file name, or the directory or file cannot be created or opened.
-    pub fn open(self) -> io::Result<RotatingFile> {
+    pub(crate) fn open(self) -> io::Result<RotatingFile> {
         if self.max_bytes == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -127,44 +131,9 @@ impl RotatingFileBuilder {
 ///
 /// Dropping it writes any lines still waiting under [`FlushPolicy::Batched`].
 ///
-/// # Rotation
-///
-/// Lines go to `app.log`. Before a line that would take the file past `max_bytes` is written, the file is rotated:
-/// `app.log.{max_files - 1}` becomes `app.log.{max_files}` (replacing it), and so on down to `app.log` becoming
-/// `app.log.1`; then a fresh `app.log` is started. So there is the active file plus at most `max_files` backups,
-/// `app.log.1` the newest. A file that is still empty takes the line whatever its size, so a line longer than
-/// `max_bytes` gets a file of its own rather than being split or dropped.
-///
-/// After each rotation, backups numbered above `max_files` (left by a run with a larger `max_files`) are deleted.
-/// Only names of the exact form `app.log.N` (`N` a decimal number without leading zeros) are touched: `app.log.gz`,
-/// `app.log.1.gz`, `app.log.old` or `other.log` in the same directory never are.
-///
-/// Renaming rather than copying keeps a reader such as Filebeat on the same file (inode) across a rotation, so it
-/// finishes reading `app.log.1` before it moves on to the new `app.log`.
-///
-/// # Lines and locking
-///
-/// [`RotatingFile::write_line`] takes one complete line, `\n` included, and writes it with a single `write_all`
-/// while holding the file's mutex, so lines from concurrent writers never interleave, and rotation happens between
-/// lines only. The file is opened in append mode and written without a buffered writer: once a line is written (at
-/// once, or with its batch under [`FlushPolicy::Batched`]), it has reached the operating system.
-///
-/// # Examples
-///
-/// ```
-/// use faultline::sink::RotatingFile;
-///
-/// let dir = tempfile::tempdir()?;
-/// let file = RotatingFile::builder(dir.path().join("app.log")).max_bytes(16).max_files(2).open()?;
-/// for line in ["first line\n", "second line\n", "third line\n"] {
-///     file.write_line(line.as_bytes())?;
-/// }
-/// assert_eq!(std::fs::read_to_string(dir.path().join("app.log"))?, "third line\n");
-/// assert_eq!(std::fs::read_to_string(dir.path().join("app.log.1"))?, "second line\n");
-/// assert_eq!(std::fs::read_to_string(dir.path().join("app.log.2"))?, "first line\n");
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub struct RotatingFile {
+/// The rules (when it rotates, what it prunes, why it renames, how lines stay whole) are documented for users on
+/// [`JsonLinesSink`](super::JsonLinesSink); the tests below check each of them.
+pub(crate) struct RotatingFile {
     path: PathBuf,
     dir: PathBuf,
     file_name: String,
@@ -201,7 +170,7 @@ impl std::fmt::Debug for RotatingFile {
 impl RotatingFile {
     /// Settings for a file at `path` (e.g. `/var/log/app/app.log`), with the defaults: 5 MiB per file, 5 backups,
     /// [`FlushPolicy::EveryLine`].
-    pub fn builder(path: impl Into<PathBuf>) -> RotatingFileBuilder {
+    pub(crate) fn builder(path: impl Into<PathBuf>) -> RotatingFileBuilder {
         RotatingFileBuilder {
             path: path.into(),
             max_bytes: 5 * 1024 * 1024,
@@ -211,12 +180,12 @@ impl RotatingFile {
     }
 
     /// The active file's path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The path of backup `index` (1 is the newest): `app.log.1`, `app.log.2`, …
-    pub fn backup_path(&self, index: usize) -> PathBuf {
+    pub(crate) fn backup_path(&self, index: usize) -> PathBuf {
         self.dir.join(format!("{}.{index}", self.file_name))
     }
 
@@ -231,7 +200,7 @@ impl RotatingFile {
     /// operating system's error when writing fails. After a failed write the file is cut back to its last complete
     /// line where possible, so a half-written line never sits in front of the next one. A failed rotation is not an
     /// error: the line goes to the current file, and the next write tries to rotate again.
-    pub fn write_line(&self, line: &[u8]) -> io::Result<()> {
+    pub(crate) fn write_line(&self, line: &[u8]) -> io::Result<()> {
         match line.iter().position(|&b| b == b'\n') {
             Some(i) if i + 1 == line.len() => {}
             _ => {
@@ -277,7 +246,7 @@ impl RotatingFile {
     /// # Errors
     ///
     /// Fails when the write fails; the waiting lines are then dropped (see [`RotatingFile::write_line`]).
-    pub fn flush(&self) -> io::Result<()> {
+    pub(crate) fn flush(&self) -> io::Result<()> {
         let mut state = self.lock();
         write_pending(&mut state)?;
         state.file.flush()

@@ -1,11 +1,79 @@
 //! Deciding whether a frame is the application's own code (`in_app`), which is what the server
-//! highlights and groups by.
+//! highlights and groups by, and how its file name is shown: [`InAppRules`] and what it decides.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::InAppRules;
-use super::symbolize::{has_path_prefix, subject_path};
+use super::names::{display_filename, has_path_prefix, subject_path};
 use crate::protocol::stacktrace::Frame;
+
+/// What decides `in_app` and how file names are shortened.
+#[derive(Clone, Debug)]
+pub(crate) struct InAppRules {
+    /// Module-path prefixes that are always application code (win over everything).
+    include: Vec<String>,
+    /// Module-path prefixes that are never application code (win over the heuristics).
+    exclude: Vec<String>,
+    /// The project's directory: file names under it are shown relative to it.
+    project_root: Option<PathBuf>,
+    /// `$CARGO_HOME` as found at construction, for a cargo home outside `~/.cargo`.
+    cargo_home: Option<PathBuf>,
+    /// Tells rule sets apart, so a [`Symbolizer`](super::symbolizer::Symbolizer) can keep frames finished under
+    /// one set.
+    id: u64,
+}
+
+impl InAppRules {
+    /// Rules from the `include` and `exclude` module prefixes (`::`-separated, e.g. `demo` or
+    /// `demo::config`) and the project directory. Reads `$CARGO_HOME` once, here.
+    pub(crate) fn new(
+        include: Vec<String>,
+        exclude: Vec<String>,
+        project_root: Option<PathBuf>,
+    ) -> Self {
+        let cargo_home = std::env::var_os("CARGO_HOME")
+            .filter(|home| !home.is_empty())
+            .map(PathBuf::from);
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        Self {
+            include,
+            exclude,
+            project_root,
+            cargo_home,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// This rule set's identity: two sets with the same id decide every frame alike.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Fills `filename` and `in_app` in frames that have none: frames the symbolizer just resolved, or a stack
+    /// trace that came with the event. What is already set is left alone.
+    pub(crate) fn complete(&self, frames: &mut [Frame]) {
+        for frame in frames {
+            if frame.filename.is_none() {
+                frame.filename = frame.abs_path.as_deref().map(|path| {
+                    display_filename(
+                        path,
+                        self.project_root.as_deref(),
+                        self.cargo_home.as_deref(),
+                    )
+                });
+            }
+            if frame.in_app.is_none() {
+                frame.in_app = is_in_app(frame, self);
+            }
+        }
+    }
+}
+
+impl Default for InAppRules {
+    fn default() -> Self {
+        Self::new(Vec::new(), Vec::new(), None)
+    }
+}
 
 /// Crates whose frames never belong to the application: the standard library and its runtime
 /// pieces, the test harness, and the backtrace machinery including this SDK.
@@ -51,7 +119,7 @@ const RUNTIME_SYMBOLS: &[&str] = &[
 /// boundaries against the function name, the path that owns it and its module), then heuristics:
 /// sources under a cargo registry, a git checkout, `$CARGO_HOME` or `/rustc/` are libraries;
 /// otherwise the owning crate decides (for `<T as Trait>::method`, `T`'s crate).
-pub(crate) fn is_in_app(frame: &Frame, rules: &InAppRules) -> Option<bool> {
+fn is_in_app(frame: &Frame, rules: &InAppRules) -> Option<bool> {
     let function = frame.function.as_deref();
     let subject = function.and_then(subject_path);
     let names = [function, subject.as_deref(), frame.module.as_deref()];
@@ -110,12 +178,12 @@ fn is_runtime_symbol(symbol: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+    use crate::stacktrace::names::module_of;
 
     fn frame(function: &str, abs_path: Option<&str>) -> Frame {
         Frame {
             function: Some(function.into()),
-            module: super::super::symbolize::module_of(function),
+            module: module_of(function),
             abs_path: abs_path.map(Into::into),
             ..Frame::default()
         }
@@ -253,5 +321,44 @@ mod tests {
             Some(true),
             "#[no_mangle] fn in the project"
         );
+    }
+
+    #[test]
+    fn supplied_frames_get_file_names_and_in_app_without_losing_what_is_set() {
+        let rules = InAppRules::new(Vec::new(), Vec::new(), Some(PathBuf::from("/work/app")));
+        let mut frames = vec![
+            Frame {
+                function: Some("demo::load".into()),
+                abs_path: Some("/work/app/src/load.rs".into()),
+                ..Frame::default()
+            },
+            Frame {
+                function: Some("std::rt::lang_start".into()),
+                ..Frame::default()
+            },
+            Frame {
+                function: Some("demo::kept".into()),
+                filename: Some("given.rs".into()),
+                abs_path: Some("/work/app/src/kept.rs".into()),
+                in_app: Some(false),
+                ..Frame::default()
+            },
+        ];
+        rules.complete(&mut frames);
+        assert_eq!(frames[0].filename.as_deref(), Some("src/load.rs"));
+        assert_eq!(frames[0].in_app, Some(true));
+        assert_eq!(frames[1].in_app, Some(false));
+        assert_eq!(frames[1].filename, None);
+        assert_eq!(frames[2].filename.as_deref(), Some("given.rs"));
+        assert_eq!(frames[2].in_app, Some(false));
+    }
+
+    #[test]
+    fn rule_sets_are_told_apart_and_move_to_the_background_thread() {
+        fn assert_send<T: Send + 'static>() {}
+        assert_send::<InAppRules>();
+        let rules = InAppRules::default();
+        assert_eq!(rules.clone().id(), rules.id());
+        assert_ne!(InAppRules::default().id(), rules.id());
     }
 }

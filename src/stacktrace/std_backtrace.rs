@@ -22,7 +22,7 @@
 
 use crate::protocol::stacktrace::{Addr, Frame};
 
-use super::symbolize;
+use super::names;
 
 /// The frames of a backtrace printed by the standard library, **oldest call first** as the protocol wants them,
 /// with `function`, `raw_function` (when cleaning changed the name), `module`, `abs_path`, `lineno`, `colno` and
@@ -70,7 +70,7 @@ fn parse_entry(line: &str) -> Option<Frame> {
     }
     let function = name.map(clean_name);
     Some(Frame {
-        module: function.as_deref().and_then(symbolize::module_of),
+        module: function.as_deref().and_then(names::module_of),
         raw_function: name
             .zip(function.as_deref())
             .filter(|(raw, clean)| raw != clean)
@@ -110,7 +110,7 @@ fn set_location(frame: &mut Frame, location: &str) {
 /// The name without the hashes the full style prints: the legacy `::h0123…` suffix and v0's crate disambiguators
 /// (`std[e28293b1aa0f68bd]::rt` → `std::rt`), so names match those of the crate's own traces.
 fn clean_name(name: &str) -> String {
-    let name = symbolize::strip_hash(name);
+    let name = names::strip_hash(name);
     let mut out = String::with_capacity(name.len());
     let mut rest = name;
     while let Some(open) = rest.find('[') {
@@ -138,7 +138,7 @@ pub(crate) fn trim_newest(frames: &mut Vec<Frame>, crates: &[&str]) {
         frame
             .function
             .as_deref()
-            .and_then(symbolize::subject_path)
+            .and_then(names::subject_path)
             .is_some_and(|path| {
                 let krate = path.split("::").next().unwrap_or(&path);
                 crates.contains(&krate)

@@ -1,5 +1,6 @@
-//! Pure string helpers that turn what the symbolizer found into protocol fields: hash-free
-//! function names, module paths and short display file names. Nothing here touches the process.
+//! How symbol names and source paths are shown: hash-free function names, module paths, the path that decides a
+//! function's crate, `::`-boundary prefix matching, and short display file names. Pure string functions; nothing
+//! here touches the process.
 //!
 //! Names come from `rustc-demangle` (through backtrace's `SymbolName`) in either mangling scheme:
 //! legacy (`demo::main::{{closure}}`, `<demo::Foo as core::fmt::Display>::fmt`) or v0
