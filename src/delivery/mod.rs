@@ -457,10 +457,7 @@ fn id(event_id: Option<EventId>) -> String {
     event_id.map_or_else(|| "-".to_owned(), |id| id.to_string())
 }
 
-/// A jitter roll from the event id (random already), or from the clock for envelopes without one.
+/// A jitter roll from the event id (random already), or from a fresh random id for envelopes without one.
 fn roll(event_id: Option<EventId>) -> f64 {
-    match event_id {
-        Some(id) => crate::sampling::roll_from(id),
-        None => f64::from(Instant::now().elapsed().subsec_nanos() % 1000) / 1000.0,
-    }
+    crate::sampling::roll_from(event_id.unwrap_or_else(EventId::new))
 }
