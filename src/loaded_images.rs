@@ -3,8 +3,8 @@
 //! With them a Sentry server can symbolicate a release build shipped without debug info: it finds the image whose
 //! range holds a frame's `instruction_addr` and the uploaded debug file with that image's `debug_id`.
 //!
-//! On Linux the list comes from `/proc/self/maps` and the ELF files themselves, with std only and no `unsafe`
-//! (`dl_iterate_phdr` would need both):
+//! On Linux the list comes from `/proc/self/maps` and the ELF files themselves, read with std and the `object`
+//! crate's ELF reader, with no `unsafe` here (`dl_iterate_phdr` would need a C binding and `unsafe`):
 //!
 //! 1. Each run of mappings of one file that starts at file offset 0 is one loaded image; the start of that mapping
 //!    is the ELF load base (`image_addr`), and the run spans to the end of its last mapping (`image_size`). Pseudo
@@ -14,10 +14,13 @@
 //! 2. Each image's file is opened and only its ELF header, program headers and `PT_NOTE` segments are read, for the
 //!    GNU build id (`NT_GNU_BUILD_ID`). An image without one is left out: Relay requires a `debug_id` and drops an
 //!    image without it, and the fallback Sentry uses for such files (a hash of the first page of `.text`) would
-//!    mean reading section headers and code; toolchains on Linux emit build ids by default.
+//!    mean reading section headers and code; toolchains on Linux emit build ids by default. The file on disk is
+//!    read, not the copy of these bytes mapped at the load base: reading process memory takes raw pointers
+//!    (`unsafe`, which this crate forbids) or `/proc/self/mem`. The price is the limitation below about files
+//!    replaced in place.
 //!
-//! The work is bounded: at most [`MAX_IMAGES`] files are opened, and at most 128 KiB of headers and notes are read
-//! from each (a typical file needs well under 1 KiB).
+//! The work is bounded: at most [`MAX_IMAGES`] files are opened, and at most about 128 KiB of headers and notes are
+//! read from each (a typical file needs well under 1 KiB).
 //! Nothing here panics on a malformed or truncated file; such an image is just left out.
 //!
 //! Limitations: other systems get an empty list (macOS and Windows would need their own loaders' lists); a file
@@ -74,7 +77,7 @@ mod linux {
         if !fs::metadata(path).ok()?.is_file() {
             return None;
         }
-        let identity = elf_identity(&mut File::open(path).ok()?)?;
+        let identity = elf_identity(File::open(path).ok()?)?;
         let mut image = DebugImage::elf(
             String::from_utf8_lossy(&region.path).into_owned(),
             &identity.build_id,
@@ -236,187 +239,103 @@ struct ElfIdentity {
 const MAX_PHDR_BYTES: usize = 64 * 1024;
 /// The most bytes read from all `PT_NOTE` segments together (the build id note is 36 bytes with a SHA-1 id).
 #[cfg(any(target_os = "linux", test))]
-const MAX_NOTE_BYTES: usize = 64 * 1024;
-
-#[cfg(any(target_os = "linux", test))]
-const PT_NOTE: u32 = 4;
-#[cfg(any(target_os = "linux", test))]
-const NT_GNU_BUILD_ID: u32 = 3;
+const MAX_NOTE_BYTES: u64 = 64 * 1024;
 
 /// Reads the GNU build id, byte order and architecture of an ELF file, from its header, program headers and notes
-/// only (System V gABI, "ELF Header", "Program Header" and "Note Section"). `None` when the file is not ELF, has
-/// no build id, or is truncated or inconsistent anywhere on the way.
+/// only. `None` when the file is not ELF, has no build id, or is truncated or inconsistent anywhere on the way.
+///
+/// The parsing is the `object` crate's, over a [`ReadCache`](object::ReadCache): it reads just the byte ranges
+/// asked for, into buffers it keeps until the file is done, so the whole file is never read. What is read is the
+/// 64-byte header (then 52 bytes for ELF32, after the failed try as ELF64), the program header table and the
+/// `PT_NOTE` segments; the last two are bounded here before object is asked for them, because object checks them
+/// only against the file's length.
 ///
 /// Only `PT_NOTE` segments are searched, not `.note.gnu.build-id` sections: the section is allocated, so linkers
 /// place it in a `PT_NOTE` segment, and reading section headers would mean seeking to the end of the file.
+/// (`object::Object::build_id` searches sections, after parsing the section headers and the symbol tables.)
 #[cfg(any(target_os = "linux", test))]
-fn elf_identity<R: std::io::Read + std::io::Seek>(file: &mut R) -> Option<ElfIdentity> {
-    let header = read_at(file, 0, 64).or_else(|| read_at(file, 0, 52))?;
-    if header.get(..4)? != b"\x7fELF" {
-        return None;
+fn elf_identity<R: std::io::Read + std::io::Seek>(file: R) -> Option<ElfIdentity> {
+    use object::Endianness;
+    use object::elf::{FileHeader32, FileHeader64};
+    use object::read::elf::FileHeader;
+
+    let data = &object::ReadCache::new(file);
+    // `parse` checks the class as well as the magic, version and byte order, so at most one of these succeeds.
+    match FileHeader64::<Endianness>::parse(data) {
+        Ok(header) => identity_from(header, data),
+        Err(_) => identity_from(FileHeader32::<Endianness>::parse(data).ok()?, data),
     }
-    let is_64 = match header.get(4)? {
-        1 => false,
-        2 => true,
-        _ => return None,
-    };
-    let little_endian = match header.get(5)? {
-        1 => true,
-        2 => false,
-        _ => return None,
-    };
-    let read = Fields { little_endian };
-    let machine = read.u16(&header, 18)?;
-    // (e_phoff, e_phentsize, e_phnum) and the smallest valid program header entry.
-    let (phoff, phentsize, phnum, min_phentsize) = if is_64 {
-        (
-            read.u64(&header, 32)?,
-            read.u16(&header, 54)?,
-            read.u16(&header, 56)?,
-            56,
-        )
-    } else {
-        let phoff = read.u32(&header, 28)?.into();
-        (phoff, read.u16(&header, 42)?, read.u16(&header, 44)?, 32)
-    };
-    let phentsize = usize::from(phentsize);
-    if phentsize < min_phentsize {
-        return None;
-    }
+}
+
+/// [`elf_identity`] once the header has been read; `Elf` is the class (ELF32 or ELF64), the byte order is known
+/// only at run time.
+#[cfg(any(target_os = "linux", test))]
+fn identity_from<'data, Elf, R>(header: &Elf, data: R) -> Option<ElfIdentity>
+where
+    Elf: object::read::elf::FileHeader<Endian = object::Endianness>,
+    R: object::ReadRef<'data>,
+{
+    use object::elf;
+    use object::read::elf::{NoteIterator, ProgramHeader};
+
+    let endian = header.endian().ok()?;
     // PN_XNUM (0xffff) would move the count into section header 0; no loadable file needs that many.
-    let table_len = phentsize.checked_mul(usize::from(phnum))?;
-    if phnum == 0xffff || table_len > MAX_PHDR_BYTES {
+    let phnum = header.e_phnum(endian);
+    let table_len = usize::from(phnum).checked_mul(size_of::<Elf::ProgramHeader>())?;
+    if phnum == elf::PN_XNUM || table_len > MAX_PHDR_BYTES {
         return None;
     }
-    let table = read_at(file, phoff, table_len)?;
+    let program_headers = header.program_headers(endian, data).ok()?;
 
-    // Shared by all note segments, so that a file with a thousand of them costs no more than one.
+    // Shared by all note segments, so that a file with a thousand of them costs no more than one. A segment larger
+    // than what is left is read only that far: the notes that fit are still searched.
     let mut note_budget = MAX_NOTE_BYTES;
-    let build_id = table.chunks_exact(phentsize).find_map(|phdr| {
-        if read.u32(phdr, 0)? != PT_NOTE {
-            return None;
-        }
-        // (p_offset, p_filesz, p_align)
-        let (offset, size, align) = if is_64 {
-            (read.u64(phdr, 8)?, read.u64(phdr, 32)?, read.u64(phdr, 48)?)
-        } else {
-            let field = |at| read.u32(phdr, at).map(u64::from);
-            (field(4)?, field(16)?, field(28)?)
-        };
-        let size = usize::try_from(size).ok()?.min(note_budget);
-        note_budget -= size;
-        let notes = read_at(file, offset, size)?;
-        // Notes in a segment aligned to 8 are padded to 8 (GNU property notes); all others to 4, whatever the class.
-        gnu_build_id(&notes, read, if align == 8 { 8 } else { 4 }).map(<[u8]>::to_vec)
-    })?;
+    let build_id = program_headers
+        .iter()
+        .filter(|phdr| phdr.p_type(endian) == elf::PT_NOTE)
+        .find_map(|phdr| {
+            let (offset, size) = phdr.file_range(endian);
+            let size = size.min(note_budget);
+            note_budget -= size;
+            let bytes = data.read_bytes_at(offset, size).ok()?;
+            // Notes are padded to 8 in a segment aligned to 8 (GNU property notes), to 4 in one aligned to 4 or
+            // less; object refuses other alignments, as binutils does.
+            let mut notes = NoteIterator::<Elf>::new(endian, phdr.p_align(endian), bytes).ok()?;
+            // A malformed note ends the search in this segment, not in the next one.
+            while let Ok(Some(note)) = notes.next() {
+                if note.name() == elf::ELF_NOTE_GNU
+                    && note.n_type(endian) == elf::NT_GNU_BUILD_ID
+                    && !note.desc().is_empty()
+                {
+                    return Some(note.desc().to_vec());
+                }
+            }
+            None
+        })?;
 
-    let arch = match machine {
-        3 => Some("x86"),
-        62 => Some("x86_64"),
-        40 => Some("arm"),
-        183 => Some("arm64"),
-        20 => Some("ppc"),
-        21 => Some("ppc64"),
-        8 if is_64 => Some("mips64"),
-        8 => Some("mips"),
+    let arch = match header.e_machine(endian) {
+        elf::EM_386 => Some("x86"),
+        elf::EM_X86_64 => Some("x86_64"),
+        elf::EM_ARM => Some("arm"),
+        elf::EM_AARCH64 => Some("arm64"),
+        elf::EM_PPC => Some("ppc"),
+        elf::EM_PPC64 => Some("ppc64"),
+        elf::EM_MIPS if header.is_type_64() => Some("mips64"),
+        elf::EM_MIPS => Some("mips"),
         _ => None,
     };
     Some(ElfIdentity {
         build_id,
-        little_endian,
+        little_endian: header.is_little_endian(),
         arch,
     })
-}
-
-/// Finds the `NT_GNU_BUILD_ID` note with owner `GNU` in the contents of a `PT_NOTE` segment.
-///
-/// Each note is `namesz`, `descsz` and `type` (4-byte words in the file's byte order, also in ELF64), then the name
-/// (with its NUL) and the descriptor, each followed by padding up to a multiple of `align` from the note's start (as
-/// binutils' `ELF_NOTE_DESC_OFFSET` and `ELF_NOTE_NEXT_OFFSET` compute it).
-#[cfg(any(target_os = "linux", test))]
-fn gnu_build_id(notes: &[u8], read: Fields, align: usize) -> Option<&[u8]> {
-    let padded = |len: usize| len.checked_next_multiple_of(align);
-    let mut rest = notes;
-    while rest.len() >= 12 {
-        let name_len = usize::try_from(read.u32(rest, 0)?).ok()?;
-        let desc_len = usize::try_from(read.u32(rest, 4)?).ok()?;
-        let kind = read.u32(rest, 8)?;
-        let name_end = 12usize.checked_add(name_len)?;
-        let desc_start = padded(name_end)?;
-        let desc_end = desc_start.checked_add(desc_len)?;
-        let name = rest.get(12..name_end)?;
-        let desc = rest.get(desc_start..desc_end)?;
-        if kind == NT_GNU_BUILD_ID && name == b"GNU\0" && !desc.is_empty() {
-            return Some(desc);
-        }
-        let next = padded(desc_end)?;
-        rest = rest.get(next..)?;
-    }
-    None
-}
-
-/// Reads integers at byte offsets of a buffer in an ELF file's byte order; `None` past the end.
-#[cfg(any(target_os = "linux", test))]
-#[derive(Clone, Copy)]
-struct Fields {
-    little_endian: bool,
-}
-
-#[cfg(any(target_os = "linux", test))]
-impl Fields {
-    fn bytes<const N: usize>(self, buf: &[u8], at: usize) -> Option<[u8; N]> {
-        let bytes: [u8; N] = buf.get(at..at.checked_add(N)?)?.try_into().ok()?;
-        Some(bytes)
-    }
-
-    fn u16(self, buf: &[u8], at: usize) -> Option<u16> {
-        let bytes = self.bytes(buf, at)?;
-        Some(if self.little_endian {
-            u16::from_le_bytes(bytes)
-        } else {
-            u16::from_be_bytes(bytes)
-        })
-    }
-
-    fn u32(self, buf: &[u8], at: usize) -> Option<u32> {
-        let bytes = self.bytes(buf, at)?;
-        Some(if self.little_endian {
-            u32::from_le_bytes(bytes)
-        } else {
-            u32::from_be_bytes(bytes)
-        })
-    }
-
-    fn u64(self, buf: &[u8], at: usize) -> Option<u64> {
-        let bytes = self.bytes(buf, at)?;
-        Some(if self.little_endian {
-            u64::from_le_bytes(bytes)
-        } else {
-            u64::from_be_bytes(bytes)
-        })
-    }
-}
-
-/// Exactly `len` bytes at `offset`, or `None` when the file is shorter. Allocates only what the file really has.
-#[cfg(any(target_os = "linux", test))]
-fn read_at<R: std::io::Read + std::io::Seek>(
-    file: &mut R,
-    offset: u64,
-    len: usize,
-) -> Option<Vec<u8>> {
-    use std::io::Read;
-    file.seek(std::io::SeekFrom::Start(offset)).ok()?;
-    let mut buf = Vec::new();
-    file.by_ref()
-        .take(u64::try_from(len).ok()?)
-        .read_to_end(&mut buf)
-        .ok()?;
-    (buf.len() == len).then_some(buf)
 }
 
 #[cfg(test)]
 mod tests {
     use std::io::Cursor;
+
+    use object::elf::{NT_GNU_BUILD_ID, PT_NOTE};
 
     use super::*;
 
@@ -555,7 +474,7 @@ mod tests {
     }
 
     fn identity(bytes: &[u8]) -> Option<ElfIdentity> {
-        elf_identity(&mut Cursor::new(bytes))
+        elf_identity(Cursor::new(bytes))
     }
 
     #[test]
@@ -625,7 +544,8 @@ mod tests {
     #[test]
     fn notes_in_an_eight_byte_aligned_segment() {
         // `.note.gnu.property` gets its own PT_NOTE aligned to 8, where a 12-byte descriptor ends at 28 and the next
-        // note starts at 32. A 3-byte name ("Go\0") is padded to start the descriptor at 16.
+        // note starts at 32. A 3-byte name ("Go\0") is padded to start the descriptor at 16. Object does the
+        // padding; this checks that it is given the segment's alignment.
         let mut notes = note(b"GNU\0", 5, &[1; 12], true, 8);
         notes.extend(note(b"Go\0", 4, &[2; 5], true, 8));
         notes.extend(note(b"GNU\0", NT_GNU_BUILD_ID, &BUILD_ID, true, 8));
