@@ -3,8 +3,8 @@
 //! With them a Sentry server can symbolicate a release build shipped without debug info: it finds the image whose
 //! range holds a frame's `instruction_addr` and the uploaded debug file with that image's `debug_id`.
 //!
-//! On Linux the list comes from `/proc/self/maps` and the ELF files themselves, with std only and no `unsafe`
-//! (`dl_iterate_phdr` would need both):
+//! On Linux the list comes from `/proc/self/maps` and the ELF files themselves, read with std and the `object`
+//! crate's ELF reader, with no `unsafe` here (`dl_iterate_phdr` would need a C binding and `unsafe`):
 //!
 //! 1. Each run of mappings of one file that starts at file offset 0 is one loaded image; the start of that mapping
 //!    is the ELF load base (`image_addr`), and the run spans to the end of its last mapping (`image_size`). Pseudo
@@ -14,10 +14,13 @@
 //! 2. Each image's file is opened and only its ELF header, program headers and `PT_NOTE` segments are read, for the
 //!    GNU build id (`NT_GNU_BUILD_ID`). An image without one is left out: Relay requires a `debug_id` and drops an
 //!    image without it, and the fallback Sentry uses for such files (a hash of the first page of `.text`) would
-//!    mean reading section headers and code; toolchains on Linux emit build ids by default.
+//!    mean reading section headers and code; toolchains on Linux emit build ids by default. The file on disk is
+//!    read, not the copy of these bytes mapped at the load base: reading process memory takes raw pointers
+//!    (`unsafe`, which this crate forbids) or `/proc/self/mem`. The price is the limitation below about files
+//!    replaced in place.
 //!
-//! The work is bounded: at most [`MAX_IMAGES`] files are opened, and at most 128 KiB of headers and notes are read
-//! from each (a typical file needs well under 1 KiB).
+//! The work is bounded: at most [`MAX_IMAGES`] files are opened, and at most about 128 KiB of headers and notes are
+//! read from each (a typical file needs well under 1 KiB).
 //! Nothing here panics on a malformed or truncated file; such an image is just left out.
 //!
 //! Limitations: other systems get an empty list (macOS and Windows would need their own loaders' lists); a file
@@ -74,7 +77,7 @@ mod linux {
         if !fs::metadata(path).ok()?.is_file() {
             return None;
         }
-        let identity = elf_identity(&mut File::open(path).ok()?)?;
+        let identity = elf_identity(File::open(path).ok()?)?;
         let mut image = DebugImage::elf(
             String::from_utf8_lossy(&region.path).into_owned(),
             &identity.build_id,
@@ -236,187 +239,105 @@ struct ElfIdentity {
 const MAX_PHDR_BYTES: usize = 64 * 1024;
 /// The most bytes read from all `PT_NOTE` segments together (the build id note is 36 bytes with a SHA-1 id).
 #[cfg(any(target_os = "linux", test))]
-const MAX_NOTE_BYTES: usize = 64 * 1024;
-
-#[cfg(any(target_os = "linux", test))]
-const PT_NOTE: u32 = 4;
-#[cfg(any(target_os = "linux", test))]
-const NT_GNU_BUILD_ID: u32 = 3;
+const MAX_NOTE_BYTES: u64 = 64 * 1024;
 
 /// Reads the GNU build id, byte order and architecture of an ELF file, from its header, program headers and notes
-/// only (System V gABI, "ELF Header", "Program Header" and "Note Section"). `None` when the file is not ELF, has
-/// no build id, or is truncated or inconsistent anywhere on the way.
+/// only. `None` when the file is not ELF, has no build id, or is truncated or inconsistent anywhere on the way.
+///
+/// The parsing is the `object` crate's, over a [`ReadCache`](object::ReadCache): it reads just the byte ranges
+/// asked for, into buffers it keeps until the file is done, so the whole file is never read. What is read is the
+/// 64-byte header (then 52 bytes for ELF32, after the failed try as ELF64), the program header table and the
+/// `PT_NOTE` segments; the last two are bounded here before object is asked for them, because object checks them
+/// only against the file's length.
 ///
 /// Only `PT_NOTE` segments are searched, not `.note.gnu.build-id` sections: the section is allocated, so linkers
 /// place it in a `PT_NOTE` segment, and reading section headers would mean seeking to the end of the file.
+/// (`object::Object::build_id` searches sections, after parsing the section headers and the symbol tables.)
 #[cfg(any(target_os = "linux", test))]
-fn elf_identity<R: std::io::Read + std::io::Seek>(file: &mut R) -> Option<ElfIdentity> {
-    let header = read_at(file, 0, 64).or_else(|| read_at(file, 0, 52))?;
-    if header.get(..4)? != b"\x7fELF" {
-        return None;
+fn elf_identity<R: std::io::Read + std::io::Seek>(file: R) -> Option<ElfIdentity> {
+    use object::Endianness;
+    use object::elf::{FileHeader32, FileHeader64};
+    use object::read::elf::FileHeader;
+
+    let data = &object::ReadCache::new(file);
+    // `parse` checks the class as well as the magic, version and byte order, so at most one of these succeeds.
+    match FileHeader64::<Endianness>::parse(data) {
+        Ok(header) => identity_from(header, data),
+        Err(_) => identity_from(FileHeader32::<Endianness>::parse(data).ok()?, data),
     }
-    let is_64 = match header.get(4)? {
-        1 => false,
-        2 => true,
-        _ => return None,
-    };
-    let little_endian = match header.get(5)? {
-        1 => true,
-        2 => false,
-        _ => return None,
-    };
-    let read = Fields { little_endian };
-    let machine = read.u16(&header, 18)?;
-    // (e_phoff, e_phentsize, e_phnum) and the smallest valid program header entry.
-    let (phoff, phentsize, phnum, min_phentsize) = if is_64 {
-        (
-            read.u64(&header, 32)?,
-            read.u16(&header, 54)?,
-            read.u16(&header, 56)?,
-            56,
-        )
-    } else {
-        let phoff = read.u32(&header, 28)?.into();
-        (phoff, read.u16(&header, 42)?, read.u16(&header, 44)?, 32)
-    };
-    let phentsize = usize::from(phentsize);
-    if phentsize < min_phentsize {
-        return None;
-    }
+}
+
+/// [`elf_identity`] once the header has been read; `Elf` is the class (ELF32 or ELF64), the byte order is known
+/// only at run time.
+#[cfg(any(target_os = "linux", test))]
+fn identity_from<'data, Elf, R>(header: &Elf, data: R) -> Option<ElfIdentity>
+where
+    Elf: object::read::elf::FileHeader<Endian = object::Endianness>,
+    R: object::ReadRef<'data>,
+{
+    use object::elf;
+    use object::read::elf::{NoteIterator, ProgramHeader};
+
+    let endian = header.endian().ok()?;
     // PN_XNUM (0xffff) would move the count into section header 0; no loadable file needs that many.
-    let table_len = phentsize.checked_mul(usize::from(phnum))?;
-    if phnum == 0xffff || table_len > MAX_PHDR_BYTES {
+    let phnum = header.e_phnum(endian);
+    let table_len = usize::from(phnum).checked_mul(size_of::<Elf::ProgramHeader>())?;
+    if phnum == elf::PN_XNUM || table_len > MAX_PHDR_BYTES {
         return None;
     }
-    let table = read_at(file, phoff, table_len)?;
+    let program_headers = header.program_headers(endian, data).ok()?;
 
-    // Shared by all note segments, so that a file with a thousand of them costs no more than one.
+    // Shared by all note segments, so that a file with a thousand of them costs no more than one. A segment larger
+    // than what is left is read only that far: the notes that fit are still searched.
     let mut note_budget = MAX_NOTE_BYTES;
-    let build_id = table.chunks_exact(phentsize).find_map(|phdr| {
-        if read.u32(phdr, 0)? != PT_NOTE {
-            return None;
-        }
-        // (p_offset, p_filesz, p_align)
-        let (offset, size, align) = if is_64 {
-            (read.u64(phdr, 8)?, read.u64(phdr, 32)?, read.u64(phdr, 48)?)
-        } else {
-            let field = |at| read.u32(phdr, at).map(u64::from);
-            (field(4)?, field(16)?, field(28)?)
-        };
-        let size = usize::try_from(size).ok()?.min(note_budget);
-        note_budget -= size;
-        let notes = read_at(file, offset, size)?;
-        // Notes in a segment aligned to 8 are padded to 8 (GNU property notes); all others to 4, whatever the class.
-        gnu_build_id(&notes, read, if align == 8 { 8 } else { 4 }).map(<[u8]>::to_vec)
-    })?;
+    let build_id = program_headers
+        .iter()
+        .filter(|phdr| phdr.p_type(endian) == elf::PT_NOTE)
+        .find_map(|phdr| {
+            let (offset, size) = phdr.file_range(endian);
+            let size = size.min(note_budget);
+            note_budget -= size;
+            let bytes = data.read_bytes_at(offset, size).ok()?;
+            // Notes are padded to 8 in a segment aligned to 8 (GNU property notes), to 4 in one aligned to 4 or
+            // less; object refuses other alignments, as binutils does.
+            let mut notes = NoteIterator::<Elf>::new(endian, phdr.p_align(endian), bytes).ok()?;
+            // A malformed note ends the search in this segment, not in the next one.
+            while let Ok(Some(note)) = notes.next() {
+                if note.name() == elf::ELF_NOTE_GNU
+                    && note.n_type(endian) == elf::NT_GNU_BUILD_ID
+                    && !note.desc().is_empty()
+                {
+                    return Some(note.desc().to_vec());
+                }
+            }
+            None
+        })?;
 
-    let arch = match machine {
-        3 => Some("x86"),
-        62 => Some("x86_64"),
-        40 => Some("arm"),
-        183 => Some("arm64"),
-        20 => Some("ppc"),
-        21 => Some("ppc64"),
-        8 if is_64 => Some("mips64"),
-        8 => Some("mips"),
+    let arch = match header.e_machine(endian) {
+        elf::EM_386 => Some("x86"),
+        elf::EM_X86_64 => Some("x86_64"),
+        elf::EM_ARM => Some("arm"),
+        elf::EM_AARCH64 => Some("arm64"),
+        elf::EM_PPC => Some("ppc"),
+        elf::EM_PPC64 => Some("ppc64"),
+        elf::EM_MIPS if header.is_type_64() => Some("mips64"),
+        elf::EM_MIPS => Some("mips"),
         _ => None,
     };
     Some(ElfIdentity {
         build_id,
-        little_endian,
+        little_endian: header.is_little_endian(),
         arch,
     })
 }
 
-/// Finds the `NT_GNU_BUILD_ID` note with owner `GNU` in the contents of a `PT_NOTE` segment.
-///
-/// Each note is `namesz`, `descsz` and `type` (4-byte words in the file's byte order, also in ELF64), then the name
-/// (with its NUL) and the descriptor, each followed by padding up to a multiple of `align` from the note's start (as
-/// binutils' `ELF_NOTE_DESC_OFFSET` and `ELF_NOTE_NEXT_OFFSET` compute it).
-#[cfg(any(target_os = "linux", test))]
-fn gnu_build_id(notes: &[u8], read: Fields, align: usize) -> Option<&[u8]> {
-    let padded = |len: usize| len.checked_next_multiple_of(align);
-    let mut rest = notes;
-    while rest.len() >= 12 {
-        let name_len = usize::try_from(read.u32(rest, 0)?).ok()?;
-        let desc_len = usize::try_from(read.u32(rest, 4)?).ok()?;
-        let kind = read.u32(rest, 8)?;
-        let name_end = 12usize.checked_add(name_len)?;
-        let desc_start = padded(name_end)?;
-        let desc_end = desc_start.checked_add(desc_len)?;
-        let name = rest.get(12..name_end)?;
-        let desc = rest.get(desc_start..desc_end)?;
-        if kind == NT_GNU_BUILD_ID && name == b"GNU\0" && !desc.is_empty() {
-            return Some(desc);
-        }
-        let next = padded(desc_end)?;
-        rest = rest.get(next..)?;
-    }
-    None
-}
-
-/// Reads integers at byte offsets of a buffer in an ELF file's byte order; `None` past the end.
-#[cfg(any(target_os = "linux", test))]
-#[derive(Clone, Copy)]
-struct Fields {
-    little_endian: bool,
-}
-
-#[cfg(any(target_os = "linux", test))]
-impl Fields {
-    fn bytes<const N: usize>(self, buf: &[u8], at: usize) -> Option<[u8; N]> {
-        let bytes: [u8; N] = buf.get(at..at.checked_add(N)?)?.try_into().ok()?;
-        Some(bytes)
-    }
-
-    fn u16(self, buf: &[u8], at: usize) -> Option<u16> {
-        let bytes = self.bytes(buf, at)?;
-        Some(if self.little_endian {
-            u16::from_le_bytes(bytes)
-        } else {
-            u16::from_be_bytes(bytes)
-        })
-    }
-
-    fn u32(self, buf: &[u8], at: usize) -> Option<u32> {
-        let bytes = self.bytes(buf, at)?;
-        Some(if self.little_endian {
-            u32::from_le_bytes(bytes)
-        } else {
-            u32::from_be_bytes(bytes)
-        })
-    }
-
-    fn u64(self, buf: &[u8], at: usize) -> Option<u64> {
-        let bytes = self.bytes(buf, at)?;
-        Some(if self.little_endian {
-            u64::from_le_bytes(bytes)
-        } else {
-            u64::from_be_bytes(bytes)
-        })
-    }
-}
-
-/// Exactly `len` bytes at `offset`, or `None` when the file is shorter. Allocates only what the file really has.
-#[cfg(any(target_os = "linux", test))]
-fn read_at<R: std::io::Read + std::io::Seek>(
-    file: &mut R,
-    offset: u64,
-    len: usize,
-) -> Option<Vec<u8>> {
-    use std::io::Read;
-    file.seek(std::io::SeekFrom::Start(offset)).ok()?;
-    let mut buf = Vec::new();
-    file.by_ref()
-        .take(u64::try_from(len).ok()?)
-        .read_to_end(&mut buf)
-        .ok()?;
-    (buf.len() == len).then_some(buf)
-}
-
 #[cfg(test)]
 mod tests {
-    use std::io::Cursor;
+    use std::fs::File;
+    use std::io::{self, Cursor, Read, Seek};
+    use std::path::Path;
+
+    use object::elf::{NT_GNU_BUILD_ID, PT_NOTE};
 
     use super::*;
 
@@ -555,7 +476,36 @@ mod tests {
     }
 
     fn identity(bytes: &[u8]) -> Option<ElfIdentity> {
-        elf_identity(&mut Cursor::new(bytes))
+        elf_identity(Cursor::new(bytes))
+    }
+
+    /// A reader that counts the bytes read through it.
+    struct Counted<R> {
+        inner: R,
+        bytes: u64,
+    }
+
+    impl<R: Read> Read for Counted<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.bytes += n as u64;
+            Ok(n)
+        }
+    }
+
+    impl<R: Seek> Seek for Counted<R> {
+        fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+            self.inner.seek(pos)
+        }
+    }
+
+    /// [`elf_identity`] of `file`, and how many bytes it read.
+    fn identity_and_bytes_read(file: impl Read + Seek) -> (Option<ElfIdentity>, u64) {
+        let mut counted = Counted {
+            inner: file,
+            bytes: 0,
+        };
+        (elf_identity(&mut counted), counted.bytes)
     }
 
     #[test]
@@ -625,7 +575,8 @@ mod tests {
     #[test]
     fn notes_in_an_eight_byte_aligned_segment() {
         // `.note.gnu.property` gets its own PT_NOTE aligned to 8, where a 12-byte descriptor ends at 28 and the next
-        // note starts at 32. A 3-byte name ("Go\0") is padded to start the descriptor at 16.
+        // note starts at 32. A 3-byte name ("Go\0") is padded to start the descriptor at 16. Object does the
+        // padding; this checks that it is given the segment's alignment.
         let mut notes = note(b"GNU\0", 5, &[1; 12], true, 8);
         notes.extend(note(b"Go\0", 4, &[2; 5], true, 8));
         notes.extend(note(b"GNU\0", NT_GNU_BUILD_ID, &BUILD_ID, true, 8));
@@ -672,46 +623,21 @@ mod tests {
     }
 
     #[test]
-    fn bogus_offsets_and_sizes_are_rejected() {
-        let good = elf(true, true, 62, &[note_segment(gnu_build_id_note(true))]);
-        let patch = |at: usize, bytes: &[u8]| {
-            let mut file = good.clone();
-            file[at..at + bytes.len()].copy_from_slice(bytes);
-            file
-        };
-        let phdr = 64;
-        let cases = [
-            ("e_phoff past the end", patch(32, &u64::MAX.to_le_bytes())),
-            (
-                "e_phoff just past the end",
-                patch(32, &(good.len() as u64).to_le_bytes()),
-            ),
-            ("e_phentsize too small", patch(54, &8u16.to_le_bytes())),
-            ("e_phnum = PN_XNUM", patch(56, &0xffffu16.to_le_bytes())),
-            (
-                "p_offset past the end",
-                patch(phdr + 8, &u64::MAX.to_le_bytes()),
-            ),
-            ("p_filesz huge", patch(phdr + 32, &u64::MAX.to_le_bytes())),
-            (
-                "p_filesz too short for the note",
-                patch(phdr + 32, &20u64.to_le_bytes()),
-            ),
-            ("namesz huge", patch(phdr + 56, &u32::MAX.to_le_bytes())),
-            ("descsz huge", patch(phdr + 56 + 4, &u32::MAX.to_le_bytes())),
-            (
-                "descsz past the segment",
-                patch(phdr + 56 + 4, &21u32.to_le_bytes()),
-            ),
-            ("bad class", patch(4, &[3])),
-            ("bad byte order", patch(5, &[0])),
-            ("not ELF", patch(0, b"\x7fELG")),
-        ];
-        for (what, file) in cases {
-            assert_eq!(identity(&file), None, "{what}");
-        }
-        assert!(identity(&good).is_some());
-        assert_eq!(identity(b""), None);
+    fn the_program_header_table_is_bounded_before_it_is_read() {
+        // Object checks offsets and sizes against the file's length only; a table that is in the file but larger
+        // than any real one must be refused here, before it is read.
+        let mut file = elf(true, true, 62, &[note_segment(gnu_build_id_note(true))]);
+        assert!(identity(&file).is_some());
+        file.resize(256 * 1024, 0);
+        let entries = u16::try_from(MAX_PHDR_BYTES / 56 + 1).unwrap();
+        file[56..58].copy_from_slice(&entries.to_le_bytes());
+        let (id, read) = identity_and_bytes_read(Cursor::new(&file));
+        assert_eq!(id, None);
+        assert!(read <= 64, "{read} bytes");
+
+        // PN_XNUM (0xffff) moves the count into section header 0.
+        file[56..58].copy_from_slice(&0xffffu16.to_le_bytes());
+        assert_eq!(identity(&file), None);
     }
 
     #[test]
@@ -728,6 +654,47 @@ mod tests {
         let mut broken = file.clone();
         broken[64 + 8..64 + 16].copy_from_slice(&u64::MAX.to_le_bytes());
         assert_eq!(identity(&broken).unwrap().build_id, BUILD_ID);
+    }
+
+    #[test]
+    fn note_segments_are_read_only_up_to_the_budget() {
+        // Empty notes (twelve zero bytes: no name, no descriptor, type 0) make a segment of 1 MB that is all valid.
+        let filler = vec![0u8; 12 * 90_000];
+        let headers = 64 + 56;
+        let budget = headers + MAX_NOTE_BYTES;
+
+        // The build id first: found in the part that fits.
+        let mut notes = gnu_build_id_note(true);
+        notes.extend(&filler);
+        let file = elf(true, true, 62, &[note_segment(notes)]);
+        let (id, read) = identity_and_bytes_read(Cursor::new(&file));
+        assert_eq!(id.unwrap().build_id, BUILD_ID);
+        assert!(read <= budget, "{read} bytes of {}", file.len());
+
+        // The build id past the budget: not found, and not read.
+        let mut notes = filler.clone();
+        notes.extend(gnu_build_id_note(true));
+        let file = elf(true, true, 62, &[note_segment(notes)]);
+        let (id, read) = identity_and_bytes_read(Cursor::new(&file));
+        assert_eq!(id, None);
+        assert!(read <= budget, "{read} bytes of {}", file.len());
+
+        // The budget is shared: a large first segment leaves nothing for the next one.
+        let segments = [note_segment(filler), note_segment(gnu_build_id_note(true))];
+        let file = elf(true, true, 62, &segments);
+        let (id, read) = identity_and_bytes_read(Cursor::new(&file));
+        assert_eq!(id, None);
+        assert!(read <= budget + 56, "{read} bytes of {}", file.len());
+    }
+
+    #[test]
+    fn only_the_headers_and_notes_of_a_real_binary_are_read() {
+        let exe = std::env::current_exe().unwrap();
+        let len = std::fs::metadata(&exe).unwrap().len();
+        let (id, read) = identity_and_bytes_read(File::open(&exe).unwrap());
+        assert!(id.is_some());
+        // About a dozen program headers and two note segments, out of a test binary of several megabytes.
+        assert!(read <= 4096, "{read} bytes of {len}");
     }
 
     // === /proc/self/maps ===
@@ -832,37 +799,32 @@ mod tests {
 
     // === the real process ===
 
-    /// The build id `readelf -n` (binutils) reports for `path`, as lowercase hex.
-    fn readelf_build_id(path: &std::path::Path) -> String {
-        let output = std::process::Command::new("readelf")
-            .arg("-n")
-            .arg(path)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "this test needs `readelf` from GNU binutils on PATH to check build ids: {e}"
-                )
-            });
-        assert!(
-            output.status.success(),
-            "readelf -n {} failed: {output:?}",
+    /// The build id in the `.note.gnu.build-id` section of `path`, found through the section headers and sliced
+    /// out by hand: another route to the same bytes than the program headers and note iteration `elf_identity`
+    /// uses. `None` when the file has no such section.
+    fn section_build_id(path: &Path) -> Option<Vec<u8>> {
+        use object::{Object, ObjectSection};
+
+        let data = std::fs::read(path).unwrap();
+        let file = object::File::parse(&*data).unwrap();
+        let note = file.section_by_name(".note.gnu.build-id")?.data().unwrap();
+        // One note, in this process's byte order: namesz 4, descsz, type, "GNU\0", then the id.
+        let word = |at: usize| u32::from_ne_bytes(note[at..at + 4].try_into().unwrap());
+        assert_eq!(
+            (word(0), word(8), &note[12..16]),
+            (4, NT_GNU_BUILD_ID, &b"GNU\0"[..]),
+            "{}",
             path.display()
         );
-        let text = String::from_utf8_lossy(&output.stdout);
-        text.lines()
-            .find_map(|line| line.trim().strip_prefix("Build ID:"))
-            .unwrap_or_else(|| {
-                panic!(
-                    "no `Build ID:` line in readelf -n {}:\n{text}",
-                    path.display()
-                )
-            })
-            .trim()
-            .to_ascii_lowercase()
+        Some(note[16..16 + word(4) as usize].to_vec())
+    }
+
+    fn lower_hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     #[test]
-    fn this_test_binary_is_listed_with_readelfs_build_id() {
+    fn this_test_binary_is_listed_with_its_build_id() {
         // Symbolicating makes `backtrace` map the executable a second time, as the worker does before this runs.
         let trace = backtrace::Backtrace::new();
         assert!(!trace.frames().is_empty());
@@ -874,7 +836,8 @@ mod tests {
         assert_eq!(ours.len(), 1, "{exe_name} in {images:#?}");
         let image = ours[0];
 
-        let build_id = readelf_build_id(&exe);
+        let build_id =
+            lower_hex(&section_build_id(&exe).expect("a build id section in the test binary"));
         assert_eq!(image.code_id.as_deref(), Some(build_id.as_str()));
         assert_eq!(image.ty, "elf");
         // The debug id is the build id with the first three UUID fields byte-swapped (little-endian x86_64/arm64).
@@ -892,6 +855,13 @@ mod tests {
         let code = debug_images as *const () as usize as u64;
         let range = image.image_addr.0..image.image_addr.0 + image.image_size;
         assert!(range.contains(&code), "{code:#x} outside {range:x?}");
+
+        // The shared libraries too (libc, the dynamic loader, …), where they have the section.
+        for image in &images {
+            if let Some(id) = section_build_id(Path::new(&image.code_file)) {
+                assert_eq!(image.code_id, Some(lower_hex(&id)), "{image:?}");
+            }
+        }
     }
 
     #[test]
