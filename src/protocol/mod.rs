@@ -7,7 +7,6 @@ pub mod debug_meta;
 pub mod envelope;
 pub mod event;
 pub mod exception;
-pub(crate) mod json;
 pub mod level;
 pub mod stacktrace;
 pub mod time;
