@@ -20,11 +20,11 @@ use std::fmt;
 use std::io::{self, Write};
 use std::time::SystemTime;
 
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
 use super::event::{ClientSdkInfo, Event, EventId};
 use super::item_kind::ItemKind;
-use super::json;
 use super::time::{Rfc3339, Timestamp};
 
 /// A container of items sent in one request.
@@ -274,8 +274,8 @@ impl Envelope {
     /// it was stored, without parsing and serialising its event again (and a program that never parses an event
     /// carries no code to do so).
     ///
-    /// The payloads of the JSON item types (`event`, `client_report`) must still be well-formed JSON, checked without
-    /// building anything, so a damaged file is found here rather than by the server.
+    /// The payloads of the JSON item types (`event`, `client_report`) must still be well-formed JSON, of any depth,
+    /// checked without building anything, so a damaged file is found here rather than by the server.
     pub(crate) fn from_slice_raw(bytes: &[u8]) -> Result<Envelope, ParseEnvelopeError> {
         Envelope::parse_with(bytes, |ty, payload| {
             let what = match ty.as_str() {
@@ -284,7 +284,7 @@ impl Envelope {
                 _ => None,
             };
             if let Some(what) = what {
-                if !json::is_valid(payload) {
+                if !is_json(payload) {
                     return Err(ParseEnvelopeError::Payload(what));
                 }
             }
@@ -297,26 +297,32 @@ impl Envelope {
 
     /// The framing shared by the parsers; `item` turns an item's type and payload into an item.
     ///
-    /// Header lines are read with the spool's small JSON reader (`json.rs`), not serde_json's parser, which a
-    /// program that never parses an event would otherwise carry for this alone.
+    /// Header lines are read with serde_json into the fields used here: other fields are ignored, `null` counts as
+    /// absent, and a used field of the wrong type or given twice is an error.
     fn parse_with(
         bytes: &[u8],
         mut item: impl FnMut(String, &[u8]) -> Result<EnvelopeItem, ParseEnvelopeError>,
     ) -> Result<Envelope, ParseEnvelopeError> {
-        let (line, mut rest) = split_line(bytes);
-        let headers = json::object(line).ok_or(ParseEnvelopeError::Headers)?;
-        let (mut event_id, mut sdk) = (None, None);
-        for (key, value) in headers {
-            match key.as_str() {
-                _ if json::is_null(value) => {}
-                "event_id" => {
-                    let id = json::string(value).and_then(|id| id.parse().ok());
-                    event_id = Some(id.ok_or(ParseEnvelopeError::Headers)?);
-                }
-                "sdk" => sdk = Some(sdk_info(value).ok_or(ParseEnvelopeError::Headers)?),
-                _ => {}
-            }
+        #[derive(Deserialize)]
+        struct Headers {
+            event_id: Option<EventId>,
+            sdk: Option<Sdk>,
         }
+        // Not `ClientSdkInfo` itself, whose `integrations` may be absent but not `null`.
+        #[derive(Deserialize)]
+        struct Sdk {
+            name: String,
+            version: String,
+            integrations: Option<Vec<String>>,
+        }
+        #[derive(Deserialize)]
+        struct ItemHeaders {
+            #[serde(rename = "type")]
+            ty: String,
+            length: Option<usize>,
+        }
+        let (line, mut rest) = split_line(bytes);
+        let headers: Headers = header_line(line).ok_or(ParseEnvelopeError::Headers)?;
         let mut items = Vec::new();
         while !rest.is_empty() {
             let (line, after) = split_line(rest);
@@ -325,22 +331,8 @@ impl Envelope {
                 rest = after;
                 continue;
             }
-            let headers = json::object(line).ok_or(ParseEnvelopeError::ItemHeaders)?;
-            let (mut ty, mut length) = (None, None);
-            for (key, value) in headers {
-                match key.as_str() {
-                    "type" => {
-                        ty = Some(json::string(value).ok_or(ParseEnvelopeError::ItemHeaders)?)
-                    }
-                    _ if json::is_null(value) => {}
-                    "length" => {
-                        let n = json::uint(value).and_then(|n| usize::try_from(n).ok());
-                        length = Some(n.ok_or(ParseEnvelopeError::ItemHeaders)?);
-                    }
-                    _ => {}
-                }
-            }
-            let ty = ty.ok_or(ParseEnvelopeError::ItemHeaders)?;
+            let ItemHeaders { ty, length } =
+                header_line(line).ok_or(ParseEnvelopeError::ItemHeaders)?;
             let (payload, after) = match length {
                 Some(len) => {
                     if after.len() < len {
@@ -355,35 +347,37 @@ impl Envelope {
             items.push(item(ty, payload)?);
         }
         Ok(Envelope {
-            event_id,
-            sdk,
+            event_id: headers.event_id,
+            sdk: headers.sdk.map(|sdk| ClientSdkInfo {
+                name: Cow::Owned(sdk.name),
+                version: Cow::Owned(sdk.version),
+                integrations: sdk.integrations.unwrap_or_default(),
+            }),
             items,
         })
     }
 }
 
-/// The `sdk` envelope header: `name` and `version` strings, and optionally `integrations`, a list of strings.
-fn sdk_info(sdk: &[u8]) -> Option<ClientSdkInfo> {
-    let (mut name, mut version, mut integrations) = (None, None, Vec::new());
-    for (key, value) in json::object(sdk)? {
-        match key.as_str() {
-            "name" => name = Some(json::string(value)?),
-            "version" => version = Some(json::string(value)?),
-            _ if json::is_null(value) => {}
-            "integrations" => {
-                integrations = json::array(value)?
-                    .into_iter()
-                    .map(json::string)
-                    .collect::<Option<_>>()?;
-            }
-            _ => {}
-        }
+/// A header line read into `T`: `None` unless it is one JSON object that `T` accepts.
+fn header_line<T: DeserializeOwned>(line: &[u8]) -> Option<T> {
+    // serde_json also reads a struct from an array of its fields in order (`["event",5]`); a header line is an
+    // object.
+    if !line.trim_ascii_start().starts_with(b"{") {
+        return None;
     }
-    Some(ClientSdkInfo {
-        name: Cow::Owned(name?),
-        version: Cow::Owned(version?),
-        integrations,
-    })
+    serde_json::from_slice(line).ok()
+}
+
+/// Whether `payload` is exactly one well-formed JSON value (RFC 8259), with optional whitespace around it.
+///
+/// serde_json skips an [`IgnoredAny`] without recursion (it keeps the open brackets in a `Vec`) and without its
+/// recursion limit of 128 levels, which guards only the values it builds. So a payload of any depth passes, as it
+/// must: serde_json writes any depth (an event's `extra` may hold it), and a spooled file that could not be read
+/// back would be set aside as corrupt. And no depth can overflow the stack of the thread reading the spool. The
+/// tests hold serde_json to both. It checks the escapes of the strings it skips but not their UTF-8, hence
+/// `from_str` on text already checked.
+fn is_json(payload: &[u8]) -> bool {
+    std::str::from_utf8(payload).is_ok_and(|text| serde_json::from_str::<IgnoredAny>(text).is_ok())
 }
 
 /// Splits at the first `\n`: the line without it, and the rest after it.
@@ -591,6 +585,12 @@ mod tests {
             r#"{"sdk":{"name":"faultline"}}"#,
             r#"{"sdk":{"name":"faultline","version":"1","integrations":"panic"}}"#,
             r#"{"sdk":{"name":"faultline","version":"1","integrations":[1]}}"#,
+            r#"{"sdk":{"name":null,"version":"1"}}"#,
+            // serde_json would read these as a struct's fields in order; a header line is an object.
+            r#"[null,null]"#,
+            r#" ["9ec79c33ec9942ab8353589fcb2e04dc"]"#,
+            // A field faultline reads may not be given twice.
+            r#"{"event_id":null,"event_id":null}"#,
         ];
         for line in headers {
             let bytes = format!("{line}{item}");
@@ -606,6 +606,12 @@ mod tests {
             r#"{"type":"attachment","length":-1}"#,
             r#"{"type":"attachment","length":1.5}"#,
             r#"{"type":"attachment","length":"1"}"#,
+            r#"{"type":"attachment","length":1e0}"#,
+            r#"{"type":"attachment","length":18446744073709551616}"#,
+            r#"{"type":null,"length":1}"#,
+            r#"["attachment",1]"#,
+            r#"{"type":"attachment","type":"event","length":1}"#,
+            r#"{"type":"attachment","length":1"#,
         ];
         for line in item_headers {
             let bytes = format!("{{}}\n{line}\nx");
@@ -637,6 +643,80 @@ mod tests {
                 ty: "attachment".into(),
                 payload: b"hello".to_vec()
             }]
+        );
+        // Strings are unescaped (an escaped `event` type is an event), whitespace is allowed around values, and
+        // `null` integrations are none; unknown fields of any depth are skipped.
+        let deep = format!("{}1{}", "[{\"a\":".repeat(10_000), "}]".repeat(10_000));
+        let bytes = format!(
+            "{}\n{}\n{{}}\n",
+            r#" { "sdk" : { "name" : "a\"b\u00e9" , "version" : "1" , "integrations" : null } } "#,
+            format_args!(r#"{{"x":{deep},"type":"ev\u0065nt","length":2}}"#),
+        );
+        let envelope = Envelope::from_slice_raw(bytes.as_bytes()).unwrap();
+        assert_eq!(envelope.event_id, None);
+        let sdk = envelope.sdk.unwrap();
+        assert_eq!((&*sdk.name, sdk.integrations.len()), ("a\"b\u{e9}", 0));
+        assert_eq!(
+            envelope.items,
+            [EnvelopeItem::Raw {
+                ty: "event".into(),
+                payload: b"{}".to_vec()
+            }]
+        );
+        let broken = bytes.replace("\n{}\n", "\n{,\n");
+        assert_eq!(
+            Envelope::from_slice_raw(broken.as_bytes()),
+            Err(ParseEnvelopeError::Payload("event"))
+        );
+    }
+
+    #[test]
+    fn payloads_are_checked_as_json_of_any_depth_without_recursion() {
+        let raw = |payload: &[u8]| {
+            let mut bytes = format!(
+                "{{}}\n{{\"type\":\"client_report\",\"length\":{}}}\n",
+                payload.len()
+            )
+            .into_bytes();
+            bytes.extend_from_slice(payload);
+            Envelope::from_slice_raw(&bytes)
+        };
+        let valid: &[&[u8]] = &[
+            br#"{"a":[1,-2.5e-3,true,false,null,{}],"q\"\\\/\b\f\n\r\t\u00e9":"\u00e9"}"#,
+            " [ \"\u{e9}\u{1f600}\" ] \n".as_bytes(),
+        ];
+        for payload in valid {
+            assert!(raw(payload).is_ok(), "{}", String::from_utf8_lossy(payload));
+        }
+        let broken: &[&[u8]] = &[
+            b"",
+            b"{",
+            b"[1,]",
+            b"{\"a\":1,}",
+            b"01",
+            b"NaN",
+            b"\"\\x\"",
+            b"\"tab\there\"",
+            b"{} {}",
+            // Invalid UTF-8, inside a string and before the value (a byte order mark).
+            b"\"\xff\"",
+            b"\xef\xbb\xbf{}",
+        ];
+        for payload in broken {
+            assert_eq!(
+                raw(payload),
+                Err(ParseEnvelopeError::Payload("client_report")),
+                "{}",
+                String::from_utf8_lossy(payload)
+            );
+        }
+        // A hundred thousand levels: a parser that recursed would overflow the test thread's stack (2 MiB).
+        let n = 100_000;
+        let deep = format!("{}1{}", "[{\"a\":".repeat(n), "}]".repeat(n));
+        assert!(raw(deep.as_bytes()).is_ok());
+        assert_eq!(
+            raw(&deep.as_bytes()[..deep.len() - 1]),
+            Err(ParseEnvelopeError::Payload("client_report"))
         );
     }
 }

@@ -9,7 +9,6 @@ pub mod envelope;
 pub mod event;
 pub mod exception;
 pub(crate) mod item_kind;
-pub(crate) mod json;
 pub mod level;
 pub mod stacktrace;
 pub mod time;
