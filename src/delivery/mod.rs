@@ -459,5 +459,10 @@ fn id(event_id: Option<EventId>) -> String {
 
 /// A jitter roll from the event id (random already), or from a fresh random id for envelopes without one.
 fn roll(event_id: Option<EventId>) -> f64 {
-    crate::sampling::roll_from(event_id.unwrap_or_else(EventId::new))
+    // Not `unwrap_or_default`: the default id is the nil one, the same every time.
+    let id = match event_id {
+        Some(id) => id,
+        None => EventId::new(),
+    };
+    crate::sampling::roll_from(id)
 }
