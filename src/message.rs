@@ -30,7 +30,7 @@ pub(crate) struct PendingEvent {
 /// each by its kind (see `worker/finish.rs`) and ships it by its kind (see `worker/batch.rs`).
 ///
 /// A new kind of telemetry adds a variant here, a finishing step, and a row in
-/// [`ItemKind`](crate::protocol::item_kind::ItemKind)'s table; the queue, delivery, the spool, rate limits and
+/// [`ItemKind`]'s table; the queue, delivery, the spool, rate limits and
 /// client reports then carry it like the others.
 pub(crate) enum Task {
     /// An error, message or panic event: symbolicated, merged with its scope and serialised on the worker.
