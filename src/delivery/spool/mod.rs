@@ -27,73 +27,39 @@
 //! - **A crashed sender loses nothing.** Opening the spool renames a claim back when its owner is gone: the same pid
 //!   with another token (an earlier process, as when a container's main process is always pid 1), a pid that does
 //!   not exist (Linux, through `/proc`), or, where liveness cannot be checked or a pid may have been reused, a claim
-//!   older than [`STALE_CLAIM_AGE`]. A sender holds a claim for one send and its retries, so far less than that.
+//!   older than [`STALE_CLAIM_AGE`](owner::STALE_CLAIM_AGE). A sender holds a claim for one send and its retries, so far less than that.
 //! - **Bounded.** Storing past [`SpoolLimits::max_files`] or [`SpoolLimits::max_bytes`] deletes the oldest waiting
 //!   files first and reports how many (the caller counts them as `cache_overflow`). Claimed files count towards the
 //!   budgets but are never evicted: someone is sending them. Budgets are enforced at each store; two processes
 //!   storing at once may briefly overshoot them.
 //! - **Corruption never blocks the queue.** A file that cannot be read or parsed is moved into `corrupt/` (which
-//!   keeps the newest [`MAX_CORRUPT_FILES`]), counted, and the next file is tried.
+//!   keeps the newest [`MAX_CORRUPT_FILES`](corrupt::MAX_CORRUPT_FILES)), counted, and the next file is tried.
 //! - **Private.** On Unix, files are created with mode 0600 and the directories the spool creates with mode 0700:
 //!   events may hold personal data.
 //!
 //! Only `std` is used; the files are plain, so `cat` shows what is waiting.
 
-use std::collections::hash_map::RandomState;
-use std::ffi::OsString;
-use std::fmt;
-use std::fs::{self, OpenOptions};
-use std::hash::{BuildHasher, Hasher};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::dsn::Dsn;
 use crate::protocol::Envelope;
 
-/// The default file budget: 100 envelopes, a long outage's worth of errors for most programs.
-pub(crate) const DEFAULT_MAX_FILES: usize = 100;
+mod budget;
+mod claim;
+mod corrupt;
+mod files;
+mod location;
+mod names;
+mod owner;
 
-/// The default byte budget: 16 MiB. An event is typically a few KiB to a few tens of KiB (the server accepts at
-/// most 1 MiB), so the file budget usually binds first; this one bounds a run of unusually large events.
-pub(crate) const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) use budget::SpoolLimits;
+pub(crate) use claim::Claim;
+pub(crate) use location::default_dir;
 
-/// How many files `corrupt/` keeps (the newest), so a bug that writes bad files cannot fill the disk.
-pub(crate) const MAX_CORRUPT_FILES: usize = 10;
-
-/// A claim (or temporary file) older than this is taken as abandoned whoever owns it: 10 minutes. Where the
-/// owner's liveness can be checked (Linux) a dead owner's claims are recovered at once; this age covers the other
-/// systems, and a pid reused by an unrelated process.
-pub(crate) const STALE_CLAIM_AGE: Duration = Duration::from_secs(10 * 60);
-
-/// Waiting files end with this.
-const SUFFIX: &str = ".envelope";
-/// A claimed file is `{waiting name}{CLAIM_MARK}{pid}-{token:016x}-{unix_secs}`.
-const CLAIM_MARK: &str = ".claimed-";
-/// A file being written is `{TEMP_PREFIX}{pid}-{token:016x}-{seq}`.
-const TEMP_PREFIX: &str = ".tmp-";
-/// Where unreadable files go.
-const CORRUPT_DIR: &str = "corrupt";
-
-/// The budgets of a [`Spool`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SpoolLimits {
-    /// At most this many envelopes, claimed ones included. Defaults to [`DEFAULT_MAX_FILES`].
-    pub(crate) max_files: usize,
-    /// At most this many bytes of envelopes, claimed ones included. Defaults to [`DEFAULT_MAX_BYTES`].
-    pub(crate) max_bytes: u64,
-}
-
-impl Default for SpoolLimits {
-    fn default() -> Self {
-        SpoolLimits {
-            max_files: DEFAULT_MAX_FILES,
-            max_bytes: DEFAULT_MAX_BYTES,
-        }
-    }
-}
+use files::{create_private_dir, create_private_file};
+use names::{claim_name, envelope_name, now_secs, temp_name, waiting_name};
+use owner::Owner;
 
 /// What [`Spool::store`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +90,9 @@ pub(crate) struct Spool {
     limits: SpoolLimits,
 }
 
+/// Writes an envelope's bytes into a freshly created temporary file; tests pass one that fails.
+type WriteFn<'a> = &'a dyn Fn(&mut fs::File, &[u8]) -> io::Result<()>;
+
 // === impl Spool ===
 
 impl Spool {
@@ -143,15 +112,12 @@ impl Spool {
         // Fail now rather than at the first store, when the event is already at stake: a read-only directory, or
         // one that belongs to another user, is found here.
         let probe = dir.join(temp_name());
-        write_new(&probe, b"", false)
+        create_private_file(&probe)
             .map_err(|e| context(e, "cannot create files in the spool directory", &dir))?;
         // A probe that cannot be removed stays as a temporary file of this process; a later process removes it.
         let _ = fs::remove_file(&probe);
-        let spool = Spool { dir, limits };
-        spool
-            .recover()
-            .map_err(|e| context(e, "cannot list the spool directory", &spool.dir))?;
-        Ok(spool)
+        claim::recover(&dir).map_err(|e| context(e, "cannot list the spool directory", &dir))?;
+        Ok(Spool { dir, limits })
     }
 
     /// The directory.
@@ -183,7 +149,10 @@ impl Spool {
 
     /// Stores an envelope's wire bytes, synced, under a waiting name.
     fn store_bytes(&self, bytes: &[u8]) -> io::Result<Stored> {
-        self.store_with(bytes, |path, bytes| write_new(path, bytes, true))
+        self.store_with(bytes, |file, bytes| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
     }
 
     /// Writes `envelope` like [`Spool::store`], but already claimed by this process, for an envelope that is
@@ -199,24 +168,15 @@ impl Spool {
     pub(crate) fn store_claimed(&self, envelope: &Envelope) -> io::Result<(Option<Claim>, Stored)> {
         let bytes = envelope.to_vec(None);
         let mut claimed_as = None;
-        let stored = self.store_inner(
-            &bytes,
-            &|path, bytes| write_new(path, bytes, false),
-            &mut |name| {
+        let stored =
+            self.store_inner(&bytes, &|file, bytes| file.write_all(bytes), &mut |name| {
                 let claimed = claim_name(name, Owner::this_process(), now_secs());
                 claimed_as = Some((name.to_owned(), claimed.clone()));
                 claimed
-            },
-        )?;
-        let claim = claimed_as
-            .filter(|_| stored.stored)
-            .map(|(name, claimed)| Claim {
-                claimed: self.dir.join(claimed),
-                original: self.dir.join(name),
-                bytes,
-                envelope: None,
-                settled: false,
-            });
+            })?;
+        let claim = claimed_as.filter(|_| stored.stored).map(|(name, claimed)| {
+            Claim::new(self.dir.join(claimed), self.dir.join(name), bytes, None)
+        });
         Ok((claim, stored))
     }
 
@@ -224,7 +184,7 @@ impl Spool {
     fn store_with(
         &self,
         bytes: &[u8],
-        write: impl Fn(&Path, &[u8]) -> io::Result<()>,
+        write: impl Fn(&mut fs::File, &[u8]) -> io::Result<()>,
     ) -> io::Result<Stored> {
         self.store_inner(bytes, &write, &mut str::to_owned)
     }
@@ -234,7 +194,7 @@ impl Spool {
     fn store_inner(
         &self,
         bytes: &[u8],
-        write: &dyn Fn(&Path, &[u8]) -> io::Result<()>,
+        write: WriteFn<'_>,
         final_name: &mut dyn FnMut(&str) -> String,
     ) -> io::Result<Stored> {
         if bytes.is_empty() {
@@ -254,33 +214,26 @@ impl Spool {
         // Choose the victims first and delete them only once the new file is in place, so a failed write costs
         // nothing and every eviction is reported.
         let entries = self.scan()?;
-        let mut files = entries.len();
-        let mut total: u64 = entries.iter().map(|e| e.size).sum();
-        let fits = |files: usize, total: u64| {
-            files < self.limits.max_files && total.saturating_add(len) <= self.limits.max_bytes
-        };
-        let mut victims = Vec::new();
-        for entry in entries.iter().filter(|e| e.claim.is_none()) {
-            if fits(files, total) {
-                break;
-            }
-            victims.push(entry);
-            files -= 1;
-            total = total.saturating_sub(entry.size);
-        }
-        if !fits(files, total) {
+        let waiting = || entries.iter().filter(|e| !e.claimed);
+        let total = entries.iter().map(|e| e.size).sum();
+        let Some(evict) =
+            self.limits
+                .evictions(entries.len(), total, Some(len), waiting().map(|e| e.size))
+        else {
             // Only claimed files would be left, and they fill the budget.
             return Ok(stored);
-        }
+        };
         let (name, temp) = (envelope_name(), self.dir.join(temp_name()));
         let target = self.dir.join(final_name(&name));
-        let written = write(&temp, bytes).and_then(|()| fs::rename(&temp, target));
+        let written = create_private_file(&temp)
+            .and_then(|mut file| write(&mut file, bytes))
+            .and_then(|()| fs::rename(&temp, target));
         if let Err(e) = written {
             let _ = fs::remove_file(&temp);
             return Err(e);
         }
         stored.stored = true;
-        for victim in victims {
+        for victim in waiting().take(evict) {
             // A victim that is gone was claimed by another sender since the scan: it is being sent, not lost.
             if fs::remove_file(self.dir.join(&victim.name)).is_ok() {
                 stored.evicted += 1;
@@ -301,7 +254,7 @@ impl Spool {
     pub(crate) fn claim_oldest(&self) -> io::Result<Claimed> {
         let mut corrupt = 0;
         // `scan` lists oldest first.
-        let waiting = self.scan()?.into_iter().filter(|e| e.claim.is_none());
+        let waiting = self.scan()?.into_iter().filter(|e| !e.claimed);
         for Entry { name, .. } in waiting {
             let original = self.dir.join(&name);
             let claimed = self
@@ -322,20 +275,14 @@ impl Spool {
             };
             match parsed {
                 Some((bytes, envelope)) => {
-                    let claim = Claim {
-                        claimed,
-                        original,
-                        bytes,
-                        envelope: Some(envelope),
-                        settled: false,
-                    };
+                    let claim = Claim::new(claimed, original, bytes, Some(envelope));
                     return Ok(Claimed {
                         claim: Some(claim),
                         corrupt,
                     });
                 }
                 None => {
-                    self.move_aside(&claimed, &name);
+                    corrupt::move_aside(&self.dir, &claimed, &name);
                     corrupt += 1;
                 }
             }
@@ -354,11 +301,10 @@ impl Spool {
             let Ok(name) = dirent.file_name().into_string() else {
                 continue;
             };
-            let (claim, original_len) = match parse_claim_name(&name) {
-                Some((original, claim)) => (Some(claim), original.len()),
-                None if is_envelope_name(&name) => (None, name.len()),
-                None => continue,
+            let Some(original_len) = waiting_name(&name).map(str::len) else {
+                continue;
             };
+            let claimed = original_len < name.len();
             let size = match dirent.metadata() {
                 Ok(metadata) if metadata.is_file() => metadata.len(),
                 Ok(_) => continue,
@@ -370,67 +316,11 @@ impl Spool {
                 name,
                 original_len,
                 size,
-                claim,
+                claimed,
             });
         }
         entries.sort_unstable_by(|a, b| a.original().cmp(b.original()));
         Ok(entries)
-    }
-
-    /// Puts back the claims of processes that are gone and deletes their temporary files. Individual failures are
-    /// skipped (another process may be recovering the same files); only a failure to list is an error.
-    fn recover(&self) -> io::Result<()> {
-        let now = now_secs();
-        for dirent in fs::read_dir(&self.dir)? {
-            let dirent = dirent?;
-            let Ok(name) = dirent.file_name().into_string() else {
-                continue;
-            };
-            if let Some((original, claim)) = parse_claim_name(&name) {
-                if claim
-                    .owner
-                    .is_gone(Duration::from_secs(now.saturating_sub(claim.secs)))
-                {
-                    let _ = fs::rename(self.dir.join(&name), self.dir.join(original));
-                }
-            } else if let Some(owner) = parse_temp_name(&name) {
-                let age = dirent
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|modified| SystemTime::now().duration_since(modified).ok())
-                    .unwrap_or_default();
-                if owner.is_gone(age) {
-                    let _ = fs::remove_file(self.dir.join(&name));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Moves a claimed file that did not parse into `corrupt/` under its waiting name, keeping that directory within
-    /// [`MAX_CORRUPT_FILES`]. Best effort: if it can be neither moved nor deleted it stays claimed, so this process
-    /// does not try it again, and a later open puts it back.
-    fn move_aside(&self, claimed: &Path, name: &str) {
-        let corrupt_dir = self.dir.join(CORRUPT_DIR);
-        let moved = create_private_dir(&corrupt_dir)
-            .and_then(|()| fs::rename(claimed, corrupt_dir.join(name)));
-        if moved.is_err() {
-            let _ = fs::remove_file(claimed);
-            return;
-        }
-        let Ok(listing) = fs::read_dir(&corrupt_dir) else {
-            return;
-        };
-        let mut names: Vec<OsString> = listing.filter_map(|e| Some(e.ok()?.file_name())).collect();
-        // The names start with their time, so the smallest is the oldest. One over the limit is the usual case,
-        // and a few minimum searches cost less code than another sort.
-        while names.len() > MAX_CORRUPT_FILES {
-            let Some((oldest, _)) = names.iter().enumerate().min_by(|a, b| a.1.cmp(b.1)) else {
-                break;
-            };
-            let _ = fs::remove_file(corrupt_dir.join(names.swap_remove(oldest)));
-        }
     }
 }
 
@@ -442,8 +332,8 @@ struct Entry {
     /// The length of the waiting name at the start of `name`.
     original_len: usize,
     size: u64,
-    /// Who claimed it, if anyone.
-    claim: Option<ClaimTag>,
+    /// Whether a sender holds it.
+    claimed: bool,
 }
 
 impl Entry {
@@ -453,319 +343,9 @@ impl Entry {
     }
 }
 
-// === impl Claim ===
-
-/// An envelope claimed from the spool by this process.
-///
-/// Settle it with [`Claim::complete`] once it needs no more sending, or [`Claim::release`] to try again later.
-/// Dropping it unsettled releases it.
-pub(crate) struct Claim {
-    claimed: PathBuf,
-    original: PathBuf,
-    bytes: Vec<u8>,
-    /// The envelope read from the file, for a claim made by [`Spool::claim_oldest`]; a claim made by
-    /// [`Spool::store_claimed`] leaves the envelope with the caller, who has it already.
-    envelope: Option<Envelope>,
-    settled: bool,
-}
-
-impl Claim {
-    /// The file's bytes: the envelope's wire form without `sent_at`.
-    #[cfg(test)]
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    /// The envelope read from the file (see the field).
-    #[cfg(test)]
-    pub(crate) fn envelope(&self) -> &Envelope {
-        self.envelope.as_ref().expect("a claim read from a file")
-    }
-
-    /// Takes the envelope read from the file (see the field).
-    pub(crate) fn take_envelope(&mut self) -> Option<Envelope> {
-        self.envelope.take()
-    }
-
-    /// Deletes the file: the server accepted the envelope (2xx), or rejected it for good (a 4xx other than 429,
-    /// or retries ran out).
-    ///
-    /// # Errors
-    ///
-    /// When the file exists but cannot be deleted; it stays claimed and a later open puts it back, so it may be
-    /// sent twice (the server drops the duplicate event id).
-    pub(crate) fn complete(mut self) -> io::Result<()> {
-        self.settled = true;
-        match fs::remove_file(&self.claimed) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
-    }
-
-    /// Puts the file back in the queue under its original name, so it keeps its place (for instance after a
-    /// network error or while its category is rate limited).
-    ///
-    /// # Errors
-    ///
-    /// When the file cannot be renamed back; it stays claimed until a later open puts it back.
-    pub(crate) fn release(mut self) -> io::Result<()> {
-        self.settled = true;
-        self.put_back()
-    }
-
-    fn put_back(&self) -> io::Result<()> {
-        match fs::rename(&self.claimed, &self.original) {
-            // Already put back by an open that took this claim for stale.
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        if !self.settled {
-            let _ = self.put_back();
-        }
-    }
-}
-
-impl fmt::Debug for Claim {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The bytes are an event, possibly with personal data: leave them out.
-        f.debug_struct("Claim")
-            .field("path", &self.claimed)
-            .field("len", &self.bytes.len())
-            .finish_non_exhaustive()
-    }
-}
-
-// === names ===
-
-/// Which process made a claim or temporary file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Owner {
-    pid: u32,
-    /// Random per process, so a later process that gets the same pid is not mistaken for this one.
-    token: u64,
-}
-
-impl Owner {
-    fn this_process() -> Owner {
-        static TOKEN: OnceLock<u64> = OnceLock::new();
-        let token = *TOKEN.get_or_init(|| {
-            // std's hasher keys are random per process; hashing the time as well costs nothing.
-            let mut hasher = RandomState::new().build_hasher();
-            hasher.write_u128(unix_nanos());
-            hasher.finish()
-        });
-        Owner {
-            pid: std::process::id(),
-            token,
-        }
-    }
-
-    /// Whether what this owner left `age` ago may be taken back.
-    fn is_gone(self, age: Duration) -> bool {
-        let me = Owner::this_process();
-        if self == me {
-            return false;
-        }
-        if self.pid == me.pid || age >= STALE_CLAIM_AGE {
-            return true;
-        }
-        pid_is_alive(self.pid) == Some(false)
-    }
-}
-
-/// Whether a process with this pid exists, where that can be told (Linux with `/proc` mounted).
-fn pid_is_alive(pid: u32) -> Option<bool> {
-    if cfg!(target_os = "linux") && Path::new("/proc/self").exists() {
-        Some(Path::new("/proc").join(pid.to_string()).exists())
-    } else {
-        None
-    }
-}
-
-/// The claim part of a claimed file's name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct ClaimTag {
-    owner: Owner,
-    /// When it was claimed, in Unix seconds.
-    secs: u64,
-}
-
-/// A fresh waiting name, later than every name this process made before.
-fn envelope_name() -> String {
-    static LAST_NANOS: AtomicU64 = AtomicU64::new(0);
-    let now = u64::try_from(unix_nanos()).unwrap_or(u64::MAX);
-    let nanos = monotonic(&LAST_NANOS, now);
-    format!(
-        "{nanos:020}-{:010}-{:010}{SUFFIX}",
-        std::process::id(),
-        next_seq()
-    )
-}
-
-/// `now`, or one more than the last value returned if that is not earlier: the wall clock may stand still or step
-/// back, and the queue order within the process must not.
-fn monotonic(last: &AtomicU64, now: u64) -> u64 {
-    let next = |last: u64| now.max(last.saturating_add(1));
-    let previous = last
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
-            Some(next(last))
-        })
-        .unwrap_or(now);
-    next(previous)
-}
-
-/// A fresh temporary name.
-fn temp_name() -> String {
-    let me = Owner::this_process();
-    format!("{TEMP_PREFIX}{}-{:016x}-{}", me.pid, me.token, next_seq())
-}
-
-/// A number that never repeats within the process, shared by every `Spool` so their names cannot collide.
-fn next_seq() -> u64 {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    SEQ.fetch_add(1, Ordering::Relaxed)
-}
-
-fn claim_name(name: &str, owner: Owner, secs: u64) -> String {
-    format!(
-        "{name}{CLAIM_MARK}{}-{:016x}-{secs}",
-        owner.pid, owner.token
-    )
-}
-
-/// `{digits}-{digits}-{digits}.envelope`: only files named like that are the spool's to send or evict.
-fn is_envelope_name(name: &str) -> bool {
-    let Some(stem) = name.strip_suffix(SUFFIX) else {
-        return false;
-    };
-    let mut parts = 0;
-    for part in stem.split('-') {
-        if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
-        }
-        parts += 1;
-    }
-    parts == 3
-}
-
-/// Splits a claimed file's name into the waiting name and the claim.
-fn parse_claim_name(name: &str) -> Option<(&str, ClaimTag)> {
-    let (original, tag) = name.split_once(CLAIM_MARK)?;
-    if !is_envelope_name(original) {
-        return None;
-    }
-    let mut fields = tag.split('-');
-    let pid = fields.next()?.parse().ok()?;
-    let token = u64::from_str_radix(fields.next()?, 16).ok()?;
-    let secs = fields.next()?.parse().ok()?;
-    if fields.next().is_some() {
-        return None;
-    }
-    Some((
-        original,
-        ClaimTag {
-            owner: Owner { pid, token },
-            secs,
-        },
-    ))
-}
-
-/// The owner of a temporary file.
-fn parse_temp_name(name: &str) -> Option<Owner> {
-    let mut fields = name.strip_prefix(TEMP_PREFIX)?.split('-');
-    let pid = fields.next()?.parse().ok()?;
-    let token = u64::from_str_radix(fields.next()?, 16).ok()?;
-    let _seq: u64 = fields.next()?.parse().ok()?;
-    fields.next().is_none().then_some(Owner { pid, token })
-}
-
-fn unix_nanos() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-// === files ===
-
-/// Creates `dir` and its missing parents, mode 0700 on Unix; an existing directory is left as it is.
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-/// Creates `path` (it must not exist), mode 0600 on Unix, and writes `bytes`, syncing them to disk if `sync`.
-fn write_new(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    if sync {
-        file.sync_all()?;
-    }
-    Ok(())
-}
-
 /// The same error kind, with a message that says what failed where.
 fn context(error: io::Error, what: &str, dir: &Path) -> io::Error {
     io::Error::new(error.kind(), format!("{what} {}: {error}", dir.display()))
-}
-
-// === default directory ===
-
-/// The default spool directory for `dsn`: `faultline/{host}-{port}-{project_id}` under the user's cache directory
-/// (`$XDG_CACHE_HOME`, else `$HOME/.cache` on Linux and other Unix systems; `$HOME/Library/Caches` on macOS;
-/// `%LOCALAPPDATA%` on Windows). The DSN's key is not part of the path. `None` when the environment names no
-/// (absolute) cache directory.
-pub(crate) fn default_dir(dsn: &Dsn) -> Option<PathBuf> {
-    let base = cache_dir(|key| std::env::var_os(key))?;
-    Some(base.join("faultline").join(project_dir_name(dsn)))
-}
-
-/// The user's cache directory, reading the environment through `var` (so tests need not change the real one).
-/// Relative values are ignored, as the XDG base directory specification asks.
-fn cache_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
-    let absolute = |key: &str| {
-        var(key)
-            .map(PathBuf::from)
-            .filter(|path| path.is_absolute())
-    };
-    if cfg!(windows) {
-        absolute("LOCALAPPDATA")
-    } else if cfg!(target_os = "macos") {
-        absolute("HOME").map(|home| home.join("Library").join("Caches"))
-    } else {
-        absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|home| home.join(".cache")))
-    }
-}
-
-/// `{host}-{port}-{project_id}`, with the host lowercased and every character other than ASCII letters, digits,
-/// `.`, `-` and `_` replaced by `_` (an IPv6 host's brackets and colons are not allowed in Windows file names).
-fn project_dir_name(dsn: &Dsn) -> String {
-    let mut name = String::with_capacity(dsn.host().len() + 16);
-    for c in dsn.host().chars() {
-        name.push(match c {
-            'a'..='z' | '0'..='9' | '.' | '-' | '_' => c,
-            'A'..='Z' => c.to_ascii_lowercase(),
-            _ => '_',
-        });
-    }
-    format!("{name}-{}-{}", dsn.port(), dsn.project_id())
 }
 
 #[cfg(test)]
@@ -773,6 +353,8 @@ mod tests {
     use std::collections::HashSet;
     use std::sync::{Arc, Barrier};
 
+    use super::corrupt::MAX_CORRUPT_FILES;
+    use super::names::{CLAIM_MARK, CORRUPT_DIR, TEMP_PREFIX};
     use super::*;
     use crate::protocol::{Event, EventId};
 
@@ -864,70 +446,6 @@ mod tests {
         assert_eq!(drain(&spool), ids[1..]);
         assert!(spool.claim_oldest().unwrap().claim.is_none());
         assert!(names(tmp.path()).is_empty(), "{:?}", names(tmp.path()));
-    }
-
-    #[test]
-    fn names_sort_in_creation_order() {
-        let names: Vec<String> = (0..1000).map(|_| envelope_name()).collect();
-        let mut sorted = names.clone();
-        sorted.sort();
-        assert_eq!(names, sorted);
-        assert!(names.iter().all(|n| is_envelope_name(n)));
-        assert_eq!(names.iter().collect::<HashSet<_>>().len(), names.len());
-    }
-
-    #[test]
-    fn the_name_clock_never_goes_back() {
-        let last = AtomicU64::new(0);
-        let cases = [
-            (100, 100),
-            (100, 101),
-            (50, 102),
-            (200, 200),
-            (u64::MAX, u64::MAX),
-            (5, u64::MAX),
-        ];
-        for (now, want) in cases {
-            assert_eq!(monotonic(&last, now), want, "now = {now}");
-        }
-    }
-
-    #[test]
-    fn name_parsers() {
-        let owner = Owner {
-            pid: 42,
-            token: 0xfeed,
-        };
-        let name = "00000000000000000001-0000000042-0000000000.envelope";
-        assert!(is_envelope_name(name));
-        for bad in [
-            "",
-            ".envelope",
-            "1-2.envelope",
-            "1-2-3-4.envelope",
-            "1--3.envelope",
-            "a-2-3.envelope",
-            "1-2-3.envelope.tmp",
-            "corrupt",
-        ] {
-            assert!(!is_envelope_name(bad), "{bad:?}");
-        }
-        let claimed = claim_name(name, owner, 7);
-        assert_eq!(
-            parse_claim_name(&claimed),
-            Some((name, ClaimTag { owner, secs: 7 }))
-        );
-        for bad in [
-            format!("{name}.claimed-42-feed"),
-            format!("{name}.claimed-42-feed-7-8"),
-            format!("{name}.claimed-x-feed-7"),
-            "junk.claimed-42-feed-7".to_owned(),
-        ] {
-            assert_eq!(parse_claim_name(&bad), None, "{bad:?}");
-        }
-        assert_eq!(parse_temp_name(".tmp-42-feed-3"), Some(owner));
-        assert_eq!(parse_temp_name(".tmp-42-feed"), None);
-        assert_eq!(parse_temp_name(&temp_name()), Some(Owner::this_process()));
     }
 
     #[test]
@@ -1126,20 +644,6 @@ mod tests {
     }
 
     #[test]
-    fn a_live_foreign_claim_is_kept_until_it_is_old() {
-        let owner = Owner {
-            pid: std::process::id(),
-            token: Owner::this_process().token,
-        };
-        assert!(!owner.is_gone(STALE_CLAIM_AGE * 100), "never our own");
-        if std::process::id() != 1 && pid_is_alive(1) == Some(true) {
-            let init = Owner { pid: 1, token: 7 };
-            assert!(!init.is_gone(Duration::from_secs(1)));
-            assert!(init.is_gone(STALE_CLAIM_AGE));
-        }
-    }
-
-    #[test]
     fn corrupt_and_truncated_files_are_moved_aside() {
         let tmp = tempfile::tempdir().unwrap();
         let spool = open(tmp.path());
@@ -1283,9 +787,9 @@ mod tests {
         let spool = Spool::open(tmp.path(), limits(1, u64::MAX)).unwrap();
         let ids = store_n(&spool, 1);
         let bytes = envelope().to_vec(None);
-        let result = spool.store_with(&bytes, |path, bytes| {
+        let result = spool.store_with(&bytes, |file, bytes| {
             // Half a file, then the disk is full.
-            fs::write(path, &bytes[..bytes.len() / 2])?;
+            file.write_all(&bytes[..bytes.len() / 2])?;
             Err(io::Error::other("disk full"))
         });
         assert_eq!(result.unwrap_err().to_string(), "disk full");
@@ -1314,76 +818,6 @@ mod tests {
         let claimed = spool.claim_oldest().unwrap();
         assert_eq!(mode(&dir.join(CORRUPT_DIR)), 0o700);
         let claim = claimed.claim.unwrap();
-        assert_eq!(mode(&claim.claimed), 0o600);
-    }
-
-    #[test]
-    fn cache_dir_from_the_environment() {
-        type Vars = &'static [(&'static str, &'static str)];
-        let env = |vars: Vars| {
-            move |key: &str| {
-                vars.iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, v)| OsString::from(v))
-            }
-        };
-        if cfg!(windows) {
-            assert_eq!(
-                cache_dir(env(&[("LOCALAPPDATA", r"C:\Users\u\AppData\Local")])),
-                Some(PathBuf::from(r"C:\Users\u\AppData\Local"))
-            );
-            assert_eq!(cache_dir(env(&[("HOME", r"C:\Users\u")])), None);
-        } else if cfg!(target_os = "macos") {
-            assert_eq!(
-                cache_dir(env(&[("HOME", "/Users/u"), ("XDG_CACHE_HOME", "/x")])),
-                Some(PathBuf::from("/Users/u/Library/Caches"))
-            );
-        } else {
-            let cases: &[(Vars, Option<&str>)] = &[
-                (
-                    &[("XDG_CACHE_HOME", "/xdg"), ("HOME", "/home/u")],
-                    Some("/xdg"),
-                ),
-                (&[("HOME", "/home/u")], Some("/home/u/.cache")),
-                (
-                    &[("XDG_CACHE_HOME", "relative"), ("HOME", "/home/u")],
-                    Some("/home/u/.cache"),
-                ),
-                (
-                    &[("XDG_CACHE_HOME", ""), ("HOME", "/home/u")],
-                    Some("/home/u/.cache"),
-                ),
-                (&[("HOME", "")], None),
-                (&[], None),
-            ];
-            for &(vars, want) in cases {
-                assert_eq!(cache_dir(env(vars)), want.map(PathBuf::from), "{vars:?}");
-            }
-        }
-        assert_eq!(cache_dir(env(&[])), None);
-    }
-
-    #[test]
-    fn project_directory_names() {
-        let cases = [
-            (
-                "https://secretkey@o1.ingest.Example.com/42",
-                "o1.ingest.example.com-443-42",
-            ),
-            (
-                "http://secretkey@localhost:8000/prefix/7",
-                "localhost-8000-7",
-            ),
-            ("https://secretkey:legacy@[::1]:9000/3", "___1_-9000-3"),
-        ];
-        for (dsn, want) in cases {
-            let dsn: Dsn = dsn.parse().unwrap();
-            assert_eq!(project_dir_name(&dsn), want);
-        }
-        let dsn: Dsn = "https://secretkey@sentry.example.com/42".parse().unwrap();
-        if let Some(dir) = default_dir(&dsn) {
-            assert!(dir.ends_with(Path::new("faultline").join("sentry.example.com-443-42")));
-            assert!(!dir.to_string_lossy().contains("secretkey"));
-        }
+        assert_eq!(mode(claim.path()), 0o600);
     }
 }

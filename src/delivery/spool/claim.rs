@@ -1,0 +1,155 @@
+//! Claims: how one sender at a time takes a file out of the queue, across processes, and how the claims of a
+//! process that died are given back.
+//!
+//! A sender claims a waiting file by renaming it to its claimed name (see [`names`](super::names)). `rename` either
+//! moves the file or finds it gone, so two senders, in one process or in several, never hold the same file.
+//! Completing a claim deletes the file; releasing it renames it back, so it keeps its place in the queue.
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::names::{now_secs, parse_claim_name, parse_temp_name};
+use crate::protocol::Envelope;
+
+/// An envelope claimed from the spool by this process.
+///
+/// Settle it with [`Claim::complete`] once it needs no more sending, or [`Claim::release`] to try again later.
+/// Dropping it unsettled releases it.
+pub(crate) struct Claim {
+    claimed: PathBuf,
+    original: PathBuf,
+    bytes: Vec<u8>,
+    /// The envelope read from the file, for a claim made by [`Spool::claim_oldest`](super::Spool::claim_oldest);
+    /// a claim made by [`Spool::store_claimed`](super::Spool::store_claimed) leaves the envelope with the caller,
+    /// who has it already.
+    envelope: Option<Envelope>,
+    settled: bool,
+}
+
+impl Claim {
+    /// The claim on the file at `claimed`, whose waiting name was `original`, holding `bytes`.
+    pub(super) fn new(
+        claimed: PathBuf,
+        original: PathBuf,
+        bytes: Vec<u8>,
+        envelope: Option<Envelope>,
+    ) -> Claim {
+        Claim {
+            claimed,
+            original,
+            bytes,
+            envelope,
+            settled: false,
+        }
+    }
+
+    /// The claimed file.
+    #[cfg(test)]
+    pub(super) fn path(&self) -> &Path {
+        &self.claimed
+    }
+
+    /// The file's bytes: the envelope's wire form without `sent_at`.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The envelope read from the file (see the field).
+    #[cfg(test)]
+    pub(crate) fn envelope(&self) -> &Envelope {
+        self.envelope.as_ref().expect("a claim read from a file")
+    }
+
+    /// Takes the envelope read from the file (see the field).
+    pub(crate) fn take_envelope(&mut self) -> Option<Envelope> {
+        self.envelope.take()
+    }
+
+    /// Deletes the file: the server accepted the envelope (2xx), or rejected it for good (a 4xx other than 429,
+    /// or retries ran out).
+    ///
+    /// # Errors
+    ///
+    /// When the file exists but cannot be deleted; it stays claimed and a later open puts it back, so it may be
+    /// sent twice (the server drops the duplicate event id).
+    pub(crate) fn complete(mut self) -> io::Result<()> {
+        self.settled = true;
+        match fs::remove_file(&self.claimed) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Puts the file back in the queue under its original name, so it keeps its place (for instance after a
+    /// network error or while its category is rate limited).
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be renamed back; it stays claimed until a later open puts it back.
+    pub(crate) fn release(mut self) -> io::Result<()> {
+        self.settled = true;
+        self.put_back()
+    }
+
+    fn put_back(&self) -> io::Result<()> {
+        match fs::rename(&self.claimed, &self.original) {
+            // Already put back by an open that took this claim for stale.
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if !self.settled {
+            let _ = self.put_back();
+        }
+    }
+}
+
+impl fmt::Debug for Claim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The bytes are an event, possibly with personal data: leave them out.
+        f.debug_struct("Claim")
+            .field("path", &self.claimed)
+            .field("len", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Puts back the claims, in spool directory `dir`, of processes that are gone and deletes their temporary files.
+/// Individual failures are skipped (another process may be recovering the same files); only a failure to list is
+/// an error.
+pub(super) fn recover(dir: &Path) -> io::Result<()> {
+    let now = now_secs();
+    for dirent in fs::read_dir(dir)? {
+        let dirent = dirent?;
+        let Ok(name) = dirent.file_name().into_string() else {
+            continue;
+        };
+        if let Some((original, claim)) = parse_claim_name(&name) {
+            if claim
+                .owner
+                .is_gone(Duration::from_secs(now.saturating_sub(claim.secs)))
+            {
+                let _ = fs::rename(dir.join(&name), dir.join(original));
+            }
+        } else if let Some(owner) = parse_temp_name(&name) {
+            let age = dirent
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| SystemTime::now().duration_since(modified).ok())
+                .unwrap_or_default();
+            if owner.is_gone(age) {
+                let _ = fs::remove_file(dir.join(&name));
+            }
+        }
+    }
+    Ok(())
+}
