@@ -14,7 +14,7 @@
 //!
 //! A waiting file is named `{unix_nanos:020}-{pid:010}-{seq:010}.envelope`, so the lexical order of names is the
 //! order in which they were written (strictly so within one process, whose names never repeat; across processes as
-//! far as their clocks agree).
+//! far as their clocks agree). [`names`] has every name's format.
 //!
 //! # Invariants
 //!
@@ -23,25 +23,53 @@
 //! - **One sender per file.** A sender claims a file by renaming it to a name that records its pid, a token that
 //!   tells this process apart from an earlier one with the same pid, and the claim time. `rename` either moves the
 //!   file or finds it gone, so two processes (or two threads) sharing the directory never claim the same file.
-//!   Completing a claim deletes the file; releasing renames it back.
+//!   Completing a claim deletes the file; releasing renames it back. See [`claim`].
 //! - **A crashed sender loses nothing.** Opening the spool renames a claim back when its owner is gone: the same pid
 //!   with another token (an earlier process, as when a container's main process is always pid 1), a pid that does
 //!   not exist (Linux, through `/proc`), or, where liveness cannot be checked or a pid may have been reused, a claim
-//!   older than [`STALE_CLAIM_AGE`](owner::STALE_CLAIM_AGE). A sender holds a claim for one send and its retries, so far less than that.
+//!   older than [`STALE_CLAIM_AGE`](owner::STALE_CLAIM_AGE). A sender holds a claim for one send and its retries,
+//!   so far less than that.
 //! - **Bounded.** Storing past [`SpoolLimits::max_files`] or [`SpoolLimits::max_bytes`] deletes the oldest waiting
 //!   files first and reports how many (the caller counts them as `cache_overflow`). Claimed files count towards the
-//!   budgets but are never evicted: someone is sending them. Budgets are enforced at each store; two processes
-//!   storing at once may briefly overshoot them.
+//!   budgets but are never evicted: someone is sending them. See [`budget`], and below for several processes.
 //! - **Corruption never blocks the queue.** A file that cannot be read or parsed is moved into `corrupt/` (which
 //!   keeps the newest [`MAX_CORRUPT_FILES`](corrupt::MAX_CORRUPT_FILES)), counted, and the next file is tried.
 //! - **Private.** On Unix, files are created with mode 0600 and the directories the spool creates with mode 0700:
 //!   events may hold personal data.
+//!
+//! # The same cost at every size
+//!
+//! A store must not cost more because the spool is full: during a long outage the worker stores every event into
+//! a spool at its budget, each store evicting the oldest. So the spool does not list its directory to decide what
+//! to evict. It keeps an [`Index`](index::Index) in memory (the envelopes in queue order, their sizes and total,
+//! and which are claimed), updates it with each change it makes, and evicts the oldest waiting envelopes it lists.
+//! A store then costs its own write, rename and eviction and a few `stat`s of the directory, whatever the spool
+//! holds; a claim costs a rename and a read.
+//!
+//! Other processes share the directory, and the budgets hold for all of them together, so the index is checked
+//! against the directory's modification time, which every change to the directory moves. This process looks at
+//! it right before and right after each change of its own, and once more before a store or a claim decides
+//! anything; it lists the directory again only when the time moved for a change that was not its own (and, as a
+//! backstop, once every [`RESCAN_INTERVAL`](index::RESCAN_INTERVAL)). A file the index lists that another process
+//! has since claimed or deleted is met as `NotFound` when it is evicted or claimed: the index is rebuilt, and a
+//! store that was counting on the room evicts again.
+//!
+//! **The limit.** Stores in several processes at the same instant each decide from the directory as they found
+//! it, without the others' new files: a spool one short of its budget can end one envelope over it for each other
+//! process that stored at that instant, until the next store lists the changed directory and evicts down to the
+//! budget. And a store puts its file in place before it evicts, so for that instant the spool holds one more per
+//! store in progress. Two processes storing flat out thus keep the spool within its budget plus three, and back
+//! within its budget at the next store; listing the directory at every store, as the spool did before it kept an
+//! index, did no better. Beyond that, the directory's time cannot reveal a change another process makes in the
+//! instant before one of this process's own, nor, on file systems with a coarse clock, in the same clock tick
+//! (see [`index`]); such a change is counted at the next listing, one second later at the latest.
 //!
 //! Only `std` is used; the files are plain, so `cat` shows what is waiting.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::protocol::Envelope;
 
@@ -49,6 +77,7 @@ mod budget;
 mod claim;
 mod corrupt;
 mod files;
+mod index;
 mod location;
 mod names;
 mod owner;
@@ -58,7 +87,8 @@ pub(crate) use claim::Claim;
 pub(crate) use location::default_dir;
 
 use files::{create_private_dir, create_private_file};
-use names::{claim_name, envelope_name, now_secs, temp_name, waiting_name};
+use index::Index;
+use names::{claim_name, envelope_name, now_secs, temp_name};
 use owner::Owner;
 
 /// What [`Spool::store`] did.
@@ -88,6 +118,9 @@ pub(crate) struct Claimed {
 pub(crate) struct Spool {
     dir: PathBuf,
     limits: SpoolLimits,
+    /// What the directory holds; locked for the whole of a store or a claim, so this `Spool`'s own changes come one
+    /// at a time and each is known as its own. Claims share it, to report what becomes of their files.
+    index: Arc<Mutex<Index>>,
 }
 
 /// Writes an envelope's bytes into a freshly created temporary file; tests pass one that fails.
@@ -97,8 +130,8 @@ type WriteFn<'a> = &'a dyn Fn(&mut fs::File, &[u8]) -> io::Result<()>;
 
 impl Spool {
     /// Opens (creating it, mode 0700 on Unix) the spool directory `dir`, checks that files can be created in it,
-    /// and recovers what crashed processes left: their claims go back to the queue, their temporary files are
-    /// deleted.
+    /// recovers what crashed processes left (their claims go back to the queue, their temporary files are
+    /// deleted), and lists it.
     ///
     /// # Errors
     ///
@@ -116,8 +149,13 @@ impl Spool {
             .map_err(|e| context(e, "cannot create files in the spool directory", &dir))?;
         // A probe that cannot be removed stays as a temporary file of this process; a later process removes it.
         let _ = fs::remove_file(&probe);
-        claim::recover(&dir).map_err(|e| context(e, "cannot list the spool directory", &dir))?;
-        Ok(Spool { dir, limits })
+        let listed = claim::recover(&dir).and_then(|()| Index::open(&dir));
+        let index = listed.map_err(|e| context(e, "cannot list the spool directory", &dir))?;
+        Ok(Spool {
+            dir,
+            limits,
+            index: Arc::new(Mutex::new(index)),
+        })
     }
 
     /// The directory.
@@ -174,8 +212,10 @@ impl Spool {
                 claimed_as = Some((name.to_owned(), claimed.clone()));
                 claimed
             })?;
+        // Made once the index is unlocked: a claim locks it when it is settled or dropped.
         let claim = claimed_as.filter(|_| stored.stored).map(|(name, claimed)| {
-            Claim::new(self.dir.join(claimed), self.dir.join(name), bytes, None)
+            let index = Arc::clone(&self.index);
+            Claim::new(index, &self.dir, name, &claimed, bytes, None)
         });
         Ok((claim, stored))
     }
@@ -211,35 +251,83 @@ impl Spool {
         if self.limits.max_files == 0 || len > self.limits.max_bytes {
             return Ok(stored);
         }
-        // Choose the victims first and delete them only once the new file is in place, so a failed write costs
-        // nothing and every eviction is reported.
-        let entries = self.scan()?;
-        let waiting = || entries.iter().filter(|e| !e.claimed);
-        let total = entries.iter().map(|e| e.size).sum();
-        let Some(evict) =
-            self.limits
-                .evictions(entries.len(), total, Some(len), waiting().map(|e| e.size))
-        else {
-            // Only claimed files would be left, and they fill the budget.
+        let mut index = Index::lock(&self.index);
+        index.refresh()?;
+        // A first look, so that an envelope there is no room for is not written at all.
+        if self.evictions(&index, Some(len)).is_none() {
             return Ok(stored);
-        };
+        }
         let (name, temp) = (envelope_name(), self.dir.join(temp_name()));
-        let target = self.dir.join(final_name(&name));
-        let written = create_private_file(&temp)
+        let created = index.own_change(|_| create_private_file(&temp));
+        // Writing and syncing take a while, long enough for other processes to change the directory: look again.
+        let written = created
             .and_then(|mut file| write(&mut file, bytes))
-            .and_then(|()| fs::rename(&temp, target));
+            .and_then(|()| index.refresh());
         if let Err(e) = written {
-            let _ = fs::remove_file(&temp);
+            remove_temp(&mut index, &temp);
             return Err(e);
         }
+        let Some(evict) = self.evictions(&index, Some(len)) else {
+            // Claimed files took the room meanwhile.
+            remove_temp(&mut index, &temp);
+            return Ok(stored);
+        };
+        // Choose the victims first and delete them only once the new file is in place, so a failed write costs
+        // nothing and every eviction is reported.
+        let victims = oldest(&index, evict);
+        let target = final_name(&name);
+        let claimed = target != name;
+        let placed: io::Result<bool> = index.own_change(|index| {
+            fs::rename(&temp, self.dir.join(&target))?;
+            index.insert(name, len, claimed);
+            Ok(self.evict(index, &victims, &mut stored.evicted))
+        });
+        let missed = match placed {
+            Ok(missed) => missed,
+            Err(e) => {
+                remove_temp(&mut index, &temp);
+                return Err(e);
+            }
+        };
         stored.stored = true;
-        for victim in waiting().take(evict) {
-            // A victim that is gone was claimed by another sender since the scan: it is being sent, not lost.
-            if fs::remove_file(self.dir.join(&victim.name)).is_ok() {
-                stored.evicted += 1;
+        if missed {
+            // A victim was gone: another process claimed or deleted it since the index last matched, so the index
+            // was behind and the room it promised may be taken. Catch up, and evict what the budgets now need.
+            index.invalidate();
+            index.refresh()?;
+            if let Some(evict) = self.evictions(&index, None).filter(|&n| n > 0) {
+                let victims = oldest(&index, evict);
+                index.own_change(|index| self.evict(index, &victims, &mut stored.evicted));
             }
         }
         Ok(stored)
+    }
+
+    /// How many of the oldest waiting files to evict so that the index's envelopes, plus one of `incoming` bytes,
+    /// fit the budgets; `None` when no eviction of waiting files would do.
+    fn evictions(&self, index: &Index, incoming: Option<u64>) -> Option<usize> {
+        self.limits.evictions(
+            index.files(),
+            index.bytes(),
+            incoming,
+            index.waiting_sizes(),
+        )
+    }
+
+    /// Deletes waiting files `victims`, counting in `evicted` those it deleted. Returns whether one was gone
+    /// already. A file that cannot be deleted is left in place and in the index, for the next store to try again.
+    fn evict(&self, index: &mut Index, victims: &[String], evicted: &mut u64) -> bool {
+        let mut missed = false;
+        for victim in victims {
+            match fs::remove_file(self.dir.join(victim)) {
+                Ok(()) => *evicted += 1,
+                // Claimed or deleted by another process: being sent, or evicted by someone else; not lost here.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => missed = true,
+                Err(_) => continue,
+            }
+            index.forget(victim);
+        }
+        missed
     }
 
     /// Claims the oldest waiting envelope for this process, moving unreadable files aside on the way.
@@ -253,94 +341,68 @@ impl Spool {
     /// having claimed it first.
     pub(crate) fn claim_oldest(&self) -> io::Result<Claimed> {
         let mut corrupt = 0;
-        // `scan` lists oldest first.
-        let waiting = self.scan()?.into_iter().filter(|e| !e.claimed);
-        for Entry { name, .. } in waiting {
-            let original = self.dir.join(&name);
-            let claimed = self
-                .dir
-                .join(claim_name(&name, Owner::this_process(), now_secs()));
-            match fs::rename(&original, &claimed) {
-                Ok(()) => {}
-                // Another sender was faster.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+        let mut index = Index::lock(&self.index);
+        loop {
+            index.refresh()?;
+            let Some(name) = index.oldest_waiting().next().map(str::to_owned) else {
+                return Ok(Claimed {
+                    claim: None,
+                    corrupt,
+                });
+            };
+            let claimed_name = claim_name(&name, Owner::this_process(), now_secs());
+            let claimed = self.dir.join(&claimed_name);
+            match index.own_change(|_| fs::rename(self.dir.join(&name), &claimed)) {
+                Ok(()) => index.mark_claimed(&name),
+                // Another sender was faster, or the file was evicted: the index was behind.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    index.forget(&name);
+                    index.invalidate();
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
             let parsed = match fs::read(&claimed) {
                 Ok(bytes) => Envelope::from_slice_raw(&bytes)
                     .ok()
                     .map(|envelope| (bytes, envelope)),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    index.forget(&name);
+                    index.invalidate();
+                    continue;
+                }
                 Err(_) => None,
             };
-            match parsed {
-                Some((bytes, envelope)) => {
-                    let claim = Claim::new(claimed, original, bytes, Some(envelope));
-                    return Ok(Claimed {
-                        claim: Some(claim),
-                        corrupt,
-                    });
+            let Some((bytes, envelope)) = parsed else {
+                if index.own_change(|_| corrupt::move_aside(&self.dir, &claimed, &name)) {
+                    index.forget(&name);
                 }
-                None => {
-                    corrupt::move_aside(&self.dir, &claimed, &name);
-                    corrupt += 1;
-                }
-            }
-        }
-        Ok(Claimed {
-            claim: None,
-            corrupt,
-        })
-    }
-
-    /// The spool's files (waiting and claimed, not temporary or corrupt ones), oldest first.
-    fn scan(&self) -> io::Result<Vec<Entry>> {
-        let mut entries = Vec::new();
-        for dirent in fs::read_dir(&self.dir)? {
-            let dirent = dirent?;
-            let Ok(name) = dirent.file_name().into_string() else {
+                corrupt += 1;
                 continue;
             };
-            let Some(original_len) = waiting_name(&name).map(str::len) else {
-                continue;
-            };
-            let claimed = original_len < name.len();
-            let size = match dirent.metadata() {
-                Ok(metadata) if metadata.is_file() => metadata.len(),
-                Ok(_) => continue,
-                // Claimed, completed or evicted since the listing.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            };
-            entries.push(Entry {
-                name,
-                original_len,
-                size,
-                claimed,
+            // Made once the index is unlocked: a claim locks it when it is settled or dropped.
+            drop(index);
+            let index = Arc::clone(&self.index);
+            let claim = Claim::new(index, &self.dir, name, &claimed_name, bytes, Some(envelope));
+            return Ok(Claimed {
+                claim: Some(claim),
+                corrupt,
             });
         }
-        entries.sort_unstable_by(|a, b| a.original().cmp(b.original()));
-        Ok(entries)
     }
 }
 
-/// One file of the spool as [`Spool::scan`] sees it.
-#[derive(Debug)]
-struct Entry {
-    /// The file name as it is now.
-    name: String,
-    /// The length of the waiting name at the start of `name`.
-    original_len: usize,
-    size: u64,
-    /// Whether a sender holds it.
-    claimed: bool,
+/// The names of the `n` oldest waiting files.
+fn oldest(index: &Index, n: usize) -> Vec<String> {
+    index.oldest_waiting().take(n).map(str::to_owned).collect()
 }
 
-impl Entry {
-    /// The waiting name: the order of the queue.
-    fn original(&self) -> &str {
-        self.name.get(..self.original_len).unwrap_or(&self.name)
-    }
+/// Deletes a temporary file that will not be renamed into place; best effort, since a later open deletes what is
+/// left once this process is gone.
+fn remove_temp(index: &mut Index, temp: &Path) {
+    index.own_change(|_| {
+        let _ = fs::remove_file(temp);
+    });
 }
 
 /// The same error kind, with a message that says what failed where.
@@ -351,10 +413,11 @@ fn context(error: io::Error, what: &str, dir: &Path) -> io::Error {
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
-    use std::sync::{Arc, Barrier};
+    use std::sync::{Barrier, MutexGuard};
+    use std::time::Duration;
 
     use super::corrupt::MAX_CORRUPT_FILES;
-    use super::names::{CLAIM_MARK, CORRUPT_DIR, TEMP_PREFIX};
+    use super::names::{CLAIM_MARK, CORRUPT_DIR, TEMP_PREFIX, waiting_name};
     use super::*;
     use crate::protocol::{Event, EventId};
 
@@ -406,6 +469,28 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    fn index(spool: &Spool) -> MutexGuard<'_, Index> {
+        Index::lock(&spool.index)
+    }
+
+    /// How many envelopes the directory holds, waiting or claimed, by the waiting names of one listing.
+    fn envelopes_in(dir: &Path) -> usize {
+        let Ok(listing) = fs::read_dir(dir) else {
+            return 0;
+        };
+        let names: HashSet<String> = listing
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|name| waiting_name(&name).map(str::to_owned))
+            .collect();
+        names.len()
+    }
+
+    /// Waits out the directory clock's tick, so that the next change gets a time of its own even where the file
+    /// system stamps directories from a coarse clock (Linux before 6.13 ticks every 1 to 10 ms).
+    fn next_tick() {
+        std::thread::sleep(Duration::from_millis(20));
     }
 
     /// Whether this process ignores file permissions (root, or a capability like `CAP_DAC_OVERRIDE`): it can
@@ -819,5 +904,99 @@ mod tests {
         assert_eq!(mode(&dir.join(CORRUPT_DIR)), 0o700);
         let claim = claimed.claim.unwrap();
         assert_eq!(mode(claim.path()), 0o600);
+    }
+
+    #[test]
+    fn a_full_spool_stores_without_listing_its_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spool = Spool::open(tmp.path(), limits(50, u64::MAX)).unwrap();
+        index(&spool).set_rescan_every(Duration::from_secs(3600));
+        store_n(&spool, 50);
+        for _ in 0..200 {
+            let stored = spool.store(&envelope()).unwrap();
+            assert_eq!(stored.evicted, 1);
+        }
+        let (claim, _) = spool.store_claimed(&envelope()).unwrap();
+        claim.unwrap().release().unwrap();
+        spool
+            .claim_oldest()
+            .unwrap()
+            .claim
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(index(&spool).listings(), 1, "only the listing at open");
+        assert_eq!(envelopes_in(tmp.path()), 49);
+    }
+
+    #[test]
+    fn another_spools_files_count_towards_the_budgets() {
+        let tmp = tempfile::tempdir().unwrap();
+        let budget = limits(5, u64::MAX);
+        let (a, b) = (
+            Spool::open(tmp.path(), budget).unwrap(),
+            Spool::open(tmp.path(), budget).unwrap(),
+        );
+        let mut ids = Vec::new();
+        for round in 0..6 {
+            for spool in [&a, &b] {
+                next_tick();
+                ids.extend(store_n(spool, 1));
+                assert!(envelopes_in(tmp.path()) <= 5, "round {round}");
+            }
+        }
+        // Whoever stored them, the oldest went first.
+        next_tick();
+        assert_eq!(drain(&a), ids[ids.len() - 5..]);
+    }
+
+    #[test]
+    fn files_that_vanish_under_the_index_are_passed_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spool = Spool::open(tmp.path(), limits(3, u64::MAX)).unwrap();
+        let ids = store_n(&spool, 3);
+        // Another process takes the two oldest, and this one does not notice.
+        let listed = names(tmp.path());
+        fs::remove_file(tmp.path().join(&listed[0])).unwrap();
+        fs::remove_file(tmp.path().join(&listed[1])).unwrap();
+        index(&spool).overlook_changes();
+
+        // The store meant to evict the oldest, found it gone, and caught up: nothing was lost to make room.
+        let newer = envelope();
+        let stored = spool.store(&newer).unwrap();
+        assert_eq!(
+            stored,
+            Stored {
+                stored: true,
+                evicted: 0
+            }
+        );
+        fs::remove_file(tmp.path().join(&names(tmp.path())[0])).unwrap();
+        index(&spool).overlook_changes();
+        // A claim passes over the vanished file too.
+        assert_eq!(drain(&spool), [id(&newer)]);
+        assert!(!ids.contains(&id(&newer)));
+    }
+
+    #[test]
+    fn a_file_the_index_missed_is_counted_at_the_next_listing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spool = Spool::open(tmp.path(), limits(3, u64::MAX)).unwrap();
+        let mut ids = store_n(&spool, 2);
+        // Another process adds a file at the instant this one cannot tell (see the module documentation).
+        let other = Spool::open(tmp.path(), limits(3, u64::MAX)).unwrap();
+        ids.extend(store_n(&other, 1));
+        index(&spool).overlook_changes();
+        index(&spool).set_rescan_every(Duration::from_secs(3600));
+        ids.extend(store_n(&spool, 1));
+        let over = envelopes_in(tmp.path());
+        assert_eq!(over, 4, "over the budget by the missed file");
+        // The periodic listing counts it, and the next store evicts down to the budget, oldest first.
+        index(&spool).set_rescan_every(Duration::ZERO);
+        let last = envelope();
+        let stored = spool.store(&last).unwrap();
+        assert_eq!(stored.evicted, 2);
+        ids.push(id(&last));
+        assert_eq!(drain(&spool), ids[2..]);
     }
 }
