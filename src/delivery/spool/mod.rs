@@ -118,8 +118,9 @@ pub(crate) struct Claimed {
 pub(crate) struct Spool {
     dir: PathBuf,
     limits: SpoolLimits,
-    /// What the directory holds; locked for the whole of a store or a claim, so this `Spool`'s own changes come one
-    /// at a time and each is known as its own. Claims share it, to report what becomes of their files.
+    /// What the directory holds. Every change this `Spool` makes to the directory is made under its lock, so that
+    /// each is known as its own (see [`Index::own_change`]); writing and syncing a new file are not. Claims share
+    /// it, to report what becomes of their files.
     index: Arc<Mutex<Index>>,
 }
 
@@ -251,18 +252,22 @@ impl Spool {
         if self.limits.max_files == 0 || len > self.limits.max_bytes {
             return Ok(stored);
         }
-        let mut index = Index::lock(&self.index);
-        index.refresh()?;
-        // A first look, so that an envelope there is no room for is not written at all.
-        if self.evictions(&index, Some(len)).is_none() {
-            return Ok(stored);
-        }
         let (name, temp) = (envelope_name(), self.dir.join(temp_name()));
-        let created = index.own_change(|_| create_private_file(&temp));
-        // Writing and syncing take a while, long enough for other processes to change the directory: look again.
-        let written = created
-            .and_then(|mut file| write(&mut file, bytes))
-            .and_then(|()| index.refresh());
+        let created = {
+            let mut index = Index::lock(&self.index);
+            index.refresh()?;
+            // A first look, so that an envelope there is no room for is not written at all.
+            if self.evictions(&index, Some(len)).is_none() {
+                return Ok(stored);
+            }
+            index.own_change(|_| create_private_file(&temp))
+        };
+        // Writing and syncing, the slow part, happen unlocked, so that a store on another thread (a shutdown that
+        // ran out of time) never waits for this one's disk.
+        let written = created.and_then(|mut file| write(&mut file, bytes));
+        let mut index = Index::lock(&self.index);
+        // Long enough for other processes to change the directory meanwhile: look again.
+        let written = written.and_then(|()| index.refresh());
         if let Err(e) = written {
             remove_temp(&mut index, &temp);
             return Err(e);
@@ -293,11 +298,14 @@ impl Spool {
         if missed {
             // A victim was gone: another process claimed or deleted it since the index last matched, so the index
             // was behind and the room it promised may be taken. Catch up, and evict what the budgets now need.
+            // The envelope is stored whatever happens now: a directory that cannot be listed only ends this.
             index.invalidate();
-            index.refresh()?;
-            if let Some(evict) = self.evictions(&index, None).filter(|&n| n > 0) {
-                let victims = oldest(&index, evict);
-                index.own_change(|index| self.evict(index, &victims, &mut stored.evicted));
+            if index.refresh().is_ok() {
+                let evict = self.evictions(&index, None).unwrap_or(0);
+                if evict > 0 {
+                    let victims = oldest(&index, evict);
+                    index.own_change(|index| self.evict(index, &victims, &mut stored.evicted));
+                }
             }
         }
         Ok(stored)
@@ -998,5 +1006,27 @@ mod tests {
         assert_eq!(stored.evicted, 2);
         ids.push(id(&last));
         assert_eq!(drain(&spool), ids[2..]);
+    }
+
+    #[test]
+    fn a_store_does_not_wait_for_another_threads_disk() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spool = Arc::new(open(tmp.path()));
+        let bytes = envelope().to_vec(None);
+        let other = Arc::clone(&spool);
+        let stored = spool.store_with(&bytes, move |file, bytes| {
+            // This disk is slow: it finishes the write only once another thread has stored an envelope.
+            let (done, finished) = std::sync::mpsc::channel();
+            let spool = Arc::clone(&other);
+            std::thread::spawn(move || done.send(spool.store(&envelope()).ok()));
+            let other = finished.recv_timeout(Duration::from_secs(10));
+            assert!(
+                matches!(other, Ok(Some(Stored { stored: true, .. }))),
+                "the other store waited: {other:?}"
+            );
+            file.write_all(bytes)
+        });
+        assert!(stored.unwrap().stored);
+        assert_eq!(drain(&spool).len(), 2);
     }
 }
