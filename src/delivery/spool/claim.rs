@@ -24,15 +24,14 @@ use crate::protocol::Envelope;
 pub(crate) struct Claim {
     /// The index of the spool the file is in, told when the file is deleted or put back.
     index: Arc<Mutex<Index>>,
-    /// The file's waiting name.
-    name: String,
     claimed: PathBuf,
+    /// The file's path under its waiting name.
     original: PathBuf,
     bytes: Vec<u8>,
     /// The envelope read from the file, for a claim made by [`Spool::claim_oldest`](super::Spool::claim_oldest);
     /// a claim made by [`Spool::store_claimed`](super::Spool::store_claimed) leaves the envelope with the caller,
-    /// who has it already.
-    envelope: Option<Envelope>,
+    /// who has it already. Boxed, so that a claim is small in the worker's messages.
+    envelope: Option<Box<Envelope>>,
     settled: bool,
 }
 
@@ -42,7 +41,7 @@ impl Claim {
     pub(super) fn new(
         index: Arc<Mutex<Index>>,
         dir: &Path,
-        name: String,
+        name: &str,
         claimed: &str,
         bytes: Vec<u8>,
         envelope: Option<Envelope>,
@@ -50,10 +49,9 @@ impl Claim {
         Claim {
             index,
             claimed: dir.join(claimed),
-            original: dir.join(&name),
-            name,
+            original: dir.join(name),
             bytes,
-            envelope,
+            envelope: envelope.map(Box::new),
             settled: false,
         }
     }
@@ -73,12 +71,20 @@ impl Claim {
     /// The envelope read from the file (see the field).
     #[cfg(test)]
     pub(crate) fn envelope(&self) -> &Envelope {
-        self.envelope.as_ref().expect("a claim read from a file")
+        self.envelope.as_deref().expect("a claim read from a file")
     }
 
     /// Takes the envelope read from the file (see the field).
     pub(crate) fn take_envelope(&mut self) -> Option<Envelope> {
-        self.envelope.take()
+        self.envelope.take().map(|envelope| *envelope)
+    }
+
+    /// The file's waiting name, which is how the index knows it.
+    fn name(&self) -> &str {
+        self.original
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or_default()
     }
 
     /// Deletes the file: the server accepted the envelope (2xx), or rejected it for good (a 4xx other than 429,
@@ -93,7 +99,7 @@ impl Claim {
         let mut index = Index::lock(&self.index);
         let removed = index.own_change(|_| fs::remove_file(&self.claimed));
         match removed {
-            Ok(()) => index.forget(&self.name),
+            Ok(()) => index.forget(self.name()),
             // Not ours to delete any more: the index was behind.
             Err(e) if e.kind() == io::ErrorKind::NotFound => index.invalidate(),
             Err(e) => return Err(e),
@@ -116,7 +122,7 @@ impl Claim {
         let mut index = Index::lock(&self.index);
         let renamed = index.own_change(|_| fs::rename(&self.claimed, &self.original));
         match renamed {
-            Ok(()) => index.mark_waiting(&self.name),
+            Ok(()) => index.mark_waiting(self.name()),
             // Already put back by an open that took this claim for stale: the index was behind.
             Err(e) if e.kind() == io::ErrorKind::NotFound => index.invalidate(),
             Err(e) => return Err(e),

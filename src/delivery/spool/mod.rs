@@ -216,7 +216,7 @@ impl Spool {
         // Made once the index is unlocked: a claim locks it when it is settled or dropped.
         let claim = claimed_as.filter(|_| stored.stored).map(|(name, claimed)| {
             let index = Arc::clone(&self.index);
-            Claim::new(index, &self.dir, name, &claimed, bytes, None)
+            Claim::new(index, &self.dir, &name, &claimed, bytes, None)
         });
         Ok((claim, stored))
     }
@@ -391,7 +391,14 @@ impl Spool {
             // Made once the index is unlocked: a claim locks it when it is settled or dropped.
             drop(index);
             let index = Arc::clone(&self.index);
-            let claim = Claim::new(index, &self.dir, name, &claimed_name, bytes, Some(envelope));
+            let claim = Claim::new(
+                index,
+                &self.dir,
+                &name,
+                &claimed_name,
+                bytes,
+                Some(envelope),
+            );
             return Ok(Claimed {
                 claim: Some(claim),
                 corrupt,
