@@ -41,10 +41,10 @@
 //!
 //! A store must not cost more because the spool is full: during a long outage the worker stores every event into
 //! a spool at its budget, each store evicting the oldest. So the spool does not list its directory to decide what
-//! to evict. It keeps an [`Index`](index::Index) in memory (the envelopes in queue order, their sizes and total,
-//! and which are claimed), updates it with each change it makes, and evicts the oldest waiting envelopes it lists.
-//! A store then costs its own write, rename and eviction and a few `stat`s of the directory, whatever the spool
-//! holds; a claim costs a rename and a read.
+//! to evict. It keeps an [`Index`] in memory (the envelopes in queue order, their sizes and total, and which are
+//! claimed), updates it with each change it makes, and evicts the oldest waiting envelopes it lists. A store then
+//! costs its own write, rename and eviction and a few `stat`s of the directory, whatever the spool holds; a claim
+//! costs a rename and a read.
 //!
 //! Other processes share the directory, and the budgets hold for all of them together, so the index is checked
 //! against the directory's modification time, which every change to the directory moves. This process looks at
