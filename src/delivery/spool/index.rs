@@ -14,7 +14,7 @@
 //!
 //! A listing is trusted only if the directory's time did not move while it ran, and reads sizes only for files
 //! the index does not know yet: a file's bytes never change under one name (it is written whole under a temporary
-//! name, then renamed), so known sizes are reused and a listing costs no `stat` per file.
+//! name, then renamed), so known sizes are reused and a listing `stat`s only the files that are new to it.
 //!
 //! # What the time cannot tell
 //!
