@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use faultline::protocol::Envelope;
+use faultline::bench_hooks::BenchSpool;
+use faultline::protocol::{Envelope, Event};
 use faultline::transport::{Outcome, Transport};
 use faultline::{Breadcrumb, ClientOptions, Level};
 use harness::{DEPTH, FLUSH, LoopbackServer, Mode, Summary, deep, fmt_dur, ratio, sample_error};
@@ -136,6 +137,9 @@ fn main() {
     }
     if wanted('h') {
         peak_rss();
+    }
+    if wanted('j') {
+        spool_store();
     }
 
     if let (Some(floor), Some(capture)) = (floor, capture) {
@@ -741,6 +745,126 @@ fn peak_rss() {
         );
     }
     println!();
+}
+
+/// (j) One spool store into an empty spool, and into a full one where each store evicts the oldest: the worker's
+/// path during a long outage. The spool keeps an index of its directory, so the size of the spool should not show;
+/// listing the directory instead (what each store did before the index) is timed for reference.
+///
+/// The cases take turns, one store each per round: creating a file on a shared disk can cost ten times more from one
+/// second to the next, and taking turns gives every case the same moments. The spool lives under the temporary
+/// directory; `TMPDIR=/dev/shm` measures the spool's own work without a disk's file system under it.
+fn spool_store() {
+    const FULL: usize = 1_000;
+    const SYNCED: usize = 400;
+    const CLAIMED: usize = 2_000;
+    let envelope = Envelope::from_event(Event {
+        message: Some("disk almost full".into()),
+        ..Event::default()
+    });
+    let root = harness::bench_spool().join("store");
+    let row = |label: &str, summary: &Summary| println!("    {label:<56} {}", summary.line());
+    let open = |name: &str, max_files: usize| {
+        BenchSpool::open(root.join(name), max_files, u64::MAX).expect("open a spool")
+    };
+    println!(
+        "(j) spool store: the first into an empty spool, and into a full one, each store evicting the oldest \
+         (envelopes of {} bytes, in {}; the cases take turns)",
+        envelope.to_vec(None).len(),
+        std::env::temp_dir().display()
+    );
+
+    // Synced, as the worker stores an envelope that has to wait. The first store: a fresh spool for each round.
+    let empty: Vec<BenchSpool> = (0..SYNCED)
+        .map(|i| open(&format!("empty-{i}"), FULL))
+        .collect();
+    let full = open("full", FULL);
+    for _ in 0..FULL {
+        full.store(&envelope).unwrap();
+    }
+    let timed = |store: &dyn Fn() -> Option<u64>, evicted: u64| {
+        let start = Instant::now();
+        let stored = store();
+        let took = start.elapsed();
+        assert_eq!(stored, Some(evicted));
+        took
+    };
+    let [first, into_full] = take_turns(SYNCED, |round| {
+        [
+            timed(&|| empty[round].store(&envelope).unwrap(), 0),
+            timed(&|| full.store(&envelope).unwrap(), 1),
+        ]
+    });
+    row("store (synced), the first:", &first);
+    row(
+        &format!("store (synced), into a full spool of {FULL}:"),
+        &into_full,
+    );
+
+    // Claimed and not synced, as the worker writes an envelope it is about to send: no fsync to hide the rest. A
+    // claim into the empty spool is completed after each round, so the spool is empty again; one into a full spool
+    // is dropped, which puts the file back, so the spool is full again.
+    let one = open("claimed-empty", FULL);
+    let sizes = [10, FULL, 10 * FULL];
+    let spools = sizes.map(|size| {
+        let spool = open(&format!("claimed-{size}"), size);
+        for _ in 0..size {
+            // Stored claimed, then put back by the drop: a quick way to fill a spool.
+            drop(spool.store_claimed(&envelope).unwrap());
+        }
+        spool
+    });
+    let claimed = |spool: &BenchSpool, evicted: u64| {
+        let start = Instant::now();
+        let (claim, n) = spool.store_claimed(&envelope).unwrap();
+        let took = start.elapsed();
+        assert_eq!(n, evicted);
+        (took, claim.expect("stored"))
+    };
+    let [first, ten, thousand, ten_thousand] = take_turns(CLAIMED, |_| {
+        let (first, claim) = claimed(&one, 0);
+        claim.complete().unwrap();
+        let [ten, thousand, ten_thousand] = spools.each_ref().map(|spool| claimed(spool, 1).0);
+        [first, ten, thousand, ten_thousand]
+    });
+    row("store_claimed (not synced), the first:", &first);
+    for (size, into_full) in sizes.iter().zip([ten, thousand, ten_thousand]) {
+        let label = format!("store_claimed (not synced), into a full spool of {size}:");
+        row(&label, &into_full);
+    }
+
+    let listing = harness::time_each(
+        200,
+        |_| {
+            let sizes: u64 = std::fs::read_dir(root.join("full"))
+                .unwrap()
+                .map(|e| e.unwrap().metadata().map_or(0, |m| m.len()))
+                .sum();
+            black_box(sizes);
+        },
+        |_| {},
+    );
+    println!(
+        "    for reference, listing the spool of {FULL} with a stat per file (each store did so before the index): {}",
+        listing.line()
+    );
+    drop((empty, full, one, spools));
+    let _ = std::fs::remove_dir_all(&root);
+    println!();
+}
+
+/// Runs `round` `rounds` times; each call times one store of each case, in turn. Returns each case's summary.
+fn take_turns<const N: usize>(
+    rounds: usize,
+    mut round: impl FnMut(usize) -> [Duration; N],
+) -> [Summary; N] {
+    let mut samples: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::with_capacity(rounds));
+    for i in 0..rounds {
+        for (case, took) in samples.iter_mut().zip(round(i)) {
+            case.push(took);
+        }
+    }
+    samples.map(|mut case| Summary::of(&mut case))
 }
 
 fn child(role: &str) {

@@ -218,6 +218,10 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// Not API: what `benches/capture.rs` times below the public API.
+#[cfg(feature = "test")]
+#[doc(hidden)]
+pub mod bench_hooks;
 mod chain;
 mod client;
 mod contexts;

@@ -3,14 +3,17 @@
 //!
 //! A sender claims a waiting file by renaming it to its claimed name (see [`names`](super::names)). `rename` either
 //! moves the file or finds it gone, so two senders, in one process or in several, never hold the same file.
-//! Completing a claim deletes the file; releasing it renames it back, so it keeps its place in the queue.
+//! Completing a claim deletes the file; releasing it renames it back, so it keeps its place in the queue. Either
+//! way the spool's [`Index`] learns of it, as of a change this process made.
 
 use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use super::index::Index;
 use super::names::{now_secs, parse_claim_name, parse_temp_name};
 use crate::protocol::Envelope;
 
@@ -19,29 +22,36 @@ use crate::protocol::Envelope;
 /// Settle it with [`Claim::complete`] once it needs no more sending, or [`Claim::release`] to try again later.
 /// Dropping it unsettled releases it.
 pub(crate) struct Claim {
+    /// The index of the spool the file is in, told when the file is deleted or put back.
+    index: Arc<Mutex<Index>>,
     claimed: PathBuf,
+    /// The file's path under its waiting name.
     original: PathBuf,
     bytes: Vec<u8>,
     /// The envelope read from the file, for a claim made by [`Spool::claim_oldest`](super::Spool::claim_oldest);
     /// a claim made by [`Spool::store_claimed`](super::Spool::store_claimed) leaves the envelope with the caller,
-    /// who has it already.
-    envelope: Option<Envelope>,
+    /// who has it already. Boxed, so that a claim is small in the worker's messages.
+    envelope: Option<Box<Envelope>>,
     settled: bool,
 }
 
 impl Claim {
-    /// The claim on the file at `claimed`, whose waiting name was `original`, holding `bytes`.
+    /// The claim on the file of spool directory `dir` with waiting name `name` and claimed name `claimed`,
+    /// holding `bytes`; `index` is the spool's.
     pub(super) fn new(
-        claimed: PathBuf,
-        original: PathBuf,
+        index: Arc<Mutex<Index>>,
+        dir: &Path,
+        name: &str,
+        claimed: &str,
         bytes: Vec<u8>,
         envelope: Option<Envelope>,
     ) -> Claim {
         Claim {
-            claimed,
-            original,
+            index,
+            claimed: dir.join(claimed),
+            original: dir.join(name),
             bytes,
-            envelope,
+            envelope: envelope.map(Box::new),
             settled: false,
         }
     }
@@ -61,12 +71,20 @@ impl Claim {
     /// The envelope read from the file (see the field).
     #[cfg(test)]
     pub(crate) fn envelope(&self) -> &Envelope {
-        self.envelope.as_ref().expect("a claim read from a file")
+        self.envelope.as_deref().expect("a claim read from a file")
     }
 
     /// Takes the envelope read from the file (see the field).
     pub(crate) fn take_envelope(&mut self) -> Option<Envelope> {
-        self.envelope.take()
+        self.envelope.take().map(|envelope| *envelope)
+    }
+
+    /// The file's waiting name, which is how the index knows it.
+    fn name(&self) -> &str {
+        self.original
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or_default()
     }
 
     /// Deletes the file: the server accepted the envelope (2xx), or rejected it for good (a 4xx other than 429,
@@ -78,10 +96,15 @@ impl Claim {
     /// sent twice (the server drops the duplicate event id).
     pub(crate) fn complete(mut self) -> io::Result<()> {
         self.settled = true;
-        match fs::remove_file(&self.claimed) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        let mut index = Index::lock(&self.index);
+        let removed = index.own_change(|_| fs::remove_file(&self.claimed));
+        match removed {
+            Ok(()) => index.forget(self.name()),
+            // Not ours to delete any more: the index was behind.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => index.invalidate(),
+            Err(e) => return Err(e),
         }
+        Ok(())
     }
 
     /// Puts the file back in the queue under its original name, so it keeps its place (for instance after a
@@ -96,11 +119,15 @@ impl Claim {
     }
 
     fn put_back(&self) -> io::Result<()> {
-        match fs::rename(&self.claimed, &self.original) {
-            // Already put back by an open that took this claim for stale.
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        let mut index = Index::lock(&self.index);
+        let renamed = index.own_change(|_| fs::rename(&self.claimed, &self.original));
+        match renamed {
+            Ok(()) => index.mark_waiting(self.name()),
+            // Already put back by an open that took this claim for stale: the index was behind.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => index.invalidate(),
+            Err(e) => return Err(e),
         }
+        Ok(())
     }
 }
 

@@ -14,16 +14,17 @@ pub(super) const MAX_CORRUPT_FILES: usize = 10;
 /// Moves `claimed`, a file of spool directory `dir` that did not parse, into `corrupt/` under its waiting `name`,
 /// keeping that directory within [`MAX_CORRUPT_FILES`]. Best effort: if it can be neither moved nor deleted it
 /// stays claimed, so this process does not try it again, and a later open puts it back.
-pub(super) fn move_aside(dir: &Path, claimed: &Path, name: &str) {
+///
+/// Returns whether the file left the spool, moved or deleted.
+pub(super) fn move_aside(dir: &Path, claimed: &Path, name: &str) -> bool {
     let corrupt_dir = dir.join(CORRUPT_DIR);
     let moved =
         create_private_dir(&corrupt_dir).and_then(|()| fs::rename(claimed, corrupt_dir.join(name)));
     if moved.is_err() {
-        let _ = fs::remove_file(claimed);
-        return;
+        return fs::remove_file(claimed).is_ok();
     }
     let Ok(listing) = fs::read_dir(&corrupt_dir) else {
-        return;
+        return true;
     };
     let mut names: Vec<OsString> = listing.filter_map(|e| Some(e.ok()?.file_name())).collect();
     // The names start with their time, so the smallest is the oldest. One over the limit is the usual case,
@@ -34,4 +35,5 @@ pub(super) fn move_aside(dir: &Path, claimed: &Path, name: &str) {
         };
         let _ = fs::remove_file(corrupt_dir.join(names.swap_remove(oldest)));
     }
+    true
 }
