@@ -96,7 +96,7 @@ impl Claim {
     /// sent twice (the server drops the duplicate event id).
     pub(crate) fn complete(mut self) -> io::Result<()> {
         self.settled = true;
-        let mut index = Index::lock(&self.index);
+        let mut index = Index::lock(&self.index)?;
         let removed = index.own_change(|_| fs::remove_file(&self.claimed));
         match removed {
             Ok(()) => index.forget(self.name()),
@@ -119,7 +119,7 @@ impl Claim {
     }
 
     fn put_back(&self) -> io::Result<()> {
-        let mut index = Index::lock(&self.index);
+        let mut index = Index::lock(&self.index)?;
         let renamed = index.own_change(|_| fs::rename(&self.claimed, &self.original));
         match renamed {
             Ok(()) => index.mark_waiting(self.name()),

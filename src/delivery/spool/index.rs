@@ -33,6 +33,7 @@
 //! [`RESCAN_INTERVAL`] after the last listing. Until then the spool may hold that many envelopes more than its
 //! budgets.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
@@ -50,6 +51,34 @@ pub(super) const RESCAN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How many times a refresh lists a directory that keeps changing while it is listed.
 const LISTINGS_PER_REFRESH: usize = 3;
+
+thread_local! {
+    /// Whether this thread holds an index lock (see [`Index::lock`]).
+    static HELD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A locked index; unlocking clears this thread's mark.
+pub(super) struct IndexGuard<'a>(MutexGuard<'a, Index>);
+
+impl std::ops::Deref for IndexGuard<'_> {
+    type Target = Index;
+
+    fn deref(&self) -> &Index {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for IndexGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Index {
+        &mut self.0
+    }
+}
+
+impl Drop for IndexGuard<'_> {
+    fn drop(&mut self) {
+        HELD.with(|held| held.set(false));
+    }
+}
 
 /// The envelopes of one spool directory, waiting and claimed, as this process last saw them.
 pub(super) struct Index {
@@ -96,12 +125,26 @@ impl Index {
 
     /// Locks a shared index. A panic while it was held may have left it half updated, so a poisoned index is
     /// marked stale: the next refresh rebuilds it.
-    pub(super) fn lock(index: &Mutex<Index>) -> MutexGuard<'_, Index> {
-        index.lock().unwrap_or_else(|poisoned| {
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when this thread holds an index lock already. That happens only when spool code panics while
+    /// holding it and the panic hook, on the same thread, turns to the spool for the panic's own event: waiting
+    /// would be waiting for itself, so the hook is told at once and hands the event to the worker instead.
+    pub(super) fn lock(index: &Mutex<Index>) -> io::Result<IndexGuard<'_>> {
+        if HELD.with(Cell::get) {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "the spool is already in use on this thread",
+            ));
+        }
+        let guard = index.lock().unwrap_or_else(|poisoned| {
             let mut index = poisoned.into_inner();
             index.seen = None;
             index
-        })
+        });
+        HELD.with(|held| held.set(true));
+        Ok(IndexGuard(guard))
     }
 
     // === keeping up with the directory ===
@@ -432,12 +475,31 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let shared = Mutex::new(index_of(tmp.path()));
         let _ = std::panic::catch_unwind(|| {
-            let _held = Index::lock(&shared);
+            let _held = Index::lock(&shared).unwrap();
             panic!("while holding the index");
         });
-        let mut index = Index::lock(&shared);
+        let mut index = Index::lock(&shared).unwrap();
         let before = index.listings();
         index.refresh().unwrap();
         assert_eq!(index.listings(), before + 1);
+    }
+
+    #[test]
+    fn a_thread_that_holds_the_lock_is_refused_at_once_and_others_wait() {
+        let tmp = tempfile::tempdir().unwrap();
+        let shared = Mutex::new(index_of(tmp.path()));
+        let held = Index::lock(&shared).unwrap();
+        let again = Index::lock(&shared).err().expect("refused on this thread");
+        assert_eq!(again.kind(), io::ErrorKind::WouldBlock);
+        drop(held);
+        // Unlocked, the same thread locks again; and another thread is never refused.
+        drop(Index::lock(&shared).unwrap());
+        let held = Index::lock(&shared).unwrap();
+        std::thread::scope(|s| {
+            let other = s.spawn(|| Index::lock(&shared).map(|_| ()));
+            std::thread::sleep(Duration::from_millis(20));
+            drop(held);
+            other.join().unwrap().unwrap();
+        });
     }
 }

@@ -254,7 +254,7 @@ impl Spool {
         }
         let (name, temp) = (envelope_name(), self.dir.join(temp_name()));
         let created = {
-            let mut index = Index::lock(&self.index);
+            let mut index = Index::lock(&self.index)?;
             index.refresh()?;
             // A first look, so that an envelope there is no room for is not written at all.
             if self.evictions(&index, Some(len)).is_none() {
@@ -265,7 +265,7 @@ impl Spool {
         // Writing and syncing, the slow part, happen unlocked, so that a store on another thread (a shutdown that
         // ran out of time) never waits for this one's disk.
         let written = created.and_then(|mut file| write(&mut file, bytes));
-        let mut index = Index::lock(&self.index);
+        let mut index = Index::lock(&self.index)?;
         // Long enough for other processes to change the directory meanwhile: look again.
         let written = written.and_then(|()| index.refresh());
         if let Err(e) = written {
@@ -349,7 +349,7 @@ impl Spool {
     /// having claimed it first.
     pub(crate) fn claim_oldest(&self) -> io::Result<Claimed> {
         let mut corrupt = 0;
-        let mut index = Index::lock(&self.index);
+        let mut index = Index::lock(&self.index)?;
         loop {
             index.refresh()?;
             let Some(name) = index.oldest_waiting().next().map(str::to_owned) else {
@@ -430,12 +430,12 @@ mod tests {
     use std::collections::{HashMap, HashSet};
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
+    use std::sync::Barrier;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Barrier, MutexGuard};
     use std::time::Duration;
 
     use super::corrupt::MAX_CORRUPT_FILES;
-    use super::index::RESCAN_INTERVAL;
+    use super::index::{IndexGuard, RESCAN_INTERVAL};
     use super::names::{CLAIM_MARK, CORRUPT_DIR, TEMP_PREFIX, waiting_name};
     use super::*;
     use crate::protocol::{Event, EventId};
@@ -490,8 +490,8 @@ mod tests {
         names
     }
 
-    fn index(spool: &Spool) -> MutexGuard<'_, Index> {
-        Index::lock(&spool.index)
+    fn index(spool: &Spool) -> IndexGuard<'_> {
+        Index::lock(&spool.index).unwrap()
     }
 
     /// How many envelopes the directory holds, waiting or claimed, by the waiting names of one listing.
