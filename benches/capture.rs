@@ -723,8 +723,8 @@ fn peak_rss() {
         "(h) peak RSS (VmHWM) of a fresh process around a 10,000-event burst to a loopback server"
     );
     println!(
-        "    (a queued event is a boxed faultline::protocol::Event of {} bytes plus its strings, exceptions and \
-         raw stack)",
+        "    (a queued capture_error holds its chain's names and messages and its raw stack, not yet an event: the \
+         worker builds the {}-byte faultline::protocol::Event)",
         std::mem::size_of::<faultline::protocol::Event>()
     );
     for queue in ["100", "10000"] {

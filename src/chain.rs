@@ -3,19 +3,28 @@
 use std::error::Error;
 use std::fmt::{self, Write};
 
-use crate::protocol::{Exception, Mechanism};
+use crate::protocol::exception::{Exception, Mechanism};
 
 /// The longest exception value kept; Relay trims messages at 8192 characters, so longer ones only cost bandwidth.
 pub(crate) const MAX_VALUE_LEN: usize = 8192;
 /// How many errors of a chain are kept (a cycle in `source()` must not loop forever).
 const MAX_CHAIN: usize = 32;
 
-/// The exceptions for `err` and its sources, **root cause first**, the captured error last. `type_name` is
+/// One error of a chain, as the caller records it: the compact form that waits in the queue. The worker turns the
+/// links into protocol [`Exception`]s ([`exceptions`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Link {
+    /// The short type name, e.g. `ParseIntError`.
+    pub(crate) ty: String,
+    /// The module path, when known.
+    pub(crate) module: Option<String>,
+    /// The `Display` output, cut at [`MAX_VALUE_LEN`].
+    pub(crate) value: String,
+}
+
+/// The links of `err` and its sources, **root cause first**, the captured error last. `type_name` is
 /// `std::any::type_name` of the captured error's static type, which names it exactly unless it is a `dyn Error`.
-pub(crate) fn exceptions_from_error(
-    err: &(dyn Error + 'static),
-    type_name: &str,
-) -> Vec<Exception> {
+pub(crate) fn links_from_error(err: &(dyn Error + 'static), type_name: &str) -> Vec<Link> {
     let mut out = Vec::with_capacity(4);
     let mut current: Option<&(dyn Error + 'static)> = Some(err);
     let mut first = true;
@@ -28,17 +37,30 @@ pub(crate) fn exceptions_from_error(
         } else {
             dyn_type_name(e)
         };
-        out.push(Exception {
+        out.push(Link {
             ty,
             module,
-            value: Some(truncate(display(e), MAX_VALUE_LEN)),
-            mechanism: None,
-            ..Exception::default()
+            value: display(e),
         });
         first = false;
         current = e.source();
     }
     out.reverse();
+    out
+}
+
+/// The protocol exceptions for a chain's links, in the same order, the last one marked as a handled error
+/// (mechanism `generic`).
+pub(crate) fn exceptions(links: Vec<Link>) -> Vec<Exception> {
+    let mut out: Vec<Exception> = links
+        .into_iter()
+        .map(|link| Exception {
+            ty: link.ty,
+            module: link.module,
+            value: Some(link.value),
+            ..Exception::default()
+        })
+        .collect();
     if let Some(last) = out.last_mut() {
         last.mechanism = Some(Mechanism {
             ty: "generic".into(),
@@ -49,21 +71,79 @@ pub(crate) fn exceptions_from_error(
     out
 }
 
-/// The error's `Display` output, in a buffer sized for a typical message so that it is written with one allocation.
+/// The exceptions for `err` and its sources, **root cause first**, the captured error last (see
+/// [`links_from_error`]).
+pub(crate) fn exceptions_from_error(
+    err: &(dyn Error + 'static),
+    type_name: &str,
+) -> Vec<Exception> {
+    exceptions(links_from_error(err, type_name))
+}
+
+/// The error's `Display` output, cut at [`MAX_VALUE_LEN`] and allocated at its own length: it is written into a
+/// reused per-thread buffer first, so a message costs one allocation and the queued copy holds no spare capacity.
 fn display(e: &dyn Error) -> String {
     use fmt::Write;
-    let mut out = String::with_capacity(96);
-    let _ = write!(out, "{e}");
+    thread_local! {
+        static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    let written = BUFFER.try_with(|buffer| {
+        // A `Display` that captures an error itself would find the buffer borrowed: it gets a fresh one.
+        let mut buffer = buffer.try_borrow_mut().ok()?;
+        buffer.clear();
+        let _ = write!(buffer, "{e}");
+        let out = truncated_copy(&buffer, MAX_VALUE_LEN);
+        // A huge message must not keep its buffer alive on this thread.
+        if buffer.capacity() > 4 * MAX_VALUE_LEN {
+            *buffer = String::new();
+        }
+        Some(out)
+    });
+    written
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| truncate(e.to_string(), MAX_VALUE_LEN))
+}
+
+/// A copy of `s` cut like [`truncate`], allocated at the length it ends up with.
+fn truncated_copy(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return String::from(s);
+    }
+    let mut cut = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut out = String::with_capacity(cut + '…'.len_utf8());
+    out.push_str(&s[..cut]);
+    out.push('…');
     out
 }
 
 /// A hash of the chain's types and values: equal for the same error captured twice.
 pub(crate) fn signature(exceptions: &[Exception]) -> u64 {
+    signature_of(
+        exceptions
+            .iter()
+            .map(|e| (e.ty.as_str(), e.value.as_deref())),
+    )
+}
+
+/// [`signature`] for a chain's links; equal to the signature of the exceptions made from them.
+pub(crate) fn links_signature(links: &[Link]) -> u64 {
+    signature_of(
+        links
+            .iter()
+            .map(|l| (l.ty.as_str(), Some(l.value.as_str()))),
+    )
+}
+
+fn signature_of<'a>(chain: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    for e in exceptions {
-        e.ty.hash(&mut hasher);
-        e.value.hash(&mut hasher);
+    for (ty, value) in chain {
+        ty.hash(&mut hasher);
+        value.hash(&mut hasher);
     }
     hasher.finish()
 }
@@ -255,6 +335,28 @@ mod tests {
         let values = exceptions_from_error(boxed.as_ref(), "dyn core::error::Error");
         assert_eq!(values[0].ty, "Error");
         assert_eq!(values[0].value.as_deref(), Some("plain message"));
+    }
+
+    #[test]
+    fn copies_are_cut_like_truncate_and_hold_no_spare_room() {
+        for text in ["", "short", "ééééé", "aé€𝄞b", &"x".repeat(40)] {
+            for max in [0, 1, 3, 4, 5, 6, 7, 10, 100] {
+                let copy = truncated_copy(text, max);
+                assert_eq!(copy, truncate(text.to_owned(), max), "{text:?} at {max}");
+                assert_eq!(copy.capacity(), copy.len(), "{text:?} at {max}");
+            }
+        }
+    }
+
+    #[test]
+    fn links_and_exceptions_have_the_same_signature() {
+        let err = outer();
+        let links = links_from_error(&err, std::any::type_name::<Outer>());
+        let signature = links_signature(&links);
+        assert_eq!(signature, super::signature(&exceptions(links.clone())));
+        let mut other = links;
+        other[0].value.push('!');
+        assert_ne!(links_signature(&other), signature);
     }
 
     #[test]

@@ -14,13 +14,14 @@ use crate::chain;
 use crate::delivery::spool::Spool;
 use crate::delivery::{Delivery, InFlight};
 use crate::diagnostics::sdk_debug;
-use crate::message::{self, Control, PendingEvent, Task};
+use crate::message::{self, Control, PendingError, PendingEvent, Task};
 use crate::options::ClientOptions;
 use crate::protocol::data_category::DataCategory;
 use crate::protocol::envelope::Envelope;
 use crate::protocol::event::{Event, EventId, Thread};
 use crate::protocol::exception::Exception;
 use crate::protocol::level::Level;
+use crate::protocol::time::Timestamp;
 use crate::queue::{self, Mailbox, Refused};
 use crate::sampling;
 use crate::scope::Scope;
@@ -29,6 +30,7 @@ use crate::stats::{Counters, Reason, Stats};
 use crate::sync::lock;
 use crate::transport::Transport;
 use crate::worker::Worker;
+use crate::worker::finish;
 use crate::worker::processor::Processor;
 
 /// The name of the SDK's worker thread; records logged on it are never reported (see `integrations`).
@@ -117,44 +119,54 @@ impl Client {
         self.counters.snapshot()
     }
 
-    /// A fresh event, or `None` when sampling drops it. Runs before any costly work.
-    fn sampled_event(&self) -> Option<Event> {
-        // A full queue will refuse the event anyway: say so before paying for an id, a chain and a stack walk.
-        // `try_send` in `enqueue` stays the real check (the queue may fill in between).
+    /// Whether the queue may have room: a full queue will refuse the event anyway, so say so before paying for an
+    /// id, a chain and a stack walk. `try_send` in `enqueue` stays the real check (the queue may fill in between).
+    fn queue_has_room(&self) -> bool {
         if self.mailbox.is_full() {
             self.counters
                 .discard(Reason::QueueOverflow, DataCategory::Error);
             sdk_debug!("queue full: event dropped");
+            return false;
+        }
+        true
+    }
+
+    /// Whether sampling keeps the event with this id; counts it when not.
+    fn is_sampled(&self, id: EventId) -> bool {
+        if sampling::should_keep(self.options.sample_rate, sampling::roll_from(id)) {
+            return true;
+        }
+        self.counters
+            .discard(Reason::SampleRate, DataCategory::Error);
+        false
+    }
+
+    /// A fresh event, or `None` when the queue is full or sampling drops it. Runs before any costly work.
+    fn sampled_event(&self) -> Option<Event> {
+        if !self.queue_has_room() {
             return None;
         }
         let event = Event::new();
-        if sampling::should_keep(
-            self.options.sample_rate,
-            sampling::roll_from(event.event_id),
-        ) {
-            Some(event)
-        } else {
-            self.counters
-                .discard(Reason::SampleRate, DataCategory::Error);
-            None
-        }
+        self.is_sampled(event.event_id).then_some(event)
     }
 
-    /// Whether `ignore_errors` names the captured error (the last exception) by short name or full path.
-    fn is_ignored(&self, event: &Event) -> bool {
+    /// Whether `ignore_errors` names the captured error (the last of the chain) by short name or full path.
+    fn is_ignored(&self, ty: &str, module: Option<&str>) -> bool {
         let ignore = &self.options.ignore_errors;
-        if ignore.is_empty() {
-            return false;
-        }
-        let Some(last) = event.exception.last() else {
-            return false;
-        };
         ignore.iter().any(|name| {
-            *name == last.ty
-                || last.module.as_deref().is_some_and(|m| {
-                    name.strip_prefix(m).and_then(|n| n.strip_prefix("::")) == Some(&last.ty)
+            name == ty
+                || module.is_some_and(|m| {
+                    name.strip_prefix(m).and_then(|n| n.strip_prefix("::")) == Some(ty)
                 })
         })
+    }
+
+    /// Whether `ignore_errors` names the event's captured error (its last exception).
+    fn is_ignored_event(&self, event: &Event) -> bool {
+        event
+            .exception
+            .last()
+            .is_some_and(|last| self.is_ignored(&last.ty, last.module.as_deref()))
     }
 
     fn trace(&self) -> Option<RawTrace> {
@@ -167,13 +179,39 @@ impl Client {
         }
     }
 
+    /// `capture_error`: the chain and the stack are queued in their compact form ([`PendingError`]), and the
+    /// worker builds the event.
     pub(crate) fn capture_error(
         &self,
         hub: &impl CaptureScope,
         err: &(dyn Error + 'static),
         type_name: &str,
     ) -> EventId {
-        self.capture_exceptions(hub, || chain::exceptions_from_error(err, type_name), |_| {})
+        if !self.queue_has_room() {
+            return EventId::nil();
+        }
+        let id = EventId::new();
+        if !self.is_sampled(id) {
+            return EventId::nil();
+        }
+        let timestamp = Timestamp::now();
+        let chain = chain::links_from_error(err, type_name);
+        let ignored = chain
+            .last()
+            .is_some_and(|last| self.is_ignored(&last.ty, last.module.as_deref()));
+        if ignored || hub.is_repeat(chain::links_signature(&chain)) {
+            self.counters
+                .discard(Reason::EventProcessor, DataCategory::Error);
+            return EventId::nil();
+        }
+        let error = PendingError {
+            event_id: id,
+            timestamp,
+            chain,
+            trace: self.trace(),
+            scope: hub.scope(),
+        };
+        self.push(hub, id, Task::Error(Box::new(error)))
     }
 
     /// The error pipeline with the exceptions made by `exceptions` and more fields set by `fill`; both run only
@@ -189,7 +227,7 @@ impl Client {
             return EventId::nil();
         };
         event.exception = exceptions();
-        if self.is_ignored(&event) || hub.is_repeat(chain::signature(&event.exception)) {
+        if self.is_ignored_event(&event) || hub.is_repeat(chain::signature(&event.exception)) {
             self.counters
                 .discard(Reason::EventProcessor, DataCategory::Error);
             return EventId::nil();
@@ -336,9 +374,14 @@ impl Client {
             trace,
             scope: hub.scope(),
         };
+        self.push(hub, id, Task::Event(Box::new(pending)))
+    }
+
+    /// Queues a task; returns its event's id, or the nil id when the queue refused it (counted).
+    fn push(&self, hub: &impl CaptureScope, id: EventId, task: Task) -> EventId {
         // Never a blocking send: a full queue must cost the caller nothing but the lost event, which is counted.
         // The worker is not woken either, except by the capture that finds the queue half full (see `queue`).
-        match self.mailbox.try_push(Task::Event(Box::new(pending))) {
+        match self.mailbox.try_push(task) {
             Ok(()) => {
                 hub.set_last_event_id(id);
                 id
@@ -388,10 +431,12 @@ impl Client {
             }
         }
         while Instant::now() < deadline {
-            let Some(Task::Event(pending)) = self.mailbox.pop_task() else {
-                break;
+            let pending = match self.mailbox.pop_task() {
+                Some(Task::Event(pending)) => *pending,
+                Some(Task::Error(error)) => finish::event_of(*error),
+                None => break,
             };
-            let Some(event) = self.processor.prepare(*pending) else {
+            let Some(event) = self.processor.prepare(pending) else {
                 continue;
             };
             match spool.store(&Envelope::from_event(event)) {

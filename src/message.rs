@@ -10,10 +10,12 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::chain::Link;
 use crate::delivery::spool::Claim;
 use crate::protocol::envelope::Envelope;
-use crate::protocol::event::Event;
+use crate::protocol::event::{Event, EventId};
 use crate::protocol::item_kind::ItemKind;
+use crate::protocol::time::Timestamp;
 use crate::scope::Scope;
 use crate::stacktrace::RawTrace;
 
@@ -21,6 +23,20 @@ use crate::stacktrace::RawTrace;
 pub(crate) struct PendingEvent {
     pub(crate) event: Event,
     /// The capturing thread's stack, unresolved; it goes to the last exception, or to the current thread's entry.
+    pub(crate) trace: Option<RawTrace>,
+    /// The scope at capture time (a shared snapshot).
+    pub(crate) scope: Arc<Scope>,
+}
+
+/// An error captured with `capture_error`, in the compact form it waits in the queue: the chain's names and
+/// messages, not yet protocol exceptions, and no event yet. The worker builds the event (`worker/finish.rs`). A
+/// queue of 10,000 of these holds less than half the memory that as many finished events would.
+pub(crate) struct PendingError {
+    pub(crate) event_id: EventId,
+    pub(crate) timestamp: Timestamp,
+    /// Root cause first, the captured error last.
+    pub(crate) chain: Vec<Link>,
+    /// The capturing thread's stack, unresolved; it goes to the last exception.
     pub(crate) trace: Option<RawTrace>,
     /// The scope at capture time (a shared snapshot).
     pub(crate) scope: Arc<Scope>,
@@ -35,13 +51,15 @@ pub(crate) struct PendingEvent {
 pub(crate) enum Task {
     /// An error, message or panic event: symbolicated, merged with its scope and serialised on the worker.
     Event(Box<PendingEvent>),
+    /// An error from `capture_error`, whose event the worker builds before it finishes it like any other.
+    Error(Box<PendingError>),
 }
 
 impl Task {
     /// The kind of envelope item this task becomes.
     pub(crate) fn kind(&self) -> ItemKind {
         match self {
-            Task::Event(_) => ItemKind::Event,
+            Task::Event(_) | Task::Error(_) => ItemKind::Event,
         }
     }
 }

@@ -36,25 +36,29 @@ impl RawTrace {
     }
 }
 
-/// Records the calling thread's stack as instruction pointers, with no symbol resolution: one
-/// allocation of 64 addresses (growing only for deeper stacks) and a walk of at most
-/// [`MAX_FRAMES`] frames. Everything costly happens later in
+/// Records the calling thread's stack as instruction pointers, with no symbol resolution: a walk of at most
+/// [`MAX_FRAMES`] frames into a buffer on the stack, then one allocation of exactly the addresses found, so a
+/// queued trace holds no spare room. Everything costly happens later in
 /// [`Symbolizer::resolve`](super::symbolizer::Symbolizer::resolve).
 ///
 /// This function's frame and `walk`'s sit at the top of every trace. Both are `faultline::` frames, which the
 /// symbolizer trims with the rest of the SDK's (its `MACHINERY` list); a helper added between this and
 /// `backtrace::trace_unsynchronized` must be one that list matches too.
 pub(crate) fn capture() -> RawTrace {
-    let mut ips = Vec::with_capacity(64);
+    let mut buffer = [0u64; MAX_FRAMES];
+    let mut len = 0;
     walk(|frame| {
         let ip = frame.ip().addr();
         // The outermost frame of a thread can report a null ip: nothing to resolve there.
         if ip != 0 {
-            ips.push(ip as u64);
+            buffer[len] = ip as u64;
+            len += 1;
         }
-        ips.len() < MAX_FRAMES
+        len < MAX_FRAMES
     });
-    RawTrace { ips }
+    RawTrace {
+        ips: buffer[..len].to_vec(),
+    }
 }
 
 /// Walks the calling thread's stack without backtrace's global lock.
@@ -74,8 +78,8 @@ fn walk(callback: impl FnMut(&backtrace::Frame) -> bool) {
     // SAFETY: `trace_unsynchronized` is unsafe only because it skips the crate's lock. On these targets the walk is
     // `_Unwind_Backtrace` (Unix) or `RtlVirtualUnwind` (64-bit Windows), both safe to run from several threads at
     // once and independent of the symbolizer's caches, which stay behind the lock in `resolve`. std relies on the
-    // same property for `std::backtrace`. The callback only pushes to a `Vec` and cannot unwind into the unwinder
-    // (a failed allocation aborts).
+    // same property for `std::backtrace`. The callback only writes to a buffer within its bounds (the walk stops
+    // when it is full) and cannot unwind into the unwinder.
     unsafe { backtrace::trace_unsynchronized(callback) }
 }
 

@@ -1,7 +1,9 @@
 //! Finishing: the per-kind step that turns a queued [`Task`] into an envelope item, on the worker.
 
-use crate::message::Task;
+use crate::chain;
+use crate::message::{PendingError, PendingEvent, Task};
 use crate::protocol::envelope::EnvelopeItem;
+use crate::protocol::event::Event;
 use crate::protocol::item_kind::ItemKind;
 
 use super::processor::Processor;
@@ -9,10 +11,32 @@ use super::processor::Processor;
 /// Finishes `task`: an event is merged with its scope and defaults, symbolicated, limited, scrubbed and passed to
 /// `before_send`. `None` when a step dropped it (counted where it was dropped).
 pub(crate) fn finish(processor: &Processor, task: Task) -> Option<(ItemKind, EnvelopeItem)> {
-    match task {
-        Task::Event(pending) => {
-            let event = processor.prepare(*pending)?;
-            Some((ItemKind::Event, EnvelopeItem::Event(Box::new(event))))
-        }
+    let pending = match task {
+        Task::Event(pending) => *pending,
+        Task::Error(error) => event_of(*error),
+    };
+    let event = processor.prepare(pending)?;
+    Some((ItemKind::Event, EnvelopeItem::Event(Box::new(event))))
+}
+
+/// The event of an error captured in its compact form: its exceptions from the chain, the rest as for any event.
+pub(crate) fn event_of(error: PendingError) -> PendingEvent {
+    let PendingError {
+        event_id,
+        timestamp,
+        chain,
+        trace,
+        scope,
+    } = error;
+    let event = Event {
+        event_id,
+        timestamp,
+        exception: chain::exceptions(chain),
+        ..Event::default()
+    };
+    PendingEvent {
+        event,
+        trace,
+        scope,
     }
 }
