@@ -20,6 +20,7 @@ pub struct HttpTransport {
     url: String,
     auth: String,
     host: String,
+    gzip: compress::Gzip,
 }
 
 impl HttpTransport {
@@ -53,6 +54,7 @@ impl HttpTransport {
             url: options.dsn.envelope_url(),
             auth: options.dsn.auth_header(&options.user_agent),
             host: options.dsn.host().to_owned(),
+            gzip: compress::Gzip::default(),
         }
     }
 }
@@ -68,7 +70,9 @@ impl std::fmt::Debug for HttpTransport {
 
 impl Transport for HttpTransport {
     fn send_envelope(&self, envelope: &Envelope) -> Outcome {
-        let body = compress::encode_body(envelope.to_vec(Some(SystemTime::now())));
+        let body = self
+            .gzip
+            .encode_body(envelope.to_vec(Some(SystemTime::now())));
         let mut request = self
             .agent
             .post(&self.url)
