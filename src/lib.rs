@@ -212,7 +212,7 @@
 //! change. The `http` feature's [`ClientOptions`] do not expose ureq types.
 
 #![deny(missing_docs)]
-// One function walks the stack without the backtrace crate's lock (see `stacktrace::walk`); nothing else may use
+// One function walks the stack without the backtrace crate's lock (see `stacktrace::capture::walk`); nothing else may use
 // `unsafe`.
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations, unreachable_pub)]
