@@ -269,12 +269,7 @@ impl Client {
     }
 
     pub(crate) fn capture_event(&self, hub: &impl CaptureScope, event: Event) -> EventId {
-        if !sampling::should_keep(
-            self.options.sample_rate,
-            sampling::roll_from(event.event_id),
-        ) {
-            self.counters
-                .discard(Reason::SampleRate, DataCategory::Error);
+        if !self.is_sampled(event.event_id) {
             return EventId::nil();
         }
         let trace = if has_trace(&event) {
@@ -294,12 +289,7 @@ impl Client {
         event: Event,
         trace: Option<RawTrace>,
     ) -> bool {
-        if !sampling::should_keep(
-            self.options.sample_rate,
-            sampling::roll_from(event.event_id),
-        ) {
-            self.counters
-                .discard(Reason::SampleRate, DataCategory::Error);
+        if !self.is_sampled(event.event_id) {
             return false;
         }
         let id = event.event_id;
@@ -319,11 +309,7 @@ impl Client {
             let envelope = Envelope::from_event(event);
             match spool.store_claimed(&envelope) {
                 Ok((Some(claim), stored)) => {
-                    self.counters.discard_n(
-                        Reason::CacheOverflow,
-                        DataCategory::Error,
-                        stored.evicted,
-                    );
+                    self.counters.evicted(stored.evicted);
                     if self
                         .mailbox
                         .send_control(Control::Stored { claim, envelope })
@@ -431,21 +417,15 @@ impl Client {
             }
         }
         while Instant::now() < deadline {
-            let pending = match self.mailbox.pop_task() {
-                Some(Task::Event(pending)) => *pending,
-                Some(Task::Error(error)) => finish::event_of(*error),
-                None => break,
+            let Some(task) = self.mailbox.pop_task() else {
+                break;
             };
-            let Some(event) = self.processor.prepare(pending) else {
+            let Some(event) = self.processor.prepare(finish::pending_event(task)) else {
                 continue;
             };
             match spool.store(&Envelope::from_event(event)) {
                 Ok(stored) => {
-                    self.counters.discard_n(
-                        Reason::CacheOverflow,
-                        DataCategory::Error,
-                        stored.evicted,
-                    );
+                    self.counters.evicted(stored.evicted);
                     kept += u64::from(stored.stored);
                 }
                 Err(e) => {

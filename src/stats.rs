@@ -81,6 +81,12 @@ impl Counters {
         }
     }
 
+    /// Counts spool files evicted to make room (`cache_overflow`). The spool deletes them unread, so their kinds
+    /// are not known; each counts as one event, which every file held before other kinds were spooled.
+    pub(crate) fn evicted(&self, n: u64) {
+        self.discard_n(Reason::CacheOverflow, DataCategory::Error, n);
+    }
+
     /// Counts each item of `envelope` as discarded for `reason`, in the item's own category.
     pub(crate) fn discard_items(&self, reason: Reason, envelope: &Envelope) {
         for item in &envelope.items {

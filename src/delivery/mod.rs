@@ -157,7 +157,7 @@ impl Delivery {
         if let Some(spool) = self.spool.clone() {
             match spool.store_claimed(&envelope) {
                 Ok((claim, stored)) => {
-                    self.count_evicted(stored.evicted);
+                    self.counters.evicted(stored.evicted);
                     if let Some(claim) = claim {
                         self.deliver_claimed(claim, envelope);
                         return;
@@ -202,7 +202,7 @@ impl Delivery {
         if let Some(spool) = &self.spool {
             match spool.store(&envelope) {
                 Ok(stored) => {
-                    self.count_evicted(stored.evicted);
+                    self.counters.evicted(stored.evicted);
                     if stored.stored {
                         self.spool_pending = true;
                     } else {
@@ -224,13 +224,6 @@ impl Delivery {
             envelope,
             server_errors,
         });
-    }
-
-    /// Counts spool files evicted to make room. The spool deletes them unread, so their kinds are not known; each
-    /// counts as one event, which every file held before other kinds were spooled.
-    fn count_evicted(&self, evicted: u64) {
-        self.counters
-            .discard_n(Reason::CacheOverflow, DataCategory::Error, evicted);
     }
 
     /// Tries the oldest waiting envelope once.

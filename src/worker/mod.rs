@@ -23,6 +23,7 @@ use processor::Processor;
 
 use crate::delivery::Delivery;
 use crate::message::{Control, Task};
+use crate::protocol::envelope::Envelope;
 use crate::queue::{Wake, WorkerEnd};
 
 /// How long the worker looks for the next event after handling one, before it goes back to sleep. Short enough that
@@ -102,7 +103,7 @@ impl Worker {
             }
             let now = Instant::now();
             for envelope in self.batches.take_due(now) {
-                self.delivery.deliver_fresh(envelope);
+                self.ship(envelope, true);
             }
             self.delivery.tick(now);
         }
@@ -146,11 +147,15 @@ impl Worker {
         let Some((kind, item)) = finish::finish(&self.processor, task) else {
             return;
         };
-        let now = Instant::now();
-        let Some(envelope) = self.batches.push(kind, item, now) else {
-            return;
-        };
-        if send_now && !self.delivery.is_offline(now) {
+        if let Some(envelope) = self.batches.push(kind, item, Instant::now()) {
+            self.ship(envelope, send_now);
+        }
+    }
+
+    /// Hands an envelope to delivery: sent now (`send_now`, unless the server is in an offline pause), or parked
+    /// for later.
+    fn ship(&mut self, envelope: Envelope, send_now: bool) {
+        if send_now && !self.delivery.is_offline(Instant::now()) {
             self.delivery.deliver_fresh(envelope);
         } else {
             self.delivery.park(envelope, 0);
@@ -176,11 +181,8 @@ impl Worker {
             self.handle(task, in_time);
         }
         for envelope in self.batches.take_all() {
-            if Instant::now() < deadline {
-                self.delivery.deliver_fresh(envelope);
-            } else {
-                self.delivery.park(envelope, 0);
-            }
+            let in_time = Instant::now() < deadline;
+            self.ship(envelope, in_time);
         }
         let delivered = self.delivery.flush(deadline);
         (!until_empty || self.mailbox.len() == 0) && delivered
