@@ -124,14 +124,12 @@ impl Batches {
 
 /// One envelope for items that may share it (the caller's concern: a batch holds one kind).
 fn envelope(items: Vec<EnvelopeItem>) -> Envelope {
-    let event_id = items.iter().find_map(|item| match item {
-        EnvelopeItem::Event(event) => Some(event.event_id),
+    let event = items.iter().find_map(|item| match item {
+        EnvelopeItem::Event(event) => Some(event),
         _ => None,
     });
-    let sdk = items.iter().find_map(|item| match item {
-        EnvelopeItem::Event(event) => event.sdk.clone(),
-        _ => None,
-    });
+    let event_id = event.map(|event| event.event_id);
+    let sdk = event.and_then(|event| event.sdk.clone());
     Envelope {
         event_id,
         sdk,
