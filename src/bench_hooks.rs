@@ -34,6 +34,7 @@ impl BenchSpool {
         let limits = SpoolLimits {
             max_files,
             max_bytes,
+            ..SpoolLimits::default()
         };
         Spool::open(dir, limits).map(BenchSpool)
     }

@@ -91,6 +91,7 @@ impl Client {
             spool.clone(),
             inflight.clone(),
             options.queue_size,
+            options.max_retry_delay,
             options.client_report_interval,
         );
         let worker = Worker::new(worker_end, processor.clone(), delivery);
@@ -462,19 +463,33 @@ impl Client {
             self.spool_what_is_queued(deadline);
             return false;
         }
-        let delivered = answer.wait_until(deadline - reserve).unwrap_or(false);
+        let answered = answer.wait_until(deadline - reserve);
+        let delivered = answered.unwrap_or(false);
         if !delivered {
             self.spool_what_is_queued(deadline);
         }
         let handle = lock(&self.worker).take();
         if let Some(handle) = handle {
-            if handle.is_finished() || delivered {
-                // The worker acknowledged and is returning; joining cannot hang.
+            // Once it has answered, the worker returns at once, dropping what it holds (the transport among
+            // them); give it the rest of the time for that.
+            while answered.is_some() && !handle.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if handle.is_finished() {
                 let _ = handle.join();
+            } else if answered.is_some() {
+                sdk_debug!(
+                    "the worker was still ending when the shutdown timeout ran out; left running"
+                );
             } else {
                 // Stuck in a request that outlives the timeout: leave the thread detached rather than block.
-                sdk_debug!("shutdown timed out; worker left running");
+                sdk_debug!("shutdown timed out after {timeout:?}; worker left running");
             }
+        }
+        if answered == Some(false) {
+            sdk_debug!(
+                "shutdown: not everything could be sent; what is left waits in the spool for the next start"
+            );
         }
         delivered
     }

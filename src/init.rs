@@ -103,6 +103,7 @@ fn open_spool(dir: PathBuf, options: &ClientOptions) -> Option<Spool> {
     let limits = SpoolLimits {
         max_files: options.spool_max_files,
         max_bytes: options.spool_max_bytes,
+        max_age: options.spool_max_age,
     };
     match Spool::open(dir, limits) {
         Ok(spool) => Some(spool),

@@ -133,13 +133,15 @@
 //!
 //! Envelopes that cannot go out at once wait in a spool directory ([`ClientOptions::spool_dir`], by default one per
 //! project under the user's cache directory), one file each, deleted once the server accepted or rejected them for
-//! good. When the server cannot be reached, or answers 408 or 5xx, the worker goes offline for an exponential,
-//! jittered delay and every new envelope is written to disk before it is tried; they are sent oldest first when the
-//! server answers again, or by the next process that starts with the same DSN, so outages, crashes and `SIGKILL`
-//! lose nothing that reached the spool. A shutdown that runs out of time spools the envelope in flight and what is
-//! still queued. `429`, `Retry-After` and `X-Sentry-Rate-Limits` pause
-//! the limited categories without requests (counted as `ratelimit_backoff`), and every discard is reported to the
-//! server in client reports. `docs/delivery.md` in the repository states the guarantees and their limits.
+//! good. When the server cannot be reached, or answers 408 or 5xx, the worker pauses for an exponential, jittered
+//! delay (at most [`ClientOptions::max_retry_delay`]) and every new envelope is written to disk before it is tried;
+//! they are sent when the server answers again, or by the next process that starts with the same DSN, so outages,
+//! crashes and `SIGKILL` lose nothing that reached the spool, however long they last. Only the server's refusal of
+//! an envelope gives it up: a 4xx other than 408 and 429, or repeated failures while the server accepts the others.
+//! A shutdown that runs out of time spools the envelope in flight and what is still queued. `429`, `Retry-After`
+//! and `X-Sentry-Rate-Limits` hold the limited categories back without requests until the limits end (`flush` does
+//! not cut them short), and every discard is reported to the server in client reports. `docs/delivery.md` in the
+//! repository states the guarantees and their limits, with a table of each kind of server trouble.
 //!
 //! Plug in your own [`transport::Transport`] with [`ClientOptions::transport`]. [`transport::Tee`] sends each
 //! envelope to the HTTP transport (or any primary transport, whose outcome decides delivery) and, best effort, to

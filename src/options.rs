@@ -91,6 +91,10 @@ pub struct ClientOptions {
     pub spool_max_files: usize,
     /// The most bytes the spool keeps; the oldest envelopes are evicted (and counted) beyond it.
     pub spool_max_bytes: u64,
+    /// How long an envelope may wait in the spool; an older one is deleted unsent (and counted).
+    pub spool_max_age: Duration,
+    /// The longest pause between attempts while the server cannot be reached.
+    pub max_retry_delay: Duration,
     /// How often counts of discarded events are sent on their own when no other envelope carries them.
     pub client_report_interval: Duration,
 }
@@ -136,6 +140,8 @@ impl Default for ClientOptions {
             spool_dir: SpoolDir::Default,
             spool_max_files: 1000,
             spool_max_bytes: 64 * 1024 * 1024,
+            spool_max_age: Duration::from_secs(30 * 24 * 60 * 60),
+            max_retry_delay: crate::delivery::retry::DEFAULT_MAX_DELAY,
             client_report_interval: Duration::from_secs(30),
         }
     }
@@ -333,6 +339,28 @@ impl ClientOptions {
         self
     }
 
+    /// Sets how long an envelope may wait in the spool. Defaults to 30 days, as far back as Sentry takes an
+    /// event's timestamp. An envelope that waited longer is deleted unsent when its turn comes, and counted as
+    /// `cache_overflow`.
+    #[must_use]
+    pub fn spool_max_age(mut self, age: Duration) -> Self {
+        self.spool_max_age = age;
+        self
+    }
+
+    /// Sets the longest pause between attempts while the server cannot be reached. Defaults to 60 seconds.
+    ///
+    /// After a failure (no answer, a timeout, a 408 or a 5xx) delivery waits before it tries again, twice as long
+    /// at most after each failure in a row (1, 2, 4, … seconds, with random jitter), up to this cap; a
+    /// `Retry-After` from the server can make one pause longer. Nothing is given up meanwhile: what cannot be
+    /// sent waits in the spool. A smaller cap finds a recovered server sooner, at the cost of more requests to
+    /// one that is still down. `docs/delivery.md` has the whole policy.
+    #[must_use]
+    pub fn max_retry_delay(mut self, delay: Duration) -> Self {
+        self.max_retry_delay = delay;
+        self
+    }
+
     /// Sets how often counts of discarded events go out on their own when no event carries them. Defaults to
     /// 30 seconds. They are also sent with the next event and at shutdown.
     #[must_use]
@@ -388,6 +416,8 @@ impl fmt::Debug for ClientOptions {
             .field("spool_dir", &self.spool_dir)
             .field("spool_max_files", &self.spool_max_files)
             .field("spool_max_bytes", &self.spool_max_bytes)
+            .field("spool_max_age", &self.spool_max_age)
+            .field("max_retry_delay", &self.max_retry_delay)
             .field("client_report_interval", &self.client_report_interval)
             .finish()
     }

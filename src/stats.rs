@@ -185,11 +185,14 @@ pub struct Stats {
     pub event_processor: u64,
     /// Dropped after the server could not be reached and there was nowhere to keep them.
     pub network_error: u64,
-    /// Rejected by the server (a 4xx other than 429), or still failing (5xx) after every retry.
+    /// Refused by the server (a 4xx other than 408 and 429), or given up after failing again and again while the
+    /// server accepted other envelopes.
     pub send_error: u64,
-    /// Not sent because their category was rate limited at the time.
+    /// Dropped because their category was rate limited. Always 0: rate-limited events wait in the spool until
+    /// the limit ends (see `docs/delivery.md`); kept so that code reading it goes on compiling.
     pub ratelimit_backoff: u64,
-    /// Answered with 429 by the server, which counts these itself.
+    /// Dropped after the server answered 429. Always 0: such events wait and are sent when the limit ends; kept
+    /// so that code reading it goes on compiling.
     pub rate_limited: u64,
     /// Spool files that could not be read and were moved aside.
     pub spool_corrupt: u64,

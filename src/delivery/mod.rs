@@ -1,25 +1,28 @@
 //! Delivery: what the worker does with a finished envelope so that nothing is lost. [`Delivery`] sends it, keeps it
 //! (the offline spool on disk, or a bounded backlog in memory) when it cannot go yet, replays what waits, honours the
 //! server's rate limits and retry schedule, and carries the counts of what was lost in client reports.
-//! `docs/delivery.md` states the guarantees.
+//! `docs/delivery.md` states the guarantees, with a table of each kind of server trouble.
 //!
 //! Delivery sees envelopes, the [`Transport`] and the counters, never scopes, options or callbacks.
 //!
 //! - While the server answers and nothing waits, an envelope is posted at once, with a copy in a slot shared with
-//!   the client ([`InFlight`]) so that a shutdown which runs out of time can spool it. Otherwise (offline, a
-//!   backlog) it is written to the spool first and deleted once the server has accepted it or rejected it for good,
+//!   the client ([`InFlight`]) so that a shutdown which runs out of time can spool it. Otherwise (a pause, a
+//!   backlog) it is written to the spool first and deleted once the server has accepted it or refused it for good,
 //!   so a crash, `SIGKILL` or a hung request loses nothing that waits: the next process with the same DSN sends
 //!   what is left. Without a spool, envelopes that cannot be sent yet wait in a backlog in memory.
-//! - A 2xx is delivered. A 429 drops the envelope (the server counted it) and pauses its categories; so does an
-//!   `X-Sentry-Rate-Limits` header on any response. While a category is paused no request is made for it and its
-//!   items are counted as `ratelimit_backoff`.
-//! - No answer (connection refused, reset, timeout, garbage), a 408 or a 5xx puts delivery *offline* for a delay
-//!   that grows exponentially with full jitter (`retry.rs`). While offline, new envelopes go straight to the spool
-//!   or backlog without a request; when the delay ends the oldest waiting envelope is tried again, and once one
-//!   gets through the rest follow, oldest first, between new ones. An envelope that keeps getting 5xx is given up
-//!   after `retry::MAX_ATTEMPTS` (counted as `send_error`); one that cannot reach the server is never given up,
-//!   only evicted when the spool's budget is full (`cache_overflow`).
-//! - Any other 4xx drops the envelope (`send_error`).
+//! - A 2xx is delivered.
+//! - A 429, or an `X-Sentry-Rate-Limits` header on any response, limits categories for a while (`rate_limit.rs`).
+//!   An envelope with an item in a limited category waits, whole, without a request, until the limit ends; then
+//!   it goes as it is. A `flush` does not shorten a limit.
+//! - No answer (connection refused, reset, timeout, garbage), a 408 or a 5xx means the server cannot take anything
+//!   now: delivery pauses for a step of the retry schedule (`retry.rs`, `offline.rs`), new envelopes go straight
+//!   to the spool or backlog without a request, and when the step ends the oldest waiting envelope probes the
+//!   server. Once one gets through, the rest follow, oldest first, between new ones. A failed envelope goes to the
+//!   back of the queue, so one the server keeps failing cannot hold up the others; it is given up (`send_error`)
+//!   only after [`retry::MAX_STRIKES`] failures that each came after another envelope was accepted. An outage, however long,
+//!   gives nothing up: what waits is only evicted when the spool's budgets (files, bytes, age) are full
+//!   (`cache_overflow`).
+//! - Any other 4xx is the server refusing that envelope: it is dropped (`send_error`).
 //! - Counts of discarded items ride on the next envelope that may carry a `client_report` item
 //!   ([`ItemKind::may_share_envelope_with`]), or go out on their own after `client_report_interval`, and at shutdown.
 
@@ -29,6 +32,7 @@ pub(crate) mod retry;
 pub(crate) mod spool;
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,7 +42,6 @@ use rate_limit::RateLimiter;
 use spool::{Claim, Spool};
 
 use crate::diagnostics::sdk_debug;
-use crate::protocol::data_category::DataCategory;
 use crate::protocol::envelope::{Envelope, EnvelopeItem};
 use crate::protocol::event::EventId;
 use crate::protocol::item_kind::ItemKind;
@@ -46,8 +49,8 @@ use crate::stats::{Counters, Reason};
 use crate::sync::lock;
 use crate::transport::{Outcome, Transport};
 
-/// How many envelopes' 5xx counts delivery remembers.
-const MAX_TRACKED_ERRORS: usize = 4096;
+/// How many envelopes' failures delivery remembers.
+const MAX_TRACKED_FAILURES: usize = 4096;
 
 /// The envelope being sent without a copy on disk, shared between delivery and the client, so that a shutdown that
 /// runs out of time can spool it.
@@ -60,35 +63,50 @@ pub(crate) struct Delivery {
     spool: Option<Arc<Spool>>,
     inflight: InFlight,
     /// Envelopes waiting for the server when there is no spool.
-    backlog: VecDeque<Waiting>,
+    backlog: VecDeque<Envelope>,
     backlog_limit: usize,
     /// Whether the spool may hold files (from an earlier run, another process, or this one).
     spool_pending: bool,
     limiter: RateLimiter,
     offline: Offline,
-    /// 5xx answers per spooled envelope (by event id), so a poisoned one is given up after `retry::MAX_ATTEMPTS`.
-    server_errors: HashMap<EventId, u32>,
+    /// Until when the oldest waiting envelope is held back by a rate limit: nothing waiting is tried before.
+    blocked_until: Option<Instant>,
+    /// The failures of envelopes that failed and wait to be tried again, by [`key`].
+    failures: HashMap<u64, Failures>,
     report_interval: Duration,
     next_report: Instant,
-    /// Envelopes the server accepted, for telling whether a given attempt got through.
+    /// Envelopes the server accepted, for telling whether others got through between two failures of one.
     delivered: u64,
 }
 
-/// An envelope in the in-memory backlog, with the 5xx answers it has had.
-struct Waiting {
-    envelope: Envelope,
-    server_errors: u32,
+/// One waiting envelope's failures: its strikes, and how many envelopes had been delivered at its last failure.
+#[derive(Clone, Copy, Debug)]
+struct Failures {
+    strikes: u32,
+    delivered_then: u64,
+}
+
+/// What became of one attempt at an envelope.
+enum Tried {
+    /// Nothing more to do: delivered, refused for good or given up (counted), or handed to a shutdown.
+    Done,
+    /// It failed, or the attempt was the early probe of a pause: try it again later, after the others.
+    Failed(Envelope),
+    /// A rate limit holds it back, without a request: try it again when the limit ends, before the others.
+    Blocked(Envelope),
 }
 
 impl Delivery {
     /// Delivery through `transport`, keeping what waits in `spool` (or, without one, in a backlog of at most
-    /// `backlog_limit` envelopes), sending client reports at least every `report_interval`.
+    /// `backlog_limit` envelopes), pausing at most `max_retry_delay` between attempts while the server cannot be
+    /// reached, sending client reports at least every `report_interval`.
     pub(crate) fn new(
         transport: Arc<dyn Transport>,
         counters: Arc<Counters>,
         spool: Option<Arc<Spool>>,
         inflight: InFlight,
         backlog_limit: usize,
+        max_retry_delay: Duration,
         report_interval: Duration,
     ) -> Self {
         Delivery {
@@ -100,17 +118,19 @@ impl Delivery {
             backlog: VecDeque::new(),
             backlog_limit: backlog_limit.max(1),
             limiter: RateLimiter::new(),
-            offline: Offline::default(),
-            server_errors: HashMap::new(),
+            offline: Offline::new(max_retry_delay),
+            blocked_until: None,
+            failures: HashMap::new(),
             report_interval,
             next_report: Instant::now() + report_interval,
             delivered: 0,
         }
     }
 
-    /// Whether the server is in an offline pause at `now`.
-    pub(crate) fn is_offline(&self, now: Instant) -> bool {
-        self.offline.is_offline(now)
+    /// Whether nothing may be sent at `now`: a pause after a failure, or the oldest waiting envelope held back by
+    /// a rate limit.
+    pub(crate) fn is_paused(&self, now: Instant) -> bool {
+        self.offline.is_offline(now) || self.blocked_until.is_some_and(|until| now < until)
     }
 
     /// Whether something waits in the spool or the backlog.
@@ -118,20 +138,21 @@ impl Delivery {
         !self.backlog.is_empty() || self.spool_pending
     }
 
-    /// When delivery next needs the worker by itself: the next client report, or the end of an offline pause when
+    /// When delivery next needs the worker by itself: the next client report, or the end of a pause when
     /// something waits to be replayed.
     pub(crate) fn next_wake(&self, now: Instant) -> Instant {
         let mut wake = self.next_report;
         if self.has_waiting() {
-            wake = wake.min(self.offline.until().unwrap_or(now));
+            let resume = self.offline.until().max(self.blocked_until);
+            wake = wake.min(resume.unwrap_or(now).max(now));
         }
         wake
     }
 
-    /// What the worker does when it wakes with nothing else to do: replay the oldest waiting envelope if the server
-    /// may be tried, and send the counts of losses if their time has come.
+    /// What the worker does when it wakes with nothing else to do: replay the oldest waiting envelope if nothing
+    /// holds it back, and send the counts of losses if their time has come.
     pub(crate) fn tick(&mut self, now: Instant) {
-        if self.has_waiting() && !self.offline.is_offline(now) {
+        if self.has_waiting() && !self.is_paused(now) {
             self.replay_one();
         }
         if now >= self.next_report {
@@ -147,10 +168,11 @@ impl Delivery {
     /// something waits or the server stopped answering, new envelopes are written to the spool before they are
     /// sent, so they survive whatever happens next.
     pub(crate) fn deliver_fresh(&mut self, envelope: Envelope) {
-        let healthy = !self.offline.is_offline(Instant::now()) && !self.has_waiting();
+        let healthy = !self.is_paused(Instant::now()) && !self.has_waiting();
         if healthy {
-            if let Some(envelope) = self.attempt(envelope, 0, true) {
-                self.park(envelope, 0);
+            match self.attempt(envelope, true) {
+                Tried::Done => {}
+                Tried::Failed(envelope) | Tried::Blocked(envelope) => self.park(envelope),
             }
             return;
         }
@@ -167,38 +189,42 @@ impl Delivery {
                 Err(e) => sdk_debug!("could not write to the spool: {e}"),
             }
         }
-        if let Some(envelope) = self.attempt(envelope, 0, false) {
-            self.park(envelope, 0);
+        if self.is_paused(Instant::now()) {
+            self.park(envelope);
+            return;
+        }
+        match self.attempt(envelope, false) {
+            Tried::Done => {}
+            Tried::Failed(envelope) | Tried::Blocked(envelope) => self.park(envelope),
         }
     }
 
-    /// Sends an envelope whose spool file this worker holds; deletes the file when done, or puts it back.
+    /// Sends an envelope whose spool file this worker holds, unless delivery is paused; deletes the file when
+    /// done, or puts it back: at the end of the queue after a failure, in its place while a rate limit holds it.
     pub(crate) fn deliver_claimed(&mut self, claim: Claim, envelope: Envelope) {
-        let key = envelope.event_id;
-        let errors = key
-            .and_then(|k| self.server_errors.get(&k).copied())
-            .unwrap_or(0);
-        match self.attempt(envelope, errors, false) {
-            None => {
-                if let Some(key) = key {
-                    self.server_errors.remove(&key);
-                }
-                if let Err(e) = claim.complete() {
-                    sdk_debug!("could not delete a sent spool file: {e}");
-                }
-            }
-            Some(_) => {
-                // The file holds the envelope still.
+        let paused = self.is_paused(Instant::now()) && !self.offline.is_probing();
+        let settled = match if paused {
+            Tried::Blocked(envelope)
+        } else {
+            self.attempt(envelope, false)
+        } {
+            Tried::Done => claim.complete(),
+            Tried::Failed(_) => {
                 self.spool_pending = true;
-                if let Err(e) = claim.release() {
-                    sdk_debug!("could not return a file to the spool: {e}");
-                }
+                claim.requeue()
             }
+            Tried::Blocked(_) => {
+                self.spool_pending = true;
+                claim.release()
+            }
+        };
+        if let Err(e) = settled {
+            sdk_debug!("could not settle a spool file: {e}");
         }
     }
 
-    /// Keeps an envelope for later: in the spool, else in the in-memory backlog.
-    pub(crate) fn park(&mut self, envelope: Envelope, server_errors: u32) {
+    /// Keeps an envelope for later: in the spool, else at the end of the in-memory backlog.
+    pub(crate) fn park(&mut self, envelope: Envelope) {
         if let Some(spool) = &self.spool {
             match spool.store(&envelope) {
                 Ok(stored) => {
@@ -216,25 +242,19 @@ impl Delivery {
         }
         if self.backlog.len() >= self.backlog_limit {
             if let Some(oldest) = self.backlog.pop_front() {
-                self.counters
-                    .discard_items(Reason::CacheOverflow, &oldest.envelope);
+                self.counters.discard_items(Reason::CacheOverflow, &oldest);
             }
         }
-        self.backlog.push_back(Waiting {
-            envelope,
-            server_errors,
-        });
+        self.backlog.push_back(envelope);
     }
 
     /// Tries the oldest waiting envelope once.
     pub(crate) fn replay_one(&mut self) {
-        if let Some(waiting) = self.backlog.pop_front() {
-            let errors = waiting.server_errors;
-            if let Some(envelope) = self.attempt(waiting.envelope, errors, false) {
-                self.backlog.push_front(Waiting {
-                    envelope,
-                    server_errors: errors + 1,
-                });
+        if let Some(envelope) = self.backlog.pop_front() {
+            match self.attempt(envelope, false) {
+                Tried::Done => {}
+                Tried::Failed(envelope) => self.backlog.push_back(envelope),
+                Tried::Blocked(envelope) => self.backlog.push_front(envelope),
             }
             return;
         }
@@ -245,6 +265,7 @@ impl Delivery {
         match spool.claim_oldest() {
             Ok(claimed) => {
                 self.counters.spool_corrupt(claimed.corrupt);
+                self.counters.evicted(claimed.expired);
                 match claimed.claim {
                     Some(mut claim) => match claim.take_envelope() {
                         Some(envelope) => self.deliver_claimed(claim, envelope),
@@ -263,28 +284,17 @@ impl Delivery {
 
     /// One request for `envelope`, with the pending client report attached; counts what it delivered or dropped.
     ///
-    /// Returns the envelope if it is to be tried again: as it was tried, that is without the items that the rate
-    /// limits removed (they are counted) and without the client report. The report's counts go back to the
-    /// counters whenever the request fails, for the next envelope to carry, since a spool file kept for a retry
-    /// could not. With `in_flight`, the envelope waits in the in-flight slot shared with the client during the
-    /// request (see `deliver_fresh`); if a shutdown took it from there, keeping it is the shutdown's business, and
-    /// nothing comes back.
-    fn attempt(
-        &mut self,
-        envelope: Envelope,
-        server_errors: u32,
-        in_flight: bool,
-    ) -> Option<Envelope> {
+    /// A rate limit on any of its items holds the envelope back without a request. When the attempt fails, the
+    /// envelope comes back as it was tried, without the client report, whose counts go back to the counters for
+    /// the next envelope to carry (a spool file kept for a retry could not). With `in_flight`, the envelope waits
+    /// in the in-flight slot shared with the client during the request (see `deliver_fresh`); if a shutdown took
+    /// it from there, keeping it is the shutdown's business, and nothing comes back.
+    fn attempt(&mut self, mut envelope: Envelope, in_flight: bool) -> Tried {
         let now = Instant::now();
-        let (envelope, removed) = self.limiter.filter(envelope, now);
-        for (category, quantity) in removed {
-            if category != DataCategory::ClientReport {
-                self.counters
-                    .discard_n(Reason::RateLimitBackoff, category, quantity);
-            }
+        if let Some(until) = self.limiter.blocked_until(&envelope, now) {
+            self.blocked_until = Some(until);
+            return Tried::Blocked(envelope);
         }
-        // With nothing left to send, the report's counts wait for the next envelope or the report interval.
-        let mut envelope = envelope?;
         let report = if may_carry_report(&envelope) {
             self.counters.take_report()
         } else {
@@ -310,8 +320,8 @@ impl Delivery {
         let outcome = catch_unwind(AssertUnwindSafe(|| self.transport.send_envelope(&envelope)))
             .unwrap_or(Outcome::NetworkError);
         let handed_over = in_flight && lock(&self.inflight).take().is_none();
-        let status = match &outcome {
-            Outcome::Sent => Some(200),
+        let (status, retry_after) = match &outcome {
+            Outcome::Sent => (Some(200), None),
             Outcome::Response(r) => {
                 self.limiter.update(
                     r.status,
@@ -319,68 +329,114 @@ impl Delivery {
                     r.rate_limits.as_deref(),
                     Instant::now(),
                 );
-                Some(r.status)
+                let retry_after = r.retry_after.as_deref().and_then(rate_limit::parse_seconds);
+                (Some(r.status), retry_after)
             }
-            _ => None,
+            _ => (None, None),
         };
         if status.is_some_and(|s| (200..300).contains(&s)) {
             self.delivered += 1;
             self.offline.recovered();
+            self.forget_failures(&envelope);
             for _ in 0..events {
                 self.counters.sent();
             }
-            return None;
+            return Tried::Done;
         }
         // Whatever happens to this envelope now, the report's counts must not be lost with it.
         if let Some(report) = &report {
             self.counters.return_report(report);
         }
-        if status == Some(429) {
-            self.counters.discard_items(Reason::RateLimited, &envelope);
-            sdk_debug!("rate limited: envelope {} dropped", id(envelope.event_id));
-            return None;
+        let answered = status.is_some() && !retry::is_retryable(status);
+        if answered {
+            // The server is there: whatever it thinks of this envelope, there is no outage.
+            self.offline.recovered();
         }
-        if !retry::is_retryable(status) {
-            self.counters.discard_items(Reason::SendError, &envelope);
-            return None;
-        }
-        self.offline.failed(Instant::now(), roll(envelope.event_id));
         let keeps_data = envelope
             .items
             .iter()
             .any(|i| i.kind() != Some(ItemKind::ClientReport));
-        if !keeps_data {
-            return None;
-        }
-        if status.is_some() {
-            if server_errors + 1 >= retry::MAX_ATTEMPTS {
+        if status == Some(429) {
+            sdk_debug!("rate limited: envelope {} waits", id(envelope.event_id));
+        } else if answered {
+            self.forget_failures(&envelope);
+            self.counters.discard_items(Reason::SendError, &envelope);
+            sdk_debug!(
+                "envelope {} refused with {}: dropped",
+                id(envelope.event_id),
+                status.unwrap_or(0)
+            );
+            return Tried::Done;
+        } else {
+            self.offline
+                .failed(Instant::now(), roll(envelope.event_id), retry_after);
+            if keeps_data && !self.offline.is_probing() && self.strike(&envelope) {
                 self.counters.discard_items(Reason::SendError, &envelope);
                 sdk_debug!(
-                    "giving up on envelope {} after {} server errors",
+                    "giving up on envelope {}: it failed {} times while others were accepted",
                     id(envelope.event_id),
-                    retry::MAX_ATTEMPTS
+                    retry::MAX_STRIKES + 1
                 );
-                return None;
-            }
-            if let Some(id) = envelope.event_id {
-                // Entries of envelopes that later left the spool another way (evicted, sent by another
-                // process) are never removed one by one; clearing past a bound keeps the map small, at the cost
-                // of a few more attempts for the envelopes that were in it.
-                if self.server_errors.len() >= MAX_TRACKED_ERRORS {
-                    self.server_errors.clear();
-                }
-                *self.server_errors.entry(id).or_insert(0) += 1;
+                return Tried::Done;
             }
         }
-        if handed_over {
-            return None;
+        if handed_over || !keeps_data {
+            return Tried::Done;
         }
         // The only other holder was the in-flight slot, emptied above (by us, or by a shutdown: `handed_over`).
-        let mut envelope = Arc::try_unwrap(envelope).ok()?;
+        let Ok(mut envelope) = Arc::try_unwrap(envelope) else {
+            return Tried::Done;
+        };
         if report.is_some() {
             envelope.items.pop();
         }
-        Some(envelope)
+        if status == Some(429) {
+            // The limiter has the limit now; should the response limit none of this envelope's categories, a 429
+            // still asks for a pause.
+            let until = self
+                .limiter
+                .blocked_until(&envelope, Instant::now())
+                .or_else(|| {
+                    Instant::now()
+                        .checked_add(retry_after.unwrap_or(rate_limit::DEFAULT_RETRY_AFTER))
+                });
+            self.blocked_until = until;
+            return Tried::Blocked(envelope);
+        }
+        Tried::Failed(envelope)
+    }
+
+    /// Records a failure of `envelope`; returns whether it has had [`retry::MAX_STRIKES`] strikes and is to be
+    /// given up. A failure is a strike only when another envelope was accepted since this one last failed; its
+    /// first failure never is.
+    fn strike(&mut self, envelope: &Envelope) -> bool {
+        if self.failures.len() >= MAX_TRACKED_FAILURES {
+            // Entries of envelopes that left the spool another way (evicted, sent by another process) are never
+            // removed one by one; clearing past a bound keeps the map small, at the cost of a few more attempts
+            // for the envelopes that were in it.
+            self.failures.clear();
+        }
+        let delivered = self.delivered;
+        let failures = self.failures.entry(key(envelope)).or_insert(Failures {
+            strikes: 0,
+            delivered_then: delivered,
+        });
+        if delivered > failures.delivered_then {
+            failures.strikes += 1;
+            failures.delivered_then = delivered;
+        }
+        if failures.strikes >= retry::MAX_STRIKES {
+            self.failures.remove(&key(envelope));
+            return true;
+        }
+        false
+    }
+
+    /// Forgets the failures of an envelope that needs no more attempts.
+    fn forget_failures(&mut self, envelope: &Envelope) {
+        if !self.failures.is_empty() {
+            self.failures.remove(&key(envelope));
+        }
     }
 
     /// Sends the counts of discarded items on their own, if there are any: the client report's own way out when no
@@ -399,20 +455,25 @@ impl Delivery {
         };
         // A report alone is never kept for later: if it did not go out, its counts go back for the next one.
         let sent_before = self.delivered;
-        self.attempt(envelope, 0, false);
+        let _ = self.attempt(envelope, false);
         if self.delivered == sent_before {
             self.counters.return_report(&report);
         }
     }
 
-    /// Replays what waits until `deadline`, starting with a probe of the server even during an offline pause;
-    /// returns whether nothing is left waiting and the transport flushed.
+    /// Replays what waits until `deadline`; returns whether nothing is left waiting and the transport flushed.
+    ///
+    /// During a pause after failures, the first flush of each step tries one waiting envelope early, to find out
+    /// whether the server is back; its failure neither lengthens the step nor counts against the envelope. A
+    /// pause the server asked for (`Retry-After`, a rate limit) is never cut short.
     pub(crate) fn flush(&mut self, deadline: Instant) -> bool {
-        self.offline.probe_now();
-        while self.has_waiting()
-            && Instant::now() < deadline
-            && !self.offline.is_offline(Instant::now())
-        {
+        let now = Instant::now();
+        let blocked = self.blocked_until.is_some_and(|until| now < until);
+        if self.has_waiting() && !blocked && self.offline.start_early_probe(now) {
+            self.replay_one();
+            self.offline.end_early_probe();
+        }
+        while self.has_waiting() && Instant::now() < deadline && !self.is_paused(Instant::now()) {
             self.replay_one();
         }
         !self.has_waiting()
@@ -427,9 +488,8 @@ impl Delivery {
             self.send_report_alone();
         }
         // Whatever is left in the in-memory backlog is lost with the process; count it.
-        for waiting in std::mem::take(&mut self.backlog) {
-            self.counters
-                .discard_items(Reason::NetworkError, &waiting.envelope);
+        for envelope in std::mem::take(&mut self.backlog) {
+            self.counters.discard_items(Reason::NetworkError, &envelope);
         }
         let _ = self
             .transport
@@ -444,6 +504,17 @@ fn may_carry_report(envelope: &Envelope) -> bool {
         item.kind()
             .is_none_or(|kind| kind.may_share_envelope_with(ItemKind::ClientReport))
     })
+}
+
+/// What tells one waiting envelope from another across attempts: its event id, or for an envelope without one, a
+/// hash of its items without client reports (which come and go between attempts).
+fn key(envelope: &Envelope) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    match envelope.event_id {
+        Some(id) => id.hash(&mut hasher),
+        None => envelope.to_vec_without_reports().hash(&mut hasher),
+    }
+    hasher.finish()
 }
 
 fn id(event_id: Option<EventId>) -> String {

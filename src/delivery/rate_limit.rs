@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use crate::protocol::data_category::DataCategory;
-use crate::protocol::envelope::{Envelope, EnvelopeItem};
+use crate::protocol::envelope::Envelope;
 
 /// How long a 429 limits everything when it carries no usable `Retry-After` (missing, an HTTP date, or not a
 /// number). 60 s is what the Sentry SDKs use.
@@ -78,7 +78,7 @@ fn parse_rate_limits(header: &str) -> Vec<Limit> {
 
 /// Parses delta-seconds (`1*DIGIT [ "." *DIGIT ]`, surrounding whitespace allowed), rounding a fraction up and
 /// cutting at [`MAX_RETRY_AFTER`]. Signs, exponents, `inf` and `NaN` are rejected, unlike `f64::from_str`.
-fn parse_seconds(text: &str) -> Option<Duration> {
+pub(crate) fn parse_seconds(text: &str) -> Option<Duration> {
     let text = text.trim();
     let (whole, fraction) = match text.split_once('.') {
         Some((whole, fraction)) => (whole, fraction),
@@ -160,47 +160,22 @@ impl RateLimiter {
     }
 
     /// Whether `category` may not be sent at `now`.
+    #[cfg(test)]
     pub(crate) fn is_limited(&self, category: DataCategory, now: Instant) -> bool {
         self.limited_until(category)
             .is_some_and(|until| now < until)
     }
 
-    /// Removes the items that may not be sent at `now` and says what was removed, one `(category, quantity)` per
-    /// category in the order first met; the caller records them as `ratelimit_backoff` in a client report. The
-    /// quantity counts items, except for attachments, which client reports count in bytes (at least 1 per item).
-    ///
-    /// Returns `None` when no item is left. A client report is never removed, so an envelope that only has one
-    /// left still goes out. When the event item is removed, the envelope's `event_id` header goes with it.
-    pub(crate) fn filter(
-        &self,
-        mut envelope: Envelope,
-        now: Instant,
-    ) -> (Option<Envelope>, Vec<(DataCategory, u64)>) {
-        let mut removed: Vec<(DataCategory, u64)> = Vec::new();
-        envelope.items.retain(|item| {
-            let category = DataCategory::from_item_type(item.ty());
-            if !self.is_limited(category, now) {
-                return true;
-            }
-            let quantity = match item {
-                EnvelopeItem::Raw { payload, .. } if category == DataCategory::Attachment => {
-                    u64::try_from(payload.len()).unwrap_or(u64::MAX).max(1)
-                }
-                _ => 1,
-            };
-            match removed.iter_mut().find(|(c, _)| *c == category) {
-                Some((_, total)) => *total = total.saturating_add(quantity),
-                None => removed.push((category, quantity)),
-            }
-            false
-        });
-        if envelope.items.is_empty() {
-            return (None, removed);
-        }
-        if !envelope.items.iter().any(|item| item.ty() == "event") {
-            envelope.event_id = None;
-        }
-        (Some(envelope), removed)
+    /// Until when `envelope` must wait: the latest end of the limits on its items' categories that hold at `now`,
+    /// or `None` when it may go. An envelope waits whole while any of its items is limited (a client report never
+    /// is), so nothing in it is lost to a limit; when the limits end it goes as it is.
+    pub(crate) fn blocked_until(&self, envelope: &Envelope, now: Instant) -> Option<Instant> {
+        envelope
+            .items
+            .iter()
+            .filter_map(|item| self.limited_until(DataCategory::from_item_type(item.ty())))
+            .filter(|&until| now < until)
+            .max()
     }
 }
 
@@ -220,6 +195,7 @@ fn extend(slot: &mut Option<Instant>, until: Instant) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::envelope::EnvelopeItem;
     use crate::protocol::{ClientReport, Event};
 
     const fn secs(n: u64) -> Duration {
@@ -505,78 +481,56 @@ mod tests {
     }
 
     #[test]
-    fn filter_keeps_everything_without_limits() {
+    fn nothing_blocks_without_limits() {
         let now = Instant::now();
         let envelope = envelope_with(vec![attachment(3), report()]);
-        let (kept, removed) = RateLimiter::new().filter(envelope.clone(), now);
-        assert_eq!(kept, Some(envelope));
-        assert!(removed.is_empty());
+        assert_eq!(RateLimiter::new().blocked_until(&envelope, now), None);
     }
 
     #[test]
-    fn filter_removes_limited_items_and_counts_them() {
+    fn any_limited_item_blocks_the_envelope_until_its_limit_ends() {
         let now = Instant::now();
         let mut limiter = RateLimiter::new();
-        limiter.update(200, None, Some("60:attachment:org"), now);
-        let envelope = envelope_with(vec![attachment(10), attachment(0), report()]);
-        let event_id = envelope.event_id;
-        let (kept, removed) = limiter.filter(envelope, now);
-        let kept = kept.expect("the event and the report remain");
-        let types: Vec<&str> = kept.items.iter().map(EnvelopeItem::ty).collect();
-        assert_eq!(types, ["event", "client_report"]);
-        assert_eq!(kept.event_id, event_id);
-        assert_eq!(removed, vec![(DataCategory::Attachment, 11)]);
+        limiter.update(200, None, Some("60:attachment:org, 30:error:org"), now);
+        let envelope = envelope_with(vec![attachment(10), report()]);
+        assert_eq!(limiter.blocked_until(&envelope, now), Some(now + secs(60)));
+        assert_eq!(
+            limiter.blocked_until(&Envelope::from_event(Event::default()), now),
+            Some(now + secs(30))
+        );
+        // Past a limit's end it no longer counts; past both, the envelope goes.
+        assert_eq!(
+            limiter.blocked_until(&envelope, now + secs(30)),
+            Some(now + secs(60))
+        );
+        assert_eq!(limiter.blocked_until(&envelope, now + secs(60)), None);
     }
 
     #[test]
-    fn filter_treats_an_event_kept_as_raw_bytes_as_an_event() {
+    fn an_event_kept_as_raw_bytes_is_blocked_as_an_event() {
         // Envelopes replayed from the spool carry every item as raw bytes.
         let now = Instant::now();
-        let envelope = envelope_with(vec![attachment(4), report()]);
+        let envelope = envelope_with(vec![report()]);
         let raw = Envelope::from_slice_raw(&envelope.to_vec(None)).unwrap();
         assert!(raw.event().is_none());
         let mut limiter = RateLimiter::new();
-        limiter.update(200, None, Some("60:attachment:org"), now);
-        let (kept, removed) = limiter.filter(raw.clone(), now);
-        let kept = kept.expect("the event and the report remain");
-        assert_eq!(kept.event_id, envelope.event_id);
-        assert_eq!(kept.items.len(), 2);
-        assert_eq!(removed, vec![(DataCategory::Attachment, 4)]);
-
         limiter.update(200, None, Some("60:error:org"), now);
-        let (kept, removed) = limiter.filter(raw, now);
-        let kept = kept.expect("the report remains");
-        assert_eq!(kept.event_id, None);
-        assert_eq!(
-            removed,
-            vec![(DataCategory::Error, 1), (DataCategory::Attachment, 4)]
-        );
+        assert_eq!(limiter.blocked_until(&raw, now), Some(now + secs(60)));
     }
 
     #[test]
-    fn filter_keeps_a_lone_client_report_and_drops_the_event_id() {
+    fn a_lone_client_report_is_never_blocked() {
         let now = Instant::now();
         let mut limiter = RateLimiter::new();
         limiter.update(429, None, None, now);
-        let (kept, removed) = limiter.filter(envelope_with(vec![report()]), now);
-        let kept = kept.expect("a client report still goes out");
-        assert_eq!(kept.items, vec![report()]);
-        assert_eq!(kept.event_id, None);
-        assert_eq!(removed, vec![(DataCategory::Error, 1)]);
-    }
-
-    #[test]
-    fn filter_returns_none_when_nothing_is_left() {
-        let now = Instant::now();
-        let mut limiter = RateLimiter::new();
-        limiter.update(200, None, Some("60:error:org"), now);
-        let (kept, removed) = limiter.filter(Envelope::from_event(Event::default()), now);
-        assert_eq!(kept, None);
-        assert_eq!(removed, vec![(DataCategory::Error, 1)]);
-        // Once the limit has passed, the same envelope goes through.
-        let (kept, removed) =
-            limiter.filter(Envelope::from_event(Event::default()), now + secs(60));
-        assert!(kept.is_some());
-        assert!(removed.is_empty());
+        let alone = Envelope {
+            items: vec![report()],
+            ..Envelope::default()
+        };
+        assert_eq!(limiter.blocked_until(&alone, now), None);
+        assert_eq!(
+            limiter.blocked_until(&envelope_with(vec![report()]), now),
+            Some(now + DEFAULT_RETRY_AFTER)
+        );
     }
 }

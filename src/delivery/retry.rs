@@ -1,57 +1,64 @@
-//! The retry policy: which failures are worth another attempt, and how long to wait before it.
+//! The retry policy: which failures mean "wait", how long to wait, and when an envelope is given up.
 //!
-//! Delays grow exponentially from [`BASE_DELAY`] and are capped at [`MAX_DELAY`], with "full jitter": the delay is
-//! drawn uniformly from `[0, ceiling]`, where `ceiling = min(MAX_DELAY, BASE_DELAY * 2^(attempt - 1))`. Full jitter
-//! spreads the retries of many clients that failed together (a server restart, a network blip) instead of
-//! bringing them back in waves (Marc Brooker, "Exponential Backoff And Jitter", AWS Architecture Blog, 2015).
+//! **Waiting.** A request that gets no answer (connection refused or reset, a timeout, a garbled response), a 408
+//! or a 5xx says the server cannot take anything now, not that it refuses this envelope. Delivery then pauses
+//! (`offline.rs`) for a delay that grows with each failure in a row, and nothing that waits loses anything by it:
+//! envelopes stay in the spool (or the backlog) within its budgets, however long the outage lasts.
+//!
+//! The delays grow exponentially from [`BASE_DELAY`] and are capped at a maximum ([`DEFAULT_MAX_DELAY`] unless
+//! `ClientOptions::max_retry_delay` says otherwise), with "full jitter": the delay is drawn uniformly from
+//! `[0, ceiling]`, where `ceiling = min(max, BASE_DELAY * 2^(failures - 1))`. Full jitter spreads the retries of
+//! many clients that failed together (a server restart, a network blip) instead of bringing them back in waves
+//! (Marc Brooker, "Exponential Backoff And Jitter", AWS Architecture Blog, 2015).
+//!
+//! **Giving up.** Only the server's refusal of an envelope gives it up: a 4xx other than 408 and 429 at once (the
+//! same bytes would get the same answer), and an envelope that keeps failing while others are accepted (a poison
+//! envelope: too large for a proxy, say, or one that crashes the server) after [`MAX_STRIKES`] strikes. A failure
+//! is a strike against an envelope only when the server accepted another envelope since that envelope's previous
+//! failure, so an outage, however long, costs no envelope a strike.
 //!
 //! The policy is pure: the random roll is passed in, as for sampling, so the schedule is reproducible in tests.
-//! Rate limits (429) are not retries: the rate limiter owns them.
+//! Rate limits (429 and `X-Sentry-Rate-Limits`) are not failures: the rate limiter owns them.
 
 use std::time::Duration;
 
-/// The ceiling of the first retry's delay: 1 s.
+/// The ceiling of the first delay: 1 s.
 pub(crate) const BASE_DELAY: Duration = Duration::from_secs(1);
 
-/// The largest ceiling: 60 s. Reached at the 7th failed attempt (1, 2, 4, 8, 16, 32, then 60 s).
-pub(crate) const MAX_DELAY: Duration = Duration::from_secs(60);
+/// The largest ceiling by default: 60 s, reached at the 7th failure in a row (1, 2, 4, 8, 16, 32, then 60 s).
+pub(crate) const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(60);
 
-/// How many attempts an envelope gets in all, the first one included: 8. After the 8th failure
-/// [`next_delay`] returns `None` and the envelope is given up (or left in the spool for the next start). The seven
-/// waits add up to at most 123 s, so an envelope is abandoned within about two minutes of a lasting outage.
-pub(crate) const MAX_ATTEMPTS: u32 = 8;
+/// How many strikes give an envelope up: 5. With the failure that started its count, a poison envelope is tried
+/// six times, each time after another envelope got through.
+pub(crate) const MAX_STRIKES: u32 = 5;
 
-/// How long to wait before the next attempt, after `attempt` attempts have failed (1 after the first failure), or
-/// `None` when `attempt` has reached [`MAX_ATTEMPTS`].
+/// How long to wait after `failures` failures in a row (1 after the first), with delays capped at `max`.
 ///
 /// `roll` is a uniform random number in `[0, 1)` and picks the delay within `[0, ceiling]` (full jitter). A roll
-/// outside that range is clamped into it and `NaN` counts as 0, so this never panics. `attempt` 0 (nothing has
-/// failed yet) is treated like 1.
-pub(crate) fn next_delay(attempt: u32, roll: f64) -> Option<Duration> {
-    if attempt >= MAX_ATTEMPTS {
-        return None;
-    }
+/// outside that range is clamped into it and `NaN` counts as 0, so this never panics. `failures` 0 is treated
+/// like 1.
+pub(crate) fn next_delay(failures: u32, roll: f64, max: Duration) -> Duration {
     let roll = if roll.is_nan() {
         0.0
     } else {
         roll.clamp(0.0, 1.0)
     };
-    Some(ceiling(attempt).mul_f64(roll))
+    ceiling(failures, max).mul_f64(roll)
 }
 
-/// The upper bound of the delay after `attempt` failures: `min(MAX_DELAY, BASE_DELAY * 2^(attempt - 1))`.
-fn ceiling(attempt: u32) -> Duration {
-    // 2^6 * 1 s = 64 s is already past the cap, so larger exponents need not be computed (and cannot overflow).
-    let exponent = attempt.saturating_sub(1).min(6);
-    BASE_DELAY.saturating_mul(1 << exponent).min(MAX_DELAY)
+/// The upper bound of the delay after `failures` failures: `min(max, BASE_DELAY * 2^(failures - 1))`.
+fn ceiling(failures: u32, max: Duration) -> Duration {
+    // 2^31 s is past any sensible cap; the shift cannot overflow and the product saturates.
+    let exponent = failures.saturating_sub(1).min(31);
+    BASE_DELAY.saturating_mul(1 << exponent).min(max)
 }
 
-/// Whether a failed request is worth another attempt.
+/// Whether a failed request means "wait and try again" rather than "the server refuses this envelope".
 ///
-/// `status` is `None` when no response arrived (the connection failed or timed out): retryable. 408 (the server
-/// timed out waiting for the request) and every 5xx are retryable. 429 is not: the rate limiter decides when that
-/// category may be sent again. Any other status (2xx, 3xx, the other 4xx such as 400 or 413) is final: sending the
-/// same bytes again would get the same answer.
+/// `status` is `None` when no response arrived (the connection failed or timed out). That, a 408 (the server
+/// timed out waiting for the request) and every 5xx mean wait. 429 is not a failure: the rate limiter decides when
+/// the categories may be sent again. Any other status (2xx, 3xx, the other 4xx such as 400 or 413) is final:
+/// sending the same bytes again would get the same answer.
 pub(crate) fn is_retryable(status: Option<u16>) -> bool {
     match status {
         None => true,
@@ -79,17 +86,29 @@ mod tests {
             (5, secs(16)),
             (6, secs(32)),
             (7, secs(60)),
+            (8, secs(60)),
+            (1000, secs(60)),
         ];
-        for &(attempt, want) in cases {
-            assert_eq!(ceiling(attempt), want, "attempt {attempt}");
+        for &(failures, want) in cases {
+            assert_eq!(ceiling(failures, DEFAULT_MAX_DELAY), want, "{failures}");
             // A roll just under 1 lands just under the ceiling, never above it.
-            let top = next_delay(attempt, 0.999_999).expect("within the attempt budget");
+            let top = next_delay(failures, 0.999_999, DEFAULT_MAX_DELAY);
             assert!(
                 top <= want && top > want.mul_f64(0.99),
-                "attempt {attempt}: {top:?}"
+                "failures {failures}: {top:?}"
             );
         }
-        assert_eq!(ceiling(u32::MAX), MAX_DELAY);
+        assert_eq!(ceiling(u32::MAX, DEFAULT_MAX_DELAY), DEFAULT_MAX_DELAY);
+        assert_eq!(ceiling(u32::MAX, Duration::MAX), secs(1 << 31));
+    }
+
+    #[test]
+    fn a_smaller_cap_shortens_the_schedule() {
+        let cap = Duration::from_millis(200);
+        assert_eq!(ceiling(1, cap), cap);
+        assert_eq!(ceiling(9, cap), cap);
+        assert_eq!(next_delay(3, 0.5, cap), Duration::from_millis(100));
+        assert_eq!(ceiling(1, Duration::ZERO), Duration::ZERO);
     }
 
     #[test]
@@ -101,9 +120,14 @@ mod tests {
             (4, 0.5, secs(4)),
             (7, 0.5, secs(30)),
             (7, 0.0, Duration::ZERO),
+            (70, 0.5, secs(30)),
         ];
-        for &(attempt, roll, want) in cases {
-            assert_eq!(next_delay(attempt, roll), Some(want), "{attempt} {roll}");
+        for &(failures, roll, want) in cases {
+            assert_eq!(
+                next_delay(failures, roll, DEFAULT_MAX_DELAY),
+                want,
+                "{failures} {roll}"
+            );
         }
     }
 
@@ -118,17 +142,8 @@ mod tests {
             (f64::INFINITY, secs(4)),
         ];
         for &(roll, want) in cases {
-            assert_eq!(next_delay(3, roll), Some(want), "{roll}");
+            assert_eq!(next_delay(3, roll, DEFAULT_MAX_DELAY), want, "{roll}");
         }
-    }
-
-    #[test]
-    fn gives_up_after_max_attempts() {
-        assert!(next_delay(MAX_ATTEMPTS - 1, 0.5).is_some());
-        assert_eq!(next_delay(MAX_ATTEMPTS, 0.5), None);
-        assert_eq!(next_delay(u32::MAX, 0.5), None);
-        let worst: Duration = (1..MAX_ATTEMPTS).map(ceiling).sum();
-        assert_eq!(worst, secs(123), "the documented worst case");
     }
 
     #[test]

@@ -141,7 +141,7 @@ impl Worker {
         wake.max(now)
     }
 
-    /// Finishes a queued task and ships it: delivered now (`send_now`, unless the server is in an offline pause),
+    /// Finishes a queued task and ships it: delivered now (`send_now`, unless delivery is paused),
     /// parked for later, or added to its kind's batch.
     fn handle(&mut self, task: Task, send_now: bool) {
         let Some((kind, item)) = finish::finish(&self.processor, task) else {
@@ -152,13 +152,12 @@ impl Worker {
         }
     }
 
-    /// Hands an envelope to delivery: sent now (`send_now`, unless the server is in an offline pause), or parked
-    /// for later.
+    /// Hands an envelope to delivery: sent now (`send_now`, unless delivery is paused), or parked for later.
     fn ship(&mut self, envelope: Envelope, send_now: bool) {
-        if send_now && !self.delivery.is_offline(Instant::now()) {
+        if send_now && !self.delivery.is_paused(Instant::now()) {
             self.delivery.deliver_fresh(envelope);
         } else {
-            self.delivery.park(envelope, 0);
+            self.delivery.park(envelope);
         }
     }
 

@@ -1,7 +1,10 @@
 //! The spool's budgets, and which waiting files to evict to stay within them.
 //!
-//! Both budgets count every envelope file, waiting or claimed, but only waiting files are evicted: a claimed one is
-//! being sent. Eviction goes oldest first, the files that have waited longest and whose events matter least by now.
+//! The file and byte budgets count every envelope file, waiting or claimed, but only waiting files are evicted: a
+//! claimed one is being sent. Eviction goes oldest first, the files that have waited longest and whose events
+//! matter least by now. The age budget is applied when a file's turn comes: one older than it is deleted unsent.
+
+use std::time::Duration;
 
 /// The default file budget: 100 envelopes, a long outage's worth of errors for most programs.
 pub(super) const DEFAULT_MAX_FILES: usize = 100;
@@ -10,6 +13,10 @@ pub(super) const DEFAULT_MAX_FILES: usize = 100;
 /// most 1 MiB), so the file budget usually binds first; this one bounds a run of unusually large events.
 pub(super) const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The default age budget: 30 days, as far back as Sentry's ingestion (Relay's `max_secs_in_past`) takes an event's
+/// timestamp. An envelope that waited longer is deleted when its turn comes, and counted.
+pub(super) const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
 /// The budgets of a [`Spool`](super::Spool).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SpoolLimits {
@@ -17,6 +24,9 @@ pub(crate) struct SpoolLimits {
     pub(crate) max_files: usize,
     /// At most this many bytes of envelopes, claimed ones included. Defaults to [`DEFAULT_MAX_BYTES`].
     pub(crate) max_bytes: u64,
+    /// An envelope written longer ago than this (by its file's modification time) is deleted rather than sent.
+    /// Defaults to [`DEFAULT_MAX_AGE`].
+    pub(crate) max_age: Duration,
 }
 
 impl Default for SpoolLimits {
@@ -24,6 +34,7 @@ impl Default for SpoolLimits {
         SpoolLimits {
             max_files: DEFAULT_MAX_FILES,
             max_bytes: DEFAULT_MAX_BYTES,
+            max_age: DEFAULT_MAX_AGE,
         }
     }
 }
@@ -67,6 +78,7 @@ mod tests {
         SpoolLimits {
             max_files,
             max_bytes,
+            max_age: DEFAULT_MAX_AGE,
         }
     }
 

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use super::index::Index;
-use super::names::{now_secs, parse_claim_name, parse_temp_name};
+use super::names::{envelope_name, now_secs, parse_claim_name, parse_temp_name};
 use crate::protocol::Envelope;
 
 /// An envelope claimed from the spool by this process.
@@ -116,6 +116,32 @@ impl Claim {
     pub(crate) fn release(mut self) -> io::Result<()> {
         self.settled = true;
         self.put_back()
+    }
+
+    /// Puts the file back at the end of the queue, under a fresh waiting name, after a failed attempt: the
+    /// envelopes behind it get their turn before it is tried again, so one that the server keeps failing cannot
+    /// hold up the rest. The file keeps its modification time, which is what the spool's age budget reads.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be renamed; it stays claimed until a later open puts it back.
+    pub(crate) fn requeue(mut self) -> io::Result<()> {
+        self.settled = true;
+        let name = envelope_name();
+        let len = u64::try_from(self.bytes.len()).unwrap_or(u64::MAX);
+        let mut index = Index::lock(&self.index)?;
+        let dir = self.original.parent().unwrap_or(Path::new("."));
+        let renamed = index.own_change(|_| fs::rename(&self.claimed, dir.join(&name)));
+        match renamed {
+            Ok(()) => {
+                index.forget(self.name());
+                index.insert(name, len, false);
+            }
+            // Already put back by an open that took this claim for stale: the index was behind.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => index.invalidate(),
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 
     fn put_back(&self) -> io::Result<()> {

@@ -31,7 +31,8 @@
 //!   so far less than that.
 //! - **Bounded.** Storing past [`SpoolLimits::max_files`] or [`SpoolLimits::max_bytes`] deletes the oldest waiting
 //!   files first and reports how many (the caller counts them as `cache_overflow`). Claimed files count towards the
-//!   budgets but are never evicted: someone is sending them. See [`budget`], and below for several processes.
+//!   budgets but are never evicted: someone is sending them. A file older than [`SpoolLimits::max_age`] is deleted
+//!   unsent when its turn comes, and reported the same way. See [`budget`], and below for several processes.
 //! - **Corruption never blocks the queue.** A file that cannot be read or parsed is moved into `corrupt/` (which
 //!   keeps the newest [`MAX_CORRUPT_FILES`](corrupt::MAX_CORRUPT_FILES)), counted, and the next file is tried.
 //! - **Private.** On Unix, files are created with mode 0600 and the directories the spool creates with mode 0700:
@@ -108,6 +109,8 @@ pub(crate) struct Claimed {
     pub(crate) claim: Option<Claim>,
     /// How many unreadable or unparsable files were moved into `corrupt/` on the way.
     pub(crate) corrupt: u64,
+    /// How many files older than the age budget were deleted on the way (`cache_overflow`).
+    pub(crate) expired: u64,
 }
 
 /// A directory of envelopes waiting to be sent. See the [module documentation](self) for the layout and the
@@ -348,7 +351,7 @@ impl Spool {
     /// When the directory cannot be listed or a file cannot be renamed for a reason other than another sender
     /// having claimed it first.
     pub(crate) fn claim_oldest(&self) -> io::Result<Claimed> {
-        let mut corrupt = 0;
+        let (mut corrupt, mut expired) = (0, 0);
         let mut index = Index::lock(&self.index)?;
         loop {
             index.refresh()?;
@@ -356,6 +359,7 @@ impl Spool {
                 return Ok(Claimed {
                     claim: None,
                     corrupt,
+                    expired,
                 });
             };
             let claimed_name = claim_name(&name, Owner::this_process(), now_secs());
@@ -388,6 +392,14 @@ impl Spool {
                 corrupt += 1;
                 continue;
             };
+            if is_expired(&claimed, self.limits.max_age) {
+                // Deleted unsent; if it cannot be, the claim is left for a later open to put back.
+                if index.own_change(|_| fs::remove_file(&claimed)).is_ok() {
+                    index.forget(&name);
+                    expired += 1;
+                }
+                continue;
+            }
             // Made once the index is unlocked: a claim locks it when it is settled or dropped.
             drop(index);
             let index = Arc::clone(&self.index);
@@ -402,9 +414,20 @@ impl Spool {
             return Ok(Claimed {
                 claim: Some(claim),
                 corrupt,
+                expired,
             });
         }
     }
+}
+
+/// Whether the file at `path` was written longer ago than `max_age`. A time that cannot be read, or that lies in
+/// the future, is taken as young: the file is sent rather than lost.
+fn is_expired(path: &Path, max_age: std::time::Duration) -> bool {
+    fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
+        .and_then(|written| written.elapsed().ok())
+        .is_some_and(|age| age > max_age)
 }
 
 /// The names of the `n` oldest waiting files.
@@ -432,7 +455,7 @@ mod tests {
     use std::process::{Command, Stdio};
     use std::sync::Barrier;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime};
 
     use super::corrupt::MAX_CORRUPT_FILES;
     use super::index::{IndexGuard, RESCAN_INTERVAL};
@@ -452,6 +475,7 @@ mod tests {
         SpoolLimits {
             max_files,
             max_bytes,
+            ..SpoolLimits::default()
         }
     }
 
@@ -745,6 +769,44 @@ mod tests {
             "the dead writer's temporary file is gone"
         );
         assert_eq!(drain(&reopened), ids[..2]);
+    }
+
+    #[test]
+    fn files_older_than_the_age_budget_are_deleted_unsent_and_counted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let limits = SpoolLimits {
+            max_age: Duration::from_secs(3600),
+            ..SpoolLimits::default()
+        };
+        let spool = Spool::open(tmp.path(), limits).unwrap();
+        let ids = store_n(&spool, 3);
+        // The two oldest were written two hours ago.
+        let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+        for name in &names(tmp.path())[..2] {
+            let file = fs::File::options()
+                .write(true)
+                .open(tmp.path().join(name))
+                .unwrap();
+            file.set_modified(two_hours_ago).unwrap();
+        }
+        let claimed = spool.claim_oldest().unwrap();
+        assert_eq!(claimed.expired, 2);
+        let claim = claimed.claim.expect("the young one");
+        assert_eq!(id(claim.envelope()), ids[2]);
+        claim.complete().unwrap();
+        assert!(names(tmp.path()).is_empty(), "{:?}", names(tmp.path()));
+    }
+
+    #[test]
+    fn a_requeued_file_goes_to_the_end_of_the_queue() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spool = open(tmp.path());
+        let ids = store_n(&spool, 3);
+        let claim = spool.claim_oldest().unwrap().claim.unwrap();
+        assert_eq!(id(claim.envelope()), ids[0]);
+        claim.requeue().unwrap();
+        assert_eq!(drain(&spool), [ids[1], ids[2], ids[0]]);
+        assert_eq!(index(&spool).files(), 0);
     }
 
     #[test]
