@@ -56,13 +56,15 @@ fn ceiling(failures: u32, max: Duration) -> Duration {
 /// Whether a failed request means "wait and try again" rather than "the server refuses this envelope".
 ///
 /// `status` is `None` when no response arrived (the connection failed or timed out). That, a 408 (the server
-/// timed out waiting for the request) and every 5xx mean wait. 429 is not a failure: the rate limiter decides when
-/// the categories may be sent again. Any other status (2xx, 3xx, the other 4xx such as 400 or 413) is final:
-/// sending the same bytes again would get the same answer.
+/// timed out waiting for the request) and every 5xx but 501 mean wait. 429 is not a failure: the rate limiter
+/// decides when the categories may be sent again. Any other status (2xx, 3xx, the other 4xx such as 400 or 413) is
+/// final: sending the same bytes again would get the same answer. So is 501 Not Implemented, which older GlitchTip
+/// servers answer to item kinds they do not take: waiting would not change it.
 pub(crate) fn is_retryable(status: Option<u16>) -> bool {
     match status {
         None => true,
         Some(408) => true,
+        Some(501) => false,
         Some(status) => (500..=599).contains(&status),
     }
 }
@@ -152,6 +154,7 @@ mod tests {
             (None, true),
             (Some(408), true),
             (Some(500), true),
+            (Some(501), false),
             (Some(502), true),
             (Some(503), true),
             (Some(504), true),
