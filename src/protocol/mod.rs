@@ -12,6 +12,7 @@ pub(crate) mod item_kind;
 pub mod level;
 pub mod stacktrace;
 pub mod time;
+pub mod trace;
 
 pub use breadcrumb::Breadcrumb;
 pub use debug_meta::{DebugImage, DebugMeta};
@@ -21,6 +22,7 @@ pub use exception::{Exception, Mechanism};
 pub use level::Level;
 pub use stacktrace::{Addr, Frame, Stacktrace};
 pub use time::Timestamp;
+pub use trace::{ParseIdError, SpanId, SpanStatus, TraceContext, TraceId};
 
 /// The protocol version sent in `X-Sentry-Auth` (`sentry_version=7`).
 pub const PROTOCOL_VERSION: u32 = 7;
