@@ -14,8 +14,9 @@ use crate::chain;
 use crate::delivery::spool::Spool;
 use crate::delivery::{Delivery, InFlight};
 use crate::diagnostics::sdk_debug;
-use crate::message::{self, Control, PendingError, PendingEvent, Task};
+use crate::message::{self, Control, PendingError, PendingEvent, PendingTransaction, Task};
 use crate::options::ClientOptions;
+use crate::performance::records::FinishedTransaction;
 use crate::protocol::data_category::DataCategory;
 use crate::protocol::envelope::Envelope;
 use crate::protocol::event::{Event, EventId, Thread};
@@ -30,8 +31,8 @@ use crate::stats::{Counters, Reason, Stats};
 use crate::sync::lock;
 use crate::transport::Transport;
 use crate::worker::Worker;
-use crate::worker::finish;
 use crate::worker::processor::Processor;
+use crate::worker::{batch, finish};
 
 /// The name of the SDK's worker thread; records logged on it are never reported (see `integrations`).
 pub(crate) const WORKER_THREAD_NAME: &str = "faultline-worker";
@@ -382,6 +383,39 @@ impl Client {
         }
     }
 
+    /// Queues a sampled transaction that has ended, with `scope`, the scope of the thread that finished it. A full
+    /// queue drops it, counted with its spans.
+    pub(crate) fn capture_transaction(&self, scope: Arc<Scope>, transaction: FinishedTransaction) {
+        if transaction.dropped_spans > 0 {
+            self.counters.discard_n(
+                Reason::BufferOverflow,
+                DataCategory::Span,
+                transaction.dropped_spans,
+            );
+        }
+        let spans = 1 + transaction.spans.len() as u64;
+        let pending = PendingTransaction { transaction, scope };
+        if self
+            .mailbox
+            .try_push(Task::Transaction(Box::new(pending)))
+            .is_err()
+        {
+            self.counters
+                .discard(Reason::QueueOverflow, DataCategory::Transaction);
+            self.counters
+                .discard_n(Reason::QueueOverflow, DataCategory::Span, spans);
+            sdk_debug!("queue full: transaction dropped");
+        }
+    }
+
+    /// Counts an unsampled transaction and its `spans` (its own included) as sampled out.
+    pub(crate) fn transaction_sampled_out(&self, spans: u64) {
+        self.counters
+            .discard(Reason::SampleRate, DataCategory::Transaction);
+        self.counters
+            .discard_n(Reason::SampleRate, DataCategory::Span, spans);
+    }
+
     /// Waits until everything queued so far is delivered, or `timeout` passes.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
         self.flush_until(Instant::now() + timeout)
@@ -421,10 +455,10 @@ impl Client {
             let Some(task) = self.mailbox.pop_task() else {
                 break;
             };
-            let Some(event) = self.processor.prepare(finish::pending_event(task)) else {
+            let Some((_, item)) = finish::finish(&self.processor, task) else {
                 continue;
             };
-            match spool.store(&Envelope::from_event(event)) {
+            match spool.store(&batch::envelope(vec![item])) {
                 Ok(stored) => {
                     self.counters.evicted(stored.evicted);
                     kept += u64::from(stored.stored);

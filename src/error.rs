@@ -28,6 +28,8 @@ pub enum InitErrorKind {
     InvalidDsn(ParseDsnError),
     /// `sample_rate` is not a number from 0.0 to 1.0.
     InvalidSampleRate(f64),
+    /// `traces_sample_rate` is not a number from 0.0 to 1.0.
+    InvalidTracesSampleRate(f64),
     /// An option is out of range; the string names it.
     InvalidOption(&'static str),
     /// The DSN is `https://`, and faultline was built with the `http` feature but without `rustls`, so the default
@@ -48,21 +50,24 @@ impl InitError {
     }
 }
 
+/// `invalid {name} {rate}: expected a number from 0.0 to 1.0`.
+fn invalid_rate(f: &mut fmt::Formatter<'_>, name: &str, rate: f64) -> fmt::Result {
+    write!(f, "invalid {name} ")?;
+    if rate.is_nan() {
+        f.write_str("NaN")?;
+    } else {
+        write!(f, "{rate}")?;
+    }
+    f.write_str(": expected a number from 0.0 to 1.0")
+}
+
 impl fmt::Display for InitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             InitErrorKind::InvalidDsn(e) => write!(f, "invalid DSN: {e}"),
-            InitErrorKind::InvalidSampleRate(rate) => {
-                // Through serde_json's float formatting, which every program with faultline carries anyway, rather
-                // than core's: that one would add 16 KiB to the program for this message alone.
-                f.write_str("invalid sample_rate ")?;
-                match serde_json::Number::from_f64(*rate) {
-                    Some(n) => write!(f, "{n}")?,
-                    None if rate.is_nan() => f.write_str("NaN")?,
-                    None if *rate > 0.0 => f.write_str("inf")?,
-                    None => f.write_str("-inf")?,
-                }
-                f.write_str(": expected a number from 0.0 to 1.0")
+            InitErrorKind::InvalidSampleRate(rate) => invalid_rate(f, "sample_rate", *rate),
+            InitErrorKind::InvalidTracesSampleRate(rate) => {
+                invalid_rate(f, "traces_sample_rate", *rate)
             }
             InitErrorKind::InvalidOption(what) => write!(f, "invalid option: {what}"),
             InitErrorKind::TlsUnavailable => f.write_str(

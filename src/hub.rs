@@ -11,6 +11,7 @@ use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
 use crate::client::{CaptureScope, Client};
 use crate::options::BeforeBreadcrumb;
+use crate::performance::records::{FinishedTransaction, TransactionSink};
 use crate::protocol::event::EventId;
 use crate::scope::Scope;
 use crate::sync::{lock, read, write};
@@ -336,5 +337,18 @@ impl std::fmt::Debug for ScopeGuard {
         f.debug_struct("ScopeGuard")
             .field("depth", &self.depth)
             .finish()
+    }
+}
+
+/// A client as the place where its finished transactions go: queued with the scope of the thread that finished
+/// them. Here rather than in `client.rs`, which never sees the hub.
+impl TransactionSink for Client {
+    fn send(&self, transaction: FinishedTransaction) {
+        let scope = Hub::with_current(|hub| hub.top());
+        self.capture_transaction(scope, transaction);
+    }
+
+    fn sampled_out(&self, spans: u64) {
+        self.transaction_sampled_out(spans);
     }
 }

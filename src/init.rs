@@ -134,6 +134,11 @@ fn validate(options: &ClientOptions) -> Result<Option<Dsn>, InitError> {
         // NaN fails `contains` too.
         return Err(InitError::new(InitErrorKind::InvalidSampleRate(rate)));
     }
+    if let Some(rate) = options.traces_sample_rate {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(InitError::new(InitErrorKind::InvalidTracesSampleRate(rate)));
+        }
+    }
     if options.queue_size == 0 {
         return Err(InitError::new(InitErrorKind::InvalidOption(
             "queue_size must be at least 1",

@@ -238,6 +238,7 @@ mod limits;
 mod loaded_images;
 mod message;
 mod options;
+mod performance;
 pub mod protocol;
 mod queue;
 mod sampling;
@@ -260,8 +261,11 @@ pub use dsn::{Dsn, ParseDsnError, Scheme};
 pub use error::{InitError, InitErrorKind};
 pub use hub::{ScopeGuard, ScopeSnapshot};
 pub use init::{InitGuard, init, try_init};
-pub use options::{BeforeBreadcrumb, BeforeSend, ClientOptions, SpoolDir};
-pub use protocol::{Breadcrumb, EventId, Level, User};
+pub use options::{BeforeBreadcrumb, BeforeSend, ClientOptions, SpoolDir, TracesSampler};
+pub use performance::{
+    PropagationContext, SamplingContext, Span, Transaction, TransactionOrSpan, start_transaction,
+};
+pub use protocol::{Breadcrumb, EventId, Level, SpanId, SpanStatus, TraceId, User};
 pub use scope::Scope;
 pub use stats::Stats;
 

@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::chain::Link;
 use crate::delivery::spool::Claim;
+use crate::performance::records::FinishedTransaction;
 use crate::protocol::envelope::Envelope;
 use crate::protocol::event::{Event, EventId};
 use crate::protocol::item_kind::ItemKind;
@@ -42,6 +43,13 @@ pub(crate) struct PendingError {
     pub(crate) scope: Arc<Scope>,
 }
 
+/// A finished transaction on its way to the worker, with the scope of the thread that finished it (its tags,
+/// user and contexts go with it).
+pub(crate) struct PendingTransaction {
+    pub(crate) transaction: FinishedTransaction,
+    pub(crate) scope: Arc<Scope>,
+}
+
 /// A unit of work on the bounded data queue: the makings of one envelope item, of one kind. The worker finishes
 /// each by its kind (see `worker/finish.rs`) and ships it by its kind (see `worker/batch.rs`).
 ///
@@ -53,6 +61,8 @@ pub(crate) enum Task {
     Event(Box<PendingEvent>),
     /// An error from `capture_error`, whose event the worker builds before it finishes it like any other.
     Error(Box<PendingError>),
+    /// A sampled transaction that has ended, with its spans: serialised on the worker.
+    Transaction(Box<PendingTransaction>),
 }
 
 impl Task {
@@ -60,6 +70,7 @@ impl Task {
     pub(crate) fn kind(&self) -> ItemKind {
         match self {
             Task::Event(_) | Task::Error(_) => ItemKind::Event,
+            Task::Transaction(_) => ItemKind::Transaction,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::performance::sampler::SamplingContext;
 use crate::protocol::{Breadcrumb, Event};
 use crate::transport::Transport;
 
@@ -18,6 +19,8 @@ pub type BeforeSend = Arc<dyn Fn(Event) -> Option<Event> + Send + Sync>;
 ///
 /// It runs on the thread that adds the breadcrumb. A panic inside it is caught and the breadcrumb dropped.
 pub type BeforeBreadcrumb = Arc<dyn Fn(Breadcrumb) -> Option<Breadcrumb> + Send + Sync>;
+
+pub use crate::performance::sampler::TracesSampler;
 
 /// Configuration for [`crate::init()`].
 ///
@@ -95,6 +98,19 @@ pub struct ClientOptions {
     pub spool_max_age: Duration,
     /// The longest pause between attempts while the server cannot be reached.
     pub max_retry_delay: Duration,
+    /// The share of transactions that are recorded and sent, from 0.0 to 1.0; `None` turns performance monitoring
+    /// off (errors still carry trace ids).
+    pub traces_sample_rate: Option<f64>,
+    /// Decides each transaction's sample rate instead of `traces_sample_rate`.
+    pub traces_sampler: Option<TracesSampler>,
+    /// Whether outgoing trace headers include W3C `traceparent` beside `sentry-trace`.
+    pub propagate_traceparent: bool,
+    /// Whether an incoming trace is continued only when it comes from the same Sentry organisation.
+    pub strict_trace_continuation: bool,
+    /// The Sentry organisation id, for `strict_trace_continuation`; read from an `oNNN.` DSN host when unset.
+    pub org_id: Option<u64>,
+    /// Whether only error events are sent: no transactions or other telemetry, for servers that drop them.
+    pub errors_only: bool,
     /// How often counts of discarded events are sent on their own when no other envelope carries them.
     pub client_report_interval: Duration,
 }
@@ -142,6 +158,12 @@ impl Default for ClientOptions {
             spool_max_bytes: 64 * 1024 * 1024,
             spool_max_age: Duration::from_secs(30 * 24 * 60 * 60),
             max_retry_delay: crate::delivery::retry::DEFAULT_MAX_DELAY,
+            traces_sample_rate: None,
+            traces_sampler: None,
+            propagate_traceparent: false,
+            strict_trace_continuation: false,
+            org_id: None,
+            errors_only: false,
             client_report_interval: Duration::from_secs(30),
         }
     }
@@ -361,6 +383,76 @@ impl ClientOptions {
         self
     }
 
+    /// Turns performance monitoring on: the share of transactions that are recorded and sent, from 0.0 to 1.0.
+    /// Defaults to off (`None`), in which case transactions cost next to nothing and are never sent, while errors
+    /// still carry the trace id of their scope ("tracing without performance"). A value outside 0.0..=1.0 (or NaN)
+    /// makes [`crate::try_init`] fail.
+    ///
+    /// Each trace is decided once, by a random number it carries from service to service (`sample_rand`), so a
+    /// continued trace is decided alike everywhere; the decision of the trace a transaction continues wins over
+    /// this rate.
+    #[must_use]
+    pub fn traces_sample_rate(mut self, rate: f64) -> Self {
+        self.traces_sample_rate = Some(rate);
+        self
+    }
+
+    /// Decides each new transaction's sample rate from its name, op and the decision of the trace it continues,
+    /// in place of `traces_sample_rate`. Return the parent's decision (`1.0` or `0.0`) to keep a trace whole. A
+    /// rate outside 0.0..=1.0 is clamped into it, NaN counts as 0.0, and a sampler that panics samples out.
+    ///
+    /// ```
+    /// let options = faultline::ClientOptions::new().traces_sampler(|ctx| match ctx.parent_sampled {
+    ///     Some(parent) => if parent { 1.0 } else { 0.0 },
+    ///     None if ctx.name.starts_with("GET /health") => 0.0,
+    ///     None => 0.2,
+    /// });
+    /// # drop(options);
+    /// ```
+    #[must_use]
+    pub fn traces_sampler(
+        mut self,
+        sampler: impl Fn(&SamplingContext<'_>) -> f64 + Send + Sync + 'static,
+    ) -> Self {
+        self.traces_sampler = Some(Arc::new(sampler));
+        self
+    }
+
+    /// Also writes W3C `traceparent` in outgoing trace headers, beside `sentry-trace`, for services in a mesh of
+    /// OpenTelemetry programs. Defaults to off. An incoming `traceparent` is read either way, when no
+    /// `sentry-trace` came.
+    #[must_use]
+    pub fn propagate_traceparent(mut self, on: bool) -> Self {
+        self.propagate_traceparent = on;
+        self
+    }
+
+    /// Continues an incoming trace only when it comes from the same Sentry organisation (its baggage's
+    /// `sentry-org_id` equals this SDK's [`org_id`](Self::org_id)); otherwise, or when either side's id is unknown,
+    /// a new trace starts. Defaults to off, in which case only a known, different organisation starts a new trace.
+    #[must_use]
+    pub fn strict_trace_continuation(mut self, on: bool) -> Self {
+        self.strict_trace_continuation = on;
+        self
+    }
+
+    /// Sets the Sentry organisation id, for trace continuation. Defaults to the number in an `oNNN.` DSN host (as
+    /// in `https://key@o123.ingest.sentry.io/4`).
+    #[must_use]
+    pub fn org_id(mut self, id: u64) -> Self {
+        self.org_id = Some(id);
+        self
+    }
+
+    /// Sends error events only: transactions (and the other telemetry as it lands) are neither recorded nor sent.
+    /// For servers that drop them after accepting them, such as Bugsink, where sending them only costs bandwidth.
+    /// Trace ids still link errors. Defaults to off.
+    #[must_use]
+    pub fn errors_only(mut self, on: bool) -> Self {
+        self.errors_only = on;
+        self
+    }
+
     /// Sets how often counts of discarded events go out on their own when no event carries them. Defaults to
     /// 30 seconds. They are also sent with the next event and at shutdown.
     #[must_use]
@@ -418,6 +510,15 @@ impl fmt::Debug for ClientOptions {
             .field("spool_max_bytes", &self.spool_max_bytes)
             .field("spool_max_age", &self.spool_max_age)
             .field("max_retry_delay", &self.max_retry_delay)
+            .field("traces_sample_rate", &self.traces_sample_rate)
+            .field(
+                "traces_sampler",
+                &self.traces_sampler.as_ref().map(|_| "Fn"),
+            )
+            .field("propagate_traceparent", &self.propagate_traceparent)
+            .field("strict_trace_continuation", &self.strict_trace_continuation)
+            .field("org_id", &self.org_id)
+            .field("errors_only", &self.errors_only)
             .field("client_report_interval", &self.client_report_interval)
             .finish()
     }

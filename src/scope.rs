@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use crate::protocol::{Breadcrumb, Event, Level, User};
+use crate::performance::handles::TransactionOrSpan;
+use crate::performance::propagation_context::PropagationContext;
+use crate::protocol::{Breadcrumb, Event, Level, TraceContext, TransactionEvent, User};
 
 /// Tags, extra data, the user, contexts, breadcrumbs and grouping that apply to events captured on this thread.
 ///
@@ -33,6 +35,10 @@ pub struct Scope {
     /// Shared, so the copy a scope change makes while an event still holds the old snapshot (copy on write)
     /// copies pointers, not breadcrumbs.
     breadcrumbs: VecDeque<Arc<Breadcrumb>>,
+    /// The span that events captured here point at, if any.
+    span: Option<TransactionOrSpan>,
+    /// The trace of events captured here when no span is current.
+    propagation_context: PropagationContext,
 }
 
 impl Scope {
@@ -85,6 +91,58 @@ impl Scope {
     /// Sets the transaction name (route, job, command).
     pub fn set_transaction(&mut self, transaction: Option<&str>) {
         self.transaction = transaction.map(str::to_owned);
+    }
+
+    /// Makes a transaction or span current, or none: events captured in this scope then carry its trace and span
+    /// id, and outgoing trace headers continue it. The scope holds it until it is replaced or cleared, so a
+    /// transaction that is current is not sent as `cancelled` when the program drops its own handle.
+    ///
+    /// ```
+    /// # faultline::test::with_captured_events(|| {
+    /// let transaction = faultline::start_transaction("import", "task");
+    /// faultline::configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+    /// // Errors captured here point at the transaction.
+    /// faultline::configure_scope(|scope| scope.set_span(None));
+    /// transaction.finish();
+    /// # });
+    /// ```
+    pub fn set_span(&mut self, span: Option<TransactionOrSpan>) {
+        self.span = span;
+    }
+
+    /// The current transaction or span, if one is set.
+    pub fn span(&self) -> Option<&TransactionOrSpan> {
+        self.span.as_ref()
+    }
+
+    /// The trace of events captured here when no span is current.
+    pub fn propagation_context(&self) -> &PropagationContext {
+        &self.propagation_context
+    }
+
+    /// Replaces the trace of events captured here when no span is current.
+    pub fn set_propagation_context(&mut self, context: PropagationContext) {
+        self.propagation_context = context;
+    }
+
+    /// Starts a new trace for what follows in this scope, such as a new request or job: events captured here get a
+    /// new trace id.
+    pub fn start_new_trace(&mut self) {
+        self.propagation_context = PropagationContext::new();
+    }
+
+    /// The trace context an event captured in this scope carries: that of the current span, or of the
+    /// propagation context.
+    pub(crate) fn trace_context(&self) -> TraceContext {
+        match &self.span {
+            Some(span) => span.trace_context(),
+            None => {
+                let context = &self.propagation_context;
+                let mut trace = TraceContext::new(context.trace_id, context.span_id);
+                trace.parent_span_id = context.parent_span_id;
+                trace
+            }
+        }
     }
 
     /// Removes the breadcrumbs.
@@ -150,6 +208,13 @@ impl Scope {
                 .entry(k.clone())
                 .or_insert_with(|| with_type(k, v));
         }
+        if !event.contexts.contains_key("trace") {
+            if let Ok(trace) = serde_json::to_value(self.trace_context()) {
+                event
+                    .contexts
+                    .insert("trace".into(), with_type("trace", &trace));
+            }
+        }
         if !self.breadcrumbs.is_empty() {
             let own = std::mem::take(&mut event.breadcrumbs);
             let total = self.breadcrumbs.len() + own.len();
@@ -161,6 +226,32 @@ impl Scope {
                 .chain(own)
                 .skip(skip)
                 .collect();
+        }
+    }
+
+    /// Fills a transaction from the scope: its tags (the transaction's own win), extra data, user and contexts.
+    /// Breadcrumbs and the level belong to events only.
+    pub(crate) fn apply_to_transaction(&self, transaction: &mut TransactionEvent) {
+        for (k, v) in &self.tags {
+            transaction
+                .tags
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        for (k, v) in &self.extra {
+            transaction
+                .extra
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        if transaction.user.is_none() {
+            transaction.user.clone_from(&self.user);
+        }
+        for (k, v) in &self.contexts {
+            transaction
+                .contexts
+                .entry(k.clone())
+                .or_insert_with(|| with_type(k, v));
         }
     }
 }

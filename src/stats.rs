@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::protocol::data_category::DataCategory;
-use crate::protocol::envelope::{ClientReport, DiscardedEvent, Envelope};
+use crate::protocol::envelope::{ClientReport, DiscardedEvent, Envelope, EnvelopeItem};
 use crate::protocol::time::Timestamp;
 
 /// Why an event was not delivered. The names are the protocol's client-report reasons, except
@@ -12,6 +12,7 @@ use crate::protocol::time::Timestamp;
 pub(crate) enum Reason {
     QueueOverflow,
     CacheOverflow,
+    BufferOverflow,
     SampleRate,
     BeforeSend,
     EventProcessor,
@@ -22,9 +23,10 @@ pub(crate) enum Reason {
 }
 
 impl Reason {
-    const ALL: [Reason; 9] = [
+    const ALL: [Reason; 10] = [
         Reason::QueueOverflow,
         Reason::CacheOverflow,
+        Reason::BufferOverflow,
         Reason::SampleRate,
         Reason::BeforeSend,
         Reason::EventProcessor,
@@ -39,6 +41,7 @@ impl Reason {
         Some(match self {
             Reason::QueueOverflow => "queue_overflow",
             Reason::CacheOverflow => "cache_overflow",
+            Reason::BufferOverflow => "buffer_overflow",
             Reason::SampleRate => "sample_rate",
             Reason::BeforeSend => "before_send",
             Reason::EventProcessor => "event_processor",
@@ -87,13 +90,18 @@ impl Counters {
         self.discard_n(Reason::CacheOverflow, DataCategory::Error, n);
     }
 
-    /// Counts each item of `envelope` as discarded for `reason`, in the item's own category.
+    /// Counts each item of `envelope` as discarded for `reason`, in the item's own category; a transaction's spans
+    /// (its own included) count as `span` too, when the transaction is parsed.
     pub(crate) fn discard_items(&self, reason: Reason, envelope: &Envelope) {
         for item in &envelope.items {
             let category = DataCategory::from_item_type(item.ty());
             // A lost report's counts go back to the counters instead (see `return_report`).
             if category != DataCategory::ClientReport {
                 self.discard(reason, category);
+            }
+            if let EnvelopeItem::Transaction(transaction) = item {
+                let spans = 1 + transaction.spans.len() as u64;
+                self.discard_n(reason, DataCategory::Span, spans);
             }
         }
     }

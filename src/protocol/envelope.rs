@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::event::{ClientSdkInfo, Event, EventId};
 use super::item_kind::ItemKind;
 use super::time::{Rfc3339, Timestamp};
+use super::transaction::TransactionEvent;
 
 /// A container of items sent in one request.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -44,6 +45,8 @@ pub struct Envelope {
 pub enum EnvelopeItem {
     /// An error, panic or message event. At most one per envelope.
     Event(Box<Event>),
+    /// A transaction with its spans. At most one per envelope, never beside an event.
+    Transaction(Box<TransactionEvent>),
     /// Counts of events the SDK discarded, by reason and category.
     ClientReport(ClientReport),
     /// Any other item type, kept as raw payload bytes.
@@ -83,6 +86,7 @@ impl EnvelopeItem {
     pub(crate) fn kind(&self) -> Option<ItemKind> {
         match self {
             EnvelopeItem::Event(_) => Some(ItemKind::Event),
+            EnvelopeItem::Transaction(_) => Some(ItemKind::Transaction),
             EnvelopeItem::ClientReport(_) => Some(ItemKind::ClientReport),
             EnvelopeItem::Raw { ty, .. } => ItemKind::from_item_type(ty),
         }
@@ -92,6 +96,7 @@ impl EnvelopeItem {
     pub fn ty(&self) -> &str {
         match self {
             EnvelopeItem::Event(_) => "event",
+            EnvelopeItem::Transaction(_) => "transaction",
             EnvelopeItem::ClientReport(_) => "client_report",
             EnvelopeItem::Raw { ty, .. } => ty,
         }
@@ -197,6 +202,9 @@ impl Envelope {
             buf.clear();
             match item {
                 EnvelopeItem::Event(event) => serde_json::to_writer(&mut buf, event),
+                EnvelopeItem::Transaction(transaction) => {
+                    serde_json::to_writer(&mut buf, transaction)
+                }
                 EnvelopeItem::ClientReport(report) => serde_json::to_writer(&mut buf, report),
                 EnvelopeItem::Raw { .. } => Ok(()),
             }
@@ -261,6 +269,10 @@ impl Envelope {
                     serde_json::from_slice(payload)
                         .map_err(|_| ParseEnvelopeError::Payload("client_report"))?,
                 ),
+                "transaction" => EnvelopeItem::Transaction(Box::new(
+                    serde_json::from_slice(payload)
+                        .map_err(|_| ParseEnvelopeError::Payload("transaction"))?,
+                )),
                 _ => EnvelopeItem::Raw {
                     ty,
                     payload: payload.to_vec(),
@@ -280,6 +292,7 @@ impl Envelope {
         Envelope::parse_with(bytes, |ty, payload| {
             let what = match ty.as_str() {
                 "event" => Some("event"),
+                "transaction" => Some("transaction"),
                 "client_report" => Some("client_report"),
                 _ => None,
             };

@@ -13,6 +13,7 @@ pub mod level;
 pub mod stacktrace;
 pub mod time;
 pub mod trace;
+pub mod transaction;
 
 pub use breadcrumb::Breadcrumb;
 pub use debug_meta::{DebugImage, DebugMeta};
@@ -23,6 +24,7 @@ pub use level::Level;
 pub use stacktrace::{Addr, Frame, Stacktrace};
 pub use time::Timestamp;
 pub use trace::{ParseIdError, SpanId, SpanStatus, TraceContext, TraceId};
+pub use transaction::{SpanEvent, TransactionEvent, TransactionInfo};
 
 /// The protocol version sent in `X-Sentry-Auth` (`sentry_version=7`).
 pub const PROTOCOL_VERSION: u32 = 7;

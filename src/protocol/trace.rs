@@ -198,7 +198,6 @@ impl SpanStatus {
     pub fn from_http_status(status: u16) -> Option<SpanStatus> {
         Some(match status {
             200..=399 => SpanStatus::Ok,
-            400 => SpanStatus::InvalidArgument,
             401 => SpanStatus::Unauthenticated,
             403 => SpanStatus::PermissionDenied,
             404 => SpanStatus::NotFound,
@@ -206,11 +205,11 @@ impl SpanStatus {
             413 => SpanStatus::FailedPrecondition,
             429 => SpanStatus::ResourceExhausted,
             499 => SpanStatus::Cancelled,
-            400..=499 => SpanStatus::InvalidArgument,
             501 => SpanStatus::Unimplemented,
             503 => SpanStatus::Unavailable,
             504 => SpanStatus::DeadlineExceeded,
-            500..=599 => SpanStatus::InternalError,
+            status if (400..=499).contains(&status) => SpanStatus::InvalidArgument,
+            status if (500..=599).contains(&status) => SpanStatus::InternalError,
             _ => return None,
         })
     }

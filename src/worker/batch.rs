@@ -122,17 +122,20 @@ impl Batches {
     }
 }
 
-/// One envelope for items that may share it (the caller's concern: a batch holds one kind).
-fn envelope(items: Vec<EnvelopeItem>) -> Envelope {
-    let event = items.iter().find_map(|item| match item {
-        EnvelopeItem::Event(event) => Some(event),
-        _ => None,
-    });
-    let event_id = event.map(|event| event.event_id);
-    let sdk = event.and_then(|event| event.sdk.clone());
+/// One envelope for items that may share it (the caller's concern: a batch holds one kind), with the id and SDK of
+/// its event or transaction in the header.
+pub(crate) fn envelope(items: Vec<EnvelopeItem>) -> Envelope {
+    let (event_id, sdk) = items
+        .iter()
+        .find_map(|item| match item {
+            EnvelopeItem::Event(event) => Some((event.event_id, event.sdk.clone())),
+            EnvelopeItem::Transaction(t) => Some((t.event_id, t.sdk.clone())),
+            _ => None,
+        })
+        .unzip();
     Envelope {
         event_id,
-        sdk,
+        sdk: sdk.flatten(),
         items,
     }
 }

@@ -8,20 +8,26 @@ use crate::protocol::item_kind::ItemKind;
 
 use super::processor::Processor;
 
-/// Finishes `task`: an event is merged with its scope and defaults, symbolicated, limited, scrubbed and passed to
-/// `before_send`. `None` when a step dropped it (counted where it was dropped).
+/// Finishes `task` by its kind: an event is merged with its scope and defaults, symbolicated, limited, scrubbed and
+/// passed to `before_send`; a transaction is merged with its scope and defaults. `None` when a step dropped it
+/// (counted where it was dropped).
 pub(crate) fn finish(processor: &Processor, task: Task) -> Option<(ItemKind, EnvelopeItem)> {
-    let event = processor.prepare(pending_event(task))?;
-    Some((ItemKind::Event, EnvelopeItem::Event(Box::new(event))))
+    match task {
+        Task::Event(pending) => event(processor, *pending),
+        Task::Error(error) => event(processor, event_of(*error)),
+        Task::Transaction(pending) => {
+            let transaction = processor.prepare_transaction(*pending)?;
+            Some((
+                ItemKind::Transaction,
+                EnvelopeItem::Transaction(Box::new(transaction)),
+            ))
+        }
+    }
 }
 
-/// The event a task carries, before the processor: as queued, or built from an error's compact form. A shutdown
-/// that spools what the worker left uses it too.
-pub(crate) fn pending_event(task: Task) -> PendingEvent {
-    match task {
-        Task::Event(pending) => *pending,
-        Task::Error(error) => event_of(*error),
-    }
+fn event(processor: &Processor, pending: PendingEvent) -> Option<(ItemKind, EnvelopeItem)> {
+    let event = processor.prepare(pending)?;
+    Some((ItemKind::Event, EnvelopeItem::Event(Box::new(event))))
 }
 
 /// The event of an error captured in its compact form: its exceptions from the chain, the rest as for any event.

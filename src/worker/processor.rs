@@ -11,11 +11,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::diagnostics::sdk_debug;
 use crate::limits;
-use crate::message::PendingEvent;
+use crate::message::{PendingEvent, PendingTransaction};
 use crate::options::ClientOptions;
 use crate::protocol::data_category::DataCategory;
 use crate::protocol::debug_meta::DebugMeta;
-use crate::protocol::event::{ClientSdkInfo, Event, Thread, User};
+use crate::protocol::event::{ClientSdkInfo, Event, EventId, Thread, User};
+use crate::protocol::trace::TraceContext;
+use crate::protocol::transaction::{SpanEvent, TransactionEvent, TransactionInfo};
 use crate::scrub::Scrubber;
 use crate::stacktrace::{InAppRules, Symbolizer};
 use crate::stats::{Counters, Reason};
@@ -182,5 +184,78 @@ impl Processor {
                 None
             }
         }
+    }
+
+    /// The transaction payload to send for a finished transaction: its spans, its own trace context, the defaults
+    /// and contexts every event gets, and its scope's tags, extra data, user and contexts.
+    pub(crate) fn prepare_transaction(
+        &self,
+        pending: PendingTransaction,
+    ) -> Option<TransactionEvent> {
+        let PendingTransaction { transaction, scope } = pending;
+        let options = &self.options;
+        let facts = self.facts();
+        let origin = std::borrow::Cow::Borrowed("manual");
+        let mut trace = TraceContext::new(transaction.trace_id, transaction.span_id);
+        trace.parent_span_id = transaction.parent_span_id;
+        trace.op = Some(transaction.op.into_owned());
+        trace.status = Some(transaction.status);
+        trace.origin = Some(origin.to_string());
+        trace.data = transaction.data;
+        let spans = transaction
+            .spans
+            .into_iter()
+            .map(|span| SpanEvent {
+                span_id: span.span_id,
+                trace_id: transaction.trace_id,
+                parent_span_id: Some(span.parent_span_id),
+                op: Some(span.op.into_owned()),
+                description: span.description,
+                status: span.status,
+                tags: span.tags,
+                data: span.data,
+                start_timestamp: span.start,
+                timestamp: span.end,
+                origin: Some(origin.clone()),
+            })
+            .collect();
+        let mut event = TransactionEvent {
+            event_id: EventId::new(),
+            ty: "transaction".into(),
+            transaction: transaction.name.into_owned(),
+            transaction_info: Some(TransactionInfo {
+                source: transaction.source.into(),
+            }),
+            start_timestamp: transaction.start,
+            timestamp: transaction.end,
+            platform: "native".into(),
+            release: options.release.as_deref().map(str::to_owned),
+            environment: options.environment.as_deref().map(str::to_owned),
+            server_name: facts.server_name.clone(),
+            sdk: Some(self.sdk.clone()),
+            tags: transaction.tags,
+            extra: BTreeMap::new(),
+            user: None,
+            contexts: BTreeMap::new(),
+            spans,
+        };
+        if let Ok(trace) = serde_json::to_value(&trace) {
+            event.contexts.insert("trace".into(), trace);
+        }
+        for (key, value) in &facts.contexts {
+            event
+                .contexts
+                .entry(key.clone())
+                .or_insert_with(|| value.clone());
+        }
+        scope.apply_to_transaction(&mut event);
+        if options.send_default_pii {
+            event
+                .user
+                .get_or_insert_with(User::default)
+                .ip_address
+                .get_or_insert_with(|| "{{auto}}".to_owned());
+        }
+        Some(event)
     }
 }

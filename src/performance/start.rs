@@ -1,0 +1,99 @@
+//! Starting a transaction: its ids, its sampling decision by the current client's options, and where it goes when
+//! it ends.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use super::handles::Transaction;
+use super::records::{TransactionRecord, TransactionSink, TransactionState};
+use super::sampler::{self, Decision, SamplingContext};
+use crate::hub;
+use crate::protocol::{SpanId, Timestamp, TraceId};
+
+/// The trace a new transaction continues, as far as it is known.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Parent {
+    pub(crate) trace_id: Option<TraceId>,
+    pub(crate) span_id: Option<SpanId>,
+    pub(crate) sampled: Option<bool>,
+    pub(crate) sample_rand: Option<f64>,
+}
+
+/// Starts a transaction in a new trace, e.g. `start_transaction("nightly-report", "task")`. Finish it with
+/// [`Transaction::finish`]; see [`Transaction`] for the rest.
+///
+/// Whether it is recorded is decided now, by `traces_sample_rate` or `traces_sampler`. With neither set (the
+/// default), or without a client, or with `errors_only`, it records nothing and is never sent; it still has a
+/// trace id, so errors captured while it is current are linked.
+pub fn start_transaction(
+    name: impl Into<Cow<'static, str>>,
+    op: impl Into<Cow<'static, str>>,
+) -> Transaction {
+    start(name.into(), op.into(), "custom", Parent::default())
+}
+
+/// Starts a transaction named `name` (chosen by `source`: `custom`, `route`, `url`, `task`, …) with operation
+/// `op`, continuing `parent`.
+pub(crate) fn start(
+    name: Cow<'static, str>,
+    op: Cow<'static, str>,
+    source: &'static str,
+    parent: Parent,
+) -> Transaction {
+    let sample_rand = parent.sample_rand.unwrap_or_else(fastrand::f64);
+    let mut decision = Decision {
+        sampled: false,
+        rate: 0.0,
+    };
+    let mut sink: Option<Arc<dyn TransactionSink>> = None;
+    if let Some(client) = hub::client() {
+        let options = &client.options;
+        let enabled = options.traces_sample_rate.is_some() || options.traces_sampler.is_some();
+        if enabled && !options.errors_only {
+            let context = SamplingContext {
+                name: &name,
+                op: &op,
+                parent_sampled: parent.sampled,
+            };
+            decision = sampler::decide(
+                options.traces_sample_rate,
+                options.traces_sampler.as_ref(),
+                &context,
+                sample_rand,
+            );
+            sink = Some(client);
+        }
+    }
+    let record = TransactionRecord {
+        trace_id: parent.trace_id.unwrap_or_default(),
+        span_id: SpanId::new(),
+        parent_span_id: parent.span_id,
+        op,
+        sampled: decision.sampled,
+        sample_rate: decision.rate,
+        sample_rand,
+        dropped_spans: AtomicU64::new(0),
+        sink,
+        state: Mutex::new(TransactionState {
+            name,
+            source,
+            status: None,
+            tags: BTreeMap::new(),
+            data: serde_json::Map::new(),
+            // An unsampled transaction's times are never read: spare it the clock.
+            start: if decision.sampled {
+                Timestamp::now()
+            } else {
+                Timestamp(std::time::UNIX_EPOCH)
+            },
+            finished: false,
+            spans: Vec::new(),
+            open: Vec::new(),
+        }),
+    };
+    Transaction {
+        record: Arc::new(record),
+    }
+}

@@ -1,0 +1,368 @@
+//! Performance monitoring against a loopback server: transactions with nested spans, their sampling and its client
+//! reports, errors that point at the span they were captured in, and the trace context every error carries.
+//!
+//! Every transaction the server receives is held to Relay's rules for transactions (`relay_rules`): one per
+//! envelope and never beside an event, the header's `event_id` equal to the payload's, ids of the right form, and
+//! every start no later than its end.
+//!
+//! Every test installs the process-wide client, so they take turns through `serial()`.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use faultline::{ClientOptions, Level, SpanStatus};
+use serde_json::Value;
+use support::{Request, TestServer};
+
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn options(server: &TestServer) -> ClientOptions {
+    ClientOptions::new()
+        .dsn(server.dsn("public", 1))
+        .spool_dir(None)
+        .release("shop@1.2.3")
+        .environment("staging")
+}
+
+fn is_hex(text: &str, len: usize) -> bool {
+    text.len() == len
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        && text.bytes().any(|b| b != b'0')
+}
+
+/// Checks one envelope against Relay's rules for transactions; returns its transaction payload, if it has one.
+fn relay_rules(request: &Request) -> Option<Value> {
+    let envelope = request.envelope();
+    let transactions: Vec<&(Value, Vec<u8>)> = envelope
+        .items
+        .iter()
+        .filter(|(h, _)| h["type"] == "transaction")
+        .collect();
+    if transactions.is_empty() {
+        return None;
+    }
+    assert_eq!(transactions.len(), 1, "one transaction per envelope");
+    assert!(
+        envelope.item("event").is_none(),
+        "a transaction never shares an envelope with an event"
+    );
+    let (header, payload) = transactions[0];
+    assert_eq!(header["length"].as_u64(), Some(payload.len() as u64));
+    let t: Value = serde_json::from_slice(payload).expect("a JSON transaction");
+    assert_eq!(t["type"], "transaction");
+    assert_eq!(
+        envelope.headers["event_id"], t["event_id"],
+        "header and payload ids"
+    );
+    assert!(is_hex(t["event_id"].as_str().unwrap(), 32));
+    assert!(t["transaction"].as_str().is_some_and(|n| !n.is_empty()));
+    let start = t["start_timestamp"].as_f64().expect("a start");
+    let end = t["timestamp"].as_f64().expect("an end");
+    assert!(start <= end, "the transaction starts before it ends");
+    let trace = &t["contexts"]["trace"];
+    let trace_id = trace["trace_id"].as_str().unwrap();
+    assert!(is_hex(trace_id, 32), "{trace}");
+    assert!(is_hex(trace["span_id"].as_str().unwrap(), 16), "{trace}");
+    for span in t["spans"].as_array().map_or(&[][..], Vec::as_slice) {
+        assert_eq!(span["trace_id"], trace_id, "{span}");
+        assert!(is_hex(span["span_id"].as_str().unwrap(), 16), "{span}");
+        assert!(
+            is_hex(span["parent_span_id"].as_str().unwrap(), 16),
+            "{span}"
+        );
+        let (s, e) = (
+            span["start_timestamp"].as_f64().unwrap(),
+            span["timestamp"].as_f64().unwrap(),
+        );
+        assert!(s <= e, "the span starts before it ends: {span}");
+        assert!(
+            start <= s && e <= end,
+            "the span lies within its transaction: {span}"
+        );
+    }
+    Some(t)
+}
+
+/// The transactions the server received, each checked by `relay_rules`.
+fn transactions(server: &TestServer) -> Vec<Value> {
+    server.requests().iter().filter_map(relay_rules).collect()
+}
+
+/// The `(reason, category) → quantity` counts in the client reports the server received.
+fn reported(server: &TestServer) -> BTreeMap<(String, String), u64> {
+    let mut counts = BTreeMap::new();
+    for request in server.requests() {
+        let envelope = request.envelope();
+        if let Some((_, payload)) = envelope.item("client_report") {
+            let report: Value = serde_json::from_slice(payload).unwrap();
+            for d in report["discarded_events"].as_array().unwrap() {
+                let key = (
+                    d["reason"].as_str().unwrap().to_owned(),
+                    d["category"].as_str().unwrap().to_owned(),
+                );
+                *counts.entry(key).or_default() += d["quantity"].as_u64().unwrap();
+            }
+        }
+    }
+    counts
+}
+
+#[test]
+fn a_transaction_with_nested_spans_reaches_the_server() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(options(&server).traces_sample_rate(1.0)).unwrap();
+    faultline::configure_scope(|scope| scope.set_tag("region", "eu"));
+    let transaction = faultline::start_transaction("GET /orders", "http.server");
+    transaction.set_tag("route", "/orders");
+    transaction.set_data("items", 3);
+    let query = transaction.start_child("db.query", "SELECT * FROM orders");
+    let fetch = query.start_child("db.fetch", "rows");
+    fetch.set_data("rows", 3);
+    fetch.finish();
+    query.set_status(SpanStatus::Ok);
+    query.finish();
+    let render = transaction.start_child("template.render", "orders.html");
+    render.set_status(SpanStatus::InternalError);
+    render.finish();
+    transaction.set_status(SpanStatus::Ok);
+    transaction.finish();
+    transaction.finish(); // Only the first counts.
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+
+    let sent = transactions(&server);
+    assert_eq!(sent.len(), 1, "sent once");
+    let t = &sent[0];
+    assert_eq!(t["transaction"], "GET /orders");
+    assert_eq!(t["transaction_info"]["source"], "custom");
+    assert_eq!(t["release"], "shop@1.2.3");
+    assert_eq!(t["environment"], "staging");
+    assert_eq!(t["tags"]["route"], "/orders");
+    assert_eq!(t["tags"]["region"], "eu", "the scope's tags");
+    let trace = &t["contexts"]["trace"];
+    assert_eq!(trace["op"], "http.server");
+    assert_eq!(trace["status"], "ok");
+    assert_eq!(trace["data"]["items"], 3);
+    assert!(trace.get("parent_span_id").is_none(), "a new trace");
+    let spans: BTreeMap<&str, &Value> = t["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["op"].as_str().unwrap(), s))
+        .collect();
+    assert_eq!(spans.len(), 3);
+    assert_eq!(spans["db.query"]["parent_span_id"], trace["span_id"]);
+    assert_eq!(
+        spans["db.fetch"]["parent_span_id"],
+        spans["db.query"]["span_id"]
+    );
+    assert_eq!(spans["template.render"]["parent_span_id"], trace["span_id"]);
+    assert_eq!(spans["db.query"]["description"], "SELECT * FROM orders");
+    assert_eq!(spans["db.fetch"]["data"]["rows"], 3);
+    assert_eq!(spans["template.render"]["status"], "internal_error");
+    assert_eq!(spans["db.fetch"]["status"], "ok");
+}
+
+#[test]
+fn a_transaction_with_a_hundred_spans_reaches_the_server() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(options(&server).traces_sample_rate(1.0)).unwrap();
+    let transaction = faultline::start_transaction("batch", "task");
+    for i in 0..100 {
+        transaction
+            .start_child("step", format!("step {i}"))
+            .finish();
+    }
+    transaction.finish();
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+    let sent = transactions(&server);
+    assert_eq!(sent.len(), 1);
+    let descriptions: BTreeSet<&str> = sent[0]["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["description"].as_str().unwrap())
+        .collect();
+    assert_eq!(descriptions.len(), 100);
+    assert!(descriptions.contains("step 99"));
+}
+
+#[test]
+fn unfinished_spans_and_transactions_end_as_the_protocol_says() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(options(&server).traces_sample_rate(1.0)).unwrap();
+    // A child still open when its transaction finishes ends with it, as `deadline_exceeded`.
+    let transaction = faultline::start_transaction("finished", "task");
+    let open = transaction.start_child("slow", "never finished");
+    transaction.finish();
+    drop(open);
+    // A transaction whose handles all go without a finish is sent as `cancelled`, and so is a span.
+    {
+        let dropped = faultline::start_transaction("dropped", "task");
+        let _child = dropped.start_child("child", "dropped too");
+        let grandchild = _child.start_child("grandchild", "finished");
+        grandchild.finish();
+    }
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+    let sent: BTreeMap<String, Value> = transactions(&server)
+        .into_iter()
+        .map(|t| (t["transaction"].as_str().unwrap().to_owned(), t))
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    let finished = &sent["finished"];
+    assert_eq!(finished["contexts"]["trace"]["status"], "ok");
+    assert_eq!(finished["spans"][0]["status"], "deadline_exceeded");
+    assert_eq!(finished["spans"][0]["timestamp"], finished["timestamp"]);
+    let dropped = &sent["dropped"];
+    assert_eq!(dropped["contexts"]["trace"]["status"], "cancelled");
+    let statuses: BTreeMap<&str, &str> = dropped["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["op"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        BTreeMap::from([("child", "cancelled"), ("grandchild", "ok")])
+    );
+}
+
+#[test]
+fn errors_point_at_the_current_span_and_otherwise_share_the_scope_trace() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(options(&server).traces_sample_rate(1.0)).unwrap();
+    // No span: two errors share the scope's trace, whatever their threads.
+    faultline::capture_message("before", Level::Error);
+    std::thread::spawn(|| faultline::capture_message("elsewhere", Level::Error))
+        .join()
+        .unwrap();
+    let transaction = faultline::start_transaction("job", "task");
+    let span = transaction.start_child("step", "one");
+    faultline::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
+    faultline::capture_message("inside", Level::Error);
+    faultline::configure_scope(|scope| scope.set_span(None));
+    span.finish();
+    transaction.finish();
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+    let events: BTreeMap<String, Value> = server
+        .requests()
+        .iter()
+        .filter_map(|r| r.envelope().event())
+        .map(|e| (e["message"].as_str().unwrap().to_owned(), e))
+        .collect();
+    let trace = |name: &str| events[name]["contexts"]["trace"].clone();
+    assert!(is_hex(trace("before")["trace_id"].as_str().unwrap(), 32));
+    assert_eq!(trace("before")["trace_id"], trace("elsewhere")["trace_id"]);
+    assert_eq!(
+        trace("inside")["trace_id"],
+        transaction.trace_id().to_string()
+    );
+    assert_eq!(trace("inside")["span_id"], span.span_id().to_string());
+    assert_eq!(
+        trace("inside")["parent_span_id"],
+        transaction.span_id().to_string()
+    );
+    assert_eq!(trace("inside")["op"], "step");
+    assert_ne!(trace("inside")["trace_id"], trace("before")["trace_id"]);
+}
+
+#[test]
+fn unsampled_transactions_send_nothing_and_are_counted() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(
+        options(&server)
+            .traces_sample_rate(0.0)
+            .client_report_interval(Duration::from_millis(100)),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        let transaction = faultline::start_transaction("ignored", "task");
+        assert!(!transaction.is_sampled());
+        let child = transaction.start_child("step", "one");
+        assert!(!child.is_sampled());
+        child.finish();
+        transaction.finish();
+    }
+    // Without a rate, transactions are off: not counted either.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+    assert!(transactions(&server).is_empty());
+    let counts = reported(&server);
+    let count = |category: &str| {
+        counts
+            .get(&("sample_rate".into(), category.into()))
+            .copied()
+    };
+    assert_eq!(count("transaction"), Some(3), "{counts:?}");
+    assert_eq!(count("span"), Some(6), "each with its child: {counts:?}");
+}
+
+#[test]
+fn without_a_rate_or_with_errors_only_nothing_is_recorded_or_counted() {
+    let _serial = serial();
+    for options in [
+        options(&TestServer::ok()),
+        options(&TestServer::ok())
+            .traces_sample_rate(1.0)
+            .errors_only(true),
+    ] {
+        let server = TestServer::ok();
+        let guard = faultline::try_init(
+            options
+                .dsn(server.dsn("public", 1))
+                .client_report_interval(Duration::from_millis(50)),
+        )
+        .unwrap();
+        let transaction = faultline::start_transaction("off", "task");
+        assert!(!transaction.is_sampled());
+        transaction.finish();
+        faultline::capture_message("still linked", Level::Error);
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(faultline::flush(Duration::from_secs(10)));
+        drop(guard);
+        assert!(transactions(&server).is_empty());
+        assert!(reported(&server).is_empty(), "{:?}", reported(&server));
+        let event = server
+            .requests()
+            .iter()
+            .find_map(|r| r.envelope().event())
+            .expect("the error");
+        assert!(is_hex(
+            event["contexts"]["trace"]["trace_id"].as_str().unwrap(),
+            32
+        ));
+    }
+}
+
+#[test]
+fn an_invalid_traces_sample_rate_is_refused() {
+    for rate in [-0.1, 1.5, f64::NAN, f64::INFINITY] {
+        let err = faultline::try_init(
+            ClientOptions::new()
+                .dsn("http://k@127.0.0.1:9/1")
+                .traces_sample_rate(rate),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("invalid traces_sample_rate"),
+            "{err}"
+        );
+    }
+}
