@@ -78,7 +78,7 @@ fn parse_rate_limits(header: &str) -> Vec<Limit> {
 
 /// Parses delta-seconds (`1*DIGIT [ "." *DIGIT ]`, surrounding whitespace allowed), rounding a fraction up and
 /// cutting at [`MAX_RETRY_AFTER`]. Signs, exponents, `inf` and `NaN` are rejected, unlike `f64::from_str`.
-fn parse_seconds(text: &str) -> Option<Duration> {
+pub(crate) fn parse_seconds(text: &str) -> Option<Duration> {
     let text = text.trim();
     let (whole, fraction) = match text.split_once('.') {
         Some((whole, fraction)) => (whole, fraction),
