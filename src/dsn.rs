@@ -3,8 +3,9 @@
 //! Grammar (the Sentry developer documentation, "DSN", within the URI syntax of RFC 3986):
 //!
 //! ```text
-//! dsn         = scheme "://" userinfo "@" host [ ":" port ] [ path ] "/" project_id *"/" [ "?" query ] [ "#" fragment ]
-//! scheme      = "http" / "https"                      ; in any case
+//! dsn         = scheme "://" userinfo "@" host [ ":" port ] [ path ] "/" project_id *"/"
+//!               [ "?" query ] [ "#" fragment ]
+//! scheme      = "http" / "https"                       ; in any case
 //! userinfo    = public_key [ ":" [ secret_key ] ]
 //! public_key  = 1*key-char
 //! secret_key  = 1*( key-char / ":" )                   ; the legacy secret
@@ -19,9 +20,10 @@
 //! do. Percent-encoded keys are kept as written. The envelope endpoint is
 //! `{scheme}://{host}[:{port}]{path}/api/{project_id}/envelope/`.
 //!
-//! The keys never leave this module in text meant for people: a [`ParseDsnError`] names the part that is wrong and
-//! never repeats any of the input, and [`Dsn`]'s `Display` and `Debug` print the public key as `****` and leave the
-//! secret key out. The keys reach the server through [`Dsn::auth_header`] only.
+//! No text made for people shows a key: a [`ParseDsnError`] names the part that is wrong and never repeats any of the
+//! input, and [`Dsn`]'s `Display` and `Debug` print the public key as `****` and leave the secret key out. The keys
+//! go to the server in [`Dsn::auth_header`]; serialising a DSN writes its public key, which a receiver needs, and
+//! not its secret key.
 
 use std::fmt;
 use std::str::FromStr;

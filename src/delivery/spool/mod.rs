@@ -1160,10 +1160,13 @@ mod tests {
     }
 
     mod properties {
+        use std::time::UNIX_EPOCH;
+
         use proptest::collection::{btree_map, vec};
         use proptest::prelude::*;
 
         use super::*;
+        use crate::protocol::time::Timestamp;
 
         proptest! {
             // Each case opens a spool in a directory of its own and writes to disk: few cases.
@@ -1207,11 +1210,13 @@ mod tests {
                 tags in btree_map(".{0,8}", ".{0,8}", 0..4),
                 attachment in proptest::option::of(vec(any::<u8>(), 0..128)),
             ) {
-                let mut event = Event::default();
-                // Whole seconds: the wire form keeps microseconds, so `now` would not read back equal.
-                event.timestamp = crate::protocol::time::Timestamp(std::time::UNIX_EPOCH + Duration::from_secs(1_764_077_696));
-                event.message = message;
-                event.tags = tags;
+                let event = Event {
+                    // Whole seconds: the wire form keeps microseconds, so `now` would not read back equal.
+                    timestamp: Timestamp(UNIX_EPOCH + Duration::from_secs(1_764_077_696)),
+                    message,
+                    tags,
+                    ..Event::default()
+                };
                 let mut envelope = Envelope::from_event(event);
                 if let Some(payload) = attachment {
                     envelope.items.push(crate::protocol::EnvelopeItem::Raw {
