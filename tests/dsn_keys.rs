@@ -309,6 +309,29 @@ fn parse_errors_never_contain_a_key() {
     assert_none(&failures);
 }
 
+/// A valid DSN with keys, printed through every public type that holds one.
+#[test]
+fn types_holding_a_valid_dsn_print_no_key() {
+    let text = "https://PUBKEY1234abcd:SECRETzz9876@127.0.0.1:9000/prefix/42";
+    let dsn: Dsn = text.parse().unwrap();
+    let options = faultline::transport::TransportOptions::new(dsn.clone());
+    let mut printed = vec![
+        dsn.to_string(),
+        format!("{dsn:?}"),
+        format!("{options:?}"),
+        format!("{:?}", ClientOptions::new().dsn(text)),
+    ];
+    #[cfg(feature = "http")]
+    printed.push(format!(
+        "{:?}",
+        faultline::transport::HttpTransport::new(&options)
+    ));
+    for text in printed {
+        assert_eq!(leaks(&text, &[]), Vec::<String>::new(), "{text}");
+        assert!(text.contains("127.0.0.1"), "{text}");
+    }
+}
+
 /// Runs `init` with the case named by [`CHILD`], with `debug` on; does nothing when run by the test harness
 /// itself.
 #[test]
