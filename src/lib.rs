@@ -200,6 +200,8 @@
 //! - `anyhow`: [`capture_anyhow`], which reports an `anyhow::Error` with its whole chain and, when anyhow captured
 //!   one, its backtrace as the stack trace.
 //! - `test`: [`test::with_captured_events`] and [`test::TestTransport`], to assert what your code reports.
+//! - `fuzzing`: not API. Exposes the crate-private parsers of untrusted input (the `Retry-After` and
+//!   `X-Sentry-Rate-Limits` headers, spooled envelopes) to the fuzz targets under `fuzz/`, with no semver promise.
 //!
 //! # Debug output
 //!
@@ -231,6 +233,10 @@ mod delivery;
 mod diagnostics;
 mod dsn;
 mod error;
+// Not API: the parsers of untrusted input, for the fuzz targets under `fuzz/`.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hub;
 mod init;
 pub mod integrations;

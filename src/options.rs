@@ -473,7 +473,8 @@ impl ClientOptions {
 
 impl fmt::Debug for ClientOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The DSN is printed through `Dsn`'s Display, which leaves the secret key out; an unparsable one is elided.
+        // The DSN is printed through `Dsn`'s Display, which masks the public key and leaves the secret key out; an
+        // unparsable one is elided.
         let dsn = self.dsn.as_deref().map(|d| {
             d.parse::<crate::dsn::Dsn>()
                 .map_or_else(|_| "<invalid>".to_owned(), |d| d.to_string())
@@ -559,12 +560,14 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_hides_the_secret_and_callbacks() {
+    fn debug_output_hides_the_keys_and_callbacks() {
         let o = ClientOptions::new()
-            .dsn("https://pub:hushhush@host/1")
+            .dsn("https://pubkey42:hushhush@host/1")
             .before_send(Some);
         let text = format!("{o:?}");
         assert!(!text.contains("hushhush"), "{text}");
+        assert!(!text.contains("pubkey42"), "{text}");
+        assert!(text.contains("https://****@host/1"), "{text}");
         assert!(text.contains("<callback>"));
     }
 }

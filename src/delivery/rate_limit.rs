@@ -533,4 +533,146 @@ mod tests {
             Some(now + DEFAULT_RETRY_AFTER)
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Header category names and what a limit on them covers: known names in several cases, and names the
+        /// SDK ignores.
+        const NAMES: [(&str, Option<DataCategory>); 9] = [
+            ("error", Some(DataCategory::Error)),
+            ("ERROR", Some(DataCategory::Error)),
+            ("transaction", Some(DataCategory::Transaction)),
+            ("Session", Some(DataCategory::Session)),
+            ("attachment", Some(DataCategory::Attachment)),
+            ("metric_bucket", None),
+            ("client_report", None),
+            ("unknown", None),
+            ("bogus", None),
+        ];
+
+        /// The seconds of `whole[.fraction]` as the grammar comment describes them: a fraction with any non-zero
+        /// digit rounds up, and the total is capped at a day. Computed in `u128`, where nothing overflows.
+        fn model_seconds(whole: &str, fraction: &str) -> Duration {
+            let whole: u128 = whole.parse().unwrap_or(u128::MAX);
+            let up = u128::from(fraction.bytes().any(|b| b != b'0'));
+            let cap = u128::from(MAX_RETRY_AFTER.as_secs());
+            Duration::from_secs(whole.saturating_add(up).min(cap) as u64)
+        }
+
+        /// One entry of a well-formed header, with what the parser must make of it.
+        fn entry() -> impl Strategy<Value = (String, Limit)> {
+            (
+                "[0-9]{1,25}",
+                proptest::option::of("[0-9]{0,4}"),
+                proptest::collection::vec(0..NAMES.len(), 0..4),
+                proptest::collection::vec("[a-z_]{0,8}", 0..3),
+                " {0,2}",
+            )
+                .prop_map(|(whole, fraction, names, extra, pad)| {
+                    let seconds = match &fraction {
+                        Some(fraction) => format!("{whole}.{fraction}"),
+                        None => whole.clone(),
+                    };
+                    let categories: Vec<&str> = names.iter().map(|&i| NAMES[i].0).collect();
+                    let mut fields = vec![seconds, categories.join(";")];
+                    fields.extend(extra);
+                    let text = fields
+                        .iter()
+                        .map(|field| format!("{pad}{field}{pad}"))
+                        .collect::<Vec<_>>()
+                        .join(":");
+                    let scope = if names.is_empty() {
+                        Scope::All
+                    } else {
+                        Scope::Only(names.iter().filter_map(|&i| NAMES[i].1).collect())
+                    };
+                    let retry_after = model_seconds(&whole, fraction.as_deref().unwrap_or(""));
+                    (text, Limit { retry_after, scope })
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            /// Any text at all: no panic, at most one limit per comma-separated entry, none longer than the cap.
+            #[test]
+            fn any_header_parses_without_panic(header in any::<String>()) {
+                let limits = parse_rate_limits(&header);
+                prop_assert!(limits.len() <= header.split(',').count());
+                prop_assert!(limits.iter().all(|limit| limit.retry_after <= MAX_RETRY_AFTER));
+            }
+
+            /// A header of well-formed entries, some of them broken by a bad `retry_after`, parses to the
+            /// well-formed ones, in order, as the model reads each.
+            #[test]
+            fn well_formed_entries_agree_with_the_model(
+                entries in proptest::collection::vec((entry(), any::<bool>()), 0..6),
+                broken in one_of_broken(),
+            ) {
+                let mut texts = Vec::new();
+                let mut want = Vec::new();
+                for ((text, limit), keep) in entries {
+                    if keep {
+                        texts.push(text);
+                        want.push(limit);
+                    } else {
+                        // The same entry with its seconds made invalid is skipped; the others still count.
+                        texts.push(format!("{broken}{text}"));
+                    }
+                }
+                prop_assert_eq!(parse_rate_limits(&texts.join(",")), want);
+            }
+
+            /// Delta-seconds agree with the model; anything with another character inside is refused.
+            #[test]
+            fn seconds_agree_with_the_model(
+                whole in "[0-9]{1,30}",
+                fraction in proptest::option::of("[0-9]{0,5}"),
+                pad in "[ \t]{0,2}",
+            ) {
+                let text = match &fraction {
+                    Some(fraction) => format!("{pad}{whole}.{fraction}{pad}"),
+                    None => format!("{pad}{whole}{pad}"),
+                };
+                let want = model_seconds(&whole, fraction.as_deref().unwrap_or(""));
+                prop_assert_eq!(parse_seconds(&text), Some(want));
+            }
+
+            /// Any text: no panic; what is accepted is whole seconds within the cap, from digits and one dot.
+            #[test]
+            fn any_retry_after_parses_without_panic(text in any::<String>()) {
+                if let Some(delay) = parse_seconds(&text) {
+                    prop_assert!(delay <= MAX_RETRY_AFTER && delay.subsec_nanos() == 0);
+                    let value = text.trim();
+                    prop_assert!(value.bytes().all(|b| b.is_ascii_digit() || b == b'.'), "{:?}", text);
+                }
+            }
+
+            /// A limiter fed any response limits nothing past the cap and never limits client reports.
+            #[test]
+            fn any_response_keeps_the_limiter_in_bounds(
+                status in prop_oneof![Just(429u16), Just(200), any::<u16>()],
+                retry_after in proptest::option::of(any::<String>()),
+                rate_limits in proptest::option::of(any::<String>()),
+            ) {
+                let now = Instant::now();
+                let mut limiter = RateLimiter::new();
+                limiter.update(status, retry_after.as_deref(), rate_limits.as_deref(), now);
+                prop_assert_eq!(limiter.limited_until(DataCategory::ClientReport), None);
+                for category in DataCategory::ALL {
+                    if let Some(until) = limiter.limited_until(category) {
+                        prop_assert!(until <= now + MAX_RETRY_AFTER);
+                    }
+                }
+            }
+        }
+
+        /// Prefixes that make an entry's `retry_after` invalid.
+        fn one_of_broken() -> impl Strategy<Value = &'static str> {
+            proptest::sample::select(&["-", "+", "x", "1e", "."][..])
+        }
+    }
 }

@@ -732,4 +732,186 @@ mod tests {
             Err(ParseEnvelopeError::Payload("client_report"))
         );
     }
+
+    mod properties {
+        use std::collections::BTreeMap;
+
+        use proptest::collection::{btree_map, vec};
+        use proptest::option;
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const LEVELS: [Level; 5] = [
+            Level::Debug,
+            Level::Info,
+            Level::Warning,
+            Level::Error,
+            Level::Fatal,
+        ];
+
+        /// Whole seconds, which the float timestamps of the wire form hold exactly.
+        fn timestamp() -> impl Strategy<Value = Timestamp> {
+            (0u64..4_000_000_000).prop_map(|s| Timestamp(UNIX_EPOCH + Duration::from_secs(s)))
+        }
+
+        fn event() -> impl Strategy<Value = Event> {
+            (
+                any::<u128>(),
+                timestamp(),
+                0..LEVELS.len(),
+                option::of(any::<String>()),
+                btree_map(".{0,8}", ".{0,8}", 0..3),
+                btree_map("[a-z]{1,6}", any::<i64>(), 0..3),
+                vec(".{0,8}", 0..3),
+            )
+                .prop_map(
+                    |(id, timestamp, level, message, tags, extra, fingerprint)| Event {
+                        event_id: EventId(uuid::Uuid::from_u128(id)),
+                        timestamp,
+                        level: LEVELS[level],
+                        message,
+                        tags,
+                        extra: extra
+                            .into_iter()
+                            .map(|(k, v)| (k, serde_json::Value::from(v)))
+                            .collect::<BTreeMap<_, _>>(),
+                        fingerprint,
+                        ..Event::default()
+                    },
+                )
+        }
+
+        fn client_report() -> impl Strategy<Value = ClientReport> {
+            (
+                option::of(timestamp()),
+                vec((".{0,12}", "[a-z_]{0,12}", any::<u64>()), 0..3),
+            )
+                .prop_map(|(timestamp, counts)| ClientReport {
+                    timestamp,
+                    discarded_events: counts
+                        .into_iter()
+                        .map(|(reason, category, quantity)| DiscardedEvent {
+                            reason,
+                            category,
+                            quantity,
+                        })
+                        .collect(),
+                })
+        }
+
+        /// An item of a type kept raw: any name but the two parsed ones, any bytes.
+        fn raw_item() -> impl Strategy<Value = EnvelopeItem> {
+            (".{0,12}", vec(any::<u8>(), 0..64))
+                .prop_filter("a type parsed as JSON", |(ty, _)| {
+                    ty != "event" && ty != "client_report"
+                })
+                .prop_map(|(ty, payload)| EnvelopeItem::Raw { ty, payload })
+        }
+
+        /// Envelopes as the SDK builds them: at most one event, first, then client reports and raw items.
+        fn envelope() -> impl Strategy<Value = Envelope> {
+            let sdk = option::of((".{0,8}", ".{0,8}", vec(".{0,8}", 0..3)).prop_map(
+                |(name, version, integrations)| ClientSdkInfo {
+                    name: Cow::Owned(name),
+                    version: Cow::Owned(version),
+                    integrations,
+                },
+            ));
+            let others = vec(
+                prop_oneof![
+                    client_report().prop_map(EnvelopeItem::ClientReport),
+                    raw_item(),
+                ],
+                0..3,
+            );
+            (option::of(event()), sdk, others).prop_map(|(event, sdk, others)| {
+                let mut items = Vec::new();
+                let event_id = event.as_ref().map(|event| event.event_id);
+                if let Some(event) = event {
+                    items.push(EnvelopeItem::Event(Box::new(event)));
+                }
+                items.extend(others);
+                Envelope {
+                    event_id,
+                    sdk,
+                    items,
+                }
+            })
+        }
+
+        /// Damage to a valid envelope's bytes: cut short, one byte changed, or bytes inserted.
+        #[derive(Clone, Debug)]
+        enum Damage {
+            Truncate(usize),
+            Replace(usize, u8),
+            Insert(usize, Vec<u8>),
+        }
+
+        fn damage() -> impl Strategy<Value = Damage> {
+            prop_oneof![
+                any::<usize>().prop_map(Damage::Truncate),
+                (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Damage::Replace(at, b)),
+                (any::<usize>(), vec(any::<u8>(), 1..8)).prop_map(|(at, b)| Damage::Insert(at, b)),
+            ]
+        }
+
+        fn apply(mut bytes: Vec<u8>, damage: &Damage) -> Vec<u8> {
+            let at = |i: usize| if bytes.is_empty() { 0 } else { i % bytes.len() };
+            match damage {
+                Damage::Truncate(i) => bytes.truncate(at(*i)),
+                Damage::Replace(i, b) => {
+                    let i = at(*i);
+                    if let Some(byte) = bytes.get_mut(i) {
+                        *byte = *b;
+                    }
+                }
+                Damage::Insert(i, more) => {
+                    let i = at(*i);
+                    bytes.splice(i..i, more.iter().copied());
+                }
+            }
+            bytes
+        }
+
+        /// Both parsers on `bytes`: no panic, and what the raw parse (the spool's) accepts, written again, reads
+        /// back the same.
+        fn check_any(bytes: &[u8]) -> Result<(), TestCaseError> {
+            let _ = Envelope::from_slice(bytes);
+            if let Ok(raw) = Envelope::from_slice_raw(bytes) {
+                prop_assert_eq!(Envelope::from_slice_raw(&raw.to_vec(None)), Ok(raw));
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            /// What the SDK writes, with or without `sent_at`, parses back to the same envelope; read raw, as the
+            /// spool reads it, it is written again byte for byte and holds the same event.
+            #[test]
+            fn what_is_written_reads_back(envelope in envelope(), sent_at in option::of(timestamp())) {
+                let bytes = envelope.to_vec(sent_at.map(|t| t.0));
+                prop_assert_eq!(Envelope::from_slice(&bytes), Ok(envelope.clone()));
+                let raw = Envelope::from_slice_raw(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(raw.event_id, envelope.event_id);
+                prop_assert_eq!(&raw.sdk, &envelope.sdk);
+                prop_assert_eq!(raw.to_vec(None), envelope.to_vec(None));
+                prop_assert_eq!(raw.to_event().map(Cow::into_owned), envelope.event().cloned());
+            }
+
+            /// Any bytes at all.
+            #[test]
+            fn any_bytes_parse_without_panic(bytes in vec(any::<u8>(), 0..256)) {
+                check_any(&bytes)?;
+            }
+
+            /// A written envelope, damaged: the parsers get past the first line and meet broken framing, lengths
+            /// and payloads.
+            #[test]
+            fn damaged_envelopes_parse_without_panic(envelope in envelope(), damage in damage()) {
+                check_any(&apply(envelope.to_vec(None), &damage))?;
+            }
+        }
+    }
 }

@@ -1220,4 +1220,83 @@ mod tests {
         store_n(&spool, 1);
         assert!(envelopes_in(&dir) <= SHARED_MAX_FILES);
     }
+
+    mod properties {
+        use std::time::UNIX_EPOCH;
+
+        use proptest::collection::{btree_map, vec};
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::protocol::time::Timestamp;
+
+        proptest! {
+            // Each case opens a spool in a directory of its own and writes to disk: few cases.
+            #![proptest_config(ProptestConfig::with_cases(24))]
+
+            /// Whatever a waiting file holds, claiming it never panics: it is claimed with the bytes as stored
+            /// and the envelope they hold, or moved into `corrupt/` and counted, as its bytes parse or not.
+            #[test]
+            fn any_file_is_claimed_or_moved_aside(
+                framed in any::<bool>(),
+                tail in vec(any::<u8>(), 0..512),
+            ) {
+                // Half the files start with a valid header line, so that the framing after it is what is tried.
+                let mut bytes = if framed { b"{}\n".to_vec() } else { Vec::new() };
+                bytes.extend(tail);
+                let tmp = tempfile::tempdir().unwrap();
+                let spool = open(tmp.path());
+                let name = "00000000000000000001-0000000001-0000000001.envelope";
+                fs::write(tmp.path().join(name), &bytes).unwrap();
+                let claimed = spool.claim_oldest().unwrap();
+                match (claimed.claim, Envelope::from_slice_raw(&bytes)) {
+                    (Some(claim), Ok(envelope)) => {
+                        prop_assert_eq!(claimed.corrupt, 0);
+                        prop_assert_eq!(claim.bytes(), &bytes[..]);
+                        prop_assert_eq!(claim.envelope(), &envelope);
+                    }
+                    (None, Err(_)) => {
+                        prop_assert_eq!(claimed.corrupt, 1);
+                        prop_assert_eq!(names(&tmp.path().join(CORRUPT_DIR)), [name]);
+                    }
+                    (claim, parsed) => {
+                        prop_assert!(false, "claimed {:?}, parsed {:?}", claim.is_some(), parsed);
+                    }
+                }
+            }
+
+            /// An envelope the spool stores is claimed back as the same bytes, holding the same event.
+            #[test]
+            fn a_stored_envelope_is_claimed_back_the_same(
+                message in proptest::option::of(any::<String>()),
+                tags in btree_map(".{0,8}", ".{0,8}", 0..4),
+                attachment in proptest::option::of(vec(any::<u8>(), 0..128)),
+            ) {
+                let event = Event {
+                    // Whole seconds: the wire form keeps microseconds, so `now` would not read back equal.
+                    timestamp: Timestamp(UNIX_EPOCH + Duration::from_secs(1_764_077_696)),
+                    message,
+                    tags,
+                    ..Event::default()
+                };
+                let mut envelope = Envelope::from_event(event);
+                if let Some(payload) = attachment {
+                    envelope.items.push(crate::protocol::EnvelopeItem::Raw {
+                        ty: "attachment".into(),
+                        payload,
+                    });
+                }
+                let tmp = tempfile::tempdir().unwrap();
+                let spool = open(tmp.path());
+                prop_assert!(spool.store(&envelope).unwrap().stored);
+                let claimed = spool.claim_oldest().unwrap();
+                let claim = claimed.claim.expect("the stored envelope");
+                prop_assert_eq!(claimed.corrupt, 0);
+                prop_assert_eq!(claim.bytes(), &envelope.to_vec(None)[..]);
+                prop_assert_eq!(claim.envelope().to_vec(None), envelope.to_vec(None));
+                let read = claim.envelope().to_event().map(std::borrow::Cow::into_owned);
+                prop_assert_eq!(read.as_ref(), envelope.event());
+            }
+        }
+    }
 }
