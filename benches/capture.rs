@@ -141,6 +141,9 @@ fn main() {
     if wanted('j') {
         spool_store();
     }
+    if wanted('k') {
+        spans();
+    }
 
     if let (Some(floor), Some(capture)) = (floor, capture) {
         println!(
@@ -285,6 +288,74 @@ fn capture_message() {
 }
 
 /// (c) `add_breadcrumb` with the default cap of 100 (so the oldest is dropped each time, after the first 100).
+/// (k) Performance monitoring on the caller: a sampled child span's start and finish, and an unsampled
+/// transaction's, against an empty `Arc` allocation as the baseline.
+fn spans() {
+    println!("(k) spans and transactions, on the caller");
+    let baseline = harness::time_each(
+        100_000,
+        |_| {
+            black_box(Arc::new(black_box(0u64)));
+        },
+        |_| {},
+    );
+    println!(
+        "    baseline, Arc::new(0u64) and its drop:        {}",
+        baseline.line()
+    );
+    let (guard, _sink) = with_sink(1 << 16);
+    drop(guard);
+    let sink = Arc::new(Sink::default());
+    let guard = faultline::init(
+        ClientOptions::new()
+            .transport(sink.clone())
+            .queue_size(1 << 16)
+            .traces_sample_rate(1.0),
+    );
+    // 1000 spans a transaction at most: a fresh transaction every 500 spans, untimed.
+    let transaction = std::cell::RefCell::new(faultline::start_transaction("bench", "task"));
+    let span = harness::time_each(
+        100_000,
+        |_| {
+            transaction
+                .borrow()
+                .start_child("db.query", "SELECT 1")
+                .finish();
+        },
+        |i| {
+            if i % 500 == 499 {
+                let done = transaction.replace(faultline::start_transaction("bench", "task"));
+                done.finish();
+            }
+        },
+    );
+    transaction.into_inner().finish();
+    println!(
+        "    sampled child span, start and finish:        {} ({} the baseline)",
+        span.line(),
+        ratio(span.median, baseline.median)
+    );
+    drop(guard);
+    let guard = faultline::init(
+        ClientOptions::new()
+            .transport(sink.clone())
+            .queue_size(1 << 16)
+            .traces_sample_rate(0.0),
+    );
+    let unsampled = harness::time_each(
+        100_000,
+        |_| faultline::start_transaction("bench", "task").finish(),
+        |_| {},
+    );
+    println!(
+        "    unsampled transaction, start and finish:     {} ({} the baseline)",
+        unsampled.line(),
+        ratio(unsampled.median, baseline.median)
+    );
+    drop(guard);
+    println!();
+}
+
 fn add_breadcrumb() {
     let (guard, _sink) = with_sink(1 << 16);
     let s = harness::time_each(

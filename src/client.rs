@@ -408,12 +408,12 @@ impl Client {
         }
     }
 
-    /// Counts an unsampled transaction and its `spans` (its own included) as sampled out.
-    pub(crate) fn transaction_sampled_out(&self, spans: u64) {
+    /// Counts an unsampled transaction, with its own span, as sampled out.
+    pub(crate) fn transaction_sampled_out(&self) {
         self.counters
             .discard(Reason::SampleRate, DataCategory::Transaction);
         self.counters
-            .discard_n(Reason::SampleRate, DataCategory::Span, spans);
+            .discard(Reason::SampleRate, DataCategory::Span);
     }
 
     /// Waits until everything queued so far is delivered, or `timeout` passes.

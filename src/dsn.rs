@@ -308,6 +308,28 @@ impl Dsn {
         &self.path
     }
 
+    /// The Sentry organisation id that a sentry.io host names, as `o123` in `o123.ingest.sentry.io`; `None` for
+    /// other hosts.
+    ///
+    /// ```
+    /// let dsn: faultline::Dsn = "https://key@o123.ingest.us.sentry.io/4".parse()?;
+    /// assert_eq!(dsn.org_id(), Some(123));
+    /// let dsn: faultline::Dsn = "https://key@sentry.example.com/4".parse()?;
+    /// assert_eq!(dsn.org_id(), None);
+    /// # Ok::<(), faultline::ParseDsnError>(())
+    /// ```
+    pub fn org_id(&self) -> Option<u64> {
+        let label = self.host.split('.').next()?;
+        let digits = label.strip_prefix('o')?;
+        if digits.is_empty()
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || !self.host.contains('.')
+        {
+            return None;
+        }
+        digits.parse().ok()
+    }
+
     /// The project id.
     pub fn project_id(&self) -> &str {
         &self.project_id

@@ -347,8 +347,4 @@ impl TransactionSink for Client {
         let scope = Hub::with_current(|hub| hub.top());
         self.capture_transaction(scope, transaction);
     }
-
-    fn sampled_out(&self, spans: u64) {
-        self.transaction_sampled_out(spans);
-    }
 }

@@ -21,8 +21,6 @@ pub(crate) const MAX_SPANS: usize = 1000;
 pub(crate) trait TransactionSink: Send + Sync {
     /// Takes a sampled transaction that has ended.
     fn send(&self, transaction: FinishedTransaction);
-    /// Counts an unsampled transaction that has ended, and its `spans` (its own included), as sampled out.
-    fn sampled_out(&self, spans: u64);
 }
 
 /// A transaction being recorded.
@@ -37,9 +35,9 @@ pub(crate) struct TransactionRecord {
     /// The rate it was sampled at, and the trace's random number, for the dynamic sampling context.
     pub(crate) sample_rate: f64,
     pub(crate) sample_rand: f64,
-    /// Spans started under an unsampled transaction, or past [`MAX_SPANS`]: counted as dropped when it finishes.
+    /// Spans it could not record (past [`MAX_SPANS`], or ending after it): counted when it finishes.
     pub(crate) dropped_spans: AtomicU64,
-    /// Where it goes when it ends; `None` when no client was installed when it started.
+    /// Where it goes when it ends; `None` when it is not sampled.
     pub(crate) sink: Option<Arc<dyn TransactionSink>>,
     pub(crate) state: Mutex<TransactionState>,
 }
@@ -105,9 +103,15 @@ pub(crate) struct FinishedTransaction {
     pub(crate) trace_id: TraceId,
     pub(crate) span_id: SpanId,
     pub(crate) parent_span_id: Option<SpanId>,
-    #[expect(dead_code, reason = "the dynamic sampling context of the envelope header will carry them")]
+    #[expect(
+        dead_code,
+        reason = "the dynamic sampling context of the envelope header will carry them"
+    )]
     pub(crate) sample_rate: f64,
-    #[expect(dead_code, reason = "the dynamic sampling context of the envelope header will carry them")]
+    #[expect(
+        dead_code,
+        reason = "the dynamic sampling context of the envelope header will carry them"
+    )]
     pub(crate) sample_rand: f64,
     pub(crate) name: Cow<'static, str>,
     pub(crate) op: Cow<'static, str>,
@@ -156,25 +160,20 @@ impl TransactionRecord {
                 }),
             }
         });
-        if !span.recorded {
+        if self.sampled && !span.recorded {
             self.dropped_spans.fetch_add(1, Ordering::Relaxed);
         }
         span
     }
 
-    /// Ends the transaction now, with `status` unless one was set, and hands it to its sink: a sampled one to be
-    /// sent, an unsampled one to be counted. Does nothing if it had ended already.
+    /// Ends the transaction now, with `status` unless one was set, and hands it to its sink to be sent. Does
+    /// nothing if it had ended already, or is not sampled (it was counted when it started).
     pub(crate) fn end(&self, status: SpanStatus) {
-        let Some(finished) = self.take(Timestamp::now(), status) else {
-            return;
-        };
         let Some(sink) = &self.sink else {
             return;
         };
-        if self.sampled {
+        if let Some(finished) = self.take(Timestamp::now(), status) {
             sink.send(finished);
-        } else {
-            sink.sampled_out(1 + self.dropped_spans.load(Ordering::Relaxed));
         }
     }
 

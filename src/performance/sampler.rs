@@ -80,7 +80,13 @@ mod tests {
             _ => 0.0,
         });
         // (traces_sample_rate, traces_sampler, parent's decision, the trace's random number) → sampled
-        type Case<'a> = (Option<f64>, Option<&'a TracesSampler>, Option<bool>, f64, bool);
+        type Case<'a> = (
+            Option<f64>,
+            Option<&'a TracesSampler>,
+            Option<bool>,
+            f64,
+            bool,
+        );
         let cases: &[Case<'_>] = &[
             // Off: nothing sampled.
             (None, None, None, 0.0, false),

@@ -24,8 +24,9 @@ pub(crate) struct Parent {
 /// Starts a transaction in a new trace, e.g. `start_transaction("nightly-report", "task")`. Finish it with
 /// [`Transaction::finish`]; see [`Transaction`] for the rest.
 ///
-/// Whether it is recorded is decided now, by `traces_sample_rate` or `traces_sampler`. With neither set (the
-/// default), or without a client, or with `errors_only`, it records nothing and is never sent; it still has a
+/// Whether it is recorded is decided now, by `traces_sample_rate` or `traces_sampler`; one that is not is counted
+/// in client reports now (`sample_rate`, one transaction and its span). With neither option set (the default), or
+/// without a client, or with `errors_only`, it records nothing and is never sent or counted. Either way it has a
 /// trace id, so errors captured while it is current are linked.
 pub fn start_transaction(
     name: impl Into<Cow<'static, str>>,
@@ -47,25 +48,37 @@ pub(crate) fn start(
         sampled: false,
         rate: 0.0,
     };
-    let mut sink: Option<Arc<dyn TransactionSink>> = None;
-    if let Some(client) = hub::client() {
+    // The client is only read here; a reference is taken for a sampled transaction alone, which needs one to go
+    // to when it ends. An unsampled one is counted now and then costs nothing more.
+    let sampled = hub::with_client(|client| {
         let options = &client.options;
         let enabled = options.traces_sample_rate.is_some() || options.traces_sampler.is_some();
-        if enabled && !options.errors_only {
-            let context = SamplingContext {
-                name: &name,
-                op: &op,
-                parent_sampled: parent.sampled,
-            };
-            decision = sampler::decide(
-                options.traces_sample_rate,
-                options.traces_sampler.as_ref(),
-                &context,
-                sample_rand,
-            );
-            sink = Some(client);
+        if !enabled || options.errors_only {
+            return None;
         }
-    }
+        let context = SamplingContext {
+            name: &name,
+            op: &op,
+            parent_sampled: parent.sampled,
+        };
+        decision = sampler::decide(
+            options.traces_sample_rate,
+            options.traces_sampler.as_ref(),
+            &context,
+            sample_rand,
+        );
+        if !decision.sampled {
+            client.transaction_sampled_out();
+        }
+        Some(decision.sampled)
+    })
+    .flatten()
+    .unwrap_or(false);
+    let sink = if sampled {
+        hub::client().map(|client| client as Arc<dyn TransactionSink>)
+    } else {
+        None
+    };
     let record = TransactionRecord {
         trace_id: parent.trace_id.unwrap_or_default(),
         span_id: SpanId::new(),
