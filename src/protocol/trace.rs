@@ -198,7 +198,6 @@ impl SpanStatus {
     pub fn from_http_status(status: u16) -> Option<SpanStatus> {
         Some(match status {
             200..=399 => SpanStatus::Ok,
-            400 => SpanStatus::InvalidArgument,
             401 => SpanStatus::Unauthenticated,
             403 => SpanStatus::PermissionDenied,
             404 => SpanStatus::NotFound,
