@@ -21,7 +21,9 @@ pub use envelope::{ClientReport, DiscardedEvent, Envelope, EnvelopeItem, ParseEn
 pub use event::{ClientSdkInfo, Event, EventId, Thread, User};
 pub use exception::{Exception, Mechanism};
 pub use level::Level;
-pub use propagation::{SentryTrace, TraceParent, TraceState};
+pub use propagation::{
+    Baggage, BaggageMember, DynamicSamplingContext, SentryTrace, TraceParent, TraceState,
+};
 pub use stacktrace::{Addr, Frame, Stacktrace};
 pub use time::Timestamp;
 pub use trace::{ParseIdError, SpanId, SpanStatus, TraceContext, TraceId};
