@@ -10,6 +10,7 @@ pub mod event;
 pub mod exception;
 pub(crate) mod item_kind;
 pub mod level;
+pub mod propagation;
 pub mod stacktrace;
 pub mod time;
 pub mod trace;
@@ -21,6 +22,9 @@ pub use envelope::{ClientReport, DiscardedEvent, Envelope, EnvelopeItem, ParseEn
 pub use event::{ClientSdkInfo, Event, EventId, Thread, User};
 pub use exception::{Exception, Mechanism};
 pub use level::Level;
+pub use propagation::{
+    Baggage, BaggageMember, DynamicSamplingContext, SentryTrace, TraceParent, TraceState,
+};
 pub use stacktrace::{Addr, Frame, Stacktrace};
 pub use time::Timestamp;
 pub use trace::{ParseIdError, SpanId, SpanStatus, TraceContext, TraceId};
