@@ -71,6 +71,10 @@ pub(crate) struct Client {
     spool: Option<Arc<Spool>>,
     /// The envelope the worker is sending without a copy on disk, if any.
     inflight: InFlight,
+    /// The DSN's public key and the organisation id (the option, or the DSN's `oNNN.` host), for trace
+    /// propagation.
+    pub(crate) public_key: Option<String>,
+    pub(crate) org_id: Option<u64>,
 }
 
 impl Client {
@@ -81,6 +85,14 @@ impl Client {
         spool: Option<Spool>,
     ) -> std::io::Result<Arc<Client>> {
         let options = Arc::new(options);
+        let dsn = options
+            .dsn
+            .as_deref()
+            .and_then(|dsn| dsn.parse::<crate::dsn::Dsn>().ok());
+        let public_key = dsn.as_ref().map(|dsn| dsn.public_key().to_owned());
+        let org_id = options
+            .org_id
+            .or_else(|| dsn.as_ref().and_then(crate::dsn::Dsn::org_id));
         let spool = spool.map(Arc::new);
         let (mailbox, worker_end) = queue::mailbox(options.queue_size);
         let counters = Arc::new(Counters::default());
@@ -109,6 +121,8 @@ impl Client {
             processor,
             spool,
             inflight,
+            public_key,
+            org_id,
         }))
     }
 

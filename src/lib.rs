@@ -269,7 +269,8 @@ pub use hub::{ScopeGuard, ScopeSnapshot};
 pub use init::{InitGuard, init, try_init};
 pub use options::{BeforeBreadcrumb, BeforeSend, ClientOptions, SpoolDir, TracesSampler};
 pub use performance::{
-    PropagationContext, SamplingContext, Span, Transaction, TransactionOrSpan, start_transaction,
+    PropagationContext, SamplingContext, Span, TraceHeaders, Transaction, TransactionOrSpan,
+    continue_from_headers, start_transaction, trace_headers,
 };
 pub use protocol::{Breadcrumb, EventId, Level, SpanId, SpanStatus, TraceId, User};
 pub use scope::Scope;

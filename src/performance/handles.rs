@@ -65,6 +65,11 @@ impl Transaction {
         self.record.span_id
     }
 
+    /// The span it continues, in another service, when it continues a trace.
+    pub fn parent_span_id(&self) -> Option<SpanId> {
+        self.record.parent_span_id
+    }
+
     /// Whether it is recorded and will be sent.
     pub fn is_sampled(&self) -> bool {
         self.record.sampled

@@ -5,14 +5,20 @@
 //! - `handles.rs`: [`Transaction`], [`Span`] and [`TransactionOrSpan`], what the program holds.
 //! - `sampler.rs`: the sampling decision of a new transaction.
 //! - `start.rs`: starting transactions, on the client and scope of the calling thread.
+//! - `incoming.rs`: continuing the trace of an incoming request from its headers.
+//! - `outgoing.rs`: the trace headers for an outgoing request.
 
 pub(crate) mod handles;
+pub(crate) mod incoming;
+pub(crate) mod outgoing;
 pub(crate) mod propagation_context;
 pub(crate) mod records;
 pub(crate) mod sampler;
 pub(crate) mod start;
 
 pub use handles::{Span, Transaction, TransactionOrSpan};
+pub use incoming::continue_from_headers;
+pub use outgoing::{TraceHeaders, trace_headers};
 pub use propagation_context::PropagationContext;
 pub use sampler::SamplingContext;
 pub use start::start_transaction;

@@ -1,5 +1,6 @@
 //! [`PropagationContext`]: the trace a scope belongs to when no span is current.
 
+use crate::protocol::propagation::{DynamicSamplingContext, TraceState};
 use crate::protocol::{SpanId, TraceId};
 
 /// The trace that errors captured in a scope belong to, and that outgoing requests continue, when no transaction or
@@ -21,6 +22,11 @@ pub struct PropagationContext {
     /// The random number in `[0, 1)` that decides the sampling of every transaction in this trace, so that every
     /// service of one trace decides alike (`sample_rand` in the dynamic sampling context).
     pub sample_rand: f64,
+    /// The dynamic sampling context that came with the continued trace, frozen: outgoing `baggage` and the
+    /// envelopes of this trace carry it as it came.
+    pub dynamic_sampling_context: Option<DynamicSamplingContext>,
+    /// The W3C `tracestate` that came with the continued trace, passed on as it came.
+    pub tracestate: Option<TraceState>,
 }
 
 impl PropagationContext {
@@ -32,6 +38,8 @@ impl PropagationContext {
             parent_span_id: None,
             sampled: None,
             sample_rand: fastrand::f64(),
+            dynamic_sampling_context: None,
+            tracestate: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
+use crate::protocol::propagation::DynamicSamplingContext;
 use crate::protocol::{SpanId, SpanStatus, Timestamp, TraceContext, TraceId};
 use crate::sync::lock;
 
@@ -30,11 +31,16 @@ pub(crate) struct TransactionRecord {
     pub(crate) parent_span_id: Option<SpanId>,
     /// The operation, fixed at the start.
     pub(crate) op: Cow<'static, str>,
-    /// Whether it is recorded and sent; an unsampled transaction records nothing and only counts its spans.
+    /// Whether it is recorded and sent; an unsampled transaction records nothing.
     pub(crate) sampled: bool,
+    /// The decision outgoing trace headers carry: this one's, when one was made (performance monitoring is on);
+    /// else that of the trace it continues, if known; else none, and the next service decides for itself.
+    pub(crate) propagated_sampled: Option<bool>,
     /// The rate it was sampled at, and the trace's random number, for the dynamic sampling context.
     pub(crate) sample_rate: f64,
     pub(crate) sample_rand: f64,
+    /// The dynamic sampling context that came with the trace it continues, frozen.
+    pub(crate) incoming_dsc: Option<Box<DynamicSamplingContext>>,
     /// Spans it could not record (past [`MAX_SPANS`], or ending after it): counted when it finishes.
     pub(crate) dropped_spans: AtomicU64,
     /// Where it goes when it ends; `None` when it is not sampled.
@@ -103,16 +109,10 @@ pub(crate) struct FinishedTransaction {
     pub(crate) trace_id: TraceId,
     pub(crate) span_id: SpanId,
     pub(crate) parent_span_id: Option<SpanId>,
-    #[expect(
-        dead_code,
-        reason = "the dynamic sampling context of the envelope header will carry them"
-    )]
     pub(crate) sample_rate: f64,
-    #[expect(
-        dead_code,
-        reason = "the dynamic sampling context of the envelope header will carry them"
-    )]
     pub(crate) sample_rand: f64,
+    /// The dynamic sampling context that came with the trace it continues, frozen.
+    pub(crate) incoming_dsc: Option<Box<DynamicSamplingContext>>,
     pub(crate) name: Cow<'static, str>,
     pub(crate) op: Cow<'static, str>,
     pub(crate) source: &'static str,
@@ -200,6 +200,7 @@ impl TransactionRecord {
             parent_span_id: self.parent_span_id,
             sample_rate: self.sample_rate,
             sample_rand: self.sample_rand,
+            incoming_dsc: self.incoming_dsc.clone(),
             name: std::mem::take(&mut state.name),
             op: self.op.clone(),
             source: state.source,

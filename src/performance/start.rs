@@ -10,15 +10,18 @@ use super::handles::Transaction;
 use super::records::{TransactionRecord, TransactionSink, TransactionState};
 use super::sampler::{self, Decision, SamplingContext};
 use crate::hub;
+use crate::protocol::propagation::DynamicSamplingContext;
 use crate::protocol::{SpanId, Timestamp, TraceId};
 
 /// The trace a new transaction continues, as far as it is known.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Parent {
     pub(crate) trace_id: Option<TraceId>,
     pub(crate) span_id: Option<SpanId>,
     pub(crate) sampled: Option<bool>,
     pub(crate) sample_rand: Option<f64>,
+    /// The trace's dynamic sampling context, frozen, when it came with one.
+    pub(crate) dsc: Option<DynamicSamplingContext>,
 }
 
 /// Starts a transaction in a new trace, e.g. `start_transaction("nightly-report", "task")`. Finish it with
@@ -50,12 +53,14 @@ pub(crate) fn start(
     };
     // The client is only read here; a reference is taken for a sampled transaction alone, which needs one to go
     // to when it ends. An unsampled one is counted now and then costs nothing more.
+    let mut decided = false;
     let sampled = hub::with_client(|client| {
         let options = &client.options;
         let enabled = options.traces_sample_rate.is_some() || options.traces_sampler.is_some();
         if !enabled || options.errors_only {
             return None;
         }
+        decided = true;
         let context = SamplingContext {
             name: &name,
             op: &op,
@@ -85,8 +90,14 @@ pub(crate) fn start(
         parent_span_id: parent.span_id,
         op,
         sampled: decision.sampled,
+        propagated_sampled: if decided {
+            Some(decision.sampled)
+        } else {
+            parent.sampled
+        },
         sample_rate: decision.rate,
         sample_rand,
+        incoming_dsc: parent.dsc.map(Box::new),
         dropped_spans: AtomicU64::new(0),
         sink,
         state: Mutex::new(TransactionState {

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::event::{ClientSdkInfo, Event, EventId};
 use super::item_kind::ItemKind;
+use super::propagation::DynamicSamplingContext;
 use super::time::{Rfc3339, Timestamp};
 use super::transaction::TransactionEvent;
 
@@ -35,6 +36,8 @@ pub struct Envelope {
     pub event_id: Option<EventId>,
     /// The SDK that built the envelope.
     pub sdk: Option<ClientSdkInfo>,
+    /// The dynamic sampling context of the trace its transaction (or event) belongs to: the `trace` header.
+    pub trace: Option<DynamicSamplingContext>,
     /// The items, in order.
     pub items: Vec<EnvelopeItem>,
 }
@@ -129,6 +132,7 @@ impl Envelope {
         Envelope {
             event_id: Some(event.event_id),
             sdk: event.sdk.clone(),
+            trace: None,
             items: vec![EnvelopeItem::Event(Box::new(event))],
         }
     }
@@ -173,6 +177,8 @@ impl Envelope {
             sent_at: Option<String>,
             #[serde(skip_serializing_if = "Option::is_none")]
             sdk: Option<&'a ClientSdkInfo>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            trace: Option<&'a DynamicSamplingContext>,
         }
         #[derive(Serialize)]
         struct ItemHeaders<'a> {
@@ -184,6 +190,7 @@ impl Envelope {
             event_id: self.event_id,
             sent_at: sent_at.map(|t| Rfc3339(t).to_string()),
             sdk: self.sdk.as_ref(),
+            trace: self.trace.as_ref(),
         };
         // Everything is serialised into one `Vec` and then written: one writer type for serde_json to compile for,
         // and its errors (never seen in practice: maps have string keys) need not be converted with their text.
@@ -320,6 +327,7 @@ impl Envelope {
         struct Headers {
             event_id: Option<EventId>,
             sdk: Option<Sdk>,
+            trace: Option<DynamicSamplingContext>,
         }
         // Not `ClientSdkInfo` itself, whose `integrations` may be absent but not `null`.
         #[derive(Deserialize)]
@@ -366,6 +374,7 @@ impl Envelope {
                 version: Cow::Owned(sdk.version),
                 integrations: sdk.integrations.unwrap_or_default(),
             }),
+            trace: headers.trace,
             items,
         })
     }
@@ -835,6 +844,7 @@ mod tests {
                 Envelope {
                     event_id,
                     sdk,
+                    trace: None,
                     items,
                 }
             })

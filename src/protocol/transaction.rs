@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::event::{ClientSdkInfo, EventId, User};
+use super::propagation::DynamicSamplingContext;
 use super::time::Timestamp;
 use super::trace::{SpanId, SpanStatus, TraceId};
 
@@ -57,6 +58,9 @@ pub struct TransactionEvent {
     /// Its child spans.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spans: Vec<SpanEvent>,
+    /// The dynamic sampling context of its trace, which goes in the envelope's `trace` header, not in the payload.
+    #[serde(skip)]
+    pub dynamic_sampling_context: Option<DynamicSamplingContext>,
 }
 
 /// How a transaction's name was chosen, which Sentry's grouping and dynamic sampling read.

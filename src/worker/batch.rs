@@ -124,18 +124,23 @@ impl Batches {
 
 /// One envelope for items that may share it (the caller's concern: a batch holds one kind), with the id and SDK of
 /// its event or transaction in the header.
-pub(crate) fn envelope(items: Vec<EnvelopeItem>) -> Envelope {
+pub(crate) fn envelope(mut items: Vec<EnvelopeItem>) -> Envelope {
+    let mut trace = None;
     let (event_id, sdk) = items
-        .iter()
+        .iter_mut()
         .find_map(|item| match item {
             EnvelopeItem::Event(event) => Some((event.event_id, event.sdk.clone())),
-            EnvelopeItem::Transaction(t) => Some((t.event_id, t.sdk.clone())),
+            EnvelopeItem::Transaction(t) => {
+                trace = t.dynamic_sampling_context.take();
+                Some((t.event_id, t.sdk.clone()))
+            }
             _ => None,
         })
         .unzip();
     Envelope {
         event_id,
         sdk: sdk.flatten(),
+        trace,
         items,
     }
 }

@@ -16,6 +16,7 @@ use crate::options::ClientOptions;
 use crate::protocol::data_category::DataCategory;
 use crate::protocol::debug_meta::DebugMeta;
 use crate::protocol::event::{ClientSdkInfo, Event, EventId, Thread, User};
+use crate::protocol::propagation::DynamicSamplingContext;
 use crate::protocol::trace::TraceContext;
 use crate::protocol::transaction::{SpanEvent, TransactionEvent, TransactionInfo};
 use crate::scrub::Scrubber;
@@ -33,6 +34,9 @@ pub(crate) struct Processor {
     scrubber: Option<Scrubber>,
     rules: InAppRules,
     sdk: ClientSdkInfo,
+    /// The DSN's public key and the organisation id, for the dynamic sampling context of a new trace.
+    public_key: Option<String>,
+    org_id: Option<u64>,
     /// Computed once, on first use (normally by the worker at start-up, so `init` does not wait on file reads).
     environment_facts: OnceLock<Facts>,
 }
@@ -56,7 +60,17 @@ impl Processor {
         if cfg!(feature = "panic") {
             sdk.integrations.push("panic".into());
         }
+        let dsn = options
+            .dsn
+            .as_deref()
+            .and_then(|dsn| dsn.parse::<crate::dsn::Dsn>().ok());
+        let public_key = dsn.as_ref().map(|dsn| dsn.public_key().to_owned());
+        let org_id = options
+            .org_id
+            .or_else(|| dsn.as_ref().and_then(crate::dsn::Dsn::org_id));
         Processor {
+            public_key,
+            org_id,
             options,
             counters,
             symbolizer: Mutex::new(Symbolizer::new(SYMBOL_CACHE_CAPACITY)),
@@ -195,6 +209,24 @@ impl Processor {
         let PendingTransaction { transaction, scope } = pending;
         let options = &self.options;
         let facts = self.facts();
+        // A trace continued with a dynamic sampling context keeps it as it came (it is frozen); a new one gets
+        // ours, as the head of the trace.
+        let dynamic_sampling_context = match transaction.incoming_dsc {
+            Some(dsc) => *dsc,
+            None => DynamicSamplingContext {
+                trace_id: Some(transaction.trace_id),
+                public_key: self.public_key.clone(),
+                sample_rate: Some(transaction.sample_rate),
+                sample_rand: Some(transaction.sample_rand),
+                sampled: Some(true),
+                release: options.release.as_deref().map(str::to_owned),
+                environment: options.environment.as_deref().map(str::to_owned),
+                // A raw URL may hold identifiers and is of no use for sampling; Sentry leaves it out.
+                transaction: (transaction.source != "url").then(|| transaction.name.to_string()),
+                org_id: self.org_id.map(|id| id.to_string()),
+                other: BTreeMap::new(),
+            },
+        };
         let origin = std::borrow::Cow::Borrowed("manual");
         let mut trace = TraceContext::new(transaction.trace_id, transaction.span_id);
         trace.parent_span_id = transaction.parent_span_id;
@@ -238,6 +270,7 @@ impl Processor {
             user: None,
             contexts: BTreeMap::new(),
             spans,
+            dynamic_sampling_context: None,
         };
         if let Ok(trace) = serde_json::to_value(&trace) {
             event.contexts.insert("trace".into(), trace);
@@ -248,6 +281,7 @@ impl Processor {
                 .entry(key.clone())
                 .or_insert_with(|| value.clone());
         }
+        event.dynamic_sampling_context = Some(dynamic_sampling_context);
         scope.apply_to_transaction(&mut event);
         if options.send_default_pii {
             event
