@@ -40,25 +40,43 @@
 //!   adds). These crates log through `log`; they reach `tracing` only through a bridge such as `tracing-log`, and
 //!   must not feed the SDK its own traffic.
 //!
+//! # Spans
+//!
+//! With [`Layer::spans`] on (the default), `tracing` spans become faultline spans. A span opened with no
+//! transaction around it (no `tracing` parent that became one, and no current span in the scope) starts a
+//! transaction; spans inside it become its children, with the parent links of the `tracing` tree. While a span is
+//! entered it is the scope's current span, so events and errors captured inside it point at it, and
+//! [`trace_headers`](crate::trace_headers) continue it. A span that closes is finished.
+//!
+//! - **Op:** the `sentry.op` field, else the span's name.
+//! - **Name** (of a transaction) or **description** (of a span): the `sentry.name` field, else the span's name.
+//! - **Trace:** a `sentry.trace` field on a span that starts a transaction continues that trace (a `sentry-trace`
+//!   header value, such as an incoming request's).
+//! - **Data:** every other field, as recorded at the start and later with `Span::record`.
+//!
+//! Whether a transaction is recorded and sent follows `traces_sample_rate`; without it, spans still give the
+//! errors inside them a trace id per root span (a request, a job) and cost little.
+//!
 //! Events from `tracing-log`'s bridge carry their location in `log.module_path`, `log.file` and `log.line` fields;
 //! the layer uses those as the location and leaves all `log.*` fields out of the data. Events emitted by a
 //! `before_breadcrumb` or `before_send` callback, or on the SDK's worker thread, are not reported.
 
+mod fields;
+mod spans;
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::error::Error;
-use std::fmt;
 
-use tracing_core::field::{Field, Visit};
+use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Level as TracingLevel, LevelFilter, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::{
     DEFAULT_IGNORED_TARGETS, capture_exceptions, capture_message, guarded, is_ignored_target,
-    text_value,
 };
-use crate::protocol::{Breadcrumb, Event as ProtocolEvent, Exception, Level};
+use crate::protocol::{Breadcrumb, Event as ProtocolEvent, Level};
+use fields::Fields;
 
 /// A layer with the default thresholds (breadcrumbs from `INFO`, events from `ERROR`) and ignore list.
 pub fn layer() -> Layer {
@@ -74,6 +92,7 @@ pub struct Layer {
     breadcrumbs: LevelFilter,
     events: LevelFilter,
     ignored: Vec<Cow<'static, str>>,
+    spans: bool,
 }
 
 impl Default for Layer {
@@ -85,6 +104,7 @@ impl Default for Layer {
                 .iter()
                 .map(|t| Cow::Borrowed(*t))
                 .collect(),
+            spans: true,
         }
     }
 }
@@ -110,6 +130,16 @@ impl Layer {
         self
     }
 
+    /// Whether `tracing` spans become faultline spans and transactions (see [Spans](self#spans)). Turn it off when
+    /// spans are entered so often that setting the scope's current span at each enter would cost too much.
+    ///
+    /// Defaults to on.
+    #[must_use]
+    pub fn spans(mut self, on: bool) -> Self {
+        self.spans = on;
+        self
+    }
+
     /// Never reports events whose target is `target` or lies under it (`hyper` also matches `hyper::proto`).
     ///
     /// Defaults to `faultline`, `ureq`, `ureq_proto` and `rustls`; this adds to that list.
@@ -120,10 +150,47 @@ impl Layer {
     }
 }
 
+impl Layer {
+    /// Whether this span is one to follow: spans are on, the SDK is enabled and the target is not ignored.
+    fn follows(&self, target: &str) -> bool {
+        self.spans && crate::is_enabled() && !is_ignored_target(target, &self.ignored)
+    }
+}
+
 impl<S> tracing_subscriber::Layer<S> for Layer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if self.follows(attrs.metadata().target()) {
+            guarded(|| spans::on_new_span(attrs, id, &ctx));
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if self.spans {
+            guarded(|| spans::on_record(id, values, &ctx));
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if self.spans {
+            guarded(|| spans::on_enter(id, &ctx));
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if self.spans {
+            guarded(|| spans::on_exit(id, &ctx));
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if self.spans {
+            guarded(|| spans::on_close(&id, &ctx));
+        }
+    }
+
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let metadata = event.metadata();
         let level = *metadata.level();
@@ -237,115 +304,6 @@ fn capture(
                 ));
             },
         );
-    }
-}
-
-/// What an event's fields say.
-struct Fields {
-    /// Whether an error field becomes exceptions (only for events, not for breadcrumbs).
-    want_exceptions: bool,
-    /// The `message` field.
-    message: Option<String>,
-    /// The first field recorded as an error, as exceptions (root cause first), and its name.
-    exceptions: Vec<Exception>,
-    error_field: Option<&'static str>,
-    /// Every other field (the error field too, as its text).
-    data: BTreeMap<String, serde_json::Value>,
-    /// The location `tracing-log` passes in fields.
-    log_module: Option<String>,
-    log_file: Option<String>,
-    log_line: Option<u64>,
-}
-
-impl Fields {
-    fn new(want_exceptions: bool) -> Self {
-        Fields {
-            want_exceptions,
-            message: None,
-            exceptions: Vec::new(),
-            error_field: None,
-            data: BTreeMap::new(),
-            log_module: None,
-            log_file: None,
-            log_line: None,
-        }
-    }
-
-    fn insert(&mut self, field: &Field, value: serde_json::Value) {
-        let name = field.name();
-        if name.starts_with("log.") {
-            return;
-        }
-        self.data.insert(name.to_owned(), value);
-    }
-}
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let text = format!("{value:?}");
-        if field.name() == "message" {
-            self.message = Some(text);
-        } else {
-            self.insert(field, text_value(text));
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "message" => self.message = Some(value.to_owned()),
-            "log.module_path" => self.log_module = Some(value.to_owned()),
-            "log.file" => self.log_file = Some(value.to_owned()),
-            _ => self.insert(field, text_value(value.to_owned())),
-        }
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.insert(field, value.into());
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        if field.name() == "log.line" {
-            self.log_line = Some(value);
-        } else {
-            self.insert(field, value.into());
-        }
-    }
-
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        let json = i64::try_from(value).map_or_else(|_| value.to_string().into(), Into::into);
-        self.insert(field, json);
-    }
-
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        let json = u64::try_from(value).map_or_else(|_| value.to_string().into(), Into::into);
-        self.insert(field, json);
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        // NaN and infinities have no JSON number: keep their text.
-        let json = serde_json::Number::from_f64(value)
-            .map_or_else(|| value.to_string().into(), serde_json::Value::Number);
-        self.insert(field, json);
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.insert(field, value.into());
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
-        // The error must be read now: `tracing` lends it for this call only.
-        if self.want_exceptions && self.error_field.is_none() {
-            self.exceptions = crate::chain::exceptions_from_error(value, "dyn core::error::Error");
-            if let Some(mechanism) = self
-                .exceptions
-                .last_mut()
-                .and_then(|e| e.mechanism.as_mut())
-            {
-                mechanism.ty = "tracing".into();
-            }
-            self.error_field = Some(field.name());
-        }
-        self.insert(field, text_value(value.to_string()));
     }
 }
 
