@@ -138,9 +138,10 @@
 //! they are sent when the server answers again, or by the next process that starts with the same DSN, so outages,
 //! crashes and `SIGKILL` lose nothing that reached the spool, however long they last. Only the server's refusal of
 //! an envelope gives it up: a 4xx other than 408 and 429, or repeated failures while the server accepts the others.
-//! A shutdown that runs out of time spools the envelope in flight and what is still queued. `429`, `Retry-After`
-//! and `X-Sentry-Rate-Limits` hold the limited categories back without requests until the limits end (`flush` does
-//! not cut them short), and every discard is reported to the server in client reports. `docs/delivery.md` in the
+//! A shutdown that runs out of time spools the envelope in flight and what is still queued. A `429` or an
+//! `X-Sentry-Rate-Limits` limit on every category pauses delivery until it ends, losing nothing (`flush` does not
+//! cut it short); a limit on some categories drops their items without requests (counted as `ratelimit_backoff`);
+//! and every discard is reported to the server in client reports. `docs/delivery.md` in the
 //! repository states the guarantees and their limits, with a table of each kind of server trouble.
 //!
 //! Plug in your own [`transport::Transport`] with [`ClientOptions::transport`]. [`transport::Tee`] sends each

@@ -196,11 +196,10 @@ pub struct Stats {
     /// Refused by the server (a 4xx other than 408 and 429), or given up after failing again and again while the
     /// server accepted other envelopes.
     pub send_error: u64,
-    /// Dropped because their category was rate limited. Always 0: rate-limited events wait in the spool until
-    /// the limit ends (see `docs/delivery.md`); kept so that code reading it goes on compiling.
+    /// Not sent because the server limited their category (alone, while others flow) at the time. A limit on
+    /// every category drops nothing: everything waits for it to end.
     pub ratelimit_backoff: u64,
-    /// Dropped after the server answered 429. Always 0: such events wait and are sent when the limit ends; kept
-    /// so that code reading it goes on compiling.
+    /// Answered with 429 for a limited category by the server, which counts these itself.
     pub rate_limited: u64,
     /// Spool files that could not be read and were moved aside.
     pub spool_corrupt: u64,

@@ -142,13 +142,22 @@ fn error_message_and_panic_reach_bugsink() {
             .spool_dir(None)
             .dsn(dsn.as_str())
             .release("e2e@1.0.0")
-            .environment("e2e"),
+            .environment("e2e")
+            // Performance monitoring on: Bugsink answers 200 to transactions and drops them (and asks, in
+            // `X-Sentry-Rate-Limits`, for no more for a day), which must cost the errors nothing.
+            .traces_sample_rate(1.0),
     )
     .expect("init");
     faultline::configure_scope(|scope| {
         scope.set_tag("suite", "e2e");
     });
+    let transaction = faultline::start_transaction("e2e run", "test");
+    let span = transaction.start_child("config.load", "load_port");
+    faultline::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
     let (error_id, capture_line, chain) = report_config_error();
+    faultline::configure_scope(|scope| scope.set_span(None));
+    span.finish();
+    transaction.finish();
     let message_id = faultline::capture_message("e2e message", faultline::Level::Warning);
     let last_id = faultline::last_event_id();
     let joined = std::thread::Builder::new()
@@ -165,7 +174,13 @@ fn error_message_and_panic_reach_bugsink() {
     log::error!(target: "e2e::orders", "payment declined for order {}", 7);
     let log_id = faultline::last_event_id().expect("the logged error was captured");
     let flushed = faultline::flush(Duration::from_secs(10));
+    let stats = faultline::stats();
     drop(guard);
+    assert_eq!(
+        (stats.send_error, stats.queue_overflow, stats.cache_overflow),
+        (0, 0, 0),
+        "the transaction cost the errors nothing: {stats:?}"
+    );
     let sent_in = started.elapsed();
 
     assert!(
@@ -265,6 +280,19 @@ fn error_message_and_panic_reach_bugsink() {
     let error = &events[&error_hex]["data"];
     checks.eq(&error_label, "level", &error["level"], "error");
     checks.eq(&error_label, "tags.suite", &tag(error, "suite"), "e2e");
+    // Captured inside a span: the stored error points at it, though Bugsink keeps no transactions.
+    checks.eq(
+        &error_label,
+        "contexts.trace.trace_id",
+        &error["contexts"]["trace"]["trace_id"],
+        &transaction.trace_id().to_string(),
+    );
+    checks.eq(
+        &error_label,
+        "contexts.trace.span_id",
+        &error["contexts"]["trace"]["span_id"],
+        &span.span_id().to_string(),
+    );
     let exceptions = values(error, "exception");
     let types: Vec<Option<&str>> = exceptions.iter().map(|e| str_of(&e["type"])).collect();
     checks.check(

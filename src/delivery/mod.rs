@@ -12,8 +12,11 @@
 //!   what is left. Without a spool, envelopes that cannot be sent yet wait in a backlog in memory.
 //! - A 2xx is delivered.
 //! - A 429, or an `X-Sentry-Rate-Limits` header on any response, limits categories for a while (`rate_limit.rs`).
-//!   An envelope with an item in a limited category waits, whole, without a request, until the limit ends; then
-//!   it goes as it is. A `flush` does not shorten a limit.
+//!   A limit on every category (a bare 429, or a limit without categories) means the server takes nothing: delivery
+//!   pauses as in an outage, and everything waits, the envelope refused with the 429 included, until the limit
+//!   ends; a `flush` does not shorten it. A limit on some categories while the others flow is the server asking for
+//!   less of those: their items are dropped without a request (`ratelimit_backoff`), as Sentry's protocol asks,
+//!   and an envelope refused with a 429 for them is dropped (`rate_limited`: the server counted it).
 //! - No answer (connection refused, reset, timeout, garbage), a 408 or a 5xx means the server cannot take anything
 //!   now: delivery pauses for a step of the retry schedule (`retry.rs`, `offline.rs`), new envelopes go straight
 //!   to the spool or backlog without a request, and when the step ends the oldest waiting envelope probes the
@@ -69,8 +72,6 @@ pub(crate) struct Delivery {
     spool_pending: bool,
     limiter: RateLimiter,
     offline: Offline,
-    /// Until when the oldest waiting envelope is held back by a rate limit: nothing waiting is tried before.
-    blocked_until: Option<Instant>,
     /// The failures of envelopes that failed and wait to be tried again, by [`key`].
     failures: HashMap<u64, Failures>,
     report_interval: Duration,
@@ -92,7 +93,8 @@ enum Tried {
     Done,
     /// It failed, or the attempt was the early probe of a pause: try it again later, after the others.
     Failed(Envelope),
-    /// A rate limit holds it back, without a request: try it again when the limit ends, before the others.
+    /// Delivery is paused (a rate limit on every category, or the request was not made during a pause): try it
+    /// again when the pause ends, in its place.
     Blocked(Envelope),
 }
 
@@ -119,7 +121,6 @@ impl Delivery {
             backlog_limit: backlog_limit.max(1),
             limiter: RateLimiter::new(),
             offline: Offline::new(max_retry_delay),
-            blocked_until: None,
             failures: HashMap::new(),
             report_interval,
             next_report: Instant::now() + report_interval,
@@ -127,10 +128,9 @@ impl Delivery {
         }
     }
 
-    /// Whether nothing may be sent at `now`: a pause after a failure, or the oldest waiting envelope held back by
-    /// a rate limit.
+    /// Whether nothing may be sent at `now`: a pause after a failure, or a rate limit on every category.
     pub(crate) fn is_paused(&self, now: Instant) -> bool {
-        self.offline.is_offline(now) || self.blocked_until.is_some_and(|until| now < until)
+        self.offline.is_offline(now) || self.limiter.paused_until(now).is_some()
     }
 
     /// Whether something waits in the spool or the backlog.
@@ -143,7 +143,7 @@ impl Delivery {
     pub(crate) fn next_wake(&self, now: Instant) -> Instant {
         let mut wake = self.next_report;
         if self.has_waiting() {
-            let resume = self.offline.until().max(self.blocked_until);
+            let resume = self.offline.until().max(self.limiter.paused_until(now));
             wake = wake.min(resume.unwrap_or(now).max(now));
         }
         wake
@@ -284,17 +284,26 @@ impl Delivery {
 
     /// One request for `envelope`, with the pending client report attached; counts what it delivered or dropped.
     ///
-    /// A rate limit on any of its items holds the envelope back without a request. When the attempt fails, the
+    /// A rate limit on every category holds the envelope back without a request; one on some categories removes
+    /// their items (counted). When the attempt fails, the
     /// envelope comes back as it was tried, without the client report, whose counts go back to the counters for
     /// the next envelope to carry (a spool file kept for a retry could not). With `in_flight`, the envelope waits
     /// in the in-flight slot shared with the client during the request (see `deliver_fresh`); if a shutdown took
     /// it from there, keeping it is the shutdown's business, and nothing comes back.
-    fn attempt(&mut self, mut envelope: Envelope, in_flight: bool) -> Tried {
+    fn attempt(&mut self, envelope: Envelope, in_flight: bool) -> Tried {
         let now = Instant::now();
-        if let Some(until) = self.limiter.blocked_until(&envelope, now) {
-            self.blocked_until = Some(until);
+        if self.limiter.paused_until(now).is_some() {
             return Tried::Blocked(envelope);
         }
+        let (envelope, removed) = self.limiter.filter(envelope, now);
+        for (category, quantity) in removed {
+            self.counters
+                .discard_n(Reason::RateLimitBackoff, category, quantity);
+        }
+        // With nothing left to send, the report's counts wait for the next envelope or the report interval.
+        let Some(mut envelope) = envelope else {
+            return Tried::Done;
+        };
         let report = if may_carry_report(&envelope) {
             self.counters.take_report()
         } else {
@@ -357,6 +366,13 @@ impl Delivery {
             .iter()
             .any(|i| i.kind() != Some(ItemKind::ClientReport));
         if status == Some(429) {
+            if self.limiter.paused_until(Instant::now()).is_none() {
+                // A limit on some categories only: the server counted the envelope; the rest flows.
+                self.forget_failures(&envelope);
+                self.counters.discard_items(Reason::RateLimited, &envelope);
+                sdk_debug!("rate limited: envelope {} dropped", id(envelope.event_id));
+                return Tried::Done;
+            }
             sdk_debug!("rate limited: envelope {} waits", id(envelope.event_id));
         } else if answered {
             self.forget_failures(&envelope);
@@ -391,16 +407,6 @@ impl Delivery {
             envelope.items.pop();
         }
         if status == Some(429) {
-            // The limiter has the limit now; should the response limit none of this envelope's categories, a 429
-            // still asks for a pause.
-            let until = self
-                .limiter
-                .blocked_until(&envelope, Instant::now())
-                .or_else(|| {
-                    Instant::now()
-                        .checked_add(retry_after.unwrap_or(rate_limit::DEFAULT_RETRY_AFTER))
-                });
-            self.blocked_until = until;
             return Tried::Blocked(envelope);
         }
         Tried::Failed(envelope)
@@ -468,8 +474,8 @@ impl Delivery {
     /// pause the server asked for (`Retry-After`, a rate limit) is never cut short.
     pub(crate) fn flush(&mut self, deadline: Instant) -> bool {
         let now = Instant::now();
-        let blocked = self.blocked_until.is_some_and(|until| now < until);
-        if self.has_waiting() && !blocked && self.offline.start_early_probe(now) {
+        let limited = self.limiter.paused_until(now).is_some();
+        if self.has_waiting() && !limited && self.offline.start_early_probe(now) {
             self.replay_one();
             self.offline.end_early_probe();
         }

@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use crate::protocol::data_category::DataCategory;
-use crate::protocol::envelope::Envelope;
+use crate::protocol::envelope::{Envelope, EnvelopeItem};
 
 /// How long a 429 limits everything when it carries no usable `Retry-After` (missing, an HTTP date, or not a
 /// number). 60 s is what the Sentry SDKs use.
@@ -166,16 +166,67 @@ impl RateLimiter {
             .is_some_and(|until| now < until)
     }
 
-    /// Until when `envelope` must wait: the latest end of the limits on its items' categories that hold at `now`,
-    /// or `None` when it may go. An envelope waits whole while any of its items is limited (a client report never
-    /// is), so nothing in it is lost to a limit; when the limits end it goes as it is.
-    pub(crate) fn blocked_until(&self, envelope: &Envelope, now: Instant) -> Option<Instant> {
-        envelope
+    /// Until when every category is limited (a 429 without `X-Sentry-Rate-Limits`, or a limit with no
+    /// categories), if such a limit holds at `now`: the server takes nothing, so delivery pauses as during an outage.
+    pub(crate) fn paused_until(&self, now: Instant) -> Option<Instant> {
+        self.all.filter(|&until| now < until)
+    }
+
+    /// Removes the items whose category has a limit of its own at `now` (a limit on every category is
+    /// [`RateLimiter::paused_until`]'s) and says what was removed, one `(category, quantity)` per category in the
+    /// order first met; the caller records them as `ratelimit_backoff` in a client report. The quantity counts
+    /// items, except for attachments, which client reports count in bytes (at least 1 per item); a parsed
+    /// transaction's spans (its own included) count in `span` as well.
+    ///
+    /// Returns `None` when no item is left. A client report is never removed, so an envelope that only has one
+    /// left still goes out. When the event (or transaction) item is removed, the envelope's `event_id` header goes
+    /// with it.
+    pub(crate) fn filter(
+        &self,
+        mut envelope: Envelope,
+        now: Instant,
+    ) -> (Option<Envelope>, Vec<(DataCategory, u64)>) {
+        let mut removed: Vec<(DataCategory, u64)> = Vec::new();
+        let mut count = |category: DataCategory, quantity: u64| match removed
+            .iter_mut()
+            .find(|(c, _)| *c == category)
+        {
+            Some((_, total)) => *total = total.saturating_add(quantity),
+            None => removed.push((category, quantity)),
+        };
+        envelope.items.retain(|item| {
+            let category = DataCategory::from_item_type(item.ty());
+            let limited = category != DataCategory::ClientReport
+                && self.by_category[category as usize].is_some_and(|until| now < until);
+            if !limited {
+                return true;
+            }
+            match item {
+                EnvelopeItem::Raw { payload, .. } if category == DataCategory::Attachment => {
+                    count(
+                        category,
+                        u64::try_from(payload.len()).unwrap_or(u64::MAX).max(1),
+                    );
+                }
+                EnvelopeItem::Transaction(transaction) => {
+                    count(category, 1);
+                    count(DataCategory::Span, 1 + transaction.spans.len() as u64);
+                }
+                _ => count(category, 1),
+            }
+            false
+        });
+        if envelope.items.is_empty() {
+            return (None, removed);
+        }
+        if !envelope
             .items
             .iter()
-            .filter_map(|item| self.limited_until(DataCategory::from_item_type(item.ty())))
-            .filter(|&until| now < until)
-            .max()
+            .any(|item| matches!(item.ty(), "event" | "transaction"))
+        {
+            envelope.event_id = None;
+        }
+        (Some(envelope), removed)
     }
 }
 
@@ -195,7 +246,6 @@ fn extend(slot: &mut Option<Instant>, until: Instant) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::envelope::EnvelopeItem;
     use crate::protocol::{ClientReport, Event};
 
     const fn secs(n: u64) -> Duration {
@@ -481,198 +531,77 @@ mod tests {
     }
 
     #[test]
-    fn nothing_blocks_without_limits() {
+    fn filter_keeps_everything_without_limits() {
         let now = Instant::now();
         let envelope = envelope_with(vec![attachment(3), report()]);
-        assert_eq!(RateLimiter::new().blocked_until(&envelope, now), None);
+        let (kept, removed) = RateLimiter::new().filter(envelope.clone(), now);
+        assert_eq!(kept, Some(envelope));
+        assert!(removed.is_empty());
     }
 
     #[test]
-    fn any_limited_item_blocks_the_envelope_until_its_limit_ends() {
+    fn filter_removes_limited_items_and_counts_them() {
         let now = Instant::now();
         let mut limiter = RateLimiter::new();
-        limiter.update(200, None, Some("60:attachment:org, 30:error:org"), now);
-        let envelope = envelope_with(vec![attachment(10), report()]);
-        assert_eq!(limiter.blocked_until(&envelope, now), Some(now + secs(60)));
+        limiter.update(200, None, Some("60:attachment:org"), now);
+        let envelope = envelope_with(vec![attachment(10), attachment(0), report()]);
+        let event_id = envelope.event_id;
+        let (kept, removed) = limiter.filter(envelope, now);
+        let kept = kept.expect("the event and the report remain");
+        let types: Vec<&str> = kept.items.iter().map(EnvelopeItem::ty).collect();
+        assert_eq!(types, ["event", "client_report"]);
+        assert_eq!(kept.event_id, event_id);
+        assert_eq!(removed, vec![(DataCategory::Attachment, 11)]);
         assert_eq!(
-            limiter.blocked_until(&Envelope::from_event(Event::default()), now),
-            Some(now + secs(30))
+            limiter.paused_until(now),
+            None,
+            "a category's limit is no pause"
         );
-        // Past a limit's end it no longer counts; past both, the envelope goes.
-        assert_eq!(
-            limiter.blocked_until(&envelope, now + secs(30)),
-            Some(now + secs(60))
-        );
-        assert_eq!(limiter.blocked_until(&envelope, now + secs(60)), None);
     }
 
     #[test]
-    fn an_event_kept_as_raw_bytes_is_blocked_as_an_event() {
+    fn filter_treats_an_event_kept_as_raw_bytes_as_an_event() {
         // Envelopes replayed from the spool carry every item as raw bytes.
         let now = Instant::now();
-        let envelope = envelope_with(vec![report()]);
+        let envelope = envelope_with(vec![attachment(4), report()]);
         let raw = Envelope::from_slice_raw(&envelope.to_vec(None)).unwrap();
         assert!(raw.event().is_none());
         let mut limiter = RateLimiter::new();
-        limiter.update(200, None, Some("60:error:org"), now);
-        assert_eq!(limiter.blocked_until(&raw, now), Some(now + secs(60)));
-    }
-
-    #[test]
-    fn a_lone_client_report_is_never_blocked() {
-        let now = Instant::now();
-        let mut limiter = RateLimiter::new();
-        limiter.update(429, None, None, now);
-        let alone = Envelope {
-            items: vec![report()],
-            ..Envelope::default()
-        };
-        assert_eq!(limiter.blocked_until(&alone, now), None);
+        limiter.update(200, None, Some("60:error;attachment:org"), now);
+        let (kept, removed) = limiter.filter(raw, now);
+        let kept = kept.expect("the report remains");
+        assert_eq!(kept.event_id, None);
         assert_eq!(
-            limiter.blocked_until(&envelope_with(vec![report()]), now),
-            Some(now + DEFAULT_RETRY_AFTER)
+            removed,
+            vec![(DataCategory::Error, 1), (DataCategory::Attachment, 4)]
         );
     }
 
-    mod properties {
-        use proptest::prelude::*;
+    #[test]
+    fn filter_returns_none_when_nothing_is_left_and_the_limit_ends() {
+        let now = Instant::now();
+        let mut limiter = RateLimiter::new();
+        limiter.update(200, None, Some("60:error:org"), now);
+        let (kept, removed) = limiter.filter(Envelope::from_event(Event::default()), now);
+        assert_eq!(kept, None);
+        assert_eq!(removed, vec![(DataCategory::Error, 1)]);
+        let (kept, removed) =
+            limiter.filter(Envelope::from_event(Event::default()), now + secs(60));
+        assert!(kept.is_some());
+        assert!(removed.is_empty());
+    }
 
-        use super::*;
-
-        /// Header category names and what a limit on them covers: known names in several cases, and names the
-        /// SDK ignores.
-        const NAMES: [(&str, Option<DataCategory>); 9] = [
-            ("error", Some(DataCategory::Error)),
-            ("ERROR", Some(DataCategory::Error)),
-            ("transaction", Some(DataCategory::Transaction)),
-            ("Session", Some(DataCategory::Session)),
-            ("attachment", Some(DataCategory::Attachment)),
-            ("metric_bucket", None),
-            ("client_report", None),
-            ("unknown", None),
-            ("bogus", None),
-        ];
-
-        /// The seconds of `whole[.fraction]` as the grammar comment describes them: a fraction with any non-zero
-        /// digit rounds up, and the total is capped at a day. Computed in `u128`, where nothing overflows.
-        fn model_seconds(whole: &str, fraction: &str) -> Duration {
-            let whole: u128 = whole.parse().unwrap_or(u128::MAX);
-            let up = u128::from(fraction.bytes().any(|b| b != b'0'));
-            let cap = u128::from(MAX_RETRY_AFTER.as_secs());
-            Duration::from_secs(whole.saturating_add(up).min(cap) as u64)
-        }
-
-        /// One entry of a well-formed header, with what the parser must make of it.
-        fn entry() -> impl Strategy<Value = (String, Limit)> {
-            (
-                "[0-9]{1,25}",
-                proptest::option::of("[0-9]{0,4}"),
-                proptest::collection::vec(0..NAMES.len(), 0..4),
-                proptest::collection::vec("[a-z_]{0,8}", 0..3),
-                " {0,2}",
-            )
-                .prop_map(|(whole, fraction, names, extra, pad)| {
-                    let seconds = match &fraction {
-                        Some(fraction) => format!("{whole}.{fraction}"),
-                        None => whole.clone(),
-                    };
-                    let categories: Vec<&str> = names.iter().map(|&i| NAMES[i].0).collect();
-                    let mut fields = vec![seconds, categories.join(";")];
-                    fields.extend(extra);
-                    let text = fields
-                        .iter()
-                        .map(|field| format!("{pad}{field}{pad}"))
-                        .collect::<Vec<_>>()
-                        .join(":");
-                    let scope = if names.is_empty() {
-                        Scope::All
-                    } else {
-                        Scope::Only(names.iter().filter_map(|&i| NAMES[i].1).collect())
-                    };
-                    let retry_after = model_seconds(&whole, fraction.as_deref().unwrap_or(""));
-                    (text, Limit { retry_after, scope })
-                })
-        }
-
-        proptest! {
-            #![proptest_config(ProptestConfig::with_cases(128))]
-
-            /// Any text at all: no panic, at most one limit per comma-separated entry, none longer than the cap.
-            #[test]
-            fn any_header_parses_without_panic(header in any::<String>()) {
-                let limits = parse_rate_limits(&header);
-                prop_assert!(limits.len() <= header.split(',').count());
-                prop_assert!(limits.iter().all(|limit| limit.retry_after <= MAX_RETRY_AFTER));
-            }
-
-            /// A header of well-formed entries, some of them broken by a bad `retry_after`, parses to the
-            /// well-formed ones, in order, as the model reads each.
-            #[test]
-            fn well_formed_entries_agree_with_the_model(
-                entries in proptest::collection::vec((entry(), any::<bool>()), 0..6),
-                broken in one_of_broken(),
-            ) {
-                let mut texts = Vec::new();
-                let mut want = Vec::new();
-                for ((text, limit), keep) in entries {
-                    if keep {
-                        texts.push(text);
-                        want.push(limit);
-                    } else {
-                        // The same entry with its seconds made invalid is skipped; the others still count.
-                        texts.push(format!("{broken}{text}"));
-                    }
-                }
-                prop_assert_eq!(parse_rate_limits(&texts.join(",")), want);
-            }
-
-            /// Delta-seconds agree with the model; anything with another character inside is refused.
-            #[test]
-            fn seconds_agree_with_the_model(
-                whole in "[0-9]{1,30}",
-                fraction in proptest::option::of("[0-9]{0,5}"),
-                pad in "[ \t]{0,2}",
-            ) {
-                let text = match &fraction {
-                    Some(fraction) => format!("{pad}{whole}.{fraction}{pad}"),
-                    None => format!("{pad}{whole}{pad}"),
-                };
-                let want = model_seconds(&whole, fraction.as_deref().unwrap_or(""));
-                prop_assert_eq!(parse_seconds(&text), Some(want));
-            }
-
-            /// Any text: no panic; what is accepted is whole seconds within the cap, from digits and one dot.
-            #[test]
-            fn any_retry_after_parses_without_panic(text in any::<String>()) {
-                if let Some(delay) = parse_seconds(&text) {
-                    prop_assert!(delay <= MAX_RETRY_AFTER && delay.subsec_nanos() == 0);
-                    let value = text.trim();
-                    prop_assert!(value.bytes().all(|b| b.is_ascii_digit() || b == b'.'), "{:?}", text);
-                }
-            }
-
-            /// A limiter fed any response limits nothing past the cap and never limits client reports.
-            #[test]
-            fn any_response_keeps_the_limiter_in_bounds(
-                status in prop_oneof![Just(429u16), Just(200), any::<u16>()],
-                retry_after in proptest::option::of(any::<String>()),
-                rate_limits in proptest::option::of(any::<String>()),
-            ) {
-                let now = Instant::now();
-                let mut limiter = RateLimiter::new();
-                limiter.update(status, retry_after.as_deref(), rate_limits.as_deref(), now);
-                prop_assert_eq!(limiter.limited_until(DataCategory::ClientReport), None);
-                for category in DataCategory::ALL {
-                    if let Some(until) = limiter.limited_until(category) {
-                        prop_assert!(until <= now + MAX_RETRY_AFTER);
-                    }
-                }
-            }
-        }
-
-        /// Prefixes that make an entry's `retry_after` invalid.
-        fn one_of_broken() -> impl Strategy<Value = &'static str> {
-            proptest::sample::select(&["-", "+", "x", "1e", "."][..])
-        }
+    #[test]
+    fn a_limit_on_every_category_is_a_pause_not_a_filter() {
+        let now = Instant::now();
+        let mut limiter = RateLimiter::new();
+        limiter.update(429, Some("30"), None, now);
+        assert_eq!(limiter.paused_until(now), Some(now + secs(30)));
+        assert_eq!(limiter.paused_until(now + secs(30)), None);
+        let (kept, removed) = limiter.filter(envelope_with(vec![report()]), now);
+        assert!(kept.is_some() && removed.is_empty());
+        let mut header = RateLimiter::new();
+        header.update(200, None, Some("10::org"), now);
+        assert_eq!(header.paused_until(now), Some(now + secs(10)));
     }
 }
