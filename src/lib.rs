@@ -261,6 +261,7 @@ pub use init::{InitGuard, init, try_init};
 pub use options::{BeforeBreadcrumb, BeforeSend, ClientOptions, SpoolDir};
 pub use protocol::{Breadcrumb, EventId, Level, User};
 pub use scope::Scope;
+pub use scrub::patterns::ScrubPatternError;
 pub use stats::Stats;
 
 use hub::Hub;

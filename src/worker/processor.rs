@@ -1,5 +1,5 @@
-//! `Processor`: turns a pending event into the event that is sent (defaults, contexts, scope, symbols, limits,
-//! scrubbing, `before_send`).
+//! `Processor`: turns a pending event into the event that is sent (defaults, contexts, scope, symbols, scrubbing,
+//! limits, `before_send`).
 //!
 //! The worker thread uses it for every event. It is shared (`Arc`) so that the panic hook can finish its own event
 //! and write it to the spool without waiting for a worker that may be stuck on a request, and so that a shutdown
@@ -16,7 +16,7 @@ use crate::options::ClientOptions;
 use crate::protocol::data_category::DataCategory;
 use crate::protocol::debug_meta::DebugMeta;
 use crate::protocol::event::{ClientSdkInfo, Event, Thread, User};
-use crate::scrub::Scrubber;
+use crate::scrub::scrubber::Scrubber;
 use crate::stacktrace::{InAppRules, Symbolizer};
 use crate::stats::{Counters, Reason};
 use crate::sync::lock;
@@ -49,7 +49,7 @@ impl Processor {
             options.in_app_exclude.clone(),
             std::env::current_dir().ok(),
         );
-        let scrubber = (!options.send_default_pii).then(|| Scrubber::new(&options.scrub_keys));
+        let scrubber = Scrubber::new(&options);
         let mut sdk = ClientSdkInfo::default();
         if cfg!(feature = "panic") {
             sdk.integrations.push("panic".into());
@@ -65,9 +65,12 @@ impl Processor {
         }
     }
 
-    /// Computes the contexts and host name now rather than on the first event.
+    /// Computes the contexts and host name, and compiles the scrubbing rules, now rather than on the first event.
     pub(crate) fn warm_up(&self) {
         self.facts();
+        if let Some(scrubber) = &self.scrubber {
+            scrubber.warm_up();
+        }
     }
 
     fn facts(&self) -> &Facts {
@@ -153,10 +156,11 @@ impl Processor {
                 }
             }
         }
-        limits::apply(&mut event);
+        // Before the limits, so that cutting long text cannot leave half of a secret that no rule recognises.
         if let Some(scrubber) = &self.scrubber {
             scrubber.scrub_event(&mut event);
         }
+        limits::apply(&mut event);
         if options.send_default_pii {
             event
                 .user
