@@ -1,8 +1,10 @@
-//! Payment card numbers in a run of digits: which parts of it are card numbers.
+//! Payment card numbers in text, found by a scan of its bytes rather than by the rules' regex: digits are common
+//! in log text (ids, timestamps), and a regex that may start at any digit costs a second engine's pass over every
+//! text that has one.
 //!
-//! A run is what the built-in rule finds: ASCII digits, with at most one space or dash between two of them
-//! (`4111 1111 1111 1111`, `4111-1111-1111-1111`, `4111111111111111`). The separators split it into groups. A card
-//! number is a sequence of whole groups with:
+//! A run is ASCII digits with at most one space or dash between two of them (`4111 1111 1111 1111`,
+//! `4111-1111-1111-1111`, `4111111111111111`). The separators split it into groups; a group glued to a word
+//! (`ab12`, `12ab`) is part of an identifier and left out. A card number is a sequence of whole groups with:
 //!
 //! - 13 to 19 digits (ISO/IEC 7812),
 //! - an issuer prefix of a card network: a first digit of 3 (American Express, JCB, Diners Club), 4 (Visa),
@@ -23,10 +25,58 @@ const MIN_DIGITS: usize = 13;
 /// The most digits of a card number.
 const MAX_DIGITS: usize = 19;
 
+/// Appends the byte ranges of the card numbers in `text` to `out`, in order.
+pub(crate) fn find_card_numbers(text: &str, out: &mut Vec<Range<usize>>) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut digits = 0;
+        while i < bytes.len() {
+            if bytes[i].is_ascii_digit() {
+                digits += 1;
+                i += 1;
+            } else if matches!(bytes[i], b' ' | b'-')
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+            {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        if digits < MIN_DIGITS {
+            continue;
+        }
+        let glued_before = start > 0 && is_word_byte(bytes[start - 1]);
+        let glued_after = bytes.get(i).is_some_and(|&b| is_word_byte(b));
+        let run = &text[start..i];
+        out.extend(
+            card_numbers(run, glued_before, glued_after)
+                .into_iter()
+                .map(|r| start + r.start..start + r.end),
+        );
+    }
+}
+
+/// Whether `b` continues a word: an ASCII letter, digit or `_`.
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
 /// The byte ranges within `run` that are card numbers, in order. `run` holds ASCII digits with single spaces or
-/// dashes between groups.
-pub(crate) fn card_numbers(run: &str) -> Vec<Range<usize>> {
-    let groups = groups(run);
+/// dashes between groups; its first or last group is left out when it is glued to a word.
+fn card_numbers(run: &str, glued_before: bool, glued_after: bool) -> Vec<Range<usize>> {
+    let mut groups = groups(run);
+    if glued_after {
+        groups.pop();
+    }
+    if glued_before && !groups.is_empty() {
+        groups.remove(0);
+    }
     let mut found = Vec::new();
     let mut first = 0;
     'starts: while first < groups.len() {
@@ -122,9 +172,11 @@ fn luhn_valid(digits: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    /// The card numbers of `run` as the text they cover.
-    fn cards(run: &str) -> Vec<&str> {
-        card_numbers(run).into_iter().map(|r| &run[r]).collect()
+    /// The card numbers in `text` as the text they cover.
+    fn cards(text: &str) -> Vec<&str> {
+        let mut found = Vec::new();
+        find_card_numbers(text, &mut found);
+        found.into_iter().map(|r| &text[r]).collect()
     }
 
     fn digits(text: &str) -> Vec<u8> {
@@ -190,16 +242,35 @@ mod tests {
     }
 
     #[test]
+    fn in_text() {
+        assert_eq!(
+            cards("charged 4111 1111 1111 1111, then 5555-5555-5555-4444."),
+            ["4111 1111 1111 1111", "5555-5555-5555-4444"]
+        );
+        assert_eq!(cards("card=4111111111111111"), ["4111111111111111"]);
+        // A trailing separator is not part of the run.
+        assert_eq!(cards("4111111111111111- and"), ["4111111111111111"]);
+        // Groups glued to a word are left out, the others still count.
+        assert_eq!(cards("id ab12 4111111111111111"), ["4111111111111111"]);
+        assert_eq!(cards("4111111111111111 12ab"), ["4111111111111111"]);
+        assert!(cards("ref abc4111111111111111").is_empty());
+        assert!(cards("ref 4111111111111111abc").is_empty());
+        assert!(cards("ref 4111111111111111_x").is_empty());
+        assert!(cards("no digits here").is_empty());
+        assert!(cards("12 digits: 411111111111").is_empty());
+    }
+
+    #[test]
     fn numbers_that_are_not_card_numbers() {
         // An order number of 16 digits that fails the checksum.
-        assert!(card_numbers("4111111111111112").is_empty());
+        assert!(cards("4111111111111112").is_empty());
         // Too short and too long.
-        assert!(card_numbers("411111111111").is_empty());
-        assert!(card_numbers("41111111111111111111").is_empty());
+        assert!(cards("411111111111").is_empty());
+        assert!(cards("41111111111111111111").is_empty());
         // A valid card number inside a longer group is part of another number.
-        assert!(card_numbers("41111111111111110").is_empty());
-        assert!(card_numbers("94111111111111111").is_empty());
+        assert!(cards("41111111111111110").is_empty());
+        assert!(cards("94111111111111111").is_empty());
         // A nanosecond timestamp.
-        assert!(card_numbers("1718031234567890123").is_empty());
+        assert!(cards("1718031234567890123").is_empty());
     }
 }

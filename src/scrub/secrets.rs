@@ -1,10 +1,11 @@
 //! The built-in value rules: where free text holds a secret, as byte ranges to replace.
 //!
-//! All rules are alternatives of one regular expression, so text without a secret costs one pass of the regex
-//! crate's lazy DFA, whatever the number of rules. A match names its rule by the capture group that took part,
-//! and that group is the secret; some rules then check the secret in code (a checksum, a decoding) before it
-//! counts. Word boundaries are ASCII (`(?-u:\b)`), which the lazy DFA handles on any text; Unicode boundaries
-//! would send text with non-ASCII characters to a slower engine.
+//! Card numbers are found by a scan of the bytes ([`super::card`]). Every other rule is one alternative of a single
+//! regular expression, and text goes through it in two steps: `is_match`, one pass of the regex crate's lazy DFA
+//! that stops at the first hit, and only for text that has a hit, a search with capture groups. A match names its
+//! rule by the capture group that took part, and that group is the secret; some rules then check the secret in code
+//! (a decoding, a stop list) before it counts. Word boundaries are ASCII (`(?-u:\b)`), which the lazy DFA handles
+//! on any text; Unicode boundaries would send text with non-ASCII characters to a slower engine.
 //!
 //! | group | finds | filters |
 //! |---|---|---|
@@ -13,9 +14,8 @@
 //! | `bearer` | `Bearer` and a token | the token, unless it is one of a few words (`Bearer token missing`) |
 //! | `basic` | `Basic` and a word | the word, when it is base64 of `user:password` ([`super::basic_auth`]) |
 //! | `token` | `Token` and a word of 16 characters or more | the word, when it holds a digit |
-//! | `urlpass` | `scheme://user:password@` | the password |
+//! | `urlpass` | `://user:password@` | the password |
 //! | `pem` | `-----BEGIN … PRIVATE KEY-----` | the key's body, up to `-----END … PRIVATE KEY-----` or the end of the text |
-//! | `card` | 13 or more digits, single spaces or dashes between them | the card numbers in them ([`super::card`]) |
 
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -23,7 +23,7 @@ use std::sync::LazyLock;
 use regex::{Captures, Regex};
 
 use super::basic_auth::is_basic_credentials;
-use super::card::card_numbers;
+use super::card::find_card_numbers;
 
 /// A value after `:` or `=`: double-quoted (with `\"` escapes), single-quoted, or bare up to a delimiter. A bare
 /// value may start with an authorization scheme (`token: Bearer abc`), so the token goes with it.
@@ -39,10 +39,10 @@ const RULES: &str = concat!(
     // `Authorization: Bearer abc`, `"authorization": "Basic …"`: a header's value, whatever its scheme.
     r#"(?i:(?-u:\b)(?:proxy-)?authorization)["']?[ \t]*[:=][ \t]*"#,
     r#"(?P<header>"(?:[^"\\\r\n]|\\.)+"|'[^'\r\n]+'|[^\s"'][^\r\n]*)"#,
-    // `password=hunter2`, `"db_password": "x"`, `X-Auth-Token: abc`, `AWS_SECRET_ACCESS_KEY=…`. The key must end
-    // with the word, so `tokenizer=fast`, `max_tokens=5` and `password_length=12` are left alone.
-    r#"|(?i:(?-u:\b)[a-z0-9_.-]*?"#,
-    r#"(?:pass(?:w(?:or)?d|phrase)|secret|token|api[-_]?key|(?:secret|private)(?:[-_]?access)?[-_]?key))"#,
+    // `password=hunter2`, `"db_password": "x"`, `X-Auth-Token: abc`, `AWS_SECRET_ACCESS_KEY=…`: the key is kept,
+    // so only its end is matched, and it must end with the word: `tokenizer=fast`, `max_tokens=5` and
+    // `password_length=12` are left alone.
+    r#"|(?i:pass(?:w(?:or)?d|phrase)|secret|token|api[-_]?key|(?:secret|private)(?:[-_]?access)?[-_]?key)"#,
     r#"["']?[ \t]*[:=][ \t]*(?P<pair>"#,
     value!(),
     ")",
@@ -54,12 +54,10 @@ const RULES: &str = concat!(
     r"|(?i:(?-u:\b)token)[ \t]+(?P<token>[A-Za-z0-9._~+/-]{16,}=*)",
     // `postgres://app:hunter2@db:5432/app`: the password of the URL's user information (RFC 3986). The greedy
     // password reaches the last `@` before the path, so a password with an unescaped `@` goes whole.
-    r"|(?-u:\b)[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:(?P<urlpass>[^\s/?#]+)@",
+    r"|://[^\s/?#@:]*:(?P<urlpass>[^\s/?#]+)@",
     // A PEM private key, also one cut short by a size limit (no END line).
     r"|-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----\r?\n?(?P<pem>(?s:.+?))",
     r"(?:\r?\n?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\z)",
-    // A run of digits that may hold card numbers.
-    r"|(?-u:\b)(?P<card>[0-9](?:[ -]?[0-9]){12,})",
 );
 
 /// The compiled rules; compiled on first use (the worker does it as it starts, see [`warm_up`]).
@@ -83,9 +81,15 @@ pub(crate) fn warm_up() {
     LazyLock::force(&RULES_REGEX);
 }
 
-/// Appends the byte ranges of `text` that hold secrets to `out`, in order.
+/// Appends the byte ranges of `text` that hold secrets to `out`: card numbers first, then the others, each in
+/// order.
 pub(crate) fn find_secrets(text: &str, out: &mut Vec<Range<usize>>) {
+    find_card_numbers(text, out);
     let regex = &*RULES_REGEX;
+    // Most text has no secret: a pass that stops at the first hit, without capture groups, says so cheaply.
+    if !regex.is_match(text) {
+        return;
+    }
     let mut at = 0;
     while at < text.len() {
         let Some(caps) = regex.captures_at(text, at) else {
@@ -93,8 +97,8 @@ pub(crate) fn find_secrets(text: &str, out: &mut Vec<Range<usize>>) {
         };
         let whole = caps.get(0).map_or(at..at, |m| m.range());
         let before = out.len();
-        secrets_of(&caps, text, out);
-        at = if (out.len() > before || caps.name("card").is_some()) && !whole.is_empty() {
+        secrets_of(&caps, out);
+        at = if out.len() > before && !whole.is_empty() {
             whole.end
         } else {
             // A rejected match (`bearer token: abc`) may hide a rule that starts inside it: look again from the
@@ -105,9 +109,9 @@ pub(crate) fn find_secrets(text: &str, out: &mut Vec<Range<usize>>) {
 }
 
 /// Appends the secrets of one match of the rules to `out`.
-fn secrets_of(caps: &Captures<'_>, text: &str, out: &mut Vec<Range<usize>>) {
+fn secrets_of(caps: &Captures<'_>, out: &mut Vec<Range<usize>>) {
     if let Some(m) = caps.name("header").or_else(|| caps.name("pair")) {
-        out.push(unquoted(text, m.range()));
+        out.push(unquoted(m.as_str(), m.range()));
     } else if let Some(m) = caps.name("bearer") {
         if !NOT_BEARER_TOKENS
             .iter()
@@ -125,30 +129,12 @@ fn secrets_of(caps: &Captures<'_>, text: &str, out: &mut Vec<Range<usize>>) {
         }
     } else if let Some(m) = caps.name("urlpass").or_else(|| caps.name("pem")) {
         out.push(m.range());
-    } else if let Some(m) = caps.name("card") {
-        let end_of_word = text[m.end()..]
-            .bytes()
-            .next()
-            .is_none_or(|b| !(b.is_ascii_alphanumeric() || b == b'_'));
-        // Digits that run into a word (`…1111abc`) are an identifier, not a number; so is the last group of
-        // such a run, but the groups before it still count.
-        let run = if end_of_word {
-            m.as_str()
-        } else {
-            let cut = m.as_str().rfind([' ', '-']).unwrap_or(0);
-            &m.as_str()[..cut]
-        };
-        out.extend(
-            card_numbers(run)
-                .into_iter()
-                .map(|r| m.start() + r.start..m.start() + r.end),
-        );
     }
 }
 
-/// `range` without its surrounding quotes, if it is quoted.
-fn unquoted(text: &str, range: Range<usize>) -> Range<usize> {
-    let value = text[range.clone()].as_bytes();
+/// `range`, which holds `value`, without the quotes around it, if it is quoted.
+fn unquoted(value: &str, range: Range<usize>) -> Range<usize> {
+    let value = value.as_bytes();
     match (value.first(), value.last()) {
         (Some(b'"'), Some(b'"')) | (Some(b'\''), Some(b'\'')) if value.len() >= 2 => {
             range.start + 1..range.end - 1
@@ -169,18 +155,26 @@ fn next_char(text: &str, i: usize) -> usize {
 mod tests {
     use super::*;
 
-    /// `text` with each secret the rules find replaced by `[Filtered]`.
+    /// `text` with each secret the rules find replaced by `[Filtered]`, ranges that overlap or touch as one.
     fn scrub(text: &str) -> String {
         let mut ranges = Vec::new();
         find_secrets(text, &mut ranges);
-        let mut out = String::new();
-        let mut last = 0;
+        ranges.sort_by_key(|r| r.start);
+        let mut merged: Vec<Range<usize>> = Vec::new();
         for r in ranges {
-            out.push_str(&text[last..r.start]);
-            out.push_str("[Filtered]");
-            last = r.end;
+            match merged.last_mut() {
+                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                _ => merged.push(r),
+            }
         }
-        out.push_str(&text[last..]);
+        let mut out = String::new();
+        let mut copied = 0;
+        for r in merged {
+            out.push_str(&text[copied..r.start]);
+            out.push_str("[Filtered]");
+            copied = r.end;
+        }
+        out.push_str(&text[copied..]);
         out
     }
 
@@ -201,7 +195,7 @@ mod tests {
     #[test]
     fn the_rules_compile() {
         warm_up();
-        assert!(RULES_REGEX.captures_len() > 8);
+        assert!(RULES_REGEX.captures_len() > 7);
     }
 
     #[test]
