@@ -297,6 +297,11 @@ impl ClientOptions {
     /// matches are filtered from free text: each match becomes `[Filtered]`, or, when the pattern has capture
     /// groups, only what the groups capture (`order_ref=([0-9]+)` keeps `order_ref=`). Defaults to none.
     ///
+    /// Of Unicode's character data, the Unicode-aware `\w`, `\d`, `\s` and case-insensitive matching are built in;
+    /// property classes such as `\p{Greek}` are not (they would make every program larger): a pattern using one is
+    /// refused (`Unicode property not found`) unless the program depends on the regex crate with its `unicode`
+    /// feature itself, which Cargo then turns on for faultline's use too.
+    ///
     /// Patterns apply where the built-in value rules do (messages, exception values, breadcrumb messages), unless
     /// [`ClientOptions::send_default_pii`] is on, and also with [`ClientOptions::scrub_values`] off. A pattern
     /// that does not compile makes [`crate::try_init`] fail with

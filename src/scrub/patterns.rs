@@ -135,6 +135,17 @@ mod tests {
     }
 
     #[test]
+    fn perl_classes_and_case_folding_are_built_in_but_not_unicode_properties() {
+        assert_eq!(
+            found(r"(?i)straße=\w+", "STRASSE=x Straße=Ü42"),
+            ["Straße=Ü42"]
+        );
+        assert_eq!(found(r"pin \d{4}\s", "pin 1234 ok"), ["pin 1234 "]);
+        let err = UserPattern::new(r"\p{Greek}+").unwrap_err();
+        assert!(err.reason().contains("Unicode"), "{}", err.reason());
+    }
+
+    #[test]
     fn an_invalid_pattern_says_what_is_wrong_in_one_line() {
         let err = UserPattern::new("(unclosed").unwrap_err();
         assert_eq!(err.pattern(), "(unclosed");
