@@ -8,7 +8,7 @@ use crate::protocol::item_kind::ItemKind;
 
 use super::processor::Processor;
 
-/// Finishes `task`: an event is merged with its scope and defaults, symbolicated, limited, scrubbed and passed to
+/// Finishes `task`: an event is merged with its scope and defaults, symbolicated, scrubbed, limited and passed to
 /// `before_send`. `None` when a step dropped it (counted where it was dropped).
 pub(crate) fn finish(processor: &Processor, task: Task) -> Option<(ItemKind, EnvelopeItem)> {
     let event = processor.prepare(pending_event(task))?;
