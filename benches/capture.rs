@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use faultline::bench_hooks::BenchSpool;
-use faultline::protocol::{Envelope, Event};
+use faultline::bench_hooks::{BenchScrubber, BenchSpool};
+use faultline::protocol::{Envelope, Event, Exception};
 use faultline::transport::{Outcome, Transport};
 use faultline::{Breadcrumb, ClientOptions, Level};
 use harness::{DEPTH, FLUSH, LoopbackServer, Mode, Summary, deep, fmt_dur, ratio, sample_error};
@@ -143,6 +143,9 @@ fn main() {
     }
     if wanted('k') {
         spans();
+    }
+    if wanted('l') {
+        scrubbing();
     }
 
     if let (Some(floor), Some(capture)) = (floor, capture) {
@@ -552,6 +555,118 @@ fn worker_throughput() {
     );
     report_drops("drops");
     drop(guard);
+    println!();
+}
+
+/// Breadcrumb messages as a program logs them, none holding a secret (the order number fails the Luhn check).
+const PLAIN_CRUMBS: &[&str] = &[
+    "GET /api/users/42 -> 200 in 12 ms",
+    "cache miss for key user:42:profile",
+    "connected to db.internal:5432 as app",
+    "retrying request 3/5 after 250 ms",
+    "loaded 1834 rows from orders",
+    "job nightly-report started (id 9f8e7d6c)",
+    "user ada@example.com signed in",
+    "order 4111111111111112 queued for shipping",
+    "token bucket refilled: 40/50",
+    "password reset email sent",
+];
+
+/// Breadcrumb messages that each hold a secret.
+const SECRET_CRUMBS: &[&str] = &[
+    "POST /login password=hunter4",
+    "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig",
+    "connecting to postgres://app:s3cr3t@db.internal/app",
+    "charged card 4111 1111 1111 1111",
+];
+
+/// An error event as the worker scrubs it: exception `values`, a few tags and extras, and `crumbs`
+/// breadcrumbs whose messages cycle through `texts`.
+fn scrub_event(values: [&str; 3], texts: &[&str], crumbs: usize) -> Event {
+    let mut event = Event::default();
+    for value in values {
+        event.exception.push(Exception {
+            ty: "RequestFailed".into(),
+            value: Some(value.to_owned()),
+            ..Exception::default()
+        });
+    }
+    event.tags.insert("region".into(), "eu-west-1".into());
+    event.tags.insert("job".into(), "nightly".into());
+    event.extra.insert("attempt".into(), 3.into());
+    event.extra.insert("db_password".into(), "hunter2".into());
+    for i in 0..crumbs {
+        event
+            .breadcrumbs
+            .push(Breadcrumb::new("log", texts[i % texts.len()]).data("n", i));
+    }
+    event
+}
+
+/// (l) Scrubbing one event on the worker: keys only (`scrub_values(false)`, all there was before value
+/// scrubbing) against keys and values (the default), on events without secrets and with some.
+fn scrubbing() {
+    const ROUNDS: usize = 3_000;
+    let plain = [
+        "invalid digit found in string",
+        "invalid port",
+        "request 17 failed",
+    ];
+    let leaky = [
+        "invalid digit found in string",
+        "cannot reach postgres://app:hunter2@db/app",
+        "request 17 failed: password=hunter4 Authorization: Bearer xyz",
+    ];
+    let mixed = [PLAIN_CRUMBS, SECRET_CRUMBS].concat();
+    let with_secrets = scrub_event(leaky, &mixed, 100);
+    let secret_crumbs = with_secrets
+        .breadcrumbs
+        .iter()
+        .filter(|c| SECRET_CRUMBS.contains(&c.message.as_deref().unwrap_or_default()))
+        .count();
+    let cases = [
+        (
+            "3 exception values, no breadcrumbs, no secret".to_owned(),
+            scrub_event(plain, PLAIN_CRUMBS, 0),
+        ),
+        (
+            "3 exception values, 100 breadcrumbs, no secret".to_owned(),
+            scrub_event(plain, PLAIN_CRUMBS, 100),
+        ),
+        (
+            format!(
+                "3 exception values, 100 breadcrumbs, secrets in 2 values and {secret_crumbs} breadcrumbs"
+            ),
+            with_secrets,
+        ),
+    ];
+    let keys_only = BenchScrubber::new(&ClientOptions::new().scrub_values(false));
+    let keys_and_values = BenchScrubber::new(&ClientOptions::new());
+    println!(
+        "(l) worker: scrubbing one event, keys only (scrub_values(false)) vs keys and values (the default); the \
+         cases take turns"
+    );
+    let timed = |scrubber: &BenchScrubber, event: &Event| {
+        let mut event = event.clone();
+        let start = Instant::now();
+        scrubber.scrub(&mut event);
+        let took = start.elapsed();
+        black_box(&event);
+        took
+    };
+    let summaries = take_turns(ROUNDS, |_| {
+        let mut round = [Duration::ZERO; 6];
+        for (i, (_, event)) in cases.iter().enumerate() {
+            round[2 * i] = timed(&keys_only, event);
+            round[2 * i + 1] = timed(&keys_and_values, event);
+        }
+        round
+    });
+    for (i, (label, _)) in cases.iter().enumerate() {
+        println!("    {label}:");
+        println!("      keys only:       {}", summaries[2 * i].line());
+        println!("      keys and values: {}", summaries[2 * i + 1].line());
+    }
     println!();
 }
 

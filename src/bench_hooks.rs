@@ -3,13 +3,16 @@
 //!
 //! What one spool store costs cannot be read off the public API: the worker stores on its own thread, between
 //! symbolicating an event and sending it. [`BenchSpool`] wraps the crate's own spool, the one the worker uses, so a
-//! benchmark can time one store at a time.
+//! benchmark can time one store at a time. The same goes for scrubbing, one step of finishing an event on the
+//! worker: [`BenchScrubber`] wraps the worker's scrubber.
 
 use std::io;
 use std::path::PathBuf;
 
 use crate::delivery::spool::{Claim, Spool, SpoolLimits};
-use crate::protocol::Envelope;
+use crate::options::ClientOptions;
+use crate::protocol::{Envelope, Event};
+use crate::scrub::scrubber::Scrubber;
 
 /// The offline spool, for timing single stores. See the [module documentation](self).
 #[derive(Debug)]
@@ -19,6 +22,28 @@ pub struct BenchSpool(Spool);
 /// queue.
 #[derive(Debug)]
 pub struct BenchClaim(Claim);
+
+/// The worker's scrubber, for timing one event at a time. See the [module documentation](self).
+#[derive(Debug)]
+pub struct BenchScrubber(Scrubber);
+
+impl BenchScrubber {
+    /// The scrubber the worker builds from `options`, with its rules already compiled.
+    ///
+    /// # Panics
+    ///
+    /// With `send_default_pii`, which turns scrubbing off: there is nothing to time.
+    pub fn new(options: &ClientOptions) -> BenchScrubber {
+        let scrubber = Scrubber::new(options).expect("send_default_pii turns scrubbing off");
+        scrubber.warm_up();
+        BenchScrubber(scrubber)
+    }
+
+    /// Scrubs `event` in place, as the worker does before the size limits.
+    pub fn scrub(&self, event: &mut Event) {
+        self.0.scrub_event(event);
+    }
+}
 
 impl BenchSpool {
     /// Opens (creating it) spool directory `dir`, with budgets of `max_files` envelopes and `max_bytes` bytes.

@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 
 use crate::dsn::ParseDsnError;
+use crate::scrub::patterns::ScrubPatternError;
 
 /// Why [`crate::try_init`] refused a configuration.
 ///
@@ -30,6 +31,9 @@ pub enum InitErrorKind {
     InvalidSampleRate(f64),
     /// `traces_sample_rate` is not a number from 0.0 to 1.0.
     InvalidTracesSampleRate(f64),
+    /// A pattern given to [`ClientOptions::scrub_pattern`](crate::ClientOptions::scrub_pattern) is not a valid
+    /// regular expression.
+    InvalidScrubPattern(ScrubPatternError),
     /// An option is out of range; the string names it.
     InvalidOption(&'static str),
     /// The DSN is `https://`, and faultline was built with the `http` feature but without `rustls`, so the default
@@ -69,6 +73,9 @@ impl fmt::Display for InitError {
             InitErrorKind::InvalidTracesSampleRate(rate) => {
                 invalid_rate(f, "traces_sample_rate", *rate)
             }
+            InitErrorKind::InvalidScrubPattern(e) => {
+                write!(f, "invalid scrub pattern `{}`: {}", e.pattern(), e.reason())
+            }
             InitErrorKind::InvalidOption(what) => write!(f, "invalid option: {what}"),
             InitErrorKind::TlsUnavailable => f.write_str(
                 "the DSN is https:// but faultline was built without its `rustls` feature",
@@ -82,6 +89,7 @@ impl std::error::Error for InitError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             InitErrorKind::InvalidDsn(e) => Some(e),
+            InitErrorKind::InvalidScrubPattern(e) => Some(e),
             InitErrorKind::SpawnWorker(e) => Some(e),
             _ => None,
         }

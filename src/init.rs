@@ -11,6 +11,7 @@ use crate::dsn::Dsn;
 use crate::error::{InitError, InitErrorKind};
 use crate::hub;
 use crate::options::{ClientOptions, SpoolDir};
+use crate::scrub::patterns::UserPattern;
 use crate::transport::Transport;
 
 /// Starts the SDK, or explains why the options are unusable.
@@ -23,8 +24,8 @@ use crate::transport::Transport;
 /// # Errors
 ///
 /// An invalid DSN, an `https://` DSN in a build without the `rustls` feature (and no transport set), a
-/// `sample_rate` outside 0.0..=1.0, a `queue_size` of 0, or a worker thread that cannot be started. The previous
-/// client, if any, is left in place.
+/// `sample_rate` outside 0.0..=1.0, a `queue_size` of 0, a scrub pattern that is not a valid regular expression, or
+/// a worker thread that cannot be started. The previous client, if any, is left in place.
 ///
 /// # Examples
 ///
@@ -143,6 +144,12 @@ fn validate(options: &ClientOptions) -> Result<Option<Dsn>, InitError> {
         return Err(InitError::new(InitErrorKind::InvalidOption(
             "queue_size must be at least 1",
         )));
+    }
+    // Compiled here only to be checked: the worker compiles its own copies, and a pattern meant to keep a secret
+    // out of reports must not be dropped quietly.
+    for pattern in &options.scrub_patterns {
+        UserPattern::new(pattern)
+            .map_err(|e| InitError::new(InitErrorKind::InvalidScrubPattern(e)))?;
     }
     options
         .dsn
@@ -266,6 +273,17 @@ mod tests {
             assert!(validate(&ClientOptions::new().sample_rate(rate)).is_ok());
         }
         assert!(validate(&ClientOptions::new().queue_size(0)).is_err());
+        let err = validate(
+            &ClientOptions::new()
+                .scrub_pattern("ok")
+                .scrub_pattern("a{2,1}"),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err.kind(), InitErrorKind::InvalidScrubPattern(e) if e.pattern() == "a{2,1}"),
+            "{err:?}"
+        );
+        assert!(validate(&ClientOptions::new().scrub_pattern(r"sk_live_\w+")).is_ok());
         let err = validate(&ClientOptions::new().dsn("https://k@h/x")).unwrap_err();
         assert_eq!(err.to_string(), "invalid DSN: project id is not a number");
         assert!(validate(&ClientOptions::new()).unwrap().is_none());

@@ -124,6 +124,52 @@
 //! (`faultline`, `ureq`, `ureq_proto`, `rustls`), so reporting cannot feed itself. With the `anyhow` feature,
 //! [`capture_anyhow`] reports an `anyhow::Error` with its whole chain and the backtrace anyhow captured.
 //!
+//! # Scrubbing
+//!
+//! Before an event leaves the process, for any transport (the HTTP transport, a JSON-lines file, one of your own),
+//! the worker thread replaces secrets and personal data with `[Filtered]`; the capturing thread pays nothing for
+//! it. Unless [`ClientOptions::send_default_pii`] is on, which turns all of it off:
+//!
+//! - **Values under sensitive keys**: in `extra`, contexts, the user's `data`, breadcrumb `data` and tags, every
+//!   value whose key contains `password`, `secret`, `token`, `api_key`, `auth`, `cookie`, `session`, … (more with
+//!   [`ClientOptions::scrub_key`]) is replaced, at any depth.
+//! - **Secrets inside text**: the event's message, each exception's value and each breadcrumb's message lose the
+//!   secrets written into them, and only those, by these rules (turned off by
+//!   [`ClientOptions::scrub_values(false)`](ClientOptions::scrub_values)):
+//!   - authorization headers, their whole value: `Authorization: Bearer xyz` → `Authorization: [Filtered]` (also
+//!     `Proxy-Authorization`, with `=` or quotes);
+//!   - authorization schemes with their credentials: `Bearer <token>` (unless the word after it is `token`,
+//!     `auth`, …), `Basic <base64 of user:password>`, `Token <16 or more characters with a digit>`;
+//!   - values of keys ending in `password`, `passwd`, `passphrase`, `secret`, `token`, `api_key`, `apikey`,
+//!     `secret_key`, `private_key` or `secret_access_key` (any case; `-`, `_` or nothing between the words), after
+//!     `=` or `:`, bare or quoted: `password=[Filtered]`, `"db_password": "[Filtered]"`, `X-Auth-Token:
+//!     [Filtered]`;
+//!   - passwords in URLs: `postgres://app:[Filtered]@db/app`;
+//!   - PEM private keys, between `-----BEGIN … PRIVATE KEY-----` and their `END` line (or the end of the text);
+//!   - payment card numbers: 13 to 19 digits, optionally grouped by single spaces or dashes, with a card network's
+//!     issuer prefix (3, 4, 5, 6, or 2221 to 2720) and a valid Luhn checksum.
+//!
+//!   [`ClientOptions::scrub_pattern`] adds regular expressions of your own, which apply even with the built-in rules
+//!   off; a pattern that does not compile makes [`try_init`] fail.
+//!
+//! The rules aim at what is certainly a secret, so that text stays readable: `password reset requested`,
+//! `tokenizer=fast`, `max_tokens=5`, a `Bearer` without a token, a URL without a password, a certificate or an order
+//! number that fails the checksum are left as they are. Text is scrubbed before the size limits cut it, so no half
+//! of a secret is left behind. Sentry's server applies similar rules to what reaches it; GlitchTip and Bugsink do
+//! not, and a JSON-lines file never meets a server.
+//!
+//! ```
+//! let events = faultline::test::with_captured_events(|| {
+//!     faultline::add_breadcrumb(faultline::Breadcrumb::new("db", "connecting to postgres://app:hunter2@db/app"));
+//!     faultline::capture_message("password=hunter4 Authorization: Bearer xyz", faultline::Level::Error);
+//! });
+//! assert_eq!(events[0].message.as_deref(), Some("password=[Filtered] Authorization: [Filtered]"));
+//! assert_eq!(
+//!     events[0].breadcrumbs[0].message.as_deref(),
+//!     Some("connecting to postgres://app:[Filtered]@db/app")
+//! );
+//! ```
+//!
 //! # Transports and offline behaviour
 //!
 //! Events wait in a bounded queue ([`ClientOptions::queue_size`]) for the worker, which posts each as an envelope
@@ -275,6 +321,7 @@ pub use performance::{
 };
 pub use protocol::{Breadcrumb, EventId, Level, SpanId, SpanStatus, TraceId, User};
 pub use scope::Scope;
+pub use scrub::patterns::ScrubPatternError;
 pub use stats::Stats;
 
 use hub::Hub;

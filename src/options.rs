@@ -76,6 +76,11 @@ pub struct ClientOptions {
     pub ignore_errors: Vec<String>,
     /// Words added to the scrubbing denylist (matched as substrings of keys, case-insensitively).
     pub scrub_keys: Vec<String>,
+    /// Whether the built-in rules filter secrets inside free text (messages, exception values, breadcrumb
+    /// messages); see [`ClientOptions::scrub_values`].
+    pub scrub_values: bool,
+    /// Regular expressions whose matches are filtered from free text; see [`ClientOptions::scrub_pattern`].
+    pub scrub_patterns: Vec<String>,
     /// Module path prefixes whose frames are always in-app (e.g. `my_app`); wins over `in_app_exclude`.
     pub in_app_include: Vec<String>,
     /// Module path prefixes whose frames are never in-app.
@@ -147,6 +152,8 @@ impl Default for ClientOptions {
             before_breadcrumb: None,
             ignore_errors: Vec::new(),
             scrub_keys: Vec::new(),
+            scrub_values: true,
+            scrub_patterns: Vec::new(),
             in_app_include: Vec::new(),
             in_app_exclude: Vec::new(),
             send_default_pii: false,
@@ -290,6 +297,58 @@ impl ClientOptions {
         self
     }
 
+    /// Sets whether the built-in rules filter secrets written into free text. Defaults to `true`.
+    ///
+    /// Unless [`ClientOptions::send_default_pii`] is on, the worker replaces secrets in each event's message,
+    /// exception values and breadcrumb messages with `[Filtered]` before any transport sees the event:
+    /// authorization headers and schemes with their credentials (`Authorization: …`, `Bearer …`, `Basic …`,
+    /// `Token …`), the values of `password=`, `secret:`, `"api_key": "…"` and similar pairs, passwords in URLs
+    /// (`https://user:[Filtered]@host`), PEM private keys, and card numbers that pass the Luhn check. The crate
+    /// documentation lists the rules exactly. Servers such as GlitchTip and Bugsink do not scrub text, and a
+    /// JSON-lines file never meets a server, so this is the only place these secrets are caught for them.
+    ///
+    /// Patterns added with [`ClientOptions::scrub_pattern`] still apply when this is off.
+    ///
+    /// ```
+    /// let events = faultline::test::with_captured_events(|| {
+    ///     faultline::capture_message("login failed: password=hunter4", faultline::Level::Warning);
+    /// });
+    /// assert_eq!(events[0].message.as_deref(), Some("login failed: password=[Filtered]"));
+    /// ```
+    #[must_use]
+    pub fn scrub_values(mut self, on: bool) -> Self {
+        self.scrub_values = on;
+        self
+    }
+
+    /// Adds a regular expression (the [regex crate's syntax](https://docs.rs/regex/1/regex/#syntax)) whose
+    /// matches are filtered from free text: each match becomes `[Filtered]`, or, when the pattern has capture
+    /// groups, only what the groups capture (`order_ref=([0-9]+)` keeps `order_ref=`). Defaults to none.
+    ///
+    /// Matching is Unicode-aware: `\w`, `\d`, `\s`, case-insensitive matching and property classes such as
+    /// `\p{Greek}` all work as the regex crate documents them. Patterns also apply to span descriptions.
+    ///
+    /// Patterns apply where the built-in value rules do (messages, exception values, breadcrumb messages), unless
+    /// [`ClientOptions::send_default_pii`] is on, and also with [`ClientOptions::scrub_values`] off. A pattern
+    /// that does not compile makes [`crate::try_init`] fail with
+    /// [`InitErrorKind::InvalidScrubPattern`](crate::InitErrorKind::InvalidScrubPattern).
+    ///
+    /// ```
+    /// let options = faultline::ClientOptions::new().scrub_pattern(r"sk_live_[0-9a-zA-Z]+");
+    /// let events = faultline::test::with_captured_events_options(options, || {
+    ///     faultline::capture_message("charge failed with key sk_live_4eC39HqLyjW", faultline::Level::Error);
+    /// });
+    /// assert_eq!(events[0].message.as_deref(), Some("charge failed with key [Filtered]"));
+    ///
+    /// let err = faultline::try_init(faultline::ClientOptions::new().scrub_pattern("(")).unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid scrub pattern `(`: unclosed group");
+    /// ```
+    #[must_use]
+    pub fn scrub_pattern(mut self, pattern: impl Into<String>) -> Self {
+        self.scrub_patterns.push(pattern.into());
+        self
+    }
+
     /// Adds a module prefix whose frames are always in-app. Defaults to none.
     #[must_use]
     pub fn in_app_include(mut self, prefix: impl Into<String>) -> Self {
@@ -306,7 +365,8 @@ impl ClientOptions {
 
     /// Sets whether personal data may be sent by default. Defaults to `false`.
     ///
-    /// When it is on, the user's IP address is filled in by the server (`{{auto}}`) and values are not scrubbed.
+    /// When it is on, the user's IP address is filled in by the server (`{{auto}}`) and nothing is scrubbed: neither
+    /// values under sensitive keys nor secrets in text (built-in rules and [`ClientOptions::scrub_pattern`]s).
     #[must_use]
     pub fn send_default_pii(mut self, on: bool) -> Self {
         self.send_default_pii = on;
@@ -500,6 +560,8 @@ impl fmt::Debug for ClientOptions {
             )
             .field("ignore_errors", &self.ignore_errors)
             .field("scrub_keys", &self.scrub_keys)
+            .field("scrub_values", &self.scrub_values)
+            .field("scrub_patterns", &self.scrub_patterns)
             .field("in_app_include", &self.in_app_include)
             .field("in_app_exclude", &self.in_app_exclude)
             .field("send_default_pii", &self.send_default_pii)
@@ -557,6 +619,7 @@ mod tests {
         assert_eq!(o.queue_size, 100);
         assert_eq!(o.shutdown_timeout, Duration::from_secs(2));
         assert!(!o.debug && !o.send_default_pii);
+        assert!(o.scrub_values && o.scrub_patterns.is_empty());
     }
 
     #[test]

@@ -80,10 +80,20 @@ pub fn with_captured_envelopes(f: impl FnOnce()) -> Vec<Envelope> {
 }
 
 /// Like [`with_captured_envelopes`], with `options`; their DSN and transport are ignored.
+///
+/// # Panics
+///
+/// When a pattern in `options.scrub_patterns` does not compile, as [`crate::try_init`] would refuse it.
 pub fn with_captured_envelopes_options(
     mut options: ClientOptions,
     f: impl FnOnce(),
 ) -> Vec<Envelope> {
+    // `try_init` would refuse such a pattern; so does this helper, rather than test without it.
+    for pattern in &options.scrub_patterns {
+        if let Err(e) = crate::scrub::patterns::UserPattern::new(pattern) {
+            panic!("faultline::test: {e}");
+        }
+    }
     let transport = TestTransport::new();
     options.dsn = None;
     options.transport = Some(transport.clone());

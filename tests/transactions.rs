@@ -370,3 +370,36 @@ fn an_invalid_traces_sample_rate_is_refused() {
         );
     }
 }
+
+#[test]
+fn transactions_are_scrubbed_like_events() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(options(&server).traces_sample_rate(1.0)).unwrap();
+    let transaction = faultline::start_transaction("login", "http.server");
+    transaction.set_tag("auth_token", "t-123");
+    transaction.set_data("password", "hunter4");
+    let span = transaction.start_child(
+        "http.client",
+        "GET https://api:s3cret@example.com/v1?password=hunter4",
+    );
+    span.set_data("api_key", "k-1");
+    span.set_data("rows", 3);
+    span.finish();
+    transaction.finish();
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+    let sent = transactions(&server);
+    let t = &sent[0];
+    let text = serde_json::to_string(t).unwrap();
+    for secret in ["t-123", "hunter4", "s3cret", "k-1"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert_eq!(t["tags"]["auth_token"], "[Filtered]");
+    assert_eq!(t["contexts"]["trace"]["data"]["password"], "[Filtered]");
+    assert_eq!(t["spans"][0]["data"]["rows"], 3, "the rest stays");
+    assert_eq!(
+        t["spans"][0]["description"],
+        "GET https://api:[Filtered]@example.com/v1?password=[Filtered]"
+    );
+}

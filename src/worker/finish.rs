@@ -8,9 +8,9 @@ use crate::protocol::item_kind::ItemKind;
 
 use super::processor::Processor;
 
-/// Finishes `task` by its kind: an event is merged with its scope and defaults, symbolicated, limited, scrubbed and
-/// passed to `before_send`; a transaction is merged with its scope and defaults. `None` when a step dropped it
-/// (counted where it was dropped).
+/// Finishes `task` by its kind: an event is merged with its scope and defaults, symbolicated, scrubbed, limited and
+/// passed to `before_send`; a transaction is merged with its scope and defaults, and scrubbed. `None` when a step
+/// dropped it (counted where it was dropped).
 pub(crate) fn finish(processor: &Processor, task: Task) -> Option<(ItemKind, EnvelopeItem)> {
     match task {
         Task::Event(pending) => event(processor, *pending),

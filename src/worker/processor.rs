@@ -1,5 +1,5 @@
-//! `Processor`: turns a pending event into the event that is sent (defaults, contexts, scope, symbols, limits,
-//! scrubbing, `before_send`).
+//! `Processor`: turns a pending event into the event that is sent (defaults, contexts, scope, symbols, scrubbing,
+//! limits, `before_send`).
 //!
 //! The worker thread uses it for every event. It is shared (`Arc`) so that the panic hook can finish its own event
 //! and write it to the spool without waiting for a worker that may be stuck on a request, and so that a shutdown
@@ -19,7 +19,7 @@ use crate::protocol::event::{ClientSdkInfo, Event, EventId, Thread, User};
 use crate::protocol::propagation::DynamicSamplingContext;
 use crate::protocol::trace::TraceContext;
 use crate::protocol::transaction::{SpanEvent, TransactionEvent, TransactionInfo};
-use crate::scrub::Scrubber;
+use crate::scrub::scrubber::Scrubber;
 use crate::stacktrace::{InAppRules, Symbolizer};
 use crate::stats::{Counters, Reason};
 use crate::sync::lock;
@@ -55,7 +55,7 @@ impl Processor {
             options.in_app_exclude.clone(),
             std::env::current_dir().ok(),
         );
-        let scrubber = (!options.send_default_pii).then(|| Scrubber::new(&options.scrub_keys));
+        let scrubber = Scrubber::new(&options);
         let mut sdk = ClientSdkInfo::default();
         if cfg!(feature = "panic") {
             sdk.integrations.push("panic".into());
@@ -81,9 +81,12 @@ impl Processor {
         }
     }
 
-    /// Computes the contexts and host name now rather than on the first event.
+    /// Computes the contexts and host name, and compiles the scrubbing rules, now rather than on the first event.
     pub(crate) fn warm_up(&self) {
         self.facts();
+        if let Some(scrubber) = &self.scrubber {
+            scrubber.warm_up();
+        }
     }
 
     fn facts(&self) -> &Facts {
@@ -169,10 +172,11 @@ impl Processor {
                 }
             }
         }
-        limits::apply(&mut event);
+        // Before the limits, so that cutting long text cannot leave half of a secret that no rule recognises.
         if let Some(scrubber) = &self.scrubber {
             scrubber.scrub_event(&mut event);
         }
+        limits::apply(&mut event);
         if options.send_default_pii {
             event
                 .user
@@ -283,6 +287,9 @@ impl Processor {
         }
         event.dynamic_sampling_context = Some(dynamic_sampling_context);
         scope.apply_to_transaction(&mut event);
+        if let Some(scrubber) = &self.scrubber {
+            scrubber.scrub_transaction(&mut event);
+        }
         if options.send_default_pii {
             event
                 .user

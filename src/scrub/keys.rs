@@ -1,6 +1,6 @@
-//! Scrubbing: values whose key looks sensitive are replaced before an event leaves the process.
+//! The key denylist: values whose key looks sensitive are replaced, whatever they hold.
 //!
-//! Unless `send_default_pii` is on, every value in `extra`, `contexts`, the user's `data`, breadcrumb `data` and
+//! Every value in `extra`, `contexts`, the user's `data`, breadcrumb `data` and
 //! `tags` whose key contains a denylisted word (case-insensitive, `-` and `_` treated alike) is replaced by
 //! `[Filtered]`, at any depth of nested objects. Matching by substring errs on the side of privacy: `db_password`
 //! and `X-Auth-Token` are caught as well as `password` and `token`.
@@ -9,10 +9,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::protocol::Event;
-
-/// What replaces a scrubbed value.
-pub(crate) const FILTERED: &str = "[Filtered]";
+use super::FILTERED;
+use crate::protocol::{Event, TransactionEvent};
 
 /// The default denylist; [`crate::ClientOptions::scrub_key`] adds to it.
 pub(crate) const DEFAULT_DENYLIST: &[&str] = &[
@@ -36,13 +34,13 @@ pub(crate) const DEFAULT_DENYLIST: &[&str] = &[
     "card_number",
 ];
 
-/// A compiled denylist.
+/// The denylisted words, normalised.
 #[derive(Clone, Debug)]
-pub(crate) struct Scrubber {
+pub(crate) struct KeyDenylist {
     words: Vec<String>,
 }
 
-impl Scrubber {
+impl KeyDenylist {
     /// The default denylist plus `extra` words.
     pub(crate) fn new(extra: &[String]) -> Self {
         let words = DEFAULT_DENYLIST
@@ -51,7 +49,7 @@ impl Scrubber {
             .chain(extra.iter().map(|w| normalize(w)))
             .filter(|w| !w.is_empty())
             .collect();
-        Scrubber { words }
+        KeyDenylist { words }
     }
 
     /// Whether a key names sensitive data.
@@ -60,7 +58,7 @@ impl Scrubber {
         self.words.iter().any(|w| key.contains(w.as_str()))
     }
 
-    /// Scrubs the event's free-form data in place.
+    /// Replaces the values under sensitive keys in the event's keyed data, in place.
     pub(crate) fn scrub_event(&self, event: &mut Event) {
         self.scrub_map(&mut event.extra);
         for context in event.contexts.values_mut() {
@@ -72,7 +70,34 @@ impl Scrubber {
         for crumb in &mut event.breadcrumbs {
             self.scrub_map(&mut crumb.data);
         }
-        for (key, value) in &mut event.tags {
+        self.scrub_tags(&mut event.tags);
+    }
+
+    /// Replaces the values under sensitive keys in a transaction's keyed data (its extra data, contexts, user data,
+    /// tags, and each span's tags and data), in place.
+    pub(crate) fn scrub_transaction(&self, transaction: &mut TransactionEvent) {
+        self.scrub_map(&mut transaction.extra);
+        for context in transaction.contexts.values_mut() {
+            self.scrub_value(context);
+        }
+        if let Some(user) = &mut transaction.user {
+            self.scrub_map(&mut user.data);
+        }
+        self.scrub_tags(&mut transaction.tags);
+        for span in &mut transaction.spans {
+            self.scrub_tags(&mut span.tags);
+            for (key, value) in span.data.iter_mut() {
+                if self.is_sensitive(key) {
+                    *value = Value::String(FILTERED.to_owned());
+                } else {
+                    self.scrub_value(value);
+                }
+            }
+        }
+    }
+
+    fn scrub_tags(&self, tags: &mut BTreeMap<String, String>) {
+        for (key, value) in tags {
             if self.is_sensitive(key) {
                 *value = FILTERED.to_owned();
             }
@@ -119,7 +144,7 @@ mod tests {
 
     #[test]
     fn sensitive_keys() {
-        let s = Scrubber::new(&["internal-id".to_owned()]);
+        let s = KeyDenylist::new(&["internal-id".to_owned()]);
         for key in [
             "password",
             "DB_PASSWORD",
@@ -142,7 +167,7 @@ mod tests {
 
     #[test]
     fn every_listed_place_is_scrubbed_at_any_depth() {
-        let s = Scrubber::new(&[]);
+        let s = KeyDenylist::new(&[]);
         let mut event = Event::new();
         event.extra.insert("password".into(), json!("hunter2"));
         event.extra.insert(
