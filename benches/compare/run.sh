@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # faultline next to sentry 0.49.5, everything measured in this one run:
-#  1. the comparison binary: per-call costs, first capture after init, end-to-end events per second to a loopback
-#     server, and peak memory of a 10,000-event burst (in this binary, which links both SDKs, and in two programs
-#     built with it that link one SDK each), for faultline, sentry and a bare backtrace walk;
+#  1. the comparison binary: per-call costs (captures, breadcrumbs, spans and transactions), first capture after
+#     init, end-to-end events per second to a loopback server, and peak memory of a 10,000-event burst (in this
+#     binary, which links both SDKs, and in two programs built with it that link one SDK each), for faultline,
+#     sentry and a bare backtrace walk;
 #  2. a hello-world per SDK: crates in its dependency tree, a clean release build's time and units, and the stripped
 #     binary's size. sentry is built as configured in Cargo.toml (its `ureq` feature brings no TLS) and with
 #     `rustls`; faultline with its default features (HTTPS through rustls, `log`, the panic hook), with the same

@@ -4,14 +4,25 @@
 use crate::burst;
 use crate::harness::{self, DEPTH, FLUSH, deep};
 use crate::pacing;
+use crate::tally::Tally;
 
+/// Drops every envelope (on faultline's worker), counting the transactions and spans in them.
 pub(crate) struct FaultlineDiscard;
+
+/// Transactions and their spans that [`FaultlineDiscard`] has dropped, so a run can check that each SDK recorded
+/// the same.
+pub(crate) static TALLY: Tally = Tally::new();
 
 impl faultline::transport::Transport for FaultlineDiscard {
     fn send_envelope(
         &self,
-        _envelope: &faultline::protocol::Envelope,
+        envelope: &faultline::protocol::Envelope,
     ) -> faultline::transport::Outcome {
+        for item in &envelope.items {
+            if let faultline::protocol::EnvelopeItem::Transaction(transaction) = item {
+                TALLY.add(transaction.spans.len());
+            }
+        }
         faultline::transport::Outcome::Sent
     }
 }
@@ -21,6 +32,16 @@ pub(crate) fn faultline_discarding() -> faultline::InitGuard {
         faultline::ClientOptions::new()
             .transport(FaultlineDiscard)
             .queue_size(1 << 16),
+    )
+}
+
+/// faultline with performance monitoring at `traces_sample_rate`, discarding what it sends.
+pub(crate) fn faultline_tracing(traces_sample_rate: f64) -> faultline::InitGuard {
+    faultline::init(
+        faultline::ClientOptions::new()
+            .transport(FaultlineDiscard)
+            .queue_size(1 << 16)
+            .traces_sample_rate(traces_sample_rate),
     )
 }
 

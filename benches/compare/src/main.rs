@@ -8,6 +8,8 @@
 //! from re-executing this binary with `FAULTLINE_BENCH_CHILD` set; peak memory also from `burst-faultline` and
 //! `burst-sentry` (`src/bin/`), built alongside, which link one SDK each. `run.sh` runs this and the build
 //! comparison.
+//!
+//! `faultline-compare spans` runs only the span and transaction scenarios (`spans.rs`), in well under a second.
 
 #[path = "../../harness/mod.rs"]
 mod harness;
@@ -17,6 +19,8 @@ mod pacing;
 mod burst;
 mod faultline_sdk;
 mod sentry_sdk;
+mod spans;
+mod tally;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -81,13 +85,30 @@ fn main() {
     if let Some(role) = harness::child_role() {
         return child(&role);
     }
+    let only_spans = match std::env::args().nth(1).as_deref() {
+        None => false,
+        Some("spans") => true,
+        Some(other) => {
+            eprintln!("unknown argument `{other}`; usage: faultline-compare [spans]");
+            std::process::exit(2);
+        }
+    };
     let started = Instant::now();
     println!("faultline (this tree) vs sentry 0.49.5 vs a bare backtrace::trace walk, in one run");
+    let timer = harness::timer_overhead().median;
     println!(
         "timer: one Instant::now() pair costs {} (median), included once in every per-call figure",
-        fmt_dur(harness::timer_overhead().median)
+        fmt_dur(timer)
     );
     println!("load average at the start: {}", harness::load_average());
+    if only_spans {
+        println!();
+        print_spans(&spans::measure(ROUNDS), timer);
+        println!();
+        println!("load average at the end: {}", harness::load_average());
+        println!("total run time {:.1} s", started.elapsed().as_secs_f64());
+        return;
+    }
     let err = sample_error();
 
     // The stack-walking scenarios run in rounds: the floor, faultline and sentry each take a turn in every round,
@@ -278,6 +299,8 @@ fn main() {
     println!();
     print_rounds(&floor_rounds, &faultline_error_rounds, &sentry_error_rounds);
     println!();
+    print_spans(&spans::measure(ROUNDS), timer);
+    println!();
     end_to_end(&err);
     println!();
     peak_rss();
@@ -324,8 +347,9 @@ fn print_rounds(floor: &[Summary], faultline: &[Summary], sentry: &[Summary]) {
     }
 }
 
-/// Per-call durations: median and p99 for each SDK, the floor's median, and the ratios.
-fn print_table(rows: &[Row], floor: &Summary, floor_after_quiet: &Summary) {
+/// The table's header and one line per row: median and p99 for each SDK, sentry ÷ faultline at both, and faultline ÷
+/// the row's floor.
+fn print_rows(rows: &[Row]) {
     println!(
         "{:<38} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12} {:>10}",
         "per call (median / p99)",
@@ -355,8 +379,8 @@ fn print_table(rows: &[Row], floor: &Summary, floor_after_quiet: &Summary) {
             fmt_dur(row.faultline.p99),
             fmt_dur(row.sentry.median),
             fmt_dur(row.sentry.p99),
-            format!("{p50:.0}×"),
-            format!("{p99:.0}×"),
+            times(p50),
+            times(p99),
             if over_floor.is_nan() {
                 String::new()
             } else {
@@ -364,6 +388,134 @@ fn print_table(rows: &[Row], floor: &Summary, floor_after_quiet: &Summary) {
             },
         );
     }
+}
+
+/// A ratio as a factor: `3.4×`, or `57×` from 10 up.
+fn times(ratio: f64) -> String {
+    if ratio < 10.0 {
+        format!("{ratio:.1}×")
+    } else {
+        format!("{ratio:.0}×")
+    }
+}
+
+/// The span and transaction rows, the rounds behind them, and how they compare with the targets: faultline at least
+/// 3× cheaper than sentry in both, a sampled child span's start and finish within 1 µs, an unsampled transaction's
+/// within 100 ns (medians, the timer's own cost included).
+fn print_spans(r: &spans::SpanRounds, timer: Duration) {
+    let floor = Summary::median_of(&r.floor);
+    let rows = [
+        Row {
+            name: "sampled child span, start + finish",
+            faultline: Summary::median_of(&r.faultline_span),
+            sentry: Summary::median_of(&r.sentry_span),
+            floor: Some(floor.clone()),
+            round_ratios: Some(round_ratios(&r.faultline_span, &r.sentry_span, &r.floor)),
+        },
+        Row {
+            name: "unsampled transaction, start + finish",
+            faultline: Summary::median_of(&r.faultline_unsampled),
+            sentry: Summary::median_of(&r.sentry_unsampled),
+            floor: Some(floor.clone()),
+            round_ratios: Some(round_ratios(
+                &r.faultline_unsampled,
+                &r.sentry_unsampled,
+                &r.floor,
+            )),
+        },
+    ];
+    println!(
+        "spans and transactions on the caller, traces_sample_rate 1.0 (spans) and 0.0 (transactions), discarding \
+         transports; {} calls per SDK and row in {ROUNDS} rounds, a fresh transaction every {} spans (untimed)",
+        spans::SPANS_N,
+        spans::SPANS_PER_TRANSACTION,
+    );
+    print_rows(&rows);
+    println!(
+        "{:<38} {:>10} {:>10}",
+        "floor: Arc::new(0u64) and its drop",
+        fmt_dur(floor.median),
+        fmt_dur(floor.p99),
+    );
+    println!(
+        "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>8}   {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "round",
+        "fl span",
+        "p99",
+        "sentry",
+        "p99",
+        "s/fl p50",
+        "fl txn",
+        "p99",
+        "sentry",
+        "p99",
+        "s/fl p50"
+    );
+    for i in 0..r.floor.len() {
+        let (fs, ss) = (&r.faultline_span[i], &r.sentry_span[i]);
+        let (ft, st) = (&r.faultline_unsampled[i], &r.sentry_unsampled[i]);
+        let ratio =
+            |a: &Summary, b: &Summary| times(a.median.as_secs_f64() / b.median.as_secs_f64());
+        println!(
+            "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>8}   {:>10} {:>10} {:>10} {:>10} {:>8}",
+            i + 1,
+            fmt_dur(fs.median),
+            fmt_dur(fs.p99),
+            fmt_dur(ss.median),
+            fmt_dur(ss.p99),
+            ratio(ss, fs),
+            fmt_dur(ft.median),
+            fmt_dur(ft.p99),
+            fmt_dur(st.median),
+            fmt_dur(st.p99),
+            ratio(st, ft),
+        );
+    }
+    let verdict = |met: bool| if met { "met" } else { "MISSED" };
+    let within = |name: &str, figure: Duration, target: Duration| {
+        println!(
+            "  faultline's {name} within {}: {} ({} without the timer's {}) — {}{}",
+            fmt_dur(target),
+            fmt_dur(figure),
+            fmt_dur(figure.saturating_sub(timer)),
+            fmt_dur(timer),
+            verdict(figure <= target),
+            if figure <= target {
+                String::new()
+            } else {
+                format!(
+                    ", {} over ({})",
+                    fmt_dur(figure - target),
+                    harness::ratio(figure, target)
+                )
+            },
+        );
+    };
+    println!("targets (medians):");
+    for row in &rows {
+        let [p50, _, _] = row.round_ratios.expect("span rows are measured in rounds");
+        println!(
+            "  faultline at least 3× cheaper, {}: {} — {}",
+            row.name,
+            times(p50),
+            verdict(p50 >= 3.0)
+        );
+    }
+    within(
+        "sampled child span",
+        rows[0].faultline.median,
+        Duration::from_micros(1),
+    );
+    within(
+        "unsampled transaction",
+        rows[1].faultline.median,
+        Duration::from_nanos(100),
+    );
+}
+
+/// Per-call durations: median and p99 for each SDK, the floor's median, and the ratios.
+fn print_table(rows: &[Row], floor: &Summary, floor_after_quiet: &Summary) {
+    print_rows(rows);
     println!(
         "{:<38} {:>10} {:>10}   ({} frames walked; sentry vs floor for capture_error: {})",
         "floor: bare backtrace::trace walk",

@@ -7,13 +7,23 @@ use std::time::Duration;
 
 use crate::burst;
 use crate::harness::{self, DEPTH, FLUSH, deep};
+use crate::tally::Tally;
 
 /// sentry calls a custom transport on the capturing thread; this one drops the envelope, so only the capture is
-/// timed.
+/// timed. It counts the transactions and spans in it.
 pub(crate) struct SentryDiscard;
+
+/// Transactions and their spans that [`SentryDiscard`] has dropped, so a run can check that each SDK recorded the
+/// same.
+pub(crate) static TALLY: Tally = Tally::new();
 
 impl sentry::Transport for SentryDiscard {
     fn send_envelope(&self, envelope: sentry::Envelope) {
+        for item in envelope.items() {
+            if let sentry::protocol::EnvelopeItem::Transaction(transaction) = item {
+                TALLY.add(transaction.spans.len());
+            }
+        }
         black_box(envelope);
     }
 }
@@ -26,7 +36,15 @@ pub(crate) fn sentry_options() -> sentry::ClientOptions {
 }
 
 pub(crate) fn sentry_discarding() -> sentry::ClientInitGuard {
-    let mut options = sentry_options();
+    discarding(sentry_options())
+}
+
+/// sentry with performance monitoring at `traces_sample_rate`, discarding what it sends.
+pub(crate) fn sentry_tracing(traces_sample_rate: f32) -> sentry::ClientInitGuard {
+    discarding(sentry_options().traces_sample_rate(traces_sample_rate))
+}
+
+fn discarding(mut options: sentry::ClientOptions) -> sentry::ClientInitGuard {
     // sentry is enabled only with a DSN, even with a custom transport; nothing is sent to it.
     options.dsn = Some("http://bench@127.0.0.1:9/1".parse().expect("a DSN"));
     options.transport = Some(Arc::new(Arc::new(SentryDiscard)));

@@ -12,6 +12,8 @@ mod pacing;
 mod burst;
 #[path = "../faultline_sdk.rs"]
 mod faultline_sdk;
+#[path = "../tally.rs"]
+mod tally;
 
 fn main() {
     let dsn = std::env::var("BENCH_DSN").expect("BENCH_DSN");

@@ -10,6 +10,8 @@ mod harness;
 mod burst;
 #[path = "../sentry_sdk.rs"]
 mod sentry_sdk;
+#[path = "../tally.rs"]
+mod tally;
 
 fn main() {
     let dsn = std::env::var("BENCH_DSN").expect("BENCH_DSN");
