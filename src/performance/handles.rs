@@ -75,18 +75,19 @@ impl Transaction {
         self.record.sampled
     }
 
-    /// Starts a child span, e.g. `start_child("db.query", "SELECT …")`.
+    /// Starts a child span, e.g. `start_child("db.query", "SELECT …")`. A `&'static str` op or description costs
+    /// no allocation.
     pub fn start_child(
         &self,
         op: impl Into<Cow<'static, str>>,
-        description: impl Into<String>,
+        description: impl Into<Cow<'static, str>>,
     ) -> Span {
         Span {
-            record: self.record.start_child(
+            record: Arc::new(self.record.start_child(
                 self.record.span_id,
                 op.into(),
                 Some(description.into()),
-            ),
+            )),
         }
     }
 
@@ -137,46 +138,46 @@ impl Span {
 
     /// Whether it is recorded: its transaction is sampled and had room for it.
     pub fn is_sampled(&self) -> bool {
-        self.record.recorded
+        self.record.slot.is_some()
     }
 
     /// Starts a child span of this one.
     pub fn start_child(
         &self,
         op: impl Into<Cow<'static, str>>,
-        description: impl Into<String>,
+        description: impl Into<Cow<'static, str>>,
     ) -> Span {
         Span {
-            record: self.record.transaction.start_child(
+            record: Arc::new(self.record.transaction.start_child(
                 self.record.span_id,
                 op.into(),
                 Some(description.into()),
-            ),
+            )),
         }
     }
 
     /// Sets how it ended (default: `ok`).
     pub fn set_status(&self, status: SpanStatus) {
-        if self.record.recorded {
-            lock(&self.record.state).status = Some(status);
-        }
+        self.record.update(|span| span.status = Some(status));
     }
 
     /// Sets a tag, replacing one with the same key.
     pub fn set_tag(&self, key: impl Into<String>, value: impl ToString) {
-        if self.record.recorded {
-            lock(&self.record.state)
-                .tags
-                .insert(key.into(), value.to_string());
+        if self.is_sampled() {
+            let (key, value) = (key.into(), value.to_string());
+            self.record.update(|span| {
+                span.tags.insert(key, value);
+            });
         }
     }
 
     /// Sets a data value, replacing one with the same key.
     pub fn set_data(&self, key: impl Into<String>, value: impl Into<serde_json::Value>) {
-        if self.record.recorded {
-            lock(&self.record.state)
-                .data
-                .insert(key.into(), value.into());
+        if self.is_sampled() {
+            let (key, value) = (key.into(), value.into());
+            self.record.update(|span| {
+                span.data.insert(key, value);
+            });
         }
     }
 
@@ -201,7 +202,7 @@ impl fmt::Debug for Span {
         f.debug_struct("Span")
             .field("trace_id", &self.record.transaction.trace_id)
             .field("span_id", &self.record.span_id)
-            .field("recorded", &self.record.recorded)
+            .field("recorded", &self.record.slot.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -255,7 +256,7 @@ impl TransactionOrSpan {
     pub fn start_child(
         &self,
         op: impl Into<Cow<'static, str>>,
-        description: impl Into<String>,
+        description: impl Into<Cow<'static, str>>,
     ) -> Span {
         match self {
             TransactionOrSpan::Transaction(t) => t.start_child(op, description),

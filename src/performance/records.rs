@@ -1,14 +1,16 @@
 //! What a transaction and its spans record while they run, shared between their handles: the ids, the sampling
-//! decision, and the data behind a lock of their own (never a global one). The handles are in `handles.rs`.
+//! decision, and the data behind the transaction's own lock (never a global one). The handles are in `handles.rs`.
 //!
-//! A record ends when it is finished, or when its last reference goes: a span's references are its handles (and
-//! the scopes it is current in); a transaction's are its handles, scopes, and its spans. One that ends that way
-//! ends as `cancelled`.
+//! A transaction keeps its spans' data itself, one slot each, so that starting a span takes its lock once to add a
+//! slot and finishing one takes it once to close the slot; the transaction closes the slots still open when it
+//! finishes. A record ends when it is finished, or when its last reference goes: a span's references are its
+//! handles (and the scopes it is current in); a transaction's are its handles, scopes, and its spans. One that
+//! ends that way ends as `cancelled`.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::protocol::propagation::DynamicSamplingContext;
 use crate::protocol::{SpanId, SpanStatus, Timestamp, TraceContext, TraceId};
@@ -41,7 +43,7 @@ pub(crate) struct TransactionRecord {
     pub(crate) sample_rand: f64,
     /// The dynamic sampling context that came with the trace it continues, frozen.
     pub(crate) incoming_dsc: Option<Box<DynamicSamplingContext>>,
-    /// Spans it could not record (past [`MAX_SPANS`], or ending after it): counted when it finishes.
+    /// Spans it could not record (past [`MAX_SPANS`]): counted when it finishes.
     pub(crate) dropped_spans: AtomicU64,
     /// Where it goes when it ends; `None` when it is not sampled.
     pub(crate) sink: Option<Arc<dyn TransactionSink>>,
@@ -59,10 +61,23 @@ pub(crate) struct TransactionState {
     pub(crate) data: serde_json::Map<String, serde_json::Value>,
     pub(crate) start: Timestamp,
     pub(crate) finished: bool,
-    /// Its finished spans, in the order they finished.
-    pub(crate) spans: Vec<FinishedSpan>,
-    /// Its spans, finished or not, so that those still open when it finishes can be closed.
-    pub(crate) open: Vec<Weak<SpanRecord>>,
+    /// Its spans, in the order they started.
+    pub(crate) spans: Vec<SpanSlot>,
+}
+
+/// One span's data, kept by its transaction.
+#[derive(Clone, Debug)]
+pub(crate) struct SpanSlot {
+    pub(crate) span_id: SpanId,
+    pub(crate) parent_span_id: SpanId,
+    pub(crate) op: Cow<'static, str>,
+    pub(crate) description: Option<Cow<'static, str>>,
+    pub(crate) status: Option<SpanStatus>,
+    pub(crate) tags: BTreeMap<String, String>,
+    pub(crate) data: serde_json::Map<String, serde_json::Value>,
+    pub(crate) start: Timestamp,
+    /// When it ended; `None` while it runs.
+    pub(crate) end: Option<Timestamp>,
 }
 
 /// A span being recorded, inside a transaction.
@@ -73,34 +88,11 @@ pub(crate) struct SpanRecord {
     pub(crate) parent_span_id: SpanId,
     /// The operation, fixed at the start; events captured while the span is current name it.
     pub(crate) op: Cow<'static, str>,
-    /// Whether it is recorded: its transaction is sampled and had room for it.
-    pub(crate) recorded: bool,
-    pub(crate) state: Mutex<SpanState>,
-}
-
-/// A span's data, behind its lock.
-#[derive(Debug)]
-pub(crate) struct SpanState {
-    pub(crate) description: Option<String>,
-    pub(crate) status: Option<SpanStatus>,
-    pub(crate) tags: BTreeMap<String, String>,
-    pub(crate) data: serde_json::Map<String, serde_json::Value>,
-    pub(crate) start: Timestamp,
-    pub(crate) finished: bool,
-}
-
-/// A span as it ended.
-#[derive(Clone, Debug)]
-pub(crate) struct FinishedSpan {
-    pub(crate) span_id: SpanId,
-    pub(crate) parent_span_id: SpanId,
-    pub(crate) op: Cow<'static, str>,
-    pub(crate) description: Option<String>,
-    pub(crate) status: Option<SpanStatus>,
-    pub(crate) tags: BTreeMap<String, String>,
-    pub(crate) data: serde_json::Map<String, serde_json::Value>,
-    pub(crate) start: Timestamp,
-    pub(crate) end: Timestamp,
+    /// Its slot in the transaction; `None` when it is not recorded (its transaction is not sampled, or was full
+    /// or finished when it started).
+    pub(crate) slot: Option<usize>,
+    /// Whether it has ended, so that dropping a finished span's last handle takes no lock.
+    pub(crate) ended: AtomicBool,
 }
 
 /// A transaction as it ended, on its way to the worker.
@@ -121,7 +113,8 @@ pub(crate) struct FinishedTransaction {
     pub(crate) data: serde_json::Map<String, serde_json::Value>,
     pub(crate) start: Timestamp,
     pub(crate) end: Timestamp,
-    pub(crate) spans: Vec<FinishedSpan>,
+    /// Its spans, every one ended.
+    pub(crate) spans: Vec<SpanSlot>,
     /// Spans it could not record (past [`MAX_SPANS`]).
     pub(crate) dropped_spans: u64,
 }
@@ -133,37 +126,39 @@ impl TransactionRecord {
         self: &Arc<Self>,
         parent: SpanId,
         op: Cow<'static, str>,
-        description: Option<String>,
-    ) -> Arc<SpanRecord> {
-        let mut recorded = false;
-        let span = Arc::new_cyclic(|weak| {
-            if self.sampled {
-                let mut state = lock(&self.state);
-                if !state.finished && state.open.len() < MAX_SPANS {
-                    state.open.push(weak.clone());
-                    recorded = true;
-                }
-            }
-            SpanRecord {
-                transaction: Arc::clone(self),
-                span_id: SpanId::new(),
-                parent_span_id: parent,
-                op,
-                recorded,
-                state: Mutex::new(SpanState {
+        description: Option<Cow<'static, str>>,
+    ) -> SpanRecord {
+        let span_id = SpanId::new();
+        let mut slot = None;
+        if self.sampled {
+            let start = Timestamp::now();
+            let mut state = lock(&self.state);
+            if !state.finished && state.spans.len() < MAX_SPANS {
+                slot = Some(state.spans.len());
+                state.spans.push(SpanSlot {
+                    span_id,
+                    parent_span_id: parent,
+                    op: op.clone(),
                     description,
                     status: None,
                     tags: BTreeMap::new(),
                     data: serde_json::Map::new(),
-                    start: Timestamp::now(),
-                    finished: false,
-                }),
+                    start,
+                    end: None,
+                });
+            } else {
+                drop(state);
+                self.dropped_spans.fetch_add(1, Ordering::Relaxed);
             }
-        });
-        if self.sampled && !span.recorded {
-            self.dropped_spans.fetch_add(1, Ordering::Relaxed);
         }
-        span
+        SpanRecord {
+            transaction: Arc::clone(self),
+            span_id,
+            parent_span_id: parent,
+            op,
+            slot,
+            ended: AtomicBool::new(false),
+        }
     }
 
     /// Ends the transaction now, with `status` unless one was set, and hands it to its sink to be sent. Does
@@ -185,13 +180,12 @@ impl TransactionRecord {
             return None;
         }
         state.finished = true;
-        let open = std::mem::take(&mut state.open);
-        for span in open.iter().filter_map(Weak::upgrade) {
-            let mut span_state = lock(&span.state);
-            if !span_state.finished {
-                span_state.finished = true;
-                let finished = span.finished(&mut span_state, end, SpanStatus::DeadlineExceeded);
-                state.spans.push(finished);
+        let end = end.max(state.start);
+        let mut spans = std::mem::take(&mut state.spans);
+        for span in &mut spans {
+            if span.end.is_none() {
+                span.end = Some(end.max(span.start));
+                span.status.get_or_insert(SpanStatus::DeadlineExceeded);
             }
         }
         Some(FinishedTransaction {
@@ -208,8 +202,8 @@ impl TransactionRecord {
             tags: std::mem::take(&mut state.tags),
             data: std::mem::take(&mut state.data),
             start: state.start,
-            end: end.max(state.start),
-            spans: std::mem::take(&mut state.spans),
+            end,
+            spans,
             dropped_spans: self.dropped_spans.load(Ordering::Relaxed),
         })
     }
@@ -224,45 +218,31 @@ impl TransactionRecord {
 }
 
 impl SpanRecord {
-    /// Ends the span now, with `status` unless one was set, and hands it to its transaction. Does nothing if it had
-    /// ended already, or is not recorded.
-    pub(crate) fn end(&self, status: SpanStatus) {
-        if !self.recorded {
+    /// Changes the span's data in its slot, while it runs and is recorded.
+    pub(crate) fn update(&self, change: impl FnOnce(&mut SpanSlot)) {
+        let Some(slot) = self.slot else {
             return;
-        }
-        let finished = {
-            let mut state = lock(&self.state);
-            if state.finished {
-                return;
-            }
-            state.finished = true;
-            self.finished(&mut state, Timestamp::now(), status)
         };
-        let mut transaction = lock(&self.transaction.state);
-        if transaction.finished {
-            // Only a span whose last handle went while its transaction was ending gets here: the transaction could
-            // no longer reach it to close it.
-            drop(transaction);
-            self.transaction
-                .dropped_spans
-                .fetch_add(1, Ordering::Relaxed);
-            return;
+        let mut state = lock(&self.transaction.state);
+        if let Some(span) = state.spans.get_mut(slot).filter(|span| span.end.is_none()) {
+            change(span);
         }
-        transaction.spans.push(finished);
     }
 
-    /// The finished form of this span, taking its data out of `state`.
-    fn finished(&self, state: &mut SpanState, end: Timestamp, status: SpanStatus) -> FinishedSpan {
-        FinishedSpan {
-            span_id: self.span_id,
-            parent_span_id: self.parent_span_id,
-            op: self.op.clone(),
-            description: state.description.take(),
-            status: Some(state.status.unwrap_or(status)),
-            tags: std::mem::take(&mut state.tags),
-            data: std::mem::take(&mut state.data),
-            start: state.start,
-            end: end.max(state.start),
+    /// Ends the span now, with `status` unless one was set. Does nothing if it had ended already, or is not
+    /// recorded, or its transaction has ended (which closed it).
+    pub(crate) fn end(&self, status: SpanStatus) {
+        if self.ended.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Some(slot) = self.slot else {
+            return;
+        };
+        let end = Timestamp::now();
+        let mut state = lock(&self.transaction.state);
+        if let Some(span) = state.spans.get_mut(slot).filter(|span| span.end.is_none()) {
+            span.end = Some(end.max(span.start));
+            span.status.get_or_insert(status);
         }
     }
 
@@ -287,12 +267,17 @@ impl std::fmt::Debug for TransactionRecord {
 
 impl Drop for TransactionRecord {
     fn drop(&mut self) {
-        self.end(SpanStatus::Cancelled);
+        let finished = self.state.get_mut().map_or(true, |state| state.finished);
+        if !finished {
+            self.end(SpanStatus::Cancelled);
+        }
     }
 }
 
 impl Drop for SpanRecord {
     fn drop(&mut self) {
-        self.end(SpanStatus::Cancelled);
+        if !*self.ended.get_mut() {
+            self.end(SpanStatus::Cancelled);
+        }
     }
 }

@@ -114,7 +114,6 @@ pub(crate) fn start(
             },
             finished: false,
             spans: Vec::new(),
-            open: Vec::new(),
         }),
     };
     Transaction {

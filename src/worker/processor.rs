@@ -5,6 +5,7 @@
 //! and write it to the spool without waiting for a worker that may be stuck on a request, and so that a shutdown
 //! that runs out of time can spool what is still queued.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -231,7 +232,7 @@ impl Processor {
                 other: BTreeMap::new(),
             },
         };
-        let origin = std::borrow::Cow::Borrowed("manual");
+        let origin = Cow::Borrowed("manual");
         let mut trace = TraceContext::new(transaction.trace_id, transaction.span_id);
         trace.parent_span_id = transaction.parent_span_id;
         trace.op = Some(transaction.op.into_owned());
@@ -246,12 +247,13 @@ impl Processor {
                 trace_id: transaction.trace_id,
                 parent_span_id: Some(span.parent_span_id),
                 op: Some(span.op.into_owned()),
-                description: span.description,
+                description: span.description.map(Cow::into_owned),
                 status: span.status,
                 tags: span.tags,
                 data: span.data,
                 start_timestamp: span.start,
-                timestamp: span.end,
+                // The transaction closed every span that was still open.
+                timestamp: span.end.unwrap_or(transaction.end),
                 origin: Some(origin.clone()),
             })
             .collect();

@@ -60,7 +60,7 @@ where
         })
         .or_else(|| crate::current_scope().0.span().cloned());
     let ours: TransactionOrSpan = match parent {
-        Some(parent) => parent.start_child(op, name.into_owned()).into(),
+        Some(parent) => parent.start_child(op, name).into(),
         None => match trace {
             Some(trace) => {
                 crate::continue_from_headers(name, op, [("sentry-trace", trace.as_str())]).into()
