@@ -73,6 +73,13 @@ pub(crate) fn exceptions(links: Vec<Link>) -> Vec<Exception> {
 
 /// The exceptions for `err` and its sources, **root cause first**, the captured error last (see
 /// [`links_from_error`]).
+#[cfg_attr(
+    not(any(feature = "log", feature = "tracing", feature = "anyhow")),
+    expect(
+        dead_code,
+        reason = "only the integrations read a `dyn Error` chain here"
+    )
+)]
 pub(crate) fn exceptions_from_error(
     err: &(dyn Error + 'static),
     type_name: &str,

@@ -18,6 +18,7 @@ use crate::message::{self, Control, PendingError, PendingEvent, PendingTransacti
 use crate::options::ClientOptions;
 use crate::performance::records::FinishedTransaction;
 use crate::protocol::data_category::DataCategory;
+#[cfg(feature = "panic")]
 use crate::protocol::envelope::Envelope;
 use crate::protocol::event::{Event, EventId, Thread};
 use crate::protocol::exception::Exception;
@@ -233,6 +234,13 @@ impl Client {
     /// The error pipeline with the exceptions made by `exceptions` and more fields set by `fill`; both run only
     /// for an event that sampling keeps, and `fill` only once `ignore_errors` and the repeat check let it through.
     /// The capturing thread's stack is attached unless `fill` gave the last exception a stack trace of its own.
+    #[cfg_attr(
+        not(any(feature = "log", feature = "tracing", feature = "anyhow")),
+        expect(
+            dead_code,
+            reason = "only the integrations capture exceptions they made"
+        )
+    )]
     pub(crate) fn capture_exceptions(
         &self,
         hub: &impl CaptureScope,

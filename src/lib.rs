@@ -124,6 +124,44 @@
 //! (`faultline`, `ureq`, `ureq_proto`, `rustls`), so reporting cannot feed itself. With the `anyhow` feature,
 //! [`capture_anyhow`] reports an `anyhow::Error` with its whole chain and the backtrace anyhow captured.
 //!
+//! # Performance monitoring
+//!
+//! Set [`ClientOptions::traces_sample_rate`] (or a [`ClientOptions::traces_sampler`]) and measure units of work
+//! as transactions with child spans; the worker serialises and sends each finished transaction as one
+//! `transaction` item, with the trace's dynamic sampling context in the envelope header:
+//!
+//! ```
+//! # faultline::test::with_captured_events(|| {
+//! let transaction = faultline::start_transaction("nightly-report", "task");
+//! faultline::configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+//! let query = transaction.start_child("db.query", "SELECT * FROM orders");
+//! query.set_data("rows", 1200);
+//! query.finish();
+//! // Errors captured now point at the transaction: same trace id, its span id.
+//! transaction.set_status(faultline::SpanStatus::Ok);
+//! transaction.finish();
+//! # });
+//! ```
+//!
+//! - **Cheap on the caller.** Starting and finishing a span takes its transaction's own lock twice, reads the
+//!   clock twice and allocates its handle; an unsampled transaction records nothing and is counted in client
+//!   reports. `docs/performance.md` has the figures.
+//! - **Ends.** Spans still open when their transaction finishes end with it as `deadline_exceeded`; a transaction
+//!   or span whose handles all go unfinished ends as `cancelled`. At most 1000 spans a transaction.
+//! - **Distributed traces.** [`continue_from_headers`] continues an incoming request's trace from `sentry-trace`
+//!   and `baggage` (or W3C `traceparent` when no `sentry-trace` came); the continued trace's decision wins over
+//!   the rate, and its dynamic sampling context is passed on unchanged. [`trace_headers`] (or
+//!   [`Span::trace_headers`]) gives `sentry-trace` and `baggage` for an outgoing request, and `traceparent` with
+//!   [`ClientOptions::propagate_traceparent`]. [`ClientOptions::strict_trace_continuation`] keeps traces of other
+//!   Sentry organisations out. Malformed headers start a new trace; they never fail.
+//! - **Tracing without performance.** Every scope has a [`PropagationContext`], and every event carries
+//!   `contexts.trace`: the current span's, or the scope's trace, so errors of one request share a trace id even
+//!   with performance monitoring off. [`Scope::start_new_trace`] starts a new one (per job, per request).
+//! - **`tracing` spans** become spans with the `tracing` integration (feature `tracing`): see
+//!   [`integrations::tracing`].
+//! - **Servers that drop transactions.** Bugsink keeps only errors (and asks, with a day-long rate limit, for no
+//!   more transactions); [`ClientOptions::errors_only`] spares the bandwidth altogether.
+//!
 //! # Scrubbing
 //!
 //! Before an event leaves the process, for any transport (the HTTP transport, a JSON-lines file, one of your own),

@@ -150,8 +150,9 @@ impl RateLimiter {
     }
 
     /// Until when `category` may not be sent: the later of its own limit and the limit on every category. The
-    /// instant may be in the past (limits are not pruned); [`RateLimiter::is_limited`] compares it with `now`.
+    /// instant may be in the past (limits are not pruned); a caller compares it with `now`.
     /// Always `None` for [`DataCategory::ClientReport`].
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn limited_until(&self, category: DataCategory) -> Option<Instant> {
         if category == DataCategory::ClientReport {
             return None;

@@ -33,7 +33,7 @@
 //!   as `logger`, the other fields as extra, and a `tracing` context with `module_path`, `file`, `line` and `spans`,
 //!   the names of the spans the event happened in, outermost first. The innermost span's name becomes the
 //!   `transaction` unless the scope sets one. A field recorded as an error (`error = &err as &dyn Error`, which
-//!   `tracing` passes to [`Visit::record_error`]) makes the event carry that error and its `source()` chain as
+//!   `tracing` passes to [`Visit::record_error`](tracing_core::field::Visit::record_error)) makes the event carry that error and its `source()` chain as
 //!   exceptions, named as [`crate::capture_error`] names a `dyn Error`, with mechanism `tracing`. An event that
 //!   becomes an event also becomes a breadcrumb, added after it.
 //! - **Ignored targets:** `faultline`, `ureq`, `ureq_proto` and `rustls` (and whatever [`Layer::ignore_target`]
