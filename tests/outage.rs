@@ -86,6 +86,7 @@ fn a_5xx_outage_with_a_flush_loop_loses_nothing() {
         "none given up: {stats:?}"
     );
     let during_outage = during_outage.load(Ordering::Relaxed);
+    println!("{during_outage} requests during the 10 s outage");
     assert!(
         (1..=20).contains(&during_outage),
         "{during_outage} requests during the 10 s outage"
@@ -202,6 +203,7 @@ fn an_envelope_that_keeps_failing_while_others_are_accepted_is_given_up() {
         .iter()
         .filter(|r| message(r).as_deref() == Some("poison"))
         .count();
+    println!("the poison envelope was tried {poison} times, beside {i} good events");
     // Five strikes after the first failure; early probes by `flush` are free, so there may be a few more.
     assert!(
         (6..=12).contains(&poison),
