@@ -86,14 +86,7 @@ impl Client {
         spool: Option<Spool>,
     ) -> std::io::Result<Arc<Client>> {
         let options = Arc::new(options);
-        let dsn = options
-            .dsn
-            .as_deref()
-            .and_then(|dsn| dsn.parse::<crate::dsn::Dsn>().ok());
-        let public_key = dsn.as_ref().map(|dsn| dsn.public_key().to_owned());
-        let org_id = options
-            .org_id
-            .or_else(|| dsn.as_ref().and_then(crate::dsn::Dsn::org_id));
+        let (public_key, org_id) = options.trace_origin();
         let spool = spool.map(Arc::new);
         let (mailbox, worker_end) = queue::mailbox(options.queue_size);
         let counters = Arc::new(Counters::default());

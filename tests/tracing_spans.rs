@@ -20,6 +20,21 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The SDK sending to `server` at `traces_sample_rate` `rate`.
+fn init(server: &TestServer, rate: f64) -> faultline::InitGuard {
+    faultline::try_init(
+        ClientOptions::new()
+            .dsn(server.dsn("k", 1))
+            .spool_dir(None)
+            .traces_sample_rate(rate),
+    )
+    .unwrap()
+}
+
+fn subscriber() -> impl tracing::Subscriber {
+    tracing_subscriber::registry().with(faultline::integrations::tracing::layer())
+}
+
 #[instrument(fields(sentry.op = "http.server", sentry.name = "GET /orders/{id}"))]
 fn handle(id: u64) {
     load(id);
@@ -46,15 +61,8 @@ fn render(id: u64) {
 fn nested_instrumented_functions_give_one_transaction() {
     let _serial = serial();
     let server = TestServer::ok();
-    let guard = faultline::try_init(
-        ClientOptions::new()
-            .dsn(server.dsn("k", 1))
-            .spool_dir(None)
-            .traces_sample_rate(1.0),
-    )
-    .unwrap();
-    let subscriber = tracing_subscriber::registry().with(faultline::integrations::tracing::layer());
-    tracing::subscriber::with_default(subscriber, || handle(7));
+    let guard = init(&server, 1.0);
+    tracing::subscriber::with_default(subscriber(), || handle(7));
     assert!(faultline::flush(Duration::from_secs(10)));
     drop(guard);
 
@@ -107,15 +115,8 @@ fn nested_instrumented_functions_give_one_transaction() {
 fn a_sentry_trace_field_continues_a_trace() {
     let _serial = serial();
     let server = TestServer::ok();
-    let guard = faultline::try_init(
-        ClientOptions::new()
-            .dsn(server.dsn("k", 1))
-            .spool_dir(None)
-            .traces_sample_rate(0.0),
-    )
-    .unwrap();
-    let subscriber = tracing_subscriber::registry().with(faultline::integrations::tracing::layer());
-    tracing::subscriber::with_default(subscriber, || {
+    let guard = init(&server, 0.0);
+    tracing::subscriber::with_default(subscriber(), || {
         let span = tracing::info_span!(
             "request",
             sentry.trace = "771a43a4192642f0b136d5159a501700-b7ad6b7169203331-1"

@@ -82,13 +82,12 @@ impl Transaction {
         op: impl Into<Cow<'static, str>>,
         description: impl Into<Cow<'static, str>>,
     ) -> Span {
-        Span {
-            record: Arc::new(self.record.start_child(
-                self.record.span_id,
-                op.into(),
-                Some(description.into()),
-            )),
-        }
+        child(
+            &self.record,
+            self.record.span_id,
+            op.into(),
+            description.into(),
+        )
     }
 
     /// Sets how it ended (default: `ok`).
@@ -147,13 +146,12 @@ impl Span {
         op: impl Into<Cow<'static, str>>,
         description: impl Into<Cow<'static, str>>,
     ) -> Span {
-        Span {
-            record: Arc::new(self.record.transaction.start_child(
-                self.record.span_id,
-                op.into(),
-                Some(description.into()),
-            )),
-        }
+        child(
+            &self.record.transaction,
+            self.record.span_id,
+            op.into(),
+            description.into(),
+        )
     }
 
     /// Sets how it ended (default: `ok`).
@@ -184,6 +182,18 @@ impl Span {
     /// Ends it now, with status `ok` unless another was set. Later calls do nothing.
     pub fn finish(&self) {
         self.record.end(SpanStatus::Ok);
+    }
+}
+
+/// A new span of `transaction`, under span `parent`.
+fn child(
+    transaction: &Arc<TransactionRecord>,
+    parent: SpanId,
+    op: Cow<'static, str>,
+    description: Cow<'static, str>,
+) -> Span {
+    Span {
+        record: Arc::new(transaction.start_child(parent, op, Some(description))),
     }
 }
 

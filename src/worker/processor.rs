@@ -61,14 +61,7 @@ impl Processor {
         if cfg!(feature = "panic") {
             sdk.integrations.push("panic".into());
         }
-        let dsn = options
-            .dsn
-            .as_deref()
-            .and_then(|dsn| dsn.parse::<crate::dsn::Dsn>().ok());
-        let public_key = dsn.as_ref().map(|dsn| dsn.public_key().to_owned());
-        let org_id = options
-            .org_id
-            .or_else(|| dsn.as_ref().and_then(crate::dsn::Dsn::org_id));
+        let (public_key, org_id) = options.trace_origin();
         Processor {
             public_key,
             org_id,
@@ -179,11 +172,7 @@ impl Processor {
         }
         limits::apply(&mut event);
         if options.send_default_pii {
-            event
-                .user
-                .get_or_insert_with(User::default)
-                .ip_address
-                .get_or_insert_with(|| "{{auto}}".to_owned());
+            ask_for_client_ip(&mut event.user);
         }
         let Some(before_send) = &options.before_send else {
             return Some(event);
@@ -293,12 +282,16 @@ impl Processor {
             scrubber.scrub_transaction(&mut event);
         }
         if options.send_default_pii {
-            event
-                .user
-                .get_or_insert_with(User::default)
-                .ip_address
-                .get_or_insert_with(|| "{{auto}}".to_owned());
+            ask_for_client_ip(&mut event.user);
         }
         Some(event)
     }
+}
+
+/// With `send_default_pii`: asks the server to fill the user's IP address from the request (`{{auto}}`), unless
+/// one was set.
+fn ask_for_client_ip(user: &mut Option<User>) {
+    user.get_or_insert_with(User::default)
+        .ip_address
+        .get_or_insert_with(|| "{{auto}}".to_owned());
 }

@@ -80,16 +80,11 @@ pub(super) fn on_record<S>(id: &Id, values: &Record<'_>, ctx: &Context<'_, S>)
 where
     S: tracing_core::Subscriber + for<'a> LookupSpan<'a>,
 {
-    let Some(span) = ctx.span(id) else {
-        return;
-    };
-    let extensions = span.extensions();
-    let Some(ours) = extensions.get::<SpanData>() else {
-        return;
-    };
-    let mut fields = Fields::new(false);
-    values.record(&mut fields);
-    set_data(&ours.span, fields.data);
+    with_data(id, ctx, |ours| {
+        let mut fields = Fields::new(false);
+        values.record(&mut fields);
+        set_data(&ours.span, fields.data);
+    });
 }
 
 /// Entering: the span becomes the scope's current span.
@@ -97,21 +92,16 @@ pub(super) fn on_enter<S>(id: &Id, ctx: &Context<'_, S>)
 where
     S: tracing_core::Subscriber + for<'a> LookupSpan<'a>,
 {
-    let Some(span) = ctx.span(id) else {
-        return;
-    };
-    let extensions = span.extensions();
-    let Some(ours) = extensions.get::<SpanData>() else {
-        return;
-    };
-    let previous = Hub::with_current(|hub| {
-        hub.configure(|scope| {
-            let previous = scope.span().cloned();
-            scope.set_span(Some(ours.span.clone()));
-            previous
-        })
+    with_data(id, ctx, |ours| {
+        let previous = Hub::with_current(|hub| {
+            hub.configure(|scope| {
+                let previous = scope.span().cloned();
+                scope.set_span(Some(ours.span.clone()));
+                previous
+            })
+        });
+        lock(&ours.previous).push(previous);
     });
-    lock(&ours.previous).push(previous);
 }
 
 /// Exiting: the scope's current span goes back to what it was at the matching enter.
@@ -119,15 +109,24 @@ pub(super) fn on_exit<S>(id: &Id, ctx: &Context<'_, S>)
 where
     S: tracing_core::Subscriber + for<'a> LookupSpan<'a>,
 {
+    with_data(id, ctx, |ours| {
+        let previous = lock(&ours.previous).pop().flatten();
+        crate::configure_scope(|scope| scope.set_span(previous));
+    });
+}
+
+/// Runs `f` with what the layer keeps of `tracing` span `id`, if it keeps anything.
+fn with_data<S>(id: &Id, ctx: &Context<'_, S>, f: impl FnOnce(&SpanData))
+where
+    S: tracing_core::Subscriber + for<'a> LookupSpan<'a>,
+{
     let Some(span) = ctx.span(id) else {
         return;
     };
     let extensions = span.extensions();
-    let Some(ours) = extensions.get::<SpanData>() else {
-        return;
-    };
-    let previous = lock(&ours.previous).pop().flatten();
-    crate::configure_scope(|scope| scope.set_span(previous));
+    if let Some(ours) = extensions.get::<SpanData>() {
+        f(ours);
+    }
 }
 
 /// Closing: the span (or transaction) is finished.
