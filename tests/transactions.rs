@@ -403,3 +403,41 @@ fn transactions_are_scrubbed_like_events() {
         "GET https://api:[Filtered]@example.com/v1?password=[Filtered]"
     );
 }
+
+/// Accepts every envelope and keeps nothing.
+struct Discard;
+
+impl faultline::transport::Transport for Discard {
+    fn send_envelope(&self, _: &faultline::protocol::Envelope) -> faultline::transport::Outcome {
+        faultline::transport::Outcome::Sent
+    }
+}
+
+#[test]
+fn traces_sample_rate_samples_its_share_of_transactions() {
+    let _serial = serial();
+    for rate in [0.0, 0.3, 1.0] {
+        let guard = faultline::try_init(
+            ClientOptions::new()
+                .transport(Discard)
+                .spool_dir(None)
+                .traces_sample_rate(rate),
+        )
+        .unwrap();
+        let n = 100_000;
+        let sampled = (0..n)
+            .filter(|_| {
+                let transaction = faultline::start_transaction("share", "test");
+                let sampled = transaction.is_sampled();
+                transaction.finish();
+                sampled
+            })
+            .count();
+        drop(guard);
+        let share = sampled as f64 / n as f64;
+        assert!((share - rate).abs() <= 0.01, "rate {rate}: {share}");
+        if rate == 0.0 || rate == 1.0 {
+            assert_eq!(share, rate);
+        }
+    }
+}
