@@ -147,6 +147,9 @@ fn main() {
     if wanted('l') {
         scrubbing();
     }
+    if wanted('m') {
+        bound_future_poll();
+    }
 
     if let (Some(floor), Some(capture)) = (floor, capture) {
         println!(
@@ -354,6 +357,52 @@ fn spans() {
         "    unsampled transaction, start and finish:     {} ({} the baseline)",
         unsampled.line(),
         ratio(unsampled.median, baseline.median)
+    );
+    drop(guard);
+    println!();
+}
+
+/// (m) What a future bound to a scope adds per poll: polling a future that stays pending, bound and not.
+fn bound_future_poll() {
+    use faultline::FutureExt;
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    let (guard, _sink) = with_sink(1 << 16);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut plain = std::pin::pin!(std::future::poll_fn(|_| Poll::<()>::Pending));
+    let unbound = harness::time_each(
+        200_000,
+        |_| {
+            black_box(plain.as_mut().poll(&mut cx).is_pending());
+        },
+        |_| {},
+    );
+    let mut bound = std::pin::pin!(std::future::poll_fn(|_| Poll::<()>::Pending).bind_scope());
+    let bound = harness::time_each(
+        200_000,
+        |_| {
+            black_box(bound.as_mut().poll(&mut cx).is_pending());
+        },
+        |_| {},
+    );
+    println!(
+        "(m) a future's poll, bound to a scope of its own or not (a future that stays pending)"
+    );
+    println!(
+        "    unbound:                                      {}",
+        unbound.line()
+    );
+    println!(
+        "    bound (FutureExt::bind_scope):                {}",
+        bound.line()
+    );
+    println!(
+        "    added per poll at the median: {} ns",
+        bound
+            .median
+            .as_nanos()
+            .saturating_sub(unbound.median.as_nanos())
     );
     drop(guard);
     println!();

@@ -5,6 +5,7 @@
 //! its own. So tags set on the main thread at start-up apply everywhere, while a worker thread's `configure_scope`
 //! stays on that thread.
 
+use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
@@ -164,6 +165,9 @@ static MAIN_HUB: LazyLock<Arc<Hub>> =
     LazyLock::new(|| Arc::new(Hub::new(Arc::new(Scope::default()))));
 
 thread_local! {
+    /// The hub of the bound future being polled on this thread, if any (see `future.rs`): it stands in for the
+    /// thread's own while the future runs.
+    static TASK_HUB: RefCell<Option<Arc<Hub>>> = const { RefCell::new(None) };
     static THREAD_HUB: Arc<Hub> = if std::thread::current().name() == Some("main") {
         MAIN_HUB.clone()
     } else {
@@ -172,7 +176,8 @@ thread_local! {
 }
 
 impl Hub {
-    fn new(top: Arc<Scope>) -> Self {
+    /// A hub whose only scope is `top`: a thread's, or a bound future's.
+    pub(crate) fn new(top: Arc<Scope>) -> Self {
         Hub {
             stack: RwLock::new(vec![top]),
             last_event_id: Mutex::new(None),
@@ -180,10 +185,17 @@ impl Hub {
         }
     }
 
-    /// Runs `f` with this thread's hub. While thread-locals are being torn down (a panic in a TLS destructor), the
-    /// main hub stands in.
+    /// Runs `f` with the current hub: that of the bound future being polled on this thread, else the thread's own.
+    /// While thread-locals are being torn down (a panic in a TLS destructor), the main hub stands in.
     pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Hub>) -> R) -> R {
         let mut f = Some(f);
+        let task = TASK_HUB.try_with(|task| match task.try_borrow().as_deref() {
+            Ok(Some(hub)) => Some((f.take().expect("called once"))(hub)),
+            _ => None,
+        });
+        if let Ok(Some(r)) = task {
+            return r;
+        }
         let result = THREAD_HUB.try_with(|hub| (f.take().expect("called once"))(hub));
         match result {
             Ok(r) => r,
@@ -337,6 +349,21 @@ impl std::fmt::Debug for ScopeGuard {
         f.debug_struct("ScopeGuard")
             .field("depth", &self.depth)
             .finish()
+    }
+}
+
+/// Makes `hub` the current hub of this thread (the bound future being polled) and returns the one it replaces; the
+/// caller puts that back when the poll returns. `None` when the slot is in use (a poll from inside a scope
+/// callback), in which case nothing changed.
+pub(crate) fn swap_task_hub(hub: Option<Arc<Hub>>) -> Result<Option<Arc<Hub>>, Option<Arc<Hub>>> {
+    let mut hub = Some(hub);
+    let swapped = TASK_HUB.try_with(|task| match task.try_borrow_mut() {
+        Ok(mut slot) => Some(std::mem::replace(&mut *slot, hub.take().flatten())),
+        Err(_) => None,
+    });
+    match swapped {
+        Ok(Some(previous)) => Ok(previous),
+        _ => Err(hub.flatten()),
     }
 }
 

@@ -1,0 +1,123 @@
+//! Scopes that follow futures: [`FutureExt::bind_scope`] gives a future a scope of its own, current on every poll
+//! whatever thread polls it, so that in an async service one request's tags, user and breadcrumbs never show up on
+//! another's errors.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use crate::hub::{self, Hub, ScopeSnapshot};
+use crate::scope::Scope;
+
+/// Binds scopes to futures. Implemented for every future.
+///
+/// ```
+/// use faultline::FutureExt;
+///
+/// # let events = faultline::test::with_captured_events(|| {
+/// faultline::configure_scope(|scope| scope.set_tag("service", "billing"));
+/// let request = async {
+///     // This future's own scope: a copy of the one it was bound in.
+///     faultline::configure_scope(|scope| scope.set_tag("request_id", "r-17"));
+///     faultline::capture_message("payment declined", faultline::Level::Error);
+/// }
+/// .bind_scope();
+/// # futures_lite_block_on(request);
+/// // With tokio: `tokio::spawn(request)`.
+/// faultline::capture_message("outside", faultline::Level::Info);
+/// # });
+/// # assert_eq!(events[0].tags["request_id"], "r-17");
+/// # assert_eq!(events[0].tags["service"], "billing");
+/// # assert!(!events[1].tags.contains_key("request_id"), "the request's tag stayed in the request");
+/// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let mut f = std::pin::pin!(f);
+/// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+/// # }
+/// ```
+pub trait FutureExt: Future + Sized {
+    /// Gives the future a scope of its own: a copy of the current scope, taken now (so spawn the result from the
+    /// task whose scope it should start from). Changes made inside the future (`configure_scope`, `push_scope`,
+    /// breadcrumbs) stay in it, and changes made outside after this call do not reach it. Binding costs one
+    /// reference-count increment; each poll swaps a thread-local slot twice.
+    ///
+    /// For a child task: `tokio::spawn(child.bind_scope())` forks the parent's scope, so the child's changes never
+    /// leak into its parent or its siblings.
+    fn bind_scope(self) -> BoundFuture<Self> {
+        let scope = Hub::with_current(|hub| hub.top());
+        BoundFuture::new(self, scope)
+    }
+
+    /// Gives the future a scope of its own starting from `scope` (see [`crate::current_scope`]).
+    fn bind_snapshot(self, scope: ScopeSnapshot) -> BoundFuture<Self> {
+        BoundFuture::new(self, scope.0)
+    }
+}
+
+impl<F: Future> FutureExt for F {}
+
+pin_project_lite::pin_project! {
+    /// A future with a scope of its own; see [`FutureExt::bind_scope`]. `Send` when the future is.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct BoundFuture<F> {
+        #[pin]
+        inner: F,
+        binding: Binding,
+    }
+}
+
+/// The future's scope: the snapshot it was bound with until the first poll, which makes a hub of it (its own
+/// scope stack), or, while a poll runs, nothing (the hub is in the thread's slot).
+enum Binding {
+    Snapshot(Arc<Scope>),
+    Hub(Arc<Hub>),
+    Polling,
+}
+
+impl<F> BoundFuture<F> {
+    fn new(inner: F, scope: Arc<Scope>) -> Self {
+        BoundFuture {
+            inner,
+            binding: Binding::Snapshot(scope),
+        }
+    }
+}
+
+impl<F: Future> Future for BoundFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let hub = match std::mem::replace(this.binding, Binding::Polling) {
+            Binding::Snapshot(scope) => Arc::new(Hub::new(scope)),
+            Binding::Hub(hub) => hub,
+            // A poll that panicked left it so: start again from an empty scope rather than the thread's.
+            Binding::Polling => Arc::new(Hub::new(Arc::default())),
+        };
+        match hub::swap_task_hub(Some(hub)) {
+            Ok(previous) => {
+                let output = this.inner.poll(cx);
+                if let Ok(Some(hub)) = hub::swap_task_hub(previous) {
+                    *this.binding = Binding::Hub(hub);
+                }
+                output
+            }
+            // Polled from inside a scope callback (`configure_scope(|_| block_on(…))`): run it unbound.
+            Err(hub) => {
+                if let Some(hub) = hub {
+                    *this.binding = Binding::Hub(hub);
+                }
+                this.inner.poll(cx)
+            }
+        }
+    }
+}
+
+impl<F: std::fmt::Debug> std::fmt::Debug for BoundFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundFuture")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
