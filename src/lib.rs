@@ -143,8 +143,12 @@
 //!
 //! Changes made inside the bound future stay in it; a child task spawned with `.bind_scope()` starts from its
 //! parent's scope and never changes it or its siblings'. Binding costs a reference-count increment and a poll about
-//! 4 ns more (`docs/performance.md`); no async runtime is a dependency. The tower layer and release health are still
-//! to come.
+//! 4 ns more (`docs/performance.md`); no async runtime is a dependency.
+//!
+//! For HTTP services, [`integrations::tower::layer()`] (feature `tower`, `axum` for route names) does this for every
+//! request and more: the request's data on its events, a transaction per request continuing the caller's trace,
+//! and a handler's panic turned into a 500. `cargo run --example axum --features axum` shows it. Release health
+//! (sessions) is still to come.
 //!
 //! # Performance monitoring
 //!
@@ -306,6 +310,11 @@
 //!   features (only `registry`, to look up spans).
 //! - `anyhow`: [`capture_anyhow`], which reports an `anyhow::Error` with its whole chain and, when anyhow captured
 //!   one, its backtrace as the stack trace.
+//! - `tower`: [`integrations::tower::layer()`], a tower layer for HTTP services: a scope, request data and a
+//!   transaction per request, and a handler's panic turned into a 500. Adds `tower-layer`, `tower-service` and
+//!   `http` (no runtime).
+//! - `axum`: the tower layer names transactions by axum's `MatchedPath` and, with `send_default_pii`, records the
+//!   client's address from `ConnectInfo`. Implies `tower`; adds `axum` without its default features.
 //! - `test`: [`test::with_captured_events`] and [`test::TestTransport`], to assert what your code reports.
 //! - `fuzzing`: not API. Exposes the crate-private parsers of untrusted input (the `Retry-After` and
 //!   `X-Sentry-Rate-Limits` headers, spooled envelopes) to the fuzz targets under `fuzz/`, with no semver promise.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::performance::handles::TransactionOrSpan;
 use crate::performance::propagation_context::PropagationContext;
-use crate::protocol::{Breadcrumb, Event, Level, TraceContext, TransactionEvent, User};
+use crate::protocol::{Breadcrumb, Event, Level, Request, TraceContext, TransactionEvent, User};
 
 /// Tags, extra data, the user, contexts, breadcrumbs and grouping that apply to events captured on this thread.
 ///
@@ -35,6 +35,8 @@ pub struct Scope {
     /// Shared, so the copy a scope change makes while an event still holds the old snapshot (copy on write)
     /// copies pointers, not breadcrumbs.
     breadcrumbs: VecDeque<Arc<Breadcrumb>>,
+    /// The HTTP request being handled, if any; shared, as requests are set once and copied with the scope.
+    request: Option<Arc<Request>>,
     /// The span that events captured here point at, if any.
     span: Option<TransactionOrSpan>,
     /// The trace of events captured here when no span is current.
@@ -91,6 +93,17 @@ impl Scope {
     /// Sets the transaction name (route, job, command).
     pub fn set_transaction(&mut self, transaction: Option<&str>) {
         self.transaction = transaction.map(str::to_owned);
+    }
+
+    /// Sets or clears the HTTP request being handled: events and transactions captured in this scope carry it.
+    /// The tower layer sets it for each request.
+    pub fn set_request(&mut self, request: Option<Request>) {
+        self.request = request.map(Arc::new);
+    }
+
+    /// The HTTP request being handled, if one is set.
+    pub fn request(&self) -> Option<&Request> {
+        self.request.as_deref()
     }
 
     /// Makes a transaction or span current, or none: events captured in this scope then carry its trace and span
@@ -193,6 +206,9 @@ impl Scope {
         if event.user.is_none() {
             event.user.clone_from(&self.user);
         }
+        if event.request.is_none() {
+            event.request = self.request.as_deref().cloned();
+        }
         if event.fingerprint.is_empty() {
             event.fingerprint.clone_from(&self.fingerprint);
         }
@@ -246,6 +262,9 @@ impl Scope {
         }
         if transaction.user.is_none() {
             transaction.user.clone_from(&self.user);
+        }
+        if transaction.request.is_none() {
+            transaction.request = self.request.as_deref().cloned();
         }
         for (k, v) in &self.contexts {
             transaction

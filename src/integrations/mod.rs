@@ -18,6 +18,9 @@ pub(crate) mod anyhow;
 pub mod log;
 #[cfg(feature = "panic")]
 pub(crate) mod panic;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod tracing;

@@ -35,6 +35,16 @@ pub fn continue_from_headers<'a>(
     op: impl Into<Cow<'static, str>>,
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Transaction {
+    continue_with_source(name.into(), op.into(), "custom", headers)
+}
+
+/// [`continue_from_headers`] for a transaction whose name was chosen by `source` (`route`, `url`, …).
+pub(crate) fn continue_with_source<'a>(
+    name: Cow<'static, str>,
+    op: Cow<'static, str>,
+    source: &'static str,
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Transaction {
     let parent = match PropagationContext::from_headers(headers) {
         Some(context) => Parent {
             trace_id: Some(context.trace_id),
@@ -45,7 +55,7 @@ pub fn continue_from_headers<'a>(
         },
         None => Parent::default(),
     };
-    start(name.into(), op.into(), "custom", parent)
+    start(name, op, source, parent)
 }
 
 impl PropagationContext {

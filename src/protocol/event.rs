@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::breadcrumb::Breadcrumb;
 use super::debug_meta::DebugMeta;
 use super::exception::Exception;
+use super::request::Request;
 use super::stacktrace::Stacktrace;
 use super::time::Timestamp;
 
@@ -225,6 +226,9 @@ pub struct Event {
     /// The affected user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<User>,
+    /// The HTTP request it happened in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Request>,
     /// Keyed context objects (`os`, `runtime`, `device`, …), each with a `type`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub contexts: BTreeMap<String, serde_json::Value>,
@@ -260,6 +264,7 @@ impl Default for Event {
             tags: BTreeMap::new(),
             extra: BTreeMap::new(),
             user: None,
+            request: None,
             contexts: BTreeMap::new(),
             fingerprint: Vec::new(),
             sdk: None,

@@ -11,6 +11,7 @@ pub mod exception;
 pub(crate) mod item_kind;
 pub mod level;
 pub mod propagation;
+pub mod request;
 pub mod stacktrace;
 pub mod time;
 pub mod trace;
@@ -25,6 +26,7 @@ pub use level::Level;
 pub use propagation::{
     Baggage, BaggageMember, DynamicSamplingContext, SentryTrace, TraceParent, TraceState,
 };
+pub use request::Request;
 pub use stacktrace::{Addr, Frame, Stacktrace};
 pub use time::Timestamp;
 pub use trace::{ParseIdError, SpanId, SpanStatus, TraceContext, TraceId};

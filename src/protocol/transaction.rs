@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::event::{ClientSdkInfo, EventId, User};
 use super::propagation::DynamicSamplingContext;
+use super::request::Request;
 use super::time::Timestamp;
 use super::trace::{SpanId, SpanStatus, TraceId};
 
@@ -52,6 +53,9 @@ pub struct TransactionEvent {
     /// The user, from the scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<User>,
+    /// The HTTP request, from the scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Request>,
     /// Contexts; `trace` holds its own span: trace id, span id, parent, op, status and data.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub contexts: BTreeMap<String, serde_json::Value>,

@@ -58,7 +58,7 @@ impl KeyDenylist {
         self.words.iter().any(|w| key.contains(w.as_str()))
     }
 
-    /// Replaces the values under sensitive keys in the event's keyed data, in place.
+    /// Replaces the values under sensitive keys in the event's keyed data (request headers included), in place.
     pub(crate) fn scrub_event(&self, event: &mut Event) {
         self.scrub_map(&mut event.extra);
         for context in event.contexts.values_mut() {
@@ -71,6 +71,9 @@ impl KeyDenylist {
             self.scrub_map(&mut crumb.data);
         }
         self.scrub_tags(&mut event.tags);
+        if let Some(request) = &mut event.request {
+            self.scrub_tags(&mut request.headers);
+        }
     }
 
     /// Replaces the values under sensitive keys in a transaction's keyed data (its extra data, contexts, user data,
@@ -84,6 +87,9 @@ impl KeyDenylist {
             self.scrub_map(&mut user.data);
         }
         self.scrub_tags(&mut transaction.tags);
+        if let Some(request) = &mut transaction.request {
+            self.scrub_tags(&mut request.headers);
+        }
         for span in &mut transaction.spans {
             self.scrub_tags(&mut span.tags);
             for (key, value) in span.data.iter_mut() {

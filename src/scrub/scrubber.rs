@@ -48,8 +48,9 @@ impl Scrubber {
         self.values.warm_up();
     }
 
-    /// Scrubs `event` in place: values under sensitive keys (extra, contexts, user data, breadcrumb data, tags),
-    /// then secrets in its free text (the message, exception values, breadcrumb messages).
+    /// Scrubs `event` in place: values under sensitive keys (extra, contexts, user data, breadcrumb data, tags,
+    /// request headers), then secrets in its free text (the message, exception values, breadcrumb messages, the
+    /// request's query string).
     pub(crate) fn scrub_event(&self, event: &mut Event) {
         self.keys.scrub_event(event);
         if !self.values.is_active() {
@@ -68,6 +69,9 @@ impl Scrubber {
             if let Some(message) = &mut crumb.message {
                 values.scrub(message);
             }
+        }
+        if let Some(query) = event.request.as_mut().and_then(|r| r.query_string.as_mut()) {
+            values.scrub(query);
         }
     }
 

@@ -263,6 +263,7 @@ impl Processor {
             tags: transaction.tags,
             extra: BTreeMap::new(),
             user: None,
+            request: None,
             contexts: BTreeMap::new(),
             spans,
             dynamic_sampling_context: None,

@@ -1,0 +1,177 @@
+//! [`tower`](https://docs.rs/tower): a layer for HTTP services (feature `tower`), such as an axum router.
+//!
+//! ```no_run
+//! # async fn run() {
+//! let app = axum::Router::new()
+//!     .route("/", axum::routing::get(|| async { "hello" }))
+//!     .layer(faultline::integrations::tower::layer());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
+//! axum::serve(listener, app).await.unwrap();
+//! # }
+//! ```
+//!
+//! For each request the layer:
+//!
+//! - gives the handler a **scope of its own** (see [`crate::FutureExt::bind_scope`]), so
+//!   concurrent requests never see each other's tags, user or breadcrumbs;
+//! - sets the scope's **request data**: method, URL, query string and headers. `Cookie`, `Authorization`,
+//!   `Proxy-Authorization`, `X-Forwarded-For`, `X-Real-IP` and `Forwarded`, and the client's address (axum's
+//!   `ConnectInfo`, feature `axum`) go in only with `send_default_pii`; a body never does;
+//! - starts a **transaction** (op `http.server`) continuing the incoming `sentry-trace`/`baggage` (or
+//!   `traceparent`), named `METHOD route` by axum's `MatchedPath` (feature `axum`) or else `METHOD path`, made the
+//!   scope's current span and finished with the response's status mapped to a span status;
+//! - turns a **panic** in the handler into a `500 Internal Server Error` (the panic hook has reported it, with the
+//!   request attached, as an unhandled fatal event), also when the SDK is disabled;
+//! - with [`Layer::capture_server_errors`], captures a message for each 5xx response.
+
+mod catch_panic;
+mod request_data;
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use catch_panic::CatchPanic;
+
+use crate::FutureExt;
+use crate::hub;
+use crate::performance::incoming::continue_with_source;
+use crate::protocol::{Level, SpanStatus};
+
+/// A layer with the defaults: no message for 5xx responses.
+pub fn layer() -> Layer {
+    Layer::default()
+}
+
+/// The tower layer; built by [`layer()`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Layer {
+    capture_server_errors: bool,
+}
+
+impl Layer {
+    /// Also captures a message (level `error`) for each response with a 5xx status, such as a handler that returns
+    /// 500 without reporting why. Defaults to off.
+    #[must_use]
+    pub fn capture_server_errors(mut self, on: bool) -> Self {
+        self.capture_server_errors = on;
+        self
+    }
+}
+
+impl<S> tower_layer::Layer<S> for Layer {
+    type Service = Service<S>;
+
+    fn layer(&self, inner: S) -> Service<S> {
+        Service {
+            inner,
+            capture_server_errors: self.capture_server_errors,
+        }
+    }
+}
+
+/// The service the [`Layer`] wraps around an HTTP service.
+#[derive(Clone, Debug)]
+pub struct Service<S> {
+    inner: S,
+    capture_server_errors: bool,
+}
+
+/// The future of a request through the layer.
+pub type ResponseFuture<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
+
+impl<S, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for Service<S>
+where
+    S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = http::Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<Self::Response, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let send_default_pii = hub::with_client(|client| client.options.send_default_pii);
+        let Some(send_default_pii) = send_default_pii else {
+            // Disabled: nothing to record, but a panic still becomes a 500.
+            let response = CatchPanic::new(self.inner.call(request));
+            return Box::pin(async move { response.await.unwrap_or_else(|_| Ok(server_error())) });
+        };
+        let data = request_data::request_data(&request, send_default_pii);
+        let (name, source) = transaction_name(&request);
+        let headers: Vec<(String, String)> =
+            ["sentry-trace", "baggage", "traceparent", "tracestate"]
+                .iter()
+                .flat_map(|name| {
+                    request
+                        .headers()
+                        .get_all(*name)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .map(|v| ((*name).to_owned(), v.to_owned()))
+                })
+                .collect();
+        let transaction = continue_with_source(
+            Cow::Owned(name),
+            Cow::Borrowed("http.server"),
+            source,
+            headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        );
+        let capture_server_errors = self.capture_server_errors;
+        let response = CatchPanic::new(self.inner.call(request));
+        Box::pin(
+            async move {
+                crate::configure_scope(|scope| {
+                    scope.set_request(Some(data));
+                    scope.set_span(Some(transaction.clone().into()));
+                });
+                let outcome = response.await;
+                let status = match &outcome {
+                    Ok(Ok(response)) => response.status().as_u16(),
+                    Ok(Err(_)) | Err(_) => 500,
+                };
+                transaction.set_data("http.response.status_code", status);
+                transaction.set_status(
+                    SpanStatus::from_http_status(status).unwrap_or(SpanStatus::UnknownError),
+                );
+                if capture_server_errors
+                    && status >= 500
+                    && outcome.as_ref().is_ok_and(Result::is_ok)
+                {
+                    crate::capture_message(&format!("HTTP {status} response"), Level::Error);
+                }
+                crate::configure_scope(|scope| scope.set_span(None));
+                transaction.finish();
+                match outcome {
+                    Ok(result) => result,
+                    Err(_panic) => Ok(server_error()),
+                }
+            }
+            .bind_scope(),
+        )
+    }
+}
+
+/// The response a handler's panic becomes: `500 Internal Server Error`, with an empty body.
+fn server_error<B: Default>() -> http::Response<B> {
+    let mut response = http::Response::new(B::default());
+    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+/// The transaction's name and how it was chosen: `METHOD route` by axum's `MatchedPath` (feature `axum`), else
+/// `METHOD path`.
+fn transaction_name<B>(request: &http::Request<B>) -> (String, &'static str) {
+    let method = request.method().as_str();
+    #[cfg(feature = "axum")]
+    if let Some(path) = request.extensions().get::<axum::extract::MatchedPath>() {
+        return (format!("{method} {}", path.as_str()), "route");
+    }
+    (format!("{method} {}", request.uri().path()), "url")
+}

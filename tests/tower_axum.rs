@@ -1,0 +1,293 @@
+//! The tower layer on a real axum server (127.0.0.1, a multi-threaded tokio runtime), called by a real HTTP client
+//! (ureq): 200 concurrent requests that each set their own tag and user and raise an error, a handler that panics,
+//! and personal headers, which go in only with `send_default_pii`. Events and transactions go to a loopback server.
+#![cfg(all(feature = "axum", feature = "http"))]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::routing::get;
+use faultline::{ClientOptions, User};
+use serde_json::Value;
+use support::TestServer;
+
+const REQUESTS: usize = 200;
+
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn fail(Path(id): Path<u64>) -> StatusCode {
+    faultline::configure_scope(|scope| {
+        scope.set_tag("id", id);
+        scope.set_user(Some(User {
+            id: Some(id.to_string()),
+            ..User::default()
+        }));
+    });
+    faultline::add_breadcrumb(faultline::Breadcrumb::new("order", format!("order {id}")));
+    tokio::time::sleep(Duration::from_millis(1 + id % 5)).await;
+    let err = format!("order {id}").parse::<u32>().unwrap_err();
+    faultline::capture_error(&err);
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
+async fn panics() -> &'static str {
+    panic!("the handler panicked")
+}
+
+/// Serves the app on 127.0.0.1 (a free port) in `runtime`; returns its address.
+fn serve(runtime: &tokio::runtime::Runtime) -> SocketAddr {
+    serve_with(runtime, faultline::integrations::tower::layer())
+}
+
+fn serve_with(
+    runtime: &tokio::runtime::Runtime,
+    layer: faultline::integrations::tower::Layer,
+) -> SocketAddr {
+    let app = Router::new()
+        .route("/", get(|| async { "ok" }))
+        .route("/fail/{id}", get(fail))
+        .route("/panic", get(panics))
+        .route(
+            "/unavailable",
+            get(|| async { StatusCode::SERVICE_UNAVAILABLE }),
+        )
+        .layer(layer);
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+fn client() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build(),
+    )
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The events and transactions the server received.
+fn received(server: &TestServer) -> (Vec<Value>, Vec<Value>) {
+    let (mut events, mut transactions) = (Vec::new(), Vec::new());
+    for request in server.requests() {
+        let envelope = request.envelope();
+        if let Some(event) = envelope.event() {
+            events.push(event);
+        }
+        if let Some((_, payload)) = envelope.item("transaction") {
+            transactions.push(serde_json::from_slice(payload).unwrap());
+        }
+    }
+    (events, transactions)
+}
+
+#[test]
+fn concurrent_requests_keep_their_own_scopes_and_requests() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .dsn(server.dsn("k", 1))
+            .spool_dir(None)
+            .queue_size(2 * REQUESTS + 10)
+            .traces_sample_rate(1.0),
+    )
+    .unwrap();
+    let runtime = runtime();
+    let addr = serve(&runtime);
+    let threads: Vec<_> = (0..REQUESTS)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let response = client()
+                    .get(format!("http://{addr}/fail/{i}?attempt=1"))
+                    .header("Cookie", "session=secret")
+                    .call()
+                    .unwrap();
+                assert_eq!(response.status(), 500);
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let ok = client().get(format!("http://{addr}/")).call().unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(faultline::flush(Duration::from_secs(20)));
+    drop(guard);
+    drop(runtime);
+
+    let (events, transactions) = received(&server);
+    assert_eq!(events.len(), REQUESTS, "one error per request");
+    let traces: BTreeMap<String, &Value> = transactions
+        .iter()
+        .map(|t| {
+            (
+                t["contexts"]["trace"]["trace_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                t,
+            )
+        })
+        .collect();
+    assert_eq!(
+        transactions.len(),
+        REQUESTS + 1,
+        "a transaction per request"
+    );
+    for event in &events {
+        let id = event["tags"]["id"].as_str().expect("its request's tag");
+        assert_eq!(event["user"]["id"], id, "{event}");
+        let url = event["request"]["url"].as_str().unwrap();
+        assert_eq!(url, format!("http://{addr}/fail/{id}"), "{event}");
+        assert_eq!(event["request"]["method"], "GET");
+        assert_eq!(event["request"]["query_string"], "attempt=1");
+        assert!(
+            event["request"]["headers"].get("Cookie").is_none(),
+            "no cookie without send_default_pii: {event}"
+        );
+        let crumbs: Vec<&str> = event["breadcrumbs"]["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|b| b["message"].as_str())
+            .collect();
+        assert_eq!(crumbs, [format!("order {id}")]);
+        // The error belongs to its own request's transaction.
+        let trace = event["contexts"]["trace"]["trace_id"].as_str().unwrap();
+        let transaction = traces[trace];
+        assert_eq!(transaction["request"]["url"], url);
+        assert_eq!(transaction["transaction"], "GET /fail/{id}");
+        assert_eq!(transaction["transaction_info"]["source"], "route");
+        assert_eq!(transaction["contexts"]["trace"]["status"], "internal_error");
+    }
+    let root = transactions
+        .iter()
+        .find(|t| t["transaction"] == "GET /")
+        .expect("the 200's transaction");
+    assert_eq!(root["contexts"]["trace"]["status"], "ok");
+}
+
+#[test]
+fn a_panicking_handler_gives_a_500_and_one_fatal_event_with_the_request() {
+    let _serial = serial();
+    for pii in [false, true] {
+        let server = TestServer::ok();
+        let guard = faultline::try_init(
+            ClientOptions::new()
+                .dsn(server.dsn("k", 1))
+                .spool_dir(None)
+                .send_default_pii(pii),
+        )
+        .unwrap();
+        let runtime = runtime();
+        let addr = serve(&runtime);
+        let response = client()
+            .get(format!("http://{addr}/panic"))
+            .header("Authorization", "Bearer t0k3n")
+            .header("Cookie", "session=abc")
+            .call()
+            .unwrap();
+        assert_eq!(response.status(), 500);
+        // The server still serves.
+        let ok = client().get(format!("http://{addr}/")).call().unwrap();
+        assert_eq!(ok.status(), 200);
+        assert!(faultline::flush(Duration::from_secs(10)));
+        drop(guard);
+        drop(runtime);
+        let (events, _) = received(&server);
+        assert_eq!(events.len(), 1, "one event for the panic");
+        let event = &events[0];
+        assert_eq!(event["level"], "fatal");
+        assert_eq!(
+            event["exception"]["values"][0]["mechanism"]["handled"],
+            false
+        );
+        assert_eq!(event["request"]["url"], format!("http://{addr}/panic"));
+        let headers = &event["request"]["headers"];
+        if pii {
+            assert_eq!(headers["Cookie"], "session=abc");
+            assert_eq!(headers["Authorization"], "Bearer t0k3n");
+        } else {
+            assert!(headers.get("Cookie").is_none(), "{headers}");
+            assert!(headers.get("Authorization").is_none(), "{headers}");
+        }
+    }
+}
+
+#[test]
+fn request_secrets_are_scrubbed_without_send_default_pii() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard =
+        faultline::try_init(ClientOptions::new().dsn(server.dsn("k", 1)).spool_dir(None)).unwrap();
+    let runtime = runtime();
+    let addr = serve(&runtime);
+    let response = client()
+        .get(format!("http://{addr}/fail/3?token=abc123&page=2"))
+        .header("X-Api-Key", "k-42")
+        .call()
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+    drop(runtime);
+    let (events, _) = received(&server);
+    let request = &events[0]["request"];
+    assert_eq!(request["query_string"], "token=[Filtered]&page=2");
+    assert_eq!(request["headers"]["X-Api-Key"], "[Filtered]");
+}
+
+#[test]
+fn server_errors_are_captured_when_asked() {
+    let _serial = serial();
+    for capture in [false, true] {
+        let server = TestServer::ok();
+        let guard =
+            faultline::try_init(ClientOptions::new().dsn(server.dsn("k", 1)).spool_dir(None))
+                .unwrap();
+        let runtime = runtime();
+        let layer = faultline::integrations::tower::layer().capture_server_errors(capture);
+        let addr = serve_with(&runtime, layer);
+        let response = client()
+            .get(format!("http://{addr}/unavailable"))
+            .call()
+            .unwrap();
+        assert_eq!(response.status(), 503);
+        assert!(faultline::flush(Duration::from_secs(10)));
+        drop(guard);
+        drop(runtime);
+        let (events, _) = received(&server);
+        if capture {
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0]["message"], "HTTP 503 response");
+            assert_eq!(
+                events[0]["request"]["url"],
+                format!("http://{addr}/unavailable")
+            );
+        } else {
+            assert!(events.is_empty());
+        }
+    }
+}
