@@ -85,6 +85,51 @@ impl Error for ConfigError {
     }
 }
 
+/// Serves an axum app behind the tower layer on 127.0.0.1 and calls `GET /fail/9`, whose handler tags its scope,
+/// captures an error and answers 500; returns that error's id. `None` without the `axum` feature.
+fn axum_request() -> Option<faultline::EventId> {
+    #[cfg(feature = "axum")]
+    {
+        use std::sync::Mutex;
+        static CAPTURED: Mutex<Option<faultline::EventId>> = Mutex::new(None);
+        async fn fail(axum::extract::Path(id): axum::extract::Path<u64>) -> axum::http::StatusCode {
+            faultline::configure_scope(|scope| scope.set_tag("id", id));
+            let err = "nine".parse::<u32>().unwrap_err();
+            *CAPTURED.lock().unwrap() = Some(faultline::capture_error(&err));
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let app = axum::Router::new()
+            .route("/fail/{id}", axum::routing::get(fail))
+            .layer(faultline::integrations::tower::layer());
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind 127.0.0.1");
+        let addr = listener.local_addr().expect("the address");
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build(),
+        );
+        let response = agent
+            .get(format!("http://{addr}/fail/9"))
+            .call()
+            .expect("the axum server answers");
+        assert_eq!(response.status(), 500);
+        drop(runtime);
+        let id = CAPTURED.lock().unwrap().take();
+        assert!(id.is_some(), "the handler captured its error");
+        id
+    }
+    #[cfg(not(feature = "axum"))]
+    None
+}
+
 fn load_port(text: &str) -> Result<u16, ConfigError> {
     text.parse::<u16>().map_err(|source| ConfigError {
         source: ParseError { source },
@@ -173,6 +218,8 @@ fn error_message_and_panic_reach_bugsink() {
     log::warn!(target: "e2e::orders", "payment provider slow");
     log::error!(target: "e2e::orders", "payment declined for order {}", 7);
     let log_id = faultline::last_event_id().expect("the logged error was captured");
+    // An error from an axum handler behind the tower layer: its tag and request data must be stored.
+    let axum_hex: Option<String> = axum_request().map(|id| id.to_string());
     let flushed = faultline::flush(Duration::from_secs(10));
     let stats = faultline::stats();
     drop(guard);
@@ -214,6 +261,7 @@ fn error_message_and_panic_reach_bugsink() {
     // ---- Read back. Bugsink digests events inside the ingest request, so they should be there already; poll anyway.
     let read_started = Instant::now();
     let deadline = read_started + READ_BACK_TIMEOUT;
+    let expected_events = 4 + usize::from(axum_hex.is_some());
     let new_events: BTreeMap<String, String> = loop {
         let seen = match api.event_ids() {
             Ok(all) => {
@@ -224,7 +272,8 @@ fn error_message_and_panic_reach_bugsink() {
                 if new.contains_key(&error_hex)
                     && new.contains_key(&message_hex)
                     && new.contains_key(&log_hex)
-                    && new.len() >= 4
+                    && axum_hex.as_ref().is_none_or(|hex| new.contains_key(hex))
+                    && new.len() >= expected_events
                 {
                     break new;
                 }
@@ -251,13 +300,25 @@ fn error_message_and_panic_reach_bugsink() {
 
     let mut checks = Checks::default();
     checks.check(
-        new_events.len() == 4,
+        new_events.len() == expected_events,
         format!(
-            "expected exactly 4 new events, Bugsink holds {}: {:?}",
+            "expected exactly {expected_events} new events, Bugsink holds {}: {:?}",
             new_events.len(),
             new_events.keys()
         ),
     );
+    if let Some(hex) = &axum_hex {
+        let label = format!("axum {hex}");
+        let data = &events[hex]["data"];
+        checks.eq(&label, "tags.id", &tag(data, "id"), "9");
+        checks.eq(&label, "request.method", &data["request"]["method"], "GET");
+        checks.check(
+            data["request"]["url"]
+                .as_str()
+                .is_some_and(|url| url.ends_with("/fail/9")),
+            format!("{label}: request.url is {}", data["request"]["url"]),
+        );
+    }
     for (hex, detail) in &events {
         let data = &detail["data"];
         checks.check(
@@ -368,6 +429,7 @@ fn error_message_and_panic_reach_bugsink() {
         **hex != error_hex
             && **hex != message_hex
             && **hex != log_hex
+            && axum_hex.as_ref() != Some(*hex)
             && values(&detail["data"], "exception")
                 .iter()
                 .any(|e| e["mechanism"]["type"] == "panic")
