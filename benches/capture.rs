@@ -150,6 +150,10 @@ fn main() {
     if wanted('m') {
         bound_future_poll();
     }
+    #[cfg(feature = "axum")]
+    if wanted('n') {
+        tower_layer_per_request();
+    }
 
     if let (Some(floor), Some(capture)) = (floor, capture) {
         println!(
@@ -405,6 +409,158 @@ fn bound_future_poll() {
             .saturating_sub(unbound.median.as_nanos())
     );
     drop(guard);
+    println!();
+}
+
+/// (n) What the tower layer adds per request: a hello-world axum handler over loopback HTTP/1.1 (one keep-alive
+/// connection), without the layer, with it and performance monitoring off (no transaction recorded), and with it
+/// and every transaction recorded. Rounds alternate, so the machine's drift falls on all three alike.
+#[cfg(feature = "axum")]
+fn tower_layer_per_request() {
+    use std::net::SocketAddr;
+
+    fn serve(runtime: &tokio::runtime::Runtime, layered: bool) -> SocketAddr {
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let app = if layered {
+            app.layer(faultline::integrations::tower::layer())
+        } else {
+            app
+        };
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let agent = ureq::Agent::new_with_config(ureq::Agent::config_builder().build());
+    let plain = serve(&runtime, false);
+    let layered = serve(&runtime, true);
+    let (mut bare, mut off, mut on) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..5 {
+        for (addr, rate, samples) in [
+            (plain, None, &mut bare),
+            (layered, None, &mut off),
+            (layered, Some(1.0), &mut on),
+        ] {
+            let mut options = ClientOptions::new()
+                .transport(Sink::default())
+                .queue_size(1 << 16);
+            if let Some(rate) = rate {
+                options = options.traces_sample_rate(rate);
+            }
+            let guard = faultline::init(options);
+            let url = format!("http://{addr}/");
+            for _ in 0..200 {
+                agent.get(&url).call().unwrap();
+            }
+            let s = harness::time_each(
+                2_000,
+                |_| {
+                    black_box(agent.get(&url).call().unwrap().status());
+                },
+                |_| {},
+            );
+            samples.push(s);
+            drop(guard);
+        }
+        let _ = round;
+    }
+    // The same handler called in process (the router as a tower service, driven by a current-thread runtime):
+    // no network, so the layer's own cost stands out of the noise.
+    let local = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (mut bare_local, mut off_local, mut on_local) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..5 {
+        for (layered, rate, samples) in [
+            (false, None, &mut bare_local),
+            (true, None, &mut off_local),
+            (true, Some(1.0), &mut on_local),
+        ] {
+            let mut options = ClientOptions::new()
+                .transport(Sink::default())
+                .queue_size(1 << 16);
+            if let Some(rate) = rate {
+                options = options.traces_sample_rate(rate);
+            }
+            let guard = faultline::init(options);
+            let router = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+            let mut service = if layered {
+                axum::Router::new()
+                    .merge(router)
+                    .layer(faultline::integrations::tower::layer())
+            } else {
+                router
+            };
+            let s = harness::time_each(
+                20_000,
+                |_| {
+                    let request = axum::http::Request::get("/")
+                        .body(axum::body::Body::empty())
+                        .unwrap();
+                    let response =
+                        local.block_on(tower_service::Service::call(&mut service, request));
+                    black_box(response.unwrap().status());
+                },
+                |_| {},
+            );
+            samples.push(s);
+            drop(guard);
+        }
+    }
+    let median = |v: &Vec<Summary>| Summary::median_of(v);
+    let (bare_local, off_local, on_local) =
+        (median(&bare_local), median(&off_local), median(&on_local));
+    println!("(n) the tower layer on a hello-world axum handler, 5 rounds");
+    println!(
+        "    in process, without the layer:                {}",
+        bare_local.line()
+    );
+    println!(
+        "    in process, with it, no transaction recorded: {}",
+        off_local.line()
+    );
+    println!(
+        "    in process, with it, every transaction:       {}",
+        on_local.line()
+    );
+    println!(
+        "    added at the median: {} ns without a transaction, {} ns with one",
+        off_local
+            .median
+            .as_nanos()
+            .saturating_sub(bare_local.median.as_nanos()),
+        on_local
+            .median
+            .as_nanos()
+            .saturating_sub(bare_local.median.as_nanos())
+    );
+    let (bare, off, on) = (median(&bare), median(&off), median(&on));
+    println!("    over loopback HTTP/1.1 (one keep-alive connection), rounds of 2,000:");
+    println!(
+        "    over loopback, without the layer:             {}",
+        bare.line()
+    );
+    println!(
+        "    over loopback, with it, no transaction:       {}",
+        off.line()
+    );
+    println!(
+        "    over loopback, with it, every transaction:    {}",
+        on.line()
+    );
+    println!(
+        "    added at the median: {} ns without a transaction, {} ns with one",
+        off.median.as_nanos().saturating_sub(bare.median.as_nanos()),
+        on.median.as_nanos().saturating_sub(bare.median.as_nanos())
+    );
     println!();
 }
 
