@@ -419,6 +419,17 @@ fn bound_future_poll() {
 fn tower_layer_per_request() {
     use std::net::SocketAddr;
 
+    /// The SDK with a discarding transport, at `traces_sample_rate` `rate` (performance monitoring off for `None`).
+    fn init_with_rate(rate: Option<f64>) -> faultline::InitGuard {
+        let mut options = ClientOptions::new()
+            .transport(Sink::default())
+            .queue_size(1 << 16);
+        if let Some(rate) = rate {
+            options = options.traces_sample_rate(rate);
+        }
+        faultline::init(options)
+    }
+
     fn serve(runtime: &tokio::runtime::Runtime, layered: bool) -> SocketAddr {
         let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
         let app = if layered {
@@ -449,13 +460,7 @@ fn tower_layer_per_request() {
             (layered, None, &mut off),
             (layered, Some(1.0), &mut on),
         ] {
-            let mut options = ClientOptions::new()
-                .transport(Sink::default())
-                .queue_size(1 << 16);
-            if let Some(rate) = rate {
-                options = options.traces_sample_rate(rate);
-            }
-            let guard = faultline::init(options);
+            let guard = init_with_rate(rate);
             let url = format!("http://{addr}/");
             for _ in 0..200 {
                 agent.get(&url).call().unwrap();
@@ -484,13 +489,7 @@ fn tower_layer_per_request() {
             (true, None, &mut off_local),
             (true, Some(1.0), &mut on_local),
         ] {
-            let mut options = ClientOptions::new()
-                .transport(Sink::default())
-                .queue_size(1 << 16);
-            if let Some(rate) = rate {
-                options = options.traces_sample_rate(rate);
-            }
-            let guard = faultline::init(options);
+            let guard = init_with_rate(rate);
             let router = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
             let mut service = if layered {
                 axum::Router::new()
