@@ -92,12 +92,16 @@ impl<F: Future> Future for BoundFuture<F> {
         let hub = match std::mem::replace(this.binding, Binding::Polling) {
             Binding::Snapshot(scope) => Arc::new(Hub::new(scope)),
             Binding::Hub(hub) => hub,
-            // A poll that panicked left it so: start again from an empty scope rather than the thread's.
+            // A poll that panicked left it so: go on with an empty scope rather than the thread's.
             Binding::Polling => Arc::new(Hub::new(Arc::default())),
         };
         match hub::swap_task_hub(Some(hub)) {
             Ok(previous) => {
+                // Should the poll panic, the thread gets its previous hub back as the panic unwinds, rather than
+                // keeping this future's for whatever runs on it next.
+                let mut restore = Restore(Some(previous));
                 let output = this.inner.poll(cx);
+                let previous = restore.0.take().flatten();
                 if let Ok(Some(hub)) = hub::swap_task_hub(previous) {
                     *this.binding = Binding::Hub(hub);
                 }
@@ -110,6 +114,17 @@ impl<F: Future> Future for BoundFuture<F> {
                 }
                 this.inner.poll(cx)
             }
+        }
+    }
+}
+
+/// Puts the thread's previous hub back when dropped armed: on the unwinding of a poll that panicked.
+struct Restore(Option<Option<Arc<Hub>>>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0.take() {
+            let _ = hub::swap_task_hub(previous);
         }
     }
 }

@@ -14,8 +14,15 @@ use support::TestServer;
 
 const TASKS: usize = 200;
 
+/// The tests install the process-wide client, so they take turns.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn concurrent_tasks_keep_their_own_scopes() {
+    let _serial = serial();
     let server = TestServer::ok();
     let guard = faultline::try_init(
         ClientOptions::new()
@@ -91,4 +98,39 @@ fn concurrent_tasks_keep_their_own_scopes() {
     let parent = &events["parent"];
     assert!(parent["tags"].get("task").is_none(), "{parent}");
     assert!(parent.get("user").is_none(), "{parent}");
+}
+
+#[test]
+fn a_bound_future_that_panics_leaves_the_thread_its_own_scope() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+
+    let _serial = serial();
+    let transport = faultline::test::TestTransport::new();
+    let guard = faultline::init(ClientOptions::new().transport(transport.clone()));
+    let mut task = std::pin::pin!(
+        async {
+            faultline::configure_scope(|scope| scope.set_tag("task", "doomed"));
+            panic!("the task panicked");
+        }
+        .bind_scope()
+    );
+    let mut cx = Context::from_waker(Waker::noop());
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = task.as_mut().poll(&mut cx);
+    }));
+    assert!(polled.is_err());
+    faultline::capture_message("after", Level::Info);
+    assert!(faultline::flush(Duration::from_secs(5)));
+    drop(guard);
+    let after = transport
+        .take_events()
+        .into_iter()
+        .find(|e| e.message.as_deref() == Some("after"))
+        .expect("the event after the panic");
+    assert!(
+        !after.tags.contains_key("task"),
+        "the panicked task's scope stayed current: {:?}",
+        after.tags
+    );
 }
