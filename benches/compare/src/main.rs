@@ -21,6 +21,7 @@ mod faultline_sdk;
 mod sentry_sdk;
 mod spans;
 mod tally;
+mod tower;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -85,14 +86,13 @@ fn main() {
     if let Some(role) = harness::child_role() {
         return child(&role);
     }
-    let only_spans = match std::env::args().nth(1).as_deref() {
-        None => false,
-        Some("spans") => true,
-        Some(other) => {
-            eprintln!("unknown argument `{other}`; usage: faultline-compare [spans]");
-            std::process::exit(2);
-        }
-    };
+    let only = std::env::args().nth(1);
+    if let Some(other) = only.as_deref().filter(|a| !matches!(*a, "spans" | "tower")) {
+        eprintln!("unknown argument `{other}`; usage: faultline-compare [spans | tower]");
+        std::process::exit(2);
+    }
+    let only_spans = only.as_deref() == Some("spans");
+    let only_tower = only.as_deref() == Some("tower");
     let started = Instant::now();
     println!("faultline (this tree) vs sentry 0.49.5 vs a bare backtrace::trace walk, in one run");
     let timer = harness::timer_overhead().median;
@@ -101,6 +101,14 @@ fn main() {
         fmt_dur(timer)
     );
     println!("load average at the start: {}", harness::load_average());
+    if only_tower {
+        println!();
+        print_tower(&tower::measure(ROUNDS));
+        println!();
+        println!("load average at the end: {}", harness::load_average());
+        println!("total run time {:.1} s", started.elapsed().as_secs_f64());
+        return;
+    }
     if only_spans {
         println!();
         print_spans(&spans::measure(ROUNDS), timer);
@@ -301,6 +309,8 @@ fn main() {
     println!();
     print_spans(&spans::measure(ROUNDS), timer);
     println!();
+    print_tower(&tower::measure(ROUNDS));
+    println!();
     end_to_end(&err);
     println!();
     peak_rss();
@@ -402,6 +412,48 @@ fn times(ratio: f64) -> String {
 /// The span and transaction rows, the rounds behind them, and how they compare with the targets: faultline at least
 /// 3× cheaper than sentry in both, a sampled child span's start and finish within 1 µs, an unsampled transaction's
 /// within 100 ns (medians, the timer's own cost included).
+fn print_tower(r: &tower::TowerRounds) {
+    let bare = Summary::median_of(&r.bare);
+    println!(
+        "tower layers on a hello-world axum handler called in process (current-thread runtime), {} requests per layer \
+         and rate in {ROUNDS} rounds; sentry: NewSentryLayer (bind_hub) + SentryHttpLayer with transactions",
+        tower::REQUESTS
+    );
+    println!(
+        "{:<44} {:>10} {:>10} {:>10} {:>10} {:>12}",
+        "per request (median / p99)", "faultline", "p99", "sentry", "p99", "added fl/s"
+    );
+    println!(
+        "{:<44} {:>10} {:>10}",
+        "no layer",
+        fmt_dur(bare.median),
+        fmt_dur(bare.p99)
+    );
+    for (name, faultline, sentry) in [
+        ("traces_sample_rate 0.0 (unsampled)", &r.faultline_unsampled, &r.sentry_unsampled),
+        ("traces_sample_rate 1.0 (recorded)", &r.faultline_sampled, &r.sentry_sampled),
+    ] {
+        let (f, s) = (Summary::median_of(faultline), Summary::median_of(sentry));
+        let added = |x: &Summary| x.median.saturating_sub(bare.median);
+        let ratio = added(&s).as_secs_f64() / added(&f).as_secs_f64().max(1e-9);
+        println!(
+            "{:<44} {:>10} {:>10} {:>10} {:>10} {:>11.1}×",
+            name,
+            fmt_dur(f.median),
+            fmt_dur(f.p99),
+            fmt_dur(s.median),
+            fmt_dur(s.p99),
+            ratio
+        );
+        println!(
+            "{:<44} {:>10} {:>21}",
+            "  added by the layer",
+            fmt_dur(added(&f)),
+            fmt_dur(added(&s))
+        );
+    }
+}
+
 fn print_spans(r: &spans::SpanRounds, timer: Duration) {
     let floor = Summary::median_of(&r.floor);
     let rows = [
