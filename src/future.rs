@@ -59,11 +59,35 @@ impl<F: Future> FutureExt for F {}
 
 pin_project_lite::pin_project! {
     /// A future with a scope of its own; see [`FutureExt::bind_scope`]. `Send` when the future is.
+    ///
+    /// Its scope is current while it is polled and while it is dropped, so what its state does when it goes (a
+    /// request cancelled mid-way drops its transaction) happens in its own scope too.
     #[must_use = "futures do nothing unless polled"]
     pub struct BoundFuture<F> {
+        // `None` only once dropped.
         #[pin]
-        inner: F,
+        inner: Option<F>,
         binding: Binding,
+    }
+
+    impl<F> PinnedDrop for BoundFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            let hub = match std::mem::replace(this.binding, Binding::Polling) {
+                Binding::Snapshot(scope) => Arc::new(Hub::new(scope)),
+                Binding::Hub(hub) => hub,
+                Binding::Polling => Arc::new(Hub::new(Arc::default())),
+            };
+            match hub::swap_task_hub(Some(hub)) {
+                Ok(previous) => {
+                    let mut restore = Restore(Some(previous));
+                    this.inner.set(None);
+                    let previous = restore.0.take().flatten();
+                    let _ = hub::swap_task_hub(previous);
+                }
+                Err(_) => this.inner.set(None),
+            }
+        }
     }
 }
 
@@ -78,7 +102,7 @@ enum Binding {
 impl<F> BoundFuture<F> {
     fn new(inner: F, scope: Arc<Scope>) -> Self {
         BoundFuture {
-            inner,
+            inner: Some(inner),
             binding: Binding::Snapshot(scope),
         }
     }
@@ -100,7 +124,7 @@ impl<F: Future> Future for BoundFuture<F> {
                 // Should the poll panic, the thread gets its previous hub back as the panic unwinds, rather than
                 // keeping this future's for whatever runs on it next.
                 let mut restore = Restore(Some(previous));
-                let output = this.inner.poll(cx);
+                let output = poll_inner(this.inner, cx);
                 let previous = restore.0.take().flatten();
                 if let Ok(Some(hub)) = hub::swap_task_hub(previous) {
                     *this.binding = Binding::Hub(hub);
@@ -112,9 +136,17 @@ impl<F: Future> Future for BoundFuture<F> {
                 if let Some(hub) = hub {
                     *this.binding = Binding::Hub(hub);
                 }
-                this.inner.poll(cx)
+                poll_inner(this.inner, cx)
             }
         }
+    }
+}
+
+/// Polls the inner future, which is there until the bound future is dropped.
+fn poll_inner<F: Future>(inner: Pin<&mut Option<F>>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    match inner.as_pin_mut() {
+        Some(inner) => inner.poll(cx),
+        None => Poll::Pending,
     }
 }
 

@@ -208,6 +208,18 @@ impl Hub {
         read(&self.stack).last().cloned().unwrap_or_default()
     }
 
+    /// A snapshot of the current scope if the stack can be read without waiting: `None` while it is being changed,
+    /// which includes a change on this very thread (code run from a scope callback, or a value the change drops).
+    pub(crate) fn try_top(&self) -> Option<Arc<Scope>> {
+        match self.stack.try_read() {
+            Ok(stack) => Some(stack.last().cloned().unwrap_or_default()),
+            Err(std::sync::TryLockError::Poisoned(e)) => {
+                Some(e.into_inner().last().cloned().unwrap_or_default())
+            }
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// Changes the current scope in place (copying it first if an event still holds the old snapshot).
     pub(crate) fn configure<R>(&self, f: impl FnOnce(&mut Scope) -> R) -> R {
         let mut stack = write(&self.stack);
@@ -371,7 +383,10 @@ pub(crate) fn swap_task_hub(hub: Option<Arc<Hub>>) -> Result<Option<Arc<Hub>>, O
 /// them. Here rather than in `client.rs`, which never sees the hub.
 impl TransactionSink for Client {
     fn send(&self, transaction: FinishedTransaction) {
-        let scope = Hub::with_current(|hub| hub.top());
+        // A transaction can end while this thread changes its scope (its last handle dropped by `set_span`, a
+        // popped scope, or `finish` called from a scope callback): never wait for that change, which would wait for
+        // us. It then goes without the scope's tags and user.
+        let scope = Hub::with_current(|hub| hub.try_top()).unwrap_or_default();
         self.capture_transaction(scope, transaction);
     }
 }

@@ -433,8 +433,8 @@ impl ClientOptions {
     /// Sets the longest pause between attempts while the server cannot be reached. Defaults to 60 seconds.
     ///
     /// After a failure (no answer, a timeout, a 408 or a 5xx) delivery waits before it tries again, twice as long
-    /// at most after each failure in a row (1, 2, 4, … seconds, with random jitter), up to this cap; a
-    /// `Retry-After` from the server can make one pause longer. Nothing is given up meanwhile: what cannot be
+    /// at most after each failure in a row (1, 2, 4, … seconds, with random jitter), up to this cap, and never less
+    /// than 100 ms; a `Retry-After` from the server can make one pause longer. Nothing is given up meanwhile: what cannot be
     /// sent waits in the spool. A smaller cap finds a recovered server sooner, at the cost of more requests to
     /// one that is still down. `docs/delivery.md` has the whole policy.
     #[must_use]

@@ -134,3 +134,42 @@ fn a_bound_future_that_panics_leaves_the_thread_its_own_scope() {
         after.tags
     );
 }
+
+#[test]
+fn a_bound_future_dropped_mid_way_drops_its_state_in_its_own_scope() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+
+    /// Captures a message when dropped, as a cancelled request's transaction is sent when its last handle goes.
+    struct ReportOnDrop;
+    impl Drop for ReportOnDrop {
+        fn drop(&mut self) {
+            faultline::capture_message("dropped", Level::Info);
+        }
+    }
+
+    let _serial = serial();
+    let transport = faultline::test::TestTransport::new();
+    let guard = faultline::init(ClientOptions::new().transport(transport.clone()));
+    let mut task = Box::pin(
+        async {
+            faultline::configure_scope(|scope| scope.set_tag("request", "r-1"));
+            let _state = ReportOnDrop;
+            std::future::pending::<()>().await;
+        }
+        .bind_scope(),
+    );
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(task.as_mut().poll(&mut cx).is_pending());
+    faultline::configure_scope(|scope| scope.set_tag("outside", "yes"));
+    drop(task);
+    assert!(faultline::flush(Duration::from_secs(5)));
+    drop(guard);
+    let dropped = transport
+        .take_events()
+        .into_iter()
+        .find(|e| e.message.as_deref() == Some("dropped"))
+        .expect("the state's event");
+    assert_eq!(dropped.tags.get("request").map(String::as_str), Some("r-1"));
+    assert!(!dropped.tags.contains_key("outside"), "{:?}", dropped.tags);
+}

@@ -240,8 +240,13 @@ fn a_panicking_handler_gives_a_500_and_one_fatal_event_with_the_request() {
 fn request_secrets_are_scrubbed_without_send_default_pii() {
     let _serial = serial();
     let server = TestServer::ok();
-    let guard =
-        faultline::try_init(ClientOptions::new().dsn(server.dsn("k", 1)).spool_dir(None)).unwrap();
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .dsn(server.dsn("k", 1))
+            .spool_dir(None)
+            .traces_sample_rate(1.0),
+    )
+    .unwrap();
     let runtime = runtime();
     let addr = serve(&runtime);
     let response = client()
@@ -253,10 +258,11 @@ fn request_secrets_are_scrubbed_without_send_default_pii() {
     assert!(faultline::flush(Duration::from_secs(10)));
     drop(guard);
     drop(runtime);
-    let (events, _) = received(&server);
-    let request = &events[0]["request"];
-    assert_eq!(request["query_string"], "token=[Filtered]&page=2");
-    assert_eq!(request["headers"]["X-Api-Key"], "[Filtered]");
+    let (events, transactions) = received(&server);
+    for request in [&events[0]["request"], &transactions[0]["request"]] {
+        assert_eq!(request["query_string"], "token=[Filtered]&page=2");
+        assert_eq!(request["headers"]["X-Api-Key"], "[Filtered]");
+    }
 }
 
 #[test]

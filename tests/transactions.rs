@@ -441,3 +441,39 @@ fn traces_sample_rate_samples_its_share_of_transactions() {
         }
     }
 }
+
+#[test]
+fn a_transaction_whose_last_handle_goes_while_the_scope_changes_does_not_hang() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(options(&server).traces_sample_rate(1.0)).unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // The scope holds the only handle; replacing it drops the transaction inside the scope's change.
+        let transaction = faultline::start_transaction("replaced", "task");
+        faultline::configure_scope(|scope| scope.set_span(Some(transaction.into())));
+        faultline::configure_scope(|scope| scope.set_span(None));
+        // The same through a pushed scope that is popped, and a `finish` from inside a scope callback.
+        {
+            let _pushed = faultline::push_scope();
+            let popped = faultline::start_transaction("popped", "task");
+            faultline::configure_scope(|scope| scope.set_span(Some(popped.into())));
+        }
+        let inside = faultline::start_transaction("inside", "task");
+        faultline::configure_scope(|_| inside.finish());
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("no deadlock");
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+    let names: BTreeSet<String> = transactions(&server)
+        .iter()
+        .map(|t| t["transaction"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["replaced".into(), "popped".into(), "inside".into()])
+    );
+}

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::retry;
 
-/// The shortest pause after a failure, so a flapping server is not hammered when the jitter rolls near zero
-/// (shorter only when the maximum delay itself is).
+/// The shortest pause after a failure, so a flapping server is not hammered when the jitter rolls near zero, nor
+/// probed in a busy loop with a `max_retry_delay` of zero.
 const MIN_PROBE_DELAY: Duration = Duration::from_millis(100);
 
 /// Failed attempts in a row, and the pause they earned.
@@ -88,8 +88,7 @@ impl Offline {
             return;
         }
         self.failures = self.failures.saturating_add(1);
-        let delay = retry::next_delay(self.failures, roll, self.max_delay)
-            .max(MIN_PROBE_DELAY.min(self.max_delay));
+        let delay = retry::next_delay(self.failures, roll, self.max_delay).max(MIN_PROBE_DELAY);
         self.until = now.checked_add(delay).max(asked_until);
         self.asked_until = asked_until;
         self.probed_early = false;
@@ -165,13 +164,18 @@ mod tests {
     }
 
     #[test]
-    fn the_cap_bounds_every_step() {
-        let cap = Duration::from_millis(50);
+    fn the_cap_bounds_every_step_and_the_floor_holds_under_it() {
+        let cap = Duration::from_millis(300);
         let now = Instant::now();
         let mut offline = Offline::new(cap);
         for _ in 0..20 {
             offline.failed(now, 0.999, None);
             assert!(offline.until().unwrap() <= now + cap);
         }
+        // A cap of zero would make a busy loop of probes: the floor still holds.
+        let mut zero = Offline::new(Duration::ZERO);
+        zero.failed(now, 0.5, None);
+        assert_eq!(zero.until(), Some(now + MIN_PROBE_DELAY));
+        assert!(zero.is_offline(now));
     }
 }

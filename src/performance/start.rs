@@ -51,36 +51,54 @@ pub(crate) fn start(
         sampled: false,
         rate: 0.0,
     };
-    // The client is only read here; a reference is taken for a sampled transaction alone, which needs one to go
-    // to when it ends. An unsampled one is counted now and then costs nothing more.
+    // The client is only read here, under the client slot's read lock; a reference is taken for a sampled
+    // transaction alone, which needs one to go to when it ends, and for a `traces_sampler`, which is the program's
+    // own code and so never runs under the lock (it may use the SDK, while another thread waits to replace the
+    // client). An unsampled transaction is counted now and then costs nothing more.
     let mut decided = false;
-    let sampled = hub::with_client(|client| {
+    let context = SamplingContext {
+        name: &name,
+        op: &op,
+        parent_sampled: parent.sampled,
+    };
+    let with_sampler = hub::with_client(|client| {
         let options = &client.options;
         let enabled = options.traces_sample_rate.is_some() || options.traces_sampler.is_some();
         if !enabled || options.errors_only {
             return None;
         }
         decided = true;
-        let context = SamplingContext {
-            name: &name,
-            op: &op,
-            parent_sampled: parent.sampled,
-        };
-        decision = sampler::decide(
-            options.traces_sample_rate,
-            options.traces_sampler.as_ref(),
-            &context,
-            sample_rand,
-        );
+        if options.traces_sampler.is_some() {
+            return Some(true);
+        }
+        decision = sampler::decide(options.traces_sample_rate, None, &context, sample_rand);
         if !decision.sampled {
             client.transaction_sampled_out();
         }
-        Some(decision.sampled)
+        Some(false)
     })
     .flatten()
     .unwrap_or(false);
-    let sink = if sampled {
-        hub::client().map(|client| client as Arc<dyn TransactionSink>)
+    let mut client = None;
+    if with_sampler {
+        if let Some(c) = hub::client() {
+            let options = &c.options;
+            decision = sampler::decide(
+                options.traces_sample_rate,
+                options.traces_sampler.as_ref(),
+                &context,
+                sample_rand,
+            );
+            if !decision.sampled {
+                c.transaction_sampled_out();
+            }
+            client = Some(c);
+        }
+    }
+    let sink = if decision.sampled {
+        client
+            .or_else(hub::client)
+            .map(|client| client as Arc<dyn TransactionSink>)
     } else {
         None
     };

@@ -87,6 +87,13 @@ impl Scrubber {
                 self.values.scrub(description);
             }
         }
+        if let Some(query) = transaction
+            .request
+            .as_mut()
+            .and_then(|r| r.query_string.as_mut())
+        {
+            self.values.scrub(query);
+        }
     }
 }
 

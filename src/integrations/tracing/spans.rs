@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::thread::ThreadId;
 
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::Context;
@@ -18,8 +19,9 @@ use crate::sync::lock;
 /// What the layer keeps in a `tracing` span's extensions.
 pub(super) struct SpanData {
     span: TransactionOrSpan,
-    /// The scope's current span before each enter of this one, restored at the matching exit.
-    previous: Mutex<Vec<Option<TransactionOrSpan>>>,
+    /// The scope's current span before each enter of this one, by the thread that entered, restored at that
+    /// thread's matching exit (a span may be entered on several threads at once).
+    previous: Mutex<Vec<(ThreadId, Option<TransactionOrSpan>)>>,
 }
 
 /// The names of the fields that override what a span becomes.
@@ -100,7 +102,7 @@ where
                 previous
             })
         });
-        lock(&ours.previous).push(previous);
+        lock(&ours.previous).push((std::thread::current().id(), previous));
     });
 }
 
@@ -110,8 +112,22 @@ where
     S: tracing_core::Subscriber + for<'a> LookupSpan<'a>,
 {
     with_data(id, ctx, |ours| {
-        let previous = lock(&ours.previous).pop().flatten();
-        crate::configure_scope(|scope| scope.set_span(previous));
+        let me = std::thread::current().id();
+        let previous = {
+            let mut entries = lock(&ours.previous);
+            let at = entries.iter().rposition(|(thread, _)| *thread == me);
+            at.and_then(|at| entries.remove(at).1)
+        };
+        // Through the hub itself, not `configure_scope`, so that it happens even while the SDK is disabled (the
+        // enter happened regardless too). The replaced span is dropped once the scope is no longer locked.
+        let replaced = Hub::with_current(|hub| {
+            hub.configure(|scope| {
+                let replaced = scope.span().cloned();
+                scope.set_span(previous);
+                replaced
+            })
+        });
+        drop(replaced);
     });
 }
 
