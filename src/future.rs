@@ -99,7 +99,33 @@ enum Binding {
     Polling,
 }
 
+/// Runs `f` in a scope of its own, a copy of the current one, as a bound future's first poll would; returns what
+/// `f` returned and the scope stack it ran in, to bind a future to with [`BoundFuture::with_hub`] (the tower layer
+/// calls a service this way, so that what the call does at once lands in the request's scope too).
+#[cfg(feature = "tower")]
+pub(crate) fn in_own_scope<R>(f: impl FnOnce() -> R) -> (R, Arc<Hub>) {
+    let hub = Arc::new(Hub::new(Hub::with_current(|hub| hub.top())));
+    match hub::swap_task_hub(Some(hub.clone())) {
+        Ok(previous) => {
+            let restore = Restore(Some(previous));
+            let output = f();
+            drop(restore);
+            (output, hub)
+        }
+        Err(_) => (f(), hub),
+    }
+}
+
 impl<F> BoundFuture<F> {
+    /// `inner`, bound to the scope stack `hub` (see `in_own_scope`).
+    #[cfg(feature = "tower")]
+    pub(crate) fn with_hub(inner: F, hub: Arc<Hub>) -> Self {
+        BoundFuture {
+            inner: Some(inner),
+            binding: Binding::Hub(hub),
+        }
+    }
+
     fn new(inner: F, scope: Arc<Scope>) -> Self {
         BoundFuture {
             inner: Some(inner),

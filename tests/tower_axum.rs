@@ -297,3 +297,61 @@ fn server_errors_are_captured_when_asked() {
         }
     }
 }
+
+/// A service whose `call` panics at once, before any future exists.
+#[derive(Clone)]
+struct PanicsInCall;
+
+impl tower_service::Service<axum::http::Request<axum::body::Body>> for PanicsInCall {
+    type Response = axum::http::Response<axum::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: axum::http::Request<axum::body::Body>) -> Self::Future {
+        faultline::configure_scope(|scope| scope.set_tag("in_call", "yes"));
+        panic!("call panicked");
+    }
+}
+
+#[test]
+fn a_service_that_panics_in_call_gives_a_500_in_the_request_scope() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard =
+        faultline::try_init(ClientOptions::new().dsn(server.dsn("k", 1)).spool_dir(None)).unwrap();
+    let mut service =
+        tower_layer::Layer::layer(&faultline::integrations::tower::layer(), PanicsInCall);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let request = axum::http::Request::get("http://svc/boom")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = runtime
+        .block_on(tower_service::Service::call(&mut service, request))
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    // The tag set in `call` stayed in the request's scope.
+    faultline::capture_message("afterwards", faultline::Level::Info);
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+    let (events, _) = received(&server);
+    let panic = events
+        .iter()
+        .find(|e| e["level"] == "fatal")
+        .expect("the panic's event");
+    assert_eq!(panic["tags"]["in_call"], "yes");
+    assert_eq!(panic["request"]["url"], "http://svc/boom");
+    let after = events
+        .iter()
+        .find(|e| e["message"] == "afterwards")
+        .unwrap();
+    assert!(after["tags"].get("in_call").is_none(), "{after}");
+}

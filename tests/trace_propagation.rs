@@ -421,3 +421,60 @@ fn without_a_span_headers_carry_the_scope_trace_and_errors_share_it() {
         "b7ad6b7169203331"
     );
 }
+
+#[test]
+fn the_dynamic_sampling_context_is_frozen_and_gets_a_sample_rand() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(options(&server, "k").traces_sample_rate(1.0)).unwrap();
+    // An older head SDK sent no sample_rand: the one chosen here goes on with the context.
+    let continued = faultline::continue_from_headers(
+        "GET /",
+        "http.server",
+        [
+            (
+                "sentry-trace",
+                "771a43a4192642f0b136d5159a501700-b7ad6b7169203331-1",
+            ),
+            (
+                "baggage",
+                "sentry-trace_id=771a43a4192642f0b136d5159a501700,sentry-sample_rate=0.5,sentry-sampled=true",
+            ),
+        ],
+    );
+    let out = continued.trace_headers().baggage.expect("a baggage");
+    let rand: f64 = out
+        .split(',')
+        .find_map(|e| e.strip_prefix("sentry-sample_rand="))
+        .expect("a sample_rand")
+        .parse()
+        .unwrap();
+    assert!(
+        rand < 0.5,
+        "consistent with the sampled decision at 0.5: {rand}"
+    );
+    continued.finish();
+    // A head transaction's context is frozen when it first leaves: a later rename changes neither.
+    let head = faultline::start_transaction("GET /orders/{id}", "http.server");
+    let first = head.trace_headers().baggage.unwrap();
+    head.set_name("renamed later");
+    assert_eq!(head.trace_headers().baggage.unwrap(), first);
+    head.finish();
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+    let sent = transactions(&server);
+    let by_name: std::collections::BTreeMap<&str, &Value> = sent
+        .iter()
+        .map(|(header, t)| (t["transaction"].as_str().unwrap(), header))
+        .collect();
+    assert_eq!(
+        by_name["GET /"]["trace"]["sample_rand"]
+            .as_str()
+            .map(|r| r.parse::<f64>().unwrap()),
+        Some(rand)
+    );
+    assert_eq!(
+        by_name["renamed later"]["trace"]["transaction"], "GET /orders/{id}",
+        "the envelope carries the context as it left"
+    );
+}

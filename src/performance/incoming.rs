@@ -97,11 +97,17 @@ impl PropagationContext {
         if !may_continue(incoming_org) {
             return None;
         }
+        let mut dsc = dsc;
         let sample_rate = dsc.as_ref().and_then(|dsc| dsc.sample_rate);
         let sample_rand = dsc
             .as_ref()
             .and_then(|dsc| dsc.sample_rand)
             .unwrap_or_else(|| sample_rand_for(sampled, sample_rate, fastrand::f64()));
+        // A context from an SDK that predates `sample_rand` gets the one chosen here, so that every later service
+        // decides by the same number (Sentry's SDKs add it to an incoming context the same way).
+        if let Some(dsc) = &mut dsc {
+            dsc.sample_rand.get_or_insert(sample_rand);
+        }
         let tracestate = (w3c && !tracestate.is_empty())
             .then(|| TraceState::parse_all(tracestate))
             .filter(|state| !state.is_empty());

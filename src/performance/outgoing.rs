@@ -96,17 +96,22 @@ impl Span {
 fn of_span(transaction: &TransactionRecord, span_id: SpanId) -> TraceHeaders {
     let dsc = match &transaction.incoming_dsc {
         Some(dsc) => Some((**dsc).clone()),
-        None => head_dsc(transaction.trace_id, transaction.sample_rand).map(|mut dsc| {
-            if let Some(sampled) = transaction.propagated_sampled {
-                dsc.sampled = Some(sampled);
-                dsc.sample_rate = Some(transaction.sample_rate);
-            }
-            let state = lock(&transaction.state);
-            if state.source != "url" {
-                dsc.transaction = Some(state.name.to_string());
-            }
-            dsc
-        }),
+        // Made once, when it first leaves, and frozen from then on.
+        None => match transaction.head_dsc.get() {
+            Some(dsc) => Some(dsc.clone()),
+            None => head_dsc(transaction.trace_id, transaction.sample_rand).map(|mut dsc| {
+                if let Some(sampled) = transaction.propagated_sampled {
+                    dsc.sampled = Some(sampled);
+                    dsc.sample_rate = Some(transaction.sample_rate);
+                }
+                let state = lock(&transaction.state);
+                if state.source != "url" {
+                    dsc.transaction = Some(state.name.to_string());
+                }
+                drop(state);
+                transaction.head_dsc.get_or_init(|| dsc).clone()
+            }),
+        },
     };
     headers(
         transaction.trace_id,

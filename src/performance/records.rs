@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::protocol::propagation::DynamicSamplingContext;
 use crate::protocol::{SpanId, SpanStatus, Timestamp, TraceContext, TraceId};
@@ -43,6 +43,9 @@ pub(crate) struct TransactionRecord {
     pub(crate) sample_rand: f64,
     /// The dynamic sampling context that came with the trace it continues, frozen.
     pub(crate) incoming_dsc: Option<Box<DynamicSamplingContext>>,
+    /// The dynamic sampling context this transaction made as the head of its trace, frozen when it first left
+    /// (in an outgoing request's `baggage`), so the envelope header carries the same even after a `set_name`.
+    pub(crate) head_dsc: OnceLock<DynamicSamplingContext>,
     /// Spans it could not record (past [`MAX_SPANS`]): counted when it finishes.
     pub(crate) dropped_spans: AtomicU64,
     /// Where it goes when it ends; `None` when it is not sampled.
@@ -103,7 +106,8 @@ pub(crate) struct FinishedTransaction {
     pub(crate) parent_span_id: Option<SpanId>,
     pub(crate) sample_rate: f64,
     pub(crate) sample_rand: f64,
-    /// The dynamic sampling context that came with the trace it continues, frozen.
+    /// The dynamic sampling context that came with the trace it continues, or that it made as the head of its
+    /// trace and passed on, frozen.
     pub(crate) incoming_dsc: Option<Box<DynamicSamplingContext>>,
     pub(crate) name: Cow<'static, str>,
     pub(crate) op: Cow<'static, str>,
@@ -194,7 +198,10 @@ impl TransactionRecord {
             parent_span_id: self.parent_span_id,
             sample_rate: self.sample_rate,
             sample_rand: self.sample_rand,
-            incoming_dsc: self.incoming_dsc.clone(),
+            incoming_dsc: self
+                .incoming_dsc
+                .clone()
+                .or_else(|| self.head_dsc.get().cloned().map(Box::new)),
             name: std::mem::take(&mut state.name),
             op: self.op.clone(),
             source: state.source,

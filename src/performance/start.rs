@@ -116,6 +116,7 @@ pub(crate) fn start(
         sample_rate: decision.rate,
         sample_rand,
         incoming_dsc: parent.dsc.map(Box::new),
+        head_dsc: std::sync::OnceLock::new(),
         dropped_spans: AtomicU64::new(0),
         sink,
         state: Mutex::new(TransactionState {

@@ -29,12 +29,13 @@ mod request_data;
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use catch_panic::CatchPanic;
 
-use crate::FutureExt;
+use crate::future::BoundFuture;
 use crate::hub;
 use crate::performance::incoming::continue_with_source;
 use crate::protocol::{Level, SpanStatus};
@@ -100,8 +101,15 @@ where
         let send_default_pii = hub::with_client(|client| client.options.send_default_pii);
         let Some(send_default_pii) = send_default_pii else {
             // Disabled: nothing to record, but a panic still becomes a 500.
-            let response = CatchPanic::new(self.inner.call(request));
-            return Box::pin(async move { response.await.unwrap_or_else(|_| Ok(server_error())) });
+            let response = catch_unwind(AssertUnwindSafe(|| self.inner.call(request)));
+            return Box::pin(async move {
+                match response {
+                    Ok(response) => CatchPanic::new(response)
+                        .await
+                        .unwrap_or_else(|_| Ok(server_error())),
+                    Err(_) => Ok(server_error()),
+                }
+            });
         };
         let data = request_data::request_data(&request, send_default_pii);
         let (name, source) = transaction_name(&request);
@@ -124,37 +132,40 @@ where
             headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
         );
         let capture_server_errors = self.capture_server_errors;
-        let response = CatchPanic::new(self.inner.call(request));
-        Box::pin(
-            async move {
-                crate::configure_scope(|scope| {
-                    scope.set_request(Some(data));
-                    scope.set_span(Some(transaction.clone().into()));
-                });
-                let outcome = response.await;
-                let status = match &outcome {
-                    Ok(Ok(response)) => response.status().as_u16(),
-                    Ok(Err(_)) | Err(_) => 500,
-                };
-                transaction.set_data("http.response.status_code", status);
-                transaction.set_status(
-                    SpanStatus::from_http_status(status).unwrap_or(SpanStatus::UnknownError),
-                );
-                if capture_server_errors
-                    && status >= 500
-                    && outcome.as_ref().is_ok_and(Result::is_ok)
-                {
-                    crate::capture_message(&format!("HTTP {status} response"), Level::Error);
-                }
-                crate::configure_scope(|scope| scope.set_span(None));
-                transaction.finish();
-                match outcome {
-                    Ok(result) => result,
-                    Err(_panic) => Ok(server_error()),
-                }
+        // The call itself runs in the request's own scope, with its data set, and a panic in it becomes a 500 as
+        // one in the handler's future does.
+        let (called, hub) = crate::future::in_own_scope(|| {
+            crate::configure_scope(|scope| {
+                scope.set_request(Some(data));
+                scope.set_span(Some(transaction.clone().into()));
+            });
+            catch_unwind(AssertUnwindSafe(|| self.inner.call(request)))
+        });
+        let response = called.map(CatchPanic::new);
+        let finishing = async move {
+            let outcome = match response {
+                Ok(response) => response.await,
+                Err(panic) => Err(panic),
+            };
+            let status = match &outcome {
+                Ok(Ok(response)) => response.status().as_u16(),
+                Ok(Err(_)) | Err(_) => 500,
+            };
+            transaction.set_data("http.response.status_code", status);
+            transaction.set_status(
+                SpanStatus::from_http_status(status).unwrap_or(SpanStatus::UnknownError),
+            );
+            if capture_server_errors && status >= 500 && outcome.as_ref().is_ok_and(Result::is_ok) {
+                crate::capture_message(&format!("HTTP {status} response"), Level::Error);
             }
-            .bind_scope(),
-        )
+            crate::configure_scope(|scope| scope.set_span(None));
+            transaction.finish();
+            match outcome {
+                Ok(result) => result,
+                Err(_panic) => Ok(server_error()),
+            }
+        };
+        Box::pin(BoundFuture::with_hub(finishing, hub))
     }
 }
 
