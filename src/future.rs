@@ -73,20 +73,8 @@ pin_project_lite::pin_project! {
     impl<F> PinnedDrop for BoundFuture<F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
-            let hub = match std::mem::replace(this.binding, Binding::Polling) {
-                Binding::Snapshot(scope) => Arc::new(Hub::new(scope)),
-                Binding::Hub(hub) => hub,
-                Binding::Polling => Arc::new(Hub::new(Arc::default())),
-            };
-            match hub::swap_task_hub(Some(hub)) {
-                Ok(previous) => {
-                    let mut restore = Restore(Some(previous));
-                    this.inner.set(None);
-                    let previous = restore.0.take().flatten();
-                    let _ = hub::swap_task_hub(previous);
-                }
-                Err(_) => this.inner.set(None),
-            }
+            let hub = this.binding.take_hub();
+            run_in(hub, || this.inner.set(None));
         }
     }
 }
@@ -105,15 +93,8 @@ enum Binding {
 #[cfg(feature = "tower")]
 pub(crate) fn in_own_scope<R>(f: impl FnOnce() -> R) -> (R, Arc<Hub>) {
     let hub = Arc::new(Hub::new(Hub::with_current(|hub| hub.top())));
-    match hub::swap_task_hub(Some(hub.clone())) {
-        Ok(previous) => {
-            let restore = Restore(Some(previous));
-            let output = f();
-            drop(restore);
-            (output, hub)
-        }
-        Err(_) => (f(), hub),
-    }
+    let (output, _) = run_in(hub.clone(), f);
+    (output, hub)
 }
 
 impl<F> BoundFuture<F> {
@@ -139,32 +120,40 @@ impl<F: Future> Future for BoundFuture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let hub = match std::mem::replace(this.binding, Binding::Polling) {
+        let hub = this.binding.take_hub();
+        let (output, hub) = run_in(hub, || poll_inner(this.inner, cx));
+        if let Some(hub) = hub {
+            *this.binding = Binding::Hub(hub);
+        }
+        output
+    }
+}
+
+impl Binding {
+    /// The scope stack to run in: the one made at the first poll, or made now from the snapshot. After a poll
+    /// that panicked (which left `Polling`), an empty scope rather than the thread's.
+    fn take_hub(&mut self) -> Arc<Hub> {
+        match std::mem::replace(self, Binding::Polling) {
             Binding::Snapshot(scope) => Arc::new(Hub::new(scope)),
             Binding::Hub(hub) => hub,
-            // A poll that panicked left it so: go on with an empty scope rather than the thread's.
             Binding::Polling => Arc::new(Hub::new(Arc::default())),
-        };
-        match hub::swap_task_hub(Some(hub)) {
-            Ok(previous) => {
-                // Should the poll panic, the thread gets its previous hub back as the panic unwinds, rather than
-                // keeping this future's for whatever runs on it next.
-                let mut restore = Restore(Some(previous));
-                let output = poll_inner(this.inner, cx);
-                let previous = restore.0.take().flatten();
-                if let Ok(Some(hub)) = hub::swap_task_hub(previous) {
-                    *this.binding = Binding::Hub(hub);
-                }
-                output
-            }
-            // Polled from inside a scope callback (`configure_scope(|_| block_on(…))`): run it unbound.
-            Err(hub) => {
-                if let Some(hub) = hub {
-                    *this.binding = Binding::Hub(hub);
-                }
-                poll_inner(this.inner, cx)
-            }
         }
+    }
+}
+
+/// Runs `f` with `hub` as the thread's current hub, then puts the previous one back, also should `f` panic (the
+/// thread must not keep this future's scope for whatever runs on it next); returns what `f` returned and the hub.
+/// When the slot is in use (a poll from inside a scope callback, `configure_scope(|_| block_on(…))`), `f` runs
+/// unbound.
+fn run_in<R>(hub: Arc<Hub>, f: impl FnOnce() -> R) -> (R, Option<Arc<Hub>>) {
+    match hub::swap_task_hub(Some(hub)) {
+        Ok(previous) => {
+            let mut restore = Restore(Some(previous));
+            let output = f();
+            let previous = restore.0.take().flatten();
+            (output, hub::swap_task_hub(previous).ok().flatten())
+        }
+        Err(hub) => (f(), hub),
     }
 }
 
