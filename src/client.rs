@@ -17,6 +17,7 @@ use crate::diagnostics::sdk_debug;
 use crate::message::{self, Control, PendingError, PendingEvent, PendingTransaction, Task};
 use crate::options::ClientOptions;
 use crate::performance::records::FinishedTransaction;
+use crate::performance::trace_origin::TraceOrigin;
 use crate::protocol::data_category::DataCategory;
 #[cfg(feature = "panic")]
 use crate::protocol::envelope::Envelope;
@@ -72,10 +73,8 @@ pub(crate) struct Client {
     spool: Option<Arc<Spool>>,
     /// The envelope the worker is sending without a copy on disk, if any.
     inflight: InFlight,
-    /// The DSN's public key and the organisation id (the option, or the DSN's `oNNN.` host), for trace
-    /// propagation.
-    pub(crate) public_key: Option<String>,
-    pub(crate) org_id: Option<u64>,
+    /// What the dynamic sampling context of a trace that starts here names; shared with the processor.
+    pub(crate) trace_origin: Arc<TraceOrigin>,
 }
 
 impl Client {
@@ -86,11 +85,15 @@ impl Client {
         spool: Option<Spool>,
     ) -> std::io::Result<Arc<Client>> {
         let options = Arc::new(options);
-        let (public_key, org_id) = options.trace_origin();
+        let trace_origin = Arc::new(TraceOrigin::new(&options));
         let spool = spool.map(Arc::new);
         let (mailbox, worker_end) = queue::mailbox(options.queue_size);
         let counters = Arc::new(Counters::default());
-        let processor = Arc::new(Processor::new(options.clone(), counters.clone()));
+        let processor = Arc::new(Processor::new(
+            options.clone(),
+            counters.clone(),
+            trace_origin.clone(),
+        ));
         let inflight: InFlight = Arc::new(Mutex::new(None));
         let delivery = Delivery::new(
             transport,
@@ -115,8 +118,7 @@ impl Client {
             processor,
             spool,
             inflight,
-            public_key,
-            org_id,
+            trace_origin,
         }))
     }
 

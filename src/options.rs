@@ -531,22 +531,6 @@ impl ClientOptions {
     }
 }
 
-impl ClientOptions {
-    /// The DSN's public key and the Sentry organisation id (the `org_id` option, else the DSN's `oNNN.` host):
-    /// what the dynamic sampling context of a trace that starts here names.
-    pub(crate) fn trace_origin(&self) -> (Option<String>, Option<u64>) {
-        let dsn = self
-            .dsn
-            .as_deref()
-            .and_then(|dsn| dsn.parse::<crate::dsn::Dsn>().ok());
-        let public_key = dsn.as_ref().map(|dsn| dsn.public_key().to_owned());
-        let org_id = self
-            .org_id
-            .or_else(|| dsn.as_ref().and_then(crate::dsn::Dsn::org_id));
-        (public_key, org_id)
-    }
-}
-
 impl fmt::Debug for ClientOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The DSN is printed through `Dsn`'s Display, which masks the public key and leaves the secret key out; an

@@ -127,9 +127,13 @@ impl PropagationContext {
 /// organisations are known and differ; with `strict_trace_continuation`, only when both are known and equal or
 /// both unknown.
 fn may_continue(incoming: Option<u64>) -> bool {
-    let (own, strict) =
-        hub::with_client(|client| (client.org_id, client.options.strict_trace_continuation))
-            .unwrap_or((None, false));
+    let (own, strict) = hub::with_client(|client| {
+        (
+            client.trace_origin.org_id,
+            client.options.strict_trace_continuation,
+        )
+    })
+    .unwrap_or((None, false));
     match (own, incoming) {
         (Some(own), Some(incoming)) => own == incoming,
         (None, None) => true,

@@ -5,6 +5,7 @@
 //! - `handles.rs`: [`Transaction`], [`Span`] and [`TransactionOrSpan`], what the program holds.
 //! - `sampler.rs`: the sampling decision of a new transaction.
 //! - `start.rs`: starting transactions, on the client and scope of the calling thread.
+//! - `trace_origin.rs`: the dynamic sampling context of a trace that starts here.
 //! - `incoming.rs`: continuing the trace of an incoming request from its headers.
 //! - `outgoing.rs`: the trace headers for an outgoing request.
 
@@ -15,6 +16,7 @@ pub(crate) mod propagation_context;
 pub(crate) mod records;
 pub(crate) mod sampler;
 pub(crate) mod start;
+pub(crate) mod trace_origin;
 
 pub use handles::{Span, Transaction, TransactionOrSpan};
 pub use incoming::continue_from_headers;

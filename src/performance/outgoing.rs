@@ -1,8 +1,6 @@
 //! The headers that carry the current trace to the next service: `sentry-trace` and `baggage`, and W3C
 //! `traceparent` (with `propagate_traceparent`) and `tracestate` (when one came in).
 
-use std::collections::BTreeMap;
-
 use super::handles::{Span, Transaction, TransactionOrSpan};
 use super::propagation_context::PropagationContext;
 use super::records::TransactionRecord;
@@ -99,18 +97,22 @@ fn of_span(transaction: &TransactionRecord, span_id: SpanId) -> TraceHeaders {
         // Made once, when it first leaves, and frozen from then on.
         None => match transaction.head_dsc.get() {
             Some(dsc) => Some(dsc.clone()),
-            None => head_dsc(transaction.trace_id, transaction.sample_rand).map(|mut dsc| {
-                if let Some(sampled) = transaction.propagated_sampled {
-                    dsc.sampled = Some(sampled);
-                    dsc.sample_rate = Some(transaction.sample_rate);
-                }
-                let state = lock(&transaction.state);
-                if state.source != "url" {
-                    dsc.transaction = Some(state.name.to_string());
-                }
-                drop(state);
-                transaction.head_dsc.get_or_init(|| dsc).clone()
-            }),
+            None => hub::with_client(|client| {
+                let (name, source) = {
+                    let state = lock(&transaction.state);
+                    (state.name.to_string(), state.source)
+                };
+                client.trace_origin.transaction_context(
+                    transaction.trace_id,
+                    transaction.sample_rand,
+                    transaction
+                        .propagated_sampled
+                        .map(|sampled| (sampled, transaction.sample_rate)),
+                    &name,
+                    source,
+                )
+            })
+            .map(|dsc| transaction.head_dsc.get_or_init(|| dsc).clone()),
         },
     };
     headers(
@@ -137,24 +139,9 @@ fn of_context(context: &PropagationContext) -> TraceHeaders {
     )
 }
 
-/// The dynamic sampling context of a trace that starts here, from the current client's options; `None` without a
-/// client.
+/// The dynamic sampling context of a trace that starts here, from the current client; `None` without a client.
 fn head_dsc(trace_id: TraceId, sample_rand: f64) -> Option<DynamicSamplingContext> {
-    hub::with_client(|client| {
-        let options = &client.options;
-        DynamicSamplingContext {
-            trace_id: Some(trace_id),
-            public_key: client.public_key.clone(),
-            sample_rate: None,
-            sample_rand: Some(sample_rand),
-            sampled: None,
-            release: options.release.as_deref().map(str::to_owned),
-            environment: options.environment.as_deref().map(str::to_owned),
-            transaction: None,
-            org_id: client.org_id.map(|id| id.to_string()),
-            other: BTreeMap::new(),
-        }
-    })
+    hub::with_client(|client| client.trace_origin.context(trace_id, sample_rand))
 }
 
 fn headers(

@@ -14,10 +14,10 @@ use crate::diagnostics::sdk_debug;
 use crate::limits;
 use crate::message::{PendingEvent, PendingTransaction};
 use crate::options::ClientOptions;
+use crate::performance::trace_origin::TraceOrigin;
 use crate::protocol::data_category::DataCategory;
 use crate::protocol::debug_meta::DebugMeta;
 use crate::protocol::event::{ClientSdkInfo, Event, EventId, Thread, User};
-use crate::protocol::propagation::DynamicSamplingContext;
 use crate::protocol::trace::TraceContext;
 use crate::protocol::transaction::{SpanEvent, TransactionEvent, TransactionInfo};
 use crate::scrub::scrubber::Scrubber;
@@ -35,9 +35,8 @@ pub(crate) struct Processor {
     scrubber: Option<Scrubber>,
     rules: InAppRules,
     sdk: ClientSdkInfo,
-    /// The DSN's public key and the organisation id, for the dynamic sampling context of a new trace.
-    public_key: Option<String>,
-    org_id: Option<u64>,
+    /// What the dynamic sampling context of a trace that starts here names.
+    trace_origin: Arc<TraceOrigin>,
     /// Computed once, on first use (normally by the worker at start-up, so `init` does not wait on file reads).
     environment_facts: OnceLock<Facts>,
 }
@@ -50,7 +49,11 @@ struct Facts {
 }
 
 impl Processor {
-    pub(crate) fn new(options: Arc<ClientOptions>, counters: Arc<Counters>) -> Self {
+    pub(crate) fn new(
+        options: Arc<ClientOptions>,
+        counters: Arc<Counters>,
+        trace_origin: Arc<TraceOrigin>,
+    ) -> Self {
         let rules = InAppRules::new(
             options.in_app_include.clone(),
             options.in_app_exclude.clone(),
@@ -61,10 +64,8 @@ impl Processor {
         if cfg!(feature = "panic") {
             sdk.integrations.push("panic".into());
         }
-        let (public_key, org_id) = options.trace_origin();
         Processor {
-            public_key,
-            org_id,
+            trace_origin,
             options,
             counters,
             symbolizer: Mutex::new(Symbolizer::new(SYMBOL_CACHE_CAPACITY)),
@@ -207,19 +208,13 @@ impl Processor {
         // ours, as the head of the trace.
         let dynamic_sampling_context = match transaction.incoming_dsc {
             Some(dsc) => *dsc,
-            None => DynamicSamplingContext {
-                trace_id: Some(transaction.trace_id),
-                public_key: self.public_key.clone(),
-                sample_rate: Some(transaction.sample_rate),
-                sample_rand: Some(transaction.sample_rand),
-                sampled: Some(true),
-                release: options.release.as_deref().map(str::to_owned),
-                environment: options.environment.as_deref().map(str::to_owned),
-                // A raw URL may hold identifiers and is of no use for sampling; Sentry leaves it out.
-                transaction: (transaction.source != "url").then(|| transaction.name.to_string()),
-                org_id: self.org_id.map(|id| id.to_string()),
-                other: BTreeMap::new(),
-            },
+            None => self.trace_origin.transaction_context(
+                transaction.trace_id,
+                transaction.sample_rand,
+                Some((true, transaction.sample_rate)),
+                &transaction.name,
+                transaction.source,
+            ),
         };
         let origin = Cow::Borrowed("manual");
         let mut trace = TraceContext::new(transaction.trace_id, transaction.span_id);
