@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::performance::handles::TransactionOrSpan;
 use crate::performance::propagation_context::PropagationContext;
+use crate::protocol::event::SharedFields;
 use crate::protocol::{Breadcrumb, Event, Level, Request, TraceContext, TransactionEvent, User};
 
 /// Tags, extra data, the user, contexts, breadcrumbs and grouping that apply to events captured on this thread.
@@ -203,27 +204,10 @@ impl Scope {
         if event.transaction.is_none() {
             event.transaction.clone_from(&self.transaction);
         }
-        if event.user.is_none() {
-            event.user.clone_from(&self.user);
-        }
-        if event.request.is_none() {
-            event.request = self.request.as_deref().cloned();
-        }
         if event.fingerprint.is_empty() {
             event.fingerprint.clone_from(&self.fingerprint);
         }
-        for (k, v) in &self.tags {
-            event.tags.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        for (k, v) in &self.extra {
-            event.extra.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        for (k, v) in &self.contexts {
-            event
-                .contexts
-                .entry(k.clone())
-                .or_insert_with(|| with_type(k, v));
-        }
+        self.apply_shared(event.shared_fields());
         if !event.contexts.contains_key("trace") {
             if let Ok(trace) = serde_json::to_value(self.trace_context()) {
                 event
@@ -245,29 +229,28 @@ impl Scope {
         }
     }
 
-    /// Fills a transaction from the scope: its tags (the transaction's own win), extra data, user and contexts.
-    /// Breadcrumbs and the level belong to events only.
+    /// Fills a transaction from the scope: its tags (the transaction's own win), extra data, user, request and
+    /// contexts. Breadcrumbs, the fingerprint and the level belong to events only.
     pub(crate) fn apply_to_transaction(&self, transaction: &mut TransactionEvent) {
+        self.apply_shared(transaction.shared_fields());
+    }
+
+    /// Fills what events and transactions share; what they have already wins.
+    fn apply_shared(&self, fields: SharedFields<'_>) {
+        if fields.user.is_none() {
+            fields.user.clone_from(&self.user);
+        }
+        if fields.request.is_none() {
+            *fields.request = self.request.as_deref().cloned();
+        }
         for (k, v) in &self.tags {
-            transaction
-                .tags
-                .entry(k.clone())
-                .or_insert_with(|| v.clone());
+            fields.tags.entry(k.clone()).or_insert_with(|| v.clone());
         }
         for (k, v) in &self.extra {
-            transaction
-                .extra
-                .entry(k.clone())
-                .or_insert_with(|| v.clone());
-        }
-        if transaction.user.is_none() {
-            transaction.user.clone_from(&self.user);
-        }
-        if transaction.request.is_none() {
-            transaction.request = self.request.as_deref().cloned();
+            fields.extra.entry(k.clone()).or_insert_with(|| v.clone());
         }
         for (k, v) in &self.contexts {
-            transaction
+            fields
                 .contexts
                 .entry(k.clone())
                 .or_insert_with(|| with_type(k, v));

@@ -273,7 +273,27 @@ impl Default for Event {
     }
 }
 
+/// The fields that an event and a transaction both have, and that a scope fills and the scrubber scrubs alike.
+pub(crate) struct SharedFields<'a> {
+    pub(crate) tags: &'a mut BTreeMap<String, String>,
+    pub(crate) extra: &'a mut BTreeMap<String, serde_json::Value>,
+    pub(crate) user: &'a mut Option<User>,
+    pub(crate) request: &'a mut Option<Request>,
+    pub(crate) contexts: &'a mut BTreeMap<String, serde_json::Value>,
+}
+
 impl Event {
+    /// Its fields that a transaction has too.
+    pub(crate) fn shared_fields(&mut self) -> SharedFields<'_> {
+        SharedFields {
+            tags: &mut self.tags,
+            extra: &mut self.extra,
+            user: &mut self.user,
+            request: &mut self.request,
+            contexts: &mut self.contexts,
+        }
+    }
+
     /// A new event with a fresh id, the current time and level `error`.
     pub fn new() -> Self {
         Event::default()

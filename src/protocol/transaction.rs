@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::event::{ClientSdkInfo, EventId, User};
+use super::event::{ClientSdkInfo, EventId, SharedFields, User};
 use super::propagation::DynamicSamplingContext;
 use super::request::Request;
 use super::time::Timestamp;
@@ -65,6 +65,19 @@ pub struct TransactionEvent {
     /// The dynamic sampling context of its trace, which goes in the envelope's `trace` header, not in the payload.
     #[serde(skip)]
     pub dynamic_sampling_context: Option<DynamicSamplingContext>,
+}
+
+impl TransactionEvent {
+    /// Its fields that an event has too.
+    pub(crate) fn shared_fields(&mut self) -> SharedFields<'_> {
+        SharedFields {
+            tags: &mut self.tags,
+            extra: &mut self.extra,
+            user: &mut self.user,
+            request: &mut self.request,
+            contexts: &mut self.contexts,
+        }
+    }
 }
 
 /// How a transaction's name was chosen, which Sentry's grouping and dynamic sampling read.

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::FILTERED;
+use crate::protocol::event::SharedFields;
 use crate::protocol::{Event, TransactionEvent};
 
 /// The default denylist; [`crate::ClientOptions::scrub_key`] adds to it.
@@ -60,45 +61,34 @@ impl KeyDenylist {
 
     /// Replaces the values under sensitive keys in the event's keyed data (request headers included), in place.
     pub(crate) fn scrub_event(&self, event: &mut Event) {
-        self.scrub_map(&mut event.extra);
-        for context in event.contexts.values_mut() {
-            self.scrub_value(context);
-        }
-        if let Some(user) = &mut event.user {
-            self.scrub_map(&mut user.data);
-        }
+        self.scrub_shared(event.shared_fields());
         for crumb in &mut event.breadcrumbs {
-            self.scrub_map(&mut crumb.data);
-        }
-        self.scrub_tags(&mut event.tags);
-        if let Some(request) = &mut event.request {
-            self.scrub_tags(&mut request.headers);
+            self.scrub_entries(crumb.data.iter_mut());
         }
     }
 
     /// Replaces the values under sensitive keys in a transaction's keyed data (its extra data, contexts, user data,
-    /// tags, and each span's tags and data), in place.
+    /// tags, request headers, and each span's tags and data), in place.
     pub(crate) fn scrub_transaction(&self, transaction: &mut TransactionEvent) {
-        self.scrub_map(&mut transaction.extra);
-        for context in transaction.contexts.values_mut() {
-            self.scrub_value(context);
-        }
-        if let Some(user) = &mut transaction.user {
-            self.scrub_map(&mut user.data);
-        }
-        self.scrub_tags(&mut transaction.tags);
-        if let Some(request) = &mut transaction.request {
-            self.scrub_tags(&mut request.headers);
-        }
+        self.scrub_shared(transaction.shared_fields());
         for span in &mut transaction.spans {
             self.scrub_tags(&mut span.tags);
-            for (key, value) in span.data.iter_mut() {
-                if self.is_sensitive(key) {
-                    *value = Value::String(FILTERED.to_owned());
-                } else {
-                    self.scrub_value(value);
-                }
-            }
+            self.scrub_entries(span.data.iter_mut());
+        }
+    }
+
+    /// What events and transactions share: extra data, contexts, user data, tags and request headers.
+    fn scrub_shared(&self, fields: SharedFields<'_>) {
+        self.scrub_entries(fields.extra.iter_mut());
+        for context in fields.contexts.values_mut() {
+            self.scrub_value(context);
+        }
+        if let Some(user) = fields.user {
+            self.scrub_entries(user.data.iter_mut());
+        }
+        self.scrub_tags(fields.tags);
+        if let Some(request) = fields.request {
+            self.scrub_tags(&mut request.headers);
         }
     }
 
@@ -110,8 +100,9 @@ impl KeyDenylist {
         }
     }
 
-    fn scrub_map(&self, map: &mut BTreeMap<String, Value>) {
-        for (key, value) in map.iter_mut() {
+    /// Filters the values of the sensitive keys among `entries` and looks inside the others.
+    fn scrub_entries<'a>(&self, entries: impl Iterator<Item = (&'a String, &'a mut Value)>) {
+        for (key, value) in entries {
             if self.is_sensitive(key) {
                 *value = Value::String(FILTERED.to_owned());
             } else {
@@ -122,15 +113,7 @@ impl KeyDenylist {
 
     fn scrub_value(&self, value: &mut Value) {
         match value {
-            Value::Object(map) => {
-                for (key, value) in map.iter_mut() {
-                    if self.is_sensitive(key) {
-                        *value = Value::String(FILTERED.to_owned());
-                    } else {
-                        self.scrub_value(value);
-                    }
-                }
-            }
+            Value::Object(map) => self.scrub_entries(map.iter_mut()),
             Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_value(v)),
             _ => {}
         }
