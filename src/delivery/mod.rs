@@ -170,10 +170,7 @@ impl Delivery {
     pub(crate) fn deliver_fresh(&mut self, envelope: Envelope) {
         let healthy = !self.is_paused(Instant::now()) && !self.has_waiting();
         if healthy {
-            match self.attempt(envelope, true) {
-                Tried::Done => {}
-                Tried::Failed(envelope) | Tried::Blocked(envelope) => self.park(envelope),
-            }
+            self.attempt_or_park(envelope, true);
             return;
         }
         if let Some(spool) = self.spool.clone() {
@@ -193,7 +190,12 @@ impl Delivery {
             self.park(envelope);
             return;
         }
-        match self.attempt(envelope, false) {
+        self.attempt_or_park(envelope, false);
+    }
+
+    /// One attempt at an envelope that has no spool file; kept for later if it is to be tried again.
+    fn attempt_or_park(&mut self, envelope: Envelope, in_flight: bool) {
+        match self.attempt(envelope, in_flight) {
             Tried::Done => {}
             Tried::Failed(envelope) | Tried::Blocked(envelope) => self.park(envelope),
         }
