@@ -48,6 +48,15 @@ struct Facts {
     debug_meta: Option<DebugMeta>,
 }
 
+impl Facts {
+    /// Adds the machine's contexts (`os`, `device`, `rust`, …) that `contexts` does not have already.
+    fn fill_contexts(&self, contexts: &mut BTreeMap<String, serde_json::Value>) {
+        for (key, value) in &self.contexts {
+            contexts.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
+}
+
 impl Processor {
     pub(crate) fn new(
         options: Arc<ClientOptions>,
@@ -126,12 +135,7 @@ impl Processor {
             // Only events with frames need the images that frames are symbolicated against.
             event.debug_meta.clone_from(&facts.debug_meta);
         }
-        for (key, value) in &facts.contexts {
-            event
-                .contexts
-                .entry(key.clone())
-                .or_insert_with(|| value.clone());
-        }
+        facts.fill_contexts(&mut event.contexts);
         scope.apply_to_event(&mut event, options.max_breadcrumbs);
         // Stack traces that came with the event (`capture_event`, an `anyhow` backtrace) follow the same rules.
         let supplied = event
@@ -266,12 +270,7 @@ impl Processor {
         if let Ok(trace) = serde_json::to_value(&trace) {
             event.contexts.insert("trace".into(), trace);
         }
-        for (key, value) in &facts.contexts {
-            event
-                .contexts
-                .entry(key.clone())
-                .or_insert_with(|| value.clone());
-        }
+        facts.fill_contexts(&mut event.contexts);
         event.dynamic_sampling_context = Some(dynamic_sampling_context);
         scope.apply_to_transaction(&mut event);
         if let Some(scrubber) = &self.scrubber {
