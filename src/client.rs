@@ -14,10 +14,15 @@ use crate::chain;
 use crate::delivery::spool::Spool;
 use crate::delivery::{Delivery, InFlight};
 use crate::diagnostics::sdk_debug;
+#[cfg(feature = "panic")]
+use crate::message::PendingCrash;
 use crate::message::{self, Control, PendingError, PendingEvent, PendingTransaction, Task};
-use crate::options::ClientOptions;
+use crate::options::{ClientOptions, SessionMode};
 use crate::performance::records::FinishedTransaction;
 use crate::performance::trace_origin::TraceOrigin;
+use crate::protocol::SessionAttributes;
+#[cfg(feature = "panic")]
+use crate::protocol::SessionStatus;
 use crate::protocol::data_category::DataCategory;
 #[cfg(feature = "panic")]
 use crate::protocol::envelope::Envelope;
@@ -26,6 +31,10 @@ use crate::protocol::exception::Exception;
 use crate::protocol::level::Level;
 use crate::protocol::time::Timestamp;
 use crate::queue::{self, Mailbox, Refused};
+use crate::release_health::app_session::AppSession;
+#[cfg(feature = "panic")]
+use crate::release_health::distinct_id;
+use crate::release_health::request_session::RequestOutcome;
 use crate::sampling;
 use crate::scope::Scope;
 use crate::stacktrace::{self, RawTrace};
@@ -33,6 +42,10 @@ use crate::stats::{Counters, Reason, Stats};
 use crate::sync::lock;
 use crate::transport::Transport;
 use crate::worker::Worker;
+#[cfg(feature = "panic")]
+use crate::worker::app_session;
+use crate::worker::app_session::AppSessionKeeper;
+use crate::worker::batch::Batches;
 use crate::worker::processor::Processor;
 use crate::worker::{batch, finish};
 
@@ -75,6 +88,10 @@ pub(crate) struct Client {
     inflight: InFlight,
     /// What the dynamic sampling context of a trace that starts here names; shared with the processor.
     pub(crate) trace_origin: Arc<TraceOrigin>,
+    /// The session of the whole process, in application mode with release health on.
+    app_session: Option<Arc<AppSession>>,
+    /// Whether requests are sessions (request mode with release health on).
+    request_sessions: bool,
 }
 
 impl Client {
@@ -104,7 +121,24 @@ impl Client {
             options.max_retry_delay,
             options.client_report_interval,
         );
-        let worker = Worker::new(worker_end, processor.clone(), delivery);
+        let session_attrs = options.tracks_sessions().then(|| SessionAttributes {
+            release: options.release.as_deref().unwrap_or_default().to_owned(),
+            environment: options.environment.as_deref().map(str::to_owned),
+        });
+        let (app_session, request_attrs) = match (session_attrs, options.session_mode) {
+            (Some(attrs), SessionMode::Application) => {
+                (Some(Arc::new(AppSession::start(attrs))), None)
+            }
+            (attrs, _) => (None, attrs),
+        };
+        let request_sessions = request_attrs.is_some();
+        let worker = Worker::new(
+            worker_end,
+            processor.clone(),
+            delivery,
+            Batches::with_sessions(request_attrs),
+            AppSessionKeeper::new(app_session.clone(), spool.clone()),
+        );
         let handle = std::thread::Builder::new()
             .name(WORKER_THREAD_NAME.into())
             .spawn(move || worker.run())?;
@@ -119,6 +153,8 @@ impl Client {
             spool,
             inflight,
             trace_origin,
+            app_session,
+            request_sessions,
         }))
     }
 
@@ -129,6 +165,25 @@ impl Client {
 
     pub(crate) fn stats(&self) -> Stats {
         self.counters.snapshot()
+    }
+
+    /// Counts a handled error in the session it belongs to: the request's (request mode), else the process's.
+    fn record_error(&self, scope: &Scope) {
+        if let Some(request) = scope.request_session() {
+            request.record_error();
+        } else if let Some(session) = &self.app_session {
+            session.record_error();
+        }
+    }
+
+    /// [`Client::record_error`] for an error that is dropped before its scope is taken (sampled out, or a full
+    /// queue): the scope is looked up only when sessions are on.
+    fn record_dropped_error(&self, hub: &impl CaptureScope) {
+        if self.request_sessions {
+            self.record_error(&hub.scope());
+        } else if let Some(session) = &self.app_session {
+            session.record_error();
+        }
     }
 
     /// Whether the queue may have room: a full queue will refuse the event anyway, so say so before paying for an
@@ -200,10 +255,12 @@ impl Client {
         type_name: &str,
     ) -> EventId {
         if !self.queue_has_room() {
+            self.record_dropped_error(hub);
             return EventId::nil();
         }
         let id = EventId::new();
         if !self.is_sampled(id) {
+            self.record_dropped_error(hub);
             return EventId::nil();
         }
         let timestamp = Timestamp::now();
@@ -216,12 +273,14 @@ impl Client {
                 .discard(Reason::EventProcessor, DataCategory::Error);
             return EventId::nil();
         }
+        let scope = hub.scope();
+        self.record_error(&scope);
         let error = PendingError {
             event_id: id,
             timestamp,
             chain,
             trace: self.trace(),
-            scope: hub.scope(),
+            scope,
         };
         self.push(hub, id, Task::Error(Box::new(error)))
     }
@@ -243,6 +302,7 @@ impl Client {
         fill: impl FnOnce(&mut Event),
     ) -> EventId {
         let Some(mut event) = self.sampled_event() else {
+            self.record_dropped_error(hub);
             return EventId::nil();
         };
         event.exception = exceptions();
@@ -257,7 +317,7 @@ impl Client {
         } else {
             self.trace()
         };
-        self.enqueue(hub, event, trace)
+        self.enqueue(hub, event, trace, true)
     }
 
     /// A message event at `level`; `fill` sets more fields, and runs only for an event that sampling keeps.
@@ -284,11 +344,16 @@ impl Client {
                 ..Default::default()
             });
         }
-        self.enqueue(hub, event, trace)
+        // A message never counts as an error of the session, whatever its level.
+        self.enqueue(hub, event, trace, false)
     }
 
     pub(crate) fn capture_event(&self, hub: &impl CaptureScope, event: Event) -> EventId {
+        let is_error = !event.exception.is_empty() || event.level >= Level::Error;
         if !self.is_sampled(event.event_id) {
+            if is_error {
+                self.record_dropped_error(hub);
+            }
             return EventId::nil();
         }
         let trace = if has_trace(&event) {
@@ -296,11 +361,14 @@ impl Client {
         } else {
             self.trace()
         };
-        self.enqueue(hub, event, trace)
+        self.enqueue(hub, event, trace, is_error)
     }
 
     /// Queues a panic event and waits, bounded by `shutdown_timeout`, until it is delivered: the process may be
     /// about to end. Returns whether it was delivered in time.
+    ///
+    /// The panic ends its session `crashed`: the request's (request mode), whose end the tower layer counts, or
+    /// the process's, whose last update goes in the event's envelope.
     #[cfg(feature = "panic")]
     pub(crate) fn capture_panic(
         &self,
@@ -308,55 +376,86 @@ impl Client {
         event: Event,
         trace: Option<RawTrace>,
     ) -> bool {
+        let deadline = Instant::now() + self.options.shutdown_timeout;
+        let scope = hub.scope();
+        let session = match scope.request_session() {
+            Some(request) => {
+                request.record_crash();
+                None
+            }
+            None => self.app_session.as_ref().and_then(|session| {
+                session.note_user(|| scope.user().and_then(distinct_id));
+                session.end(std::time::SystemTime::now(), SessionStatus::Crashed, || {
+                    if let Some(spool) = &self.spool {
+                        spool.remove_live_session(&app_session::file_id(session));
+                    }
+                })
+            }),
+        };
         if !self.is_sampled(event.event_id) {
-            return false;
+            return match session {
+                Some(update) => self.send_finished(app_session::envelope(update), deadline),
+                None => false,
+            };
         }
         let id = event.event_id;
-        let deadline = Instant::now() + self.options.shutdown_timeout;
         let pending = PendingEvent {
             event,
             trace,
-            scope: hub.scope(),
+            scope,
         };
         hub.set_last_event_id(id);
-        if let Some(spool) = &self.spool {
-            // Finish the event here and put it on disk before anything else, with no network on this path: if the
-            // process dies in the next instant (`panic = "abort"`, a panic in `main`), the next start sends it.
-            let Some(event) = self.processor.prepare(pending) else {
-                return true;
+        let Some(spool) = &self.spool else {
+            // Unlike ordinary captures, a panic may wait for room in the queue: this thread is going down anyway,
+            // and a panic that ends the process must not be lost to a momentarily full queue. It keeps its place
+            // behind what was captured before it, with its session's last update.
+            let task = match session {
+                Some(session) => Task::Crash(Box::new(PendingCrash {
+                    event: pending,
+                    session,
+                })),
+                None => Task::Event(Box::new(pending)),
             };
-            let envelope = Envelope::from_event(event);
-            match spool.store_claimed(&envelope) {
-                Ok((Some(claim), stored)) => {
-                    self.counters.evicted(stored.evicted);
-                    if self
-                        .mailbox
-                        .send_control(Control::Stored { claim, envelope })
-                        .is_err()
-                    {
-                        return false;
-                    }
-                    return self.flush_until(deadline);
-                }
-                Ok((None, _)) => sdk_debug!("panic event {id} does not fit in the spool"),
-                Err(e) => sdk_debug!("could not write panic event {id} to the spool: {e}"),
+            if self.mailbox.push_until(task, deadline).is_err() {
+                self.counters
+                    .discard(Reason::QueueOverflow, DataCategory::Error);
+                sdk_debug!("queue full: panic event {id} dropped");
+                return false;
             }
-            // Without room on disk, hand it to the worker like any other event.
-            return self.send_finished(envelope, deadline);
+            return self.flush_until(deadline);
+        };
+        let mut envelope = match self.processor.prepare(pending) {
+            Some(event) => Envelope::from_event(event),
+            None => Envelope::default(),
+        };
+        if let Some(update) = session {
+            envelope
+                .items
+                .push(crate::protocol::EnvelopeItem::Session(Box::new(update)));
         }
-        // Unlike ordinary captures, a panic may wait for room in the queue: this thread is going down anyway, and a
-        // panic that ends the process must not be lost to a momentarily full queue.
-        if self
-            .mailbox
-            .push_until(Task::Event(Box::new(pending)), deadline)
-            .is_err()
-        {
-            self.counters
-                .discard(Reason::QueueOverflow, DataCategory::Error);
-            sdk_debug!("queue full: panic event {id} dropped");
-            return false;
+        if envelope.items.is_empty() {
+            // `before_send` dropped it.
+            return true;
         }
-        self.flush_until(deadline)
+        // Finished here and put on disk before anything else, with no network on this path: if the process dies in
+        // the next instant (`panic = "abort"`, a panic in `main`), the next start sends it.
+        match spool.store_claimed(&envelope) {
+            Ok((Some(claim), stored)) => {
+                self.counters.evicted(stored.evicted);
+                if self
+                    .mailbox
+                    .send_control(Control::Stored { claim, envelope })
+                    .is_err()
+                {
+                    return false;
+                }
+                return self.flush_until(deadline);
+            }
+            Ok((None, _)) => sdk_debug!("panic event {id} does not fit in the spool"),
+            Err(e) => sdk_debug!("could not write panic event {id} to the spool: {e}"),
+        }
+        // Without room on disk, hand it to the worker like any other envelope.
+        self.send_finished(envelope, deadline)
     }
 
     /// Hands a finished envelope to the worker through the control queue (which never blocks), then flushes.
@@ -372,12 +471,23 @@ impl Client {
         self.flush_until(deadline)
     }
 
-    fn enqueue(&self, hub: &impl CaptureScope, event: Event, trace: Option<RawTrace>) -> EventId {
+    /// Queues an event; `is_error` counts it in its session.
+    fn enqueue(
+        &self,
+        hub: &impl CaptureScope,
+        event: Event,
+        trace: Option<RawTrace>,
+        is_error: bool,
+    ) -> EventId {
         let id = event.event_id;
+        let scope = hub.scope();
+        if is_error {
+            self.record_error(&scope);
+        }
         let pending = PendingEvent {
             event,
             trace,
-            scope: hub.scope(),
+            scope,
         };
         self.push(hub, id, Task::Event(Box::new(pending)))
     }
@@ -422,6 +532,33 @@ impl Client {
             self.counters
                 .discard_n(Reason::QueueOverflow, DataCategory::Span, spans);
             sdk_debug!("queue full: transaction dropped");
+        }
+    }
+
+    /// Whether each request is a session (request mode with release health on): the tower layer then starts one.
+    #[cfg_attr(
+        not(feature = "tower"),
+        expect(dead_code, reason = "only the tower layer starts request sessions")
+    )]
+    pub(crate) fn tracks_request_sessions(&self) -> bool {
+        self.request_sessions
+    }
+
+    #[cfg_attr(
+        not(feature = "tower"),
+        expect(dead_code, reason = "only the tower layer starts request sessions")
+    )]
+    /// Queues an ended request's session for the worker's per-minute counts. A full queue drops it, counted in
+    /// the `session` category.
+    pub(crate) fn record_request_session(&self, outcome: RequestOutcome) {
+        if self
+            .mailbox
+            .try_push(Task::RequestSession(Box::new(outcome)))
+            .is_err()
+        {
+            self.counters
+                .discard(Reason::QueueOverflow, DataCategory::Session);
+            sdk_debug!("queue full: a request's session dropped");
         }
     }
 
@@ -472,10 +609,16 @@ impl Client {
             let Some(task) = self.mailbox.pop_task() else {
                 break;
             };
-            let Some((_, item)) = finish::finish(&self.processor, task) else {
-                continue;
+            let envelope = match task {
+                Task::Crash(crash) => finish::crash(&self.processor, *crash),
+                task => {
+                    let Some((_, item)) = finish::finish(&self.processor, task) else {
+                        continue;
+                    };
+                    batch::envelope(vec![item])
+                }
             };
-            match spool.store(&batch::envelope(vec![item])) {
+            match spool.store(&envelope) {
                 Ok(stored) => {
                     self.counters.evicted(stored.evicted);
                     kept += u64::from(stored.stored);

@@ -147,8 +147,36 @@
 //!
 //! For HTTP services, [`integrations::tower::layer()`] (feature `tower`, `axum` for route names) does this for every
 //! request and more: the request's data on its events, a transaction per request continuing the caller's trace,
-//! and a handler's panic turned into a 500. `cargo run --example axum --features axum` shows it. Release health
-//! (sessions) is still to come.
+//! and a handler's panic turned into a 500. `cargo run --example axum --features axum` shows it.
+//!
+//! ## Release health
+//!
+//! With a [`release`](ClientOptions::release) set, faultline records sessions, from which Sentry computes the
+//! crash-free rate of each release ([`ClientOptions::auto_session_tracking`], on by default; off with
+//! [`errors_only`](ClientOptions::errors_only)). What a session is depends on [`ClientOptions::session_mode`]:
+//!
+//! - [`SessionMode::Application`] (the default, for programs, tools and jobs): one session from `init` to the
+//!   guard's drop. It ends `exited`, or `crashed` after an unhandled panic, whose event carries the session's last
+//!   update. Handled errors count in it: `capture_error`, the integrations' errors, and `capture_event` with an
+//!   exception or at level `error` and above, even when sampling drops their events; `capture_message` never does.
+//!   Its user is the one of the first event that names one. While it runs, its state is kept in the spool
+//!   directory (rewritten every minute), so a process that is killed, or never drops its guard, has its session
+//!   sent as `abnormal` at the next start with the same DSN.
+//! - [`SessionMode::Request`] (for servers): each request through the tower layer is a session, `exited`,
+//!   `errored` (an error was captured in its scope) or `crashed` (its handler panicked), for the user the handler
+//!   set. The worker sends per-minute counts (`sessions` items) every minute, at `flush` and at shutdown.
+//!
+//! ```no_run
+//! let _guard = faultline::init(
+//!     faultline::ClientOptions::new()
+//!         .dsn("https://key@sentry.example.com/42")
+//!         .release(faultline::release_name!())
+//!         .session_mode(faultline::SessionMode::Request),
+//! );
+//! ```
+//!
+//! Sessions use the rate-limit category `session`, and what is dropped is counted in client reports. Only Sentry
+//! shows release health: GlitchTip and Bugsink accept sessions and discard them.
 //!
 //! # Performance monitoring
 //!
@@ -364,6 +392,7 @@ mod options;
 mod performance;
 pub mod protocol;
 mod queue;
+mod release_health;
 mod sampling;
 mod scope;
 mod scrub;
@@ -385,7 +414,9 @@ pub use error::{InitError, InitErrorKind};
 pub use future::{BoundFuture, FutureExt};
 pub use hub::{ScopeGuard, ScopeSnapshot};
 pub use init::{InitGuard, init, try_init};
-pub use options::{BeforeBreadcrumb, BeforeSend, ClientOptions, SpoolDir, TracesSampler};
+pub use options::{
+    BeforeBreadcrumb, BeforeSend, ClientOptions, SessionMode, SpoolDir, TracesSampler,
+};
 pub use performance::{
     PropagationContext, SamplingContext, Span, TraceHeaders, Transaction, TransactionOrSpan,
     continue_from_headers, start_transaction, trace_headers,

@@ -16,7 +16,9 @@ use crate::performance::records::FinishedTransaction;
 use crate::protocol::envelope::Envelope;
 use crate::protocol::event::{Event, EventId};
 use crate::protocol::item_kind::ItemKind;
+use crate::protocol::session::SessionUpdate;
 use crate::protocol::time::Timestamp;
+use crate::release_health::request_session::RequestOutcome;
 use crate::scope::Scope;
 use crate::stacktrace::RawTrace;
 
@@ -50,6 +52,12 @@ pub(crate) struct PendingTransaction {
     pub(crate) scope: Arc<Scope>,
 }
 
+/// A panic's event with the last update of the process's session, which the panic ended: both go in one envelope.
+pub(crate) struct PendingCrash {
+    pub(crate) event: PendingEvent,
+    pub(crate) session: SessionUpdate,
+}
+
 /// A unit of work on the bounded data queue: the makings of one envelope item, of one kind. The worker finishes
 /// each by its kind (see `worker/finish.rs`) and ships it by its kind (see `worker/batch.rs`).
 ///
@@ -61,16 +69,25 @@ pub(crate) enum Task {
     Event(Box<PendingEvent>),
     /// An error from `capture_error`, whose event the worker builds before it finishes it like any other.
     Error(Box<PendingError>),
+    /// A panic that ended the process's session (see [`PendingCrash`]).
+    #[cfg_attr(
+        not(feature = "panic"),
+        expect(dead_code, reason = "only the panic hook ends a session crashed")
+    )]
+    Crash(Box<PendingCrash>),
     /// A sampled transaction that has ended, with its spans: serialised on the worker.
     Transaction(Box<PendingTransaction>),
+    /// A request that has ended, in request mode: counted in the worker's per-minute session counts.
+    RequestSession(Box<RequestOutcome>),
 }
 
 impl Task {
     /// The kind of envelope item this task becomes.
     pub(crate) fn kind(&self) -> ItemKind {
         match self {
-            Task::Event(_) | Task::Error(_) => ItemKind::Event,
+            Task::Event(_) | Task::Error(_) | Task::Crash(_) => ItemKind::Event,
             Task::Transaction(_) => ItemKind::Transaction,
+            Task::RequestSession(_) => ItemKind::Sessions,
         }
     }
 }

@@ -118,6 +118,22 @@ pub struct ClientOptions {
     pub errors_only: bool,
     /// How often counts of discarded events are sent on their own when no other envelope carries them.
     pub client_report_interval: Duration,
+    /// Whether release health is recorded (sessions); it takes a `release`. See
+    /// [`ClientOptions::auto_session_tracking`].
+    pub auto_session_tracking: bool,
+    /// What a session is: the whole process, or each request of a server. See [`ClientOptions::session_mode`].
+    pub session_mode: SessionMode,
+}
+
+/// What one release-health session stands for; see [`ClientOptions::session_mode`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionMode {
+    /// One session from `init` to the guard's drop: for programs, tools and jobs.
+    #[default]
+    Application,
+    /// One session per request handled by the tower layer, sent as per-minute counts: for servers.
+    Request,
 }
 
 /// Where the offline spool lives; see [`ClientOptions::spool_dir`].
@@ -172,6 +188,8 @@ impl Default for ClientOptions {
             org_id: None,
             errors_only: false,
             client_report_interval: Duration::from_secs(30),
+            auto_session_tracking: true,
+            session_mode: SessionMode::Application,
         }
     }
 }
@@ -521,6 +539,40 @@ impl ClientOptions {
         self
     }
 
+    /// Records release health: sessions, which Sentry turns into crash-free rates per release. Defaults to on, and
+    /// takes effect only where a [`release`](ClientOptions::release) is set (the server drops a session without
+    /// one) and [`errors_only`](ClientOptions::errors_only) is off.
+    ///
+    /// In [`SessionMode::Application`] the session runs from `init` to the guard's drop and ends `exited`, or
+    /// `crashed` after an unhandled panic; handled errors (`capture_error`, and events at level `error` or above;
+    /// not `capture_message`) count in it. A session that never ended (the process was killed) is found in the
+    /// spool and sent as `abnormal` at the next start. In [`SessionMode::Request`] each request through the tower
+    /// layer is one session, and the worker sends per-minute counts.
+    #[must_use]
+    pub fn auto_session_tracking(mut self, on: bool) -> Self {
+        self.auto_session_tracking = on;
+        self
+    }
+
+    /// Sets what a session stands for: the whole process ([`SessionMode::Application`], the default) or each
+    /// request of a server ([`SessionMode::Request`], for services behind the tower layer).
+    #[must_use]
+    pub fn session_mode(mut self, mode: SessionMode) -> Self {
+        self.session_mode = mode;
+        self
+    }
+
+    /// Whether sessions are recorded: [`auto_session_tracking`](ClientOptions::auto_session_tracking) with a
+    /// release and without `errors_only`.
+    pub(crate) fn tracks_sessions(&self) -> bool {
+        self.auto_session_tracking
+            && !self.errors_only
+            && self
+                .release
+                .as_deref()
+                .is_some_and(|r| !r.trim().is_empty())
+    }
+
     /// Sends events through `transport` instead of the default HTTP transport. Defaults to none.
     ///
     /// With a transport set, the SDK is enabled even without a DSN.
@@ -583,6 +635,8 @@ impl fmt::Debug for ClientOptions {
             .field("org_id", &self.org_id)
             .field("errors_only", &self.errors_only)
             .field("client_report_interval", &self.client_report_interval)
+            .field("auto_session_tracking", &self.auto_session_tracking)
+            .field("session_mode", &self.session_mode)
             .finish()
     }
 }

@@ -7,6 +7,7 @@ use crate::performance::handles::TransactionOrSpan;
 use crate::performance::propagation_context::PropagationContext;
 use crate::protocol::event::SharedFields;
 use crate::protocol::{Breadcrumb, Event, Level, Request, TraceContext, TransactionEvent, User};
+use crate::release_health::request_session::RequestSession;
 
 /// Tags, extra data, the user, contexts, breadcrumbs and grouping that apply to events captured on this thread.
 ///
@@ -42,6 +43,8 @@ pub struct Scope {
     span: Option<TransactionOrSpan>,
     /// The trace of events captured here when no span is current.
     propagation_context: PropagationContext,
+    /// The request's session, in request mode (set by the tower layer): errors captured here count in it.
+    request_session: Option<Arc<RequestSession>>,
 }
 
 impl Scope {
@@ -164,9 +167,31 @@ impl Scope {
         self.breadcrumbs.clear();
     }
 
-    /// Resets everything.
+    /// Resets everything (but the request's session, which is the SDK's own bookkeeping).
     pub fn clear(&mut self) {
-        *self = Scope::default();
+        *self = Scope {
+            request_session: self.request_session.take(),
+            ..Scope::default()
+        };
+    }
+
+    /// The user, if one is set.
+    pub fn user(&self) -> Option<&User> {
+        self.user.as_ref()
+    }
+
+    /// Sets the session of the request handled in this scope.
+    #[cfg_attr(
+        not(feature = "tower"),
+        expect(dead_code, reason = "only the tower layer starts request sessions")
+    )]
+    pub(crate) fn set_request_session(&mut self, session: Option<Arc<RequestSession>>) {
+        self.request_session = session;
+    }
+
+    /// The session of the request handled in this scope, if any.
+    pub(crate) fn request_session(&self) -> Option<&RequestSession> {
+        self.request_session.as_deref()
     }
 
     /// The tags.

@@ -355,3 +355,119 @@ fn a_service_that_panics_in_call_gives_a_500_in_the_request_scope() {
         .unwrap();
     assert!(after["tags"].get("in_call").is_none(), "{after}");
 }
+
+/// The `sessions` items the server received.
+fn session_aggregates(server: &TestServer) -> Vec<Value> {
+    server
+        .requests()
+        .iter()
+        .flat_map(|request| request.envelope().items)
+        .filter(|(header, _)| header["type"] == "sessions")
+        .map(|(_, payload)| serde_json::from_slice(&payload).unwrap())
+        .collect()
+}
+
+#[test]
+fn request_mode_counts_each_request_as_a_session() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .dsn(server.dsn("k", 1))
+            .spool_dir(None)
+            .queue_size(500)
+            .release("shop@2.0.0")
+            .environment("test")
+            .session_mode(faultline::SessionMode::Request),
+    )
+    .unwrap();
+    let runtime = runtime();
+    let addr = serve(&runtime);
+    let paths: Vec<String> = (0..60)
+        .map(|i| match i % 6 {
+            0 | 2 | 4 => "/".to_owned(),
+            1 | 3 => format!("/fail/{}", i % 4),
+            _ => "/panic".to_owned(),
+        })
+        .collect();
+    let threads: Vec<_> = paths
+        .iter()
+        .cloned()
+        .map(|path| {
+            std::thread::spawn(move || {
+                let status = client()
+                    .get(format!("http://{addr}{path}"))
+                    .call()
+                    .unwrap()
+                    .status();
+                assert_eq!(status, if path == "/" { 200 } else { 500 }, "{path}");
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert!(faultline::flush(Duration::from_secs(20)));
+    let items = session_aggregates(&server);
+    assert!(!items.is_empty(), "{:?}", server.requests());
+    let mut totals = BTreeMap::<(&str, Option<String>), u64>::new();
+    for item in &items {
+        assert_eq!(item["attrs"]["release"], "shop@2.0.0");
+        assert_eq!(item["attrs"]["environment"], "test");
+        for bucket in item["aggregates"].as_array().unwrap() {
+            let started = bucket["started"].as_str().expect("an RFC 3339 string");
+            assert!(
+                started.ends_with(":00.000000Z"),
+                "a whole minute: {started}"
+            );
+            let did = bucket["did"].as_str().map(str::to_owned);
+            for status in ["exited", "errored", "crashed", "abnormal"] {
+                if let Some(n) = bucket.get(status) {
+                    let n = n.as_u64().unwrap();
+                    assert!(n > 0, "empty counts are left out: {bucket}");
+                    *totals.entry((status, did.clone())).or_default() += n;
+                }
+            }
+        }
+    }
+    let count = |status: &str| -> u64 {
+        totals
+            .iter()
+            .filter(|((s, _), _)| *s == status)
+            .map(|(_, n)| n)
+            .sum()
+    };
+    assert_eq!(count("exited"), 30, "{totals:?}");
+    assert_eq!(count("errored"), 20, "{totals:?}");
+    assert_eq!(count("crashed"), 10, "{totals:?}");
+    assert_eq!(count("abnormal"), 0);
+    assert_eq!(
+        count("exited") + count("errored") + count("crashed"),
+        paths.len() as u64
+    );
+    // Each failed request counted for the user its handler set.
+    for user in 0..4 {
+        let want = paths
+            .iter()
+            .filter(|path| **path == format!("/fail/{user}"))
+            .count() as u64;
+        let got = totals
+            .get(&("errored", Some(user.to_string())))
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(got, want, "user {user}: {totals:?}");
+    }
+    // Request mode sends no session of the whole process.
+    let singles = server
+        .requests()
+        .iter()
+        .flat_map(|request| request.envelope().items)
+        .filter(|(header, _)| header["type"] == "session")
+        .count();
+    drop(guard);
+    assert_eq!(singles, 0);
+    assert!(
+        session_aggregates(&server).len() == items.len(),
+        "nothing was left for the shutdown"
+    );
+}

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::event::{ClientSdkInfo, Event, EventId};
 use super::item_kind::ItemKind;
 use super::propagation::DynamicSamplingContext;
+use super::session::{SessionAggregates, SessionUpdate};
 use super::time::{Rfc3339, Timestamp};
 use super::transaction::TransactionEvent;
 
@@ -52,6 +53,10 @@ pub enum EnvelopeItem {
     Transaction(Box<TransactionEvent>),
     /// Counts of events the SDK discarded, by reason and category.
     ClientReport(ClientReport),
+    /// One release-health session's current state. May ride with an event.
+    Session(Box<SessionUpdate>),
+    /// Counts of sessions that ended, per minute (request mode).
+    Sessions(SessionAggregates),
     /// Any other item type, kept as raw payload bytes.
     Raw {
         /// The item type, e.g. `attachment`.
@@ -91,6 +96,8 @@ impl EnvelopeItem {
             EnvelopeItem::Event(_) => Some(ItemKind::Event),
             EnvelopeItem::Transaction(_) => Some(ItemKind::Transaction),
             EnvelopeItem::ClientReport(_) => Some(ItemKind::ClientReport),
+            EnvelopeItem::Session(_) => Some(ItemKind::Session),
+            EnvelopeItem::Sessions(_) => Some(ItemKind::Sessions),
             EnvelopeItem::Raw { ty, .. } => ItemKind::from_item_type(ty),
         }
     }
@@ -101,6 +108,8 @@ impl EnvelopeItem {
             EnvelopeItem::Event(_) => "event",
             EnvelopeItem::Transaction(_) => "transaction",
             EnvelopeItem::ClientReport(_) => "client_report",
+            EnvelopeItem::Session(_) => "session",
+            EnvelopeItem::Sessions(_) => "sessions",
             EnvelopeItem::Raw { ty, .. } => ty,
         }
     }
@@ -213,6 +222,8 @@ impl Envelope {
                     serde_json::to_writer(&mut buf, transaction)
                 }
                 EnvelopeItem::ClientReport(report) => serde_json::to_writer(&mut buf, report),
+                EnvelopeItem::Session(update) => serde_json::to_writer(&mut buf, update),
+                EnvelopeItem::Sessions(aggregates) => serde_json::to_writer(&mut buf, aggregates),
                 EnvelopeItem::Raw { .. } => Ok(()),
             }
             .map_err(unserialisable)?;
@@ -264,7 +275,7 @@ impl Envelope {
     /// # Errors
     ///
     /// Fails on a missing or malformed header line, an item header that is not JSON, a `length` running past the
-    /// end, or an `event`/`client_report` payload that does not parse.
+    /// end, or an `event`, `transaction`, `client_report`, `session` or `sessions` payload that does not parse.
     pub fn from_slice(bytes: &[u8]) -> Result<Envelope, ParseEnvelopeError> {
         Envelope::parse_with(bytes, |ty, payload| {
             Ok(match ty.as_str() {
@@ -280,6 +291,14 @@ impl Envelope {
                     serde_json::from_slice(payload)
                         .map_err(|_| ParseEnvelopeError::Payload("transaction"))?,
                 )),
+                "session" => EnvelopeItem::Session(Box::new(
+                    serde_json::from_slice(payload)
+                        .map_err(|_| ParseEnvelopeError::Payload("session"))?,
+                )),
+                "sessions" => EnvelopeItem::Sessions(
+                    serde_json::from_slice(payload)
+                        .map_err(|_| ParseEnvelopeError::Payload("sessions"))?,
+                ),
                 _ => EnvelopeItem::Raw {
                     ty,
                     payload: payload.to_vec(),
@@ -301,6 +320,8 @@ impl Envelope {
                 "event" => Some("event"),
                 "transaction" => Some("transaction"),
                 "client_report" => Some("client_report"),
+                "session" => Some("session"),
+                "sessions" => Some("sessions"),
                 _ => None,
             };
             if let Some(what) = what {

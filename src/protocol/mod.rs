@@ -12,6 +12,7 @@ pub(crate) mod item_kind;
 pub mod level;
 pub mod propagation;
 pub mod request;
+pub mod session;
 pub mod stacktrace;
 pub mod time;
 pub mod trace;
@@ -27,6 +28,9 @@ pub use propagation::{
     Baggage, BaggageMember, DynamicSamplingContext, SentryTrace, TraceParent, TraceState,
 };
 pub use request::Request;
+pub use session::{
+    SessionAggregate, SessionAggregates, SessionAttributes, SessionStatus, SessionUpdate,
+};
 pub use stacktrace::{Addr, Frame, Stacktrace};
 pub use time::Timestamp;
 pub use trace::{ParseIdError, SpanId, SpanStatus, TraceContext, TraceId};

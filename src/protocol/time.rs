@@ -86,6 +86,81 @@ impl fmt::Display for Rfc3339 {
     }
 }
 
+/// Parses RFC 3339 text such as `2026-11-25T13:40:00.123456Z` or `2026-11-25T15:40:00+02:00` (fractions to the
+/// nanosecond, `t` and `z` in either case); `None` for anything else or a time before 1970.
+pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(range)?;
+        part.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| part.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')))
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut at = 19;
+    let mut nanos = 0u32;
+    if b[at] == b'.' {
+        at += 1;
+        let start = at;
+        while at < b.len() && b[at].is_ascii_digit() {
+            if at - start < 9 {
+                nanos = nanos * 10 + u32::from(b[at] - b'0');
+            }
+            at += 1;
+        }
+        let len = at - start;
+        if len == 0 {
+            return None;
+        }
+        nanos *= 10u32.pow(9u32.saturating_sub(len as u32));
+    }
+    let offset = match b.get(at..)? {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let minutes = digits(at + 1..at + 3)? * 60 + digits(at + 4..at + 6)?;
+            if *sign == b'+' {
+                minutes * 60
+            } else {
+                -minutes * 60
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month as u32, day as u32);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    let secs = u64::try_from(secs).ok()?;
+    UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date; the inverse of [`civil_from_days`].
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = i64::from(if month > 2 { month - 3 } else { month + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Converts days since 1970-01-01 to a proleptic Gregorian (year, month, day).
 ///
 /// Howard Hinnant's `civil_from_days` algorithm (<https://howardhinnant.github.io/date_algorithms.html>), which is
@@ -122,6 +197,43 @@ mod tests {
         ];
         for (secs, micros, want) in cases {
             assert_eq!(Timestamp(at(secs, micros)).to_rfc3339(), want, "{secs}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_parses_what_it_writes_and_offsets() {
+        for secs in [0, 951_782_400, 1_764_077_696, 4_107_542_399, 4_107_542_400] {
+            let time = at(secs, 123_456);
+            assert_eq!(
+                parse_rfc3339(&Rfc3339(time).to_string()),
+                Some(time),
+                "{secs}"
+            );
+        }
+        assert_eq!(
+            parse_rfc3339("2025-11-25T13:34:56Z"),
+            Some(at(1_764_077_696, 0))
+        );
+        assert_eq!(
+            parse_rfc3339("2025-11-25T15:34:56.5+02:00"),
+            Some(at(1_764_077_696, 500_000))
+        );
+        assert_eq!(
+            parse_rfc3339("2025-11-25t12:04:56.123456789-01:30"),
+            Some(UNIX_EPOCH + Duration::new(1_764_077_696, 123_456_789))
+        );
+        for bad in [
+            "",
+            "2025-11-25",
+            "2025-11-25T13:34:56",
+            "2025-13-25T13:34:56Z",
+            "2025-11-25T13:34:56.Z",
+            "2025-11-25T13:34:56+0200",
+            "1969-12-31T23:59:59Z",
+            "2025-11-25T13:34:5xZ",
+            "1764077696",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
     }
 

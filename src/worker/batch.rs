@@ -7,8 +7,14 @@
 
 use std::time::{Duration, Instant};
 
+use crate::protocol::SessionAttributes;
 use crate::protocol::envelope::{Envelope, EnvelopeItem};
 use crate::protocol::item_kind::ItemKind;
+use crate::release_health::aggregates::{Aggregator, MAX_BUCKETS};
+use crate::release_health::request_session::RequestOutcome;
+
+/// How long the counts of request sessions wait: a minute, as Sentry's SDKs do.
+const SESSIONS_WAIT: Duration = Duration::from_secs(60);
 
 /// How the worker ships an item of a kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,17 +46,20 @@ pub(crate) fn shipping(kind: ItemKind) -> Shipping {
             max_wait: Duration::from_secs(5),
         },
         ItemKind::Sessions => Shipping::Batched {
-            max_items: 100,
-            max_wait: Duration::from_secs(60),
+            max_items: MAX_BUCKETS,
+            max_wait: SESSIONS_WAIT,
         },
         ItemKind::ClientReport => Shipping::RidesAlong,
     }
 }
 
-/// The batches of the kinds that wait, each at most its kind's `max_items` long.
+/// The batches of the kinds that wait, each at most its kind's `max_items` long, and the per-minute counts of
+/// request sessions, which wait the same way but are merged rather than listed.
 #[derive(Default)]
 pub(crate) struct Batches {
     open: Vec<Batch>,
+    /// The counts of ended request sessions, and when they must go; `None` without request-mode sessions.
+    sessions: Option<(Aggregator, Option<Instant>)>,
 }
 
 struct Batch {
@@ -61,6 +70,43 @@ struct Batch {
 }
 
 impl Batches {
+    /// Batches that also count request sessions, of the release and environment `attrs`.
+    pub(crate) fn with_sessions(attrs: Option<SessionAttributes>) -> Self {
+        Batches {
+            open: Vec::new(),
+            sessions: attrs.map(|attrs| (Aggregator::new(attrs), None)),
+        }
+    }
+
+    /// Counts an ended request session; returns the envelope to send when the counts reach an item's limit of
+    /// buckets. Without request-mode sessions it is dropped.
+    pub(crate) fn count_session(
+        &mut self,
+        outcome: RequestOutcome,
+        now: Instant,
+    ) -> Option<Envelope> {
+        let (aggregator, due) = self.sessions.as_mut()?;
+        aggregator.count(outcome);
+        due.get_or_insert(now + SESSIONS_WAIT);
+        if aggregator.len() >= MAX_BUCKETS {
+            return self.take_sessions().pop();
+        }
+        None
+    }
+
+    /// Takes the session counts, as envelopes.
+    fn take_sessions(&mut self) -> Vec<Envelope> {
+        let Some((aggregator, due)) = self.sessions.as_mut() else {
+            return Vec::new();
+        };
+        *due = None;
+        aggregator
+            .take()
+            .into_iter()
+            .map(|item| envelope(vec![EnvelopeItem::Sessions(item)]))
+            .collect()
+    }
+
     /// Adds a finished item of a batched `kind`; returns the envelope to send when this item fills the batch.
     /// An item of a kind that is not batched comes back at once, in an envelope of its own.
     pub(crate) fn push(
@@ -97,7 +143,8 @@ impl Batches {
 
     /// When the next batch is due, if any waits.
     pub(crate) fn next_due(&self) -> Option<Instant> {
-        self.open.iter().map(|b| b.due).min()
+        let sessions = self.sessions.as_ref().and_then(|(_, due)| *due);
+        self.open.iter().map(|b| b.due).chain(sessions).min()
     }
 
     /// Takes the batches due at `now`, as envelopes.
@@ -110,15 +157,25 @@ impl Batches {
             due.push(envelope(std::mem::take(&mut batch.items)));
             false
         });
+        if self
+            .sessions
+            .as_ref()
+            .is_some_and(|(_, at)| at.is_some_and(|at| at <= now))
+        {
+            due.extend(self.take_sessions());
+        }
         due
     }
 
     /// Takes every batch, due or not (a flush or a shutdown).
     pub(crate) fn take_all(&mut self) -> Vec<Envelope> {
-        self.open
+        let mut all: Vec<Envelope> = self
+            .open
             .drain(..)
             .map(|batch| envelope(batch.items))
-            .collect()
+            .collect();
+        all.extend(self.take_sessions());
+        all
     }
 }
 

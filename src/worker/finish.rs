@@ -1,8 +1,8 @@
 //! Finishing: the per-kind step that turns a queued [`Task`] into an envelope item, on the worker.
 
 use crate::chain;
-use crate::message::{PendingError, PendingEvent, Task};
-use crate::protocol::envelope::EnvelopeItem;
+use crate::message::{PendingCrash, PendingError, PendingEvent, Task};
+use crate::protocol::envelope::{Envelope, EnvelopeItem};
 use crate::protocol::event::Event;
 use crate::protocol::item_kind::ItemKind;
 
@@ -15,6 +15,8 @@ pub(crate) fn finish(processor: &Processor, task: Task) -> Option<(ItemKind, Env
     match task {
         Task::Event(pending) => event(processor, *pending),
         Task::Error(error) => event(processor, event_of(*error)),
+        // Its session's update goes with it: see `crash`.
+        Task::Crash(crash) => event(processor, crash.event),
         Task::Transaction(pending) => {
             let transaction = processor.prepare_transaction(*pending)?;
             Some((
@@ -22,7 +24,20 @@ pub(crate) fn finish(processor: &Processor, task: Task) -> Option<(ItemKind, Env
                 EnvelopeItem::Transaction(Box::new(transaction)),
             ))
         }
+        // Counted into the worker's batches (`Batches::count_session`), never an item of its own.
+        Task::RequestSession(_) => None,
     }
+}
+
+/// The envelope of a panic that ended the process's session: its event (unless a step dropped it) and the
+/// session's last update, which goes either way.
+pub(crate) fn crash(processor: &Processor, crash: PendingCrash) -> Envelope {
+    let mut items = Vec::with_capacity(2);
+    if let Some((_, item)) = event(processor, crash.event) {
+        items.push(item);
+    }
+    items.push(EnvelopeItem::Session(Box::new(crash.session)));
+    super::batch::envelope(items)
 }
 
 fn event(processor: &Processor, pending: PendingEvent) -> Option<(ItemKind, EnvelopeItem)> {

@@ -11,6 +11,7 @@
 //! 3. **Deliver** the envelope (`delivery/`): send, or keep in the spool, with rate limits, retries and client
 //!    reports.
 
+pub(crate) mod app_session;
 pub(crate) mod batch;
 pub(crate) mod finish;
 pub(crate) mod processor;
@@ -18,6 +19,7 @@ pub(crate) mod processor;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use app_session::AppSessionKeeper;
 use batch::Batches;
 use processor::Processor;
 
@@ -47,19 +49,31 @@ pub(crate) struct Worker {
     processor: Arc<Processor>,
     batches: Batches,
     delivery: Delivery,
+    /// The process's session, in application mode.
+    app_session: AppSessionKeeper,
 }
 
 impl Worker {
-    pub(crate) fn new(mailbox: WorkerEnd, processor: Arc<Processor>, delivery: Delivery) -> Self {
+    pub(crate) fn new(
+        mailbox: WorkerEnd,
+        processor: Arc<Processor>,
+        delivery: Delivery,
+        batches: Batches,
+        app_session: AppSessionKeeper,
+    ) -> Self {
         Worker {
             mailbox,
             processor,
-            batches: Batches::default(),
+            batches,
             delivery,
+            app_session,
         }
     }
 
     pub(crate) fn run(mut self) {
+        for abandoned in self.app_session.start() {
+            self.ship(abandoned, true);
+        }
         self.processor.warm_up();
         let mut busy = false;
         loop {
@@ -105,6 +119,7 @@ impl Worker {
             for envelope in self.batches.take_due(now) {
                 self.ship(envelope, true);
             }
+            self.app_session.tick(now);
             self.delivery.tick(now);
         }
     }
@@ -138,16 +153,29 @@ impl Worker {
         if let Some(due) = self.batches.next_due() {
             wake = wake.min(due);
         }
+        if let Some(beat) = self.app_session.next_wake() {
+            wake = wake.min(beat);
+        }
         wake.max(now)
     }
 
     /// Finishes a queued task and ships it: delivered now (`send_now`, unless delivery is paused),
     /// parked for later, or added to its kind's batch.
+    /// An event's envelope takes the process's session update with it, when errors were counted since the last.
     fn handle(&mut self, task: Task, send_now: bool) {
-        let Some((kind, item)) = finish::finish(&self.processor, task) else {
-            return;
+        let now = Instant::now();
+        let envelope = match task {
+            Task::RequestSession(outcome) => self.batches.count_session(*outcome, now),
+            Task::Crash(crash) => Some(finish::crash(&self.processor, *crash)),
+            task => {
+                let Some((kind, item)) = finish::finish(&self.processor, task) else {
+                    return;
+                };
+                self.batches.push(kind, item, now)
+            }
         };
-        if let Some(envelope) = self.batches.push(kind, item, Instant::now()) {
+        if let Some(mut envelope) = envelope {
+            self.app_session.attach(&mut envelope);
             self.ship(envelope, send_now);
         }
     }
@@ -187,8 +215,12 @@ impl Worker {
         (!until_empty || self.mailbox.len() == 0) && delivered
     }
 
-    /// Delivers what it can until `deadline`, keeps the rest, sends a last client report, and stops.
+    /// Ends the process's session, delivers what it can until `deadline`, keeps the rest, sends a last client
+    /// report, and stops.
     fn shut_down(&mut self, deadline: Instant) -> bool {
+        if let Some(last) = self.app_session.end() {
+            self.ship(last, Instant::now() < deadline);
+        }
         let done = self.flush(deadline, true);
         self.delivery.shut_down(deadline);
         done

@@ -10,6 +10,7 @@
 //! 01764077696125000001-0000004242-0000000008.envelope.claimed-4242-…-1764…  being sent by process 4242
 //! .tmp-4242-…-9                                                              being written
 //! corrupt/01764077690000000000-0000001234-0000000001.envelope               did not parse; kept for a look
+//! sessions/4242-….session                                                   process 4242's running session
 //! ```
 //!
 //! A waiting file is named `{unix_nanos:020}-{pid:010}-{seq:010}.envelope`, so the lexical order of names is the
@@ -79,6 +80,7 @@ mod claim;
 mod corrupt;
 mod files;
 mod index;
+mod live_session;
 mod location;
 mod names;
 mod owner;

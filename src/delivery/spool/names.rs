@@ -4,6 +4,7 @@
 //! waiting     {unix_nanos:020}-{pid:010}-{seq:010}.envelope
 //! claimed     {waiting name}.claimed-{pid}-{token:016x}-{unix_secs}
 //! temporary   .tmp-{pid}-{token:016x}-{seq}
+//! live session sessions/{pid}-{token:016x}-{session id}.session
 //! ```
 //!
 //! A waiting name starts with the time it was made, so the lexical order of names is the queue's order: strictly
@@ -24,6 +25,10 @@ pub(super) const CLAIM_MARK: &str = ".claimed-";
 pub(super) const TEMP_PREFIX: &str = ".tmp-";
 /// The subdirectory that unreadable files are moved into.
 pub(super) const CORRUPT_DIR: &str = "corrupt";
+/// The subdirectory of the sessions that are running, one file per process.
+pub(super) const SESSIONS_DIR: &str = "sessions";
+/// A running session's file ends with this.
+const SESSION_SUFFIX: &str = ".session";
 
 /// The claim part of a claimed file's name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +136,22 @@ pub(super) fn parse_temp_name(name: &str) -> Option<Owner> {
     fields.next().is_none().then_some(Owner { pid, token })
 }
 
+/// The name of the file that holds `owner`'s running session `id` (a process may run one after another, when it
+/// starts the SDK again). The id is the session's, made of hex digits.
+pub(super) fn live_session_name(owner: Owner, id: &str) -> String {
+    format!("{}-{:016x}-{id}{SESSION_SUFFIX}", owner.pid, owner.token)
+}
+
+/// The owner of a running session's file.
+pub(super) fn parse_live_session_name(name: &str) -> Option<Owner> {
+    let mut fields = name.strip_suffix(SESSION_SUFFIX)?.split('-');
+    let pid = fields.next()?.parse().ok()?;
+    let token = u64::from_str_radix(fields.next()?, 16).ok()?;
+    let id = fields.next()?;
+    let valid = !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit());
+    (valid && fields.next().is_none()).then_some(Owner { pid, token })
+}
+
 fn unix_nanos() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -217,5 +238,21 @@ mod tests {
         assert_eq!(parse_temp_name(".tmp-42-feed"), None);
         assert_eq!(parse_temp_name(&temp_name()), Some(Owner::this_process()));
         assert_eq!(waiting_name(&temp_name()), None);
+        assert_eq!(
+            parse_live_session_name(&live_session_name(owner, "7c7b6585")),
+            Some(owner)
+        );
+        for bad in [
+            "42-feed-7c",
+            "42-feed.session",
+            "42-feed-.session",
+            "42-feed-xyz.session",
+            "42-feed-7c-1.session",
+            "x-feed-7c.session",
+            "42-zz-7c.session",
+            ".tmp-42-feed-3",
+        ] {
+            assert_eq!(parse_live_session_name(bad), None, "{bad:?}");
+        }
     }
 }

@@ -22,7 +22,10 @@
 //!   scope's current span and finished with the response's status mapped to a span status;
 //! - turns a **panic** in the handler into a `500 Internal Server Error` (the panic hook has reported it, with the
 //!   request attached, as an unhandled fatal event), also when the SDK is disabled;
-//! - with [`Layer::capture_server_errors`], captures a message for each 5xx response.
+//! - with [`Layer::capture_server_errors`], captures a message for each 5xx response;
+//! - in [`SessionMode::Request`](crate::SessionMode::Request) (with a release set), counts each request as a
+//!   **session**: `exited`, `errored` when an error was captured in its scope, `crashed` when the handler
+//!   panicked, for the user the handler set; the worker sends the counts per minute.
 
 mod catch_panic;
 mod request_data;
@@ -31,14 +34,17 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use catch_panic::CatchPanic;
 
 use crate::future::BoundFuture;
-use crate::hub;
+use crate::hub::{self, Hub};
 use crate::performance::incoming::continue_with_source;
 use crate::protocol::{Level, SpanStatus};
+use crate::release_health::distinct_id;
+use crate::release_health::request_session::RequestSession;
 
 /// A layer with the defaults: no message for 5xx responses.
 pub fn layer() -> Layer {
@@ -98,8 +104,13 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let send_default_pii = hub::with_client(|client| client.options.send_default_pii);
-        let Some(send_default_pii) = send_default_pii else {
+        let settings = hub::with_client(|client| {
+            (
+                client.options.send_default_pii,
+                client.tracks_request_sessions(),
+            )
+        });
+        let Some((send_default_pii, request_sessions)) = settings else {
             // Disabled: nothing to record, but a panic still becomes a 500.
             let response = catch_unwind(AssertUnwindSafe(|| self.inner.call(request)));
             return Box::pin(async move {
@@ -132,12 +143,14 @@ where
             headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
         );
         let capture_server_errors = self.capture_server_errors;
+        let session = request_sessions.then(|| Arc::new(RequestSession::start()));
         // The call itself runs in the request's own scope, with its data set, and a panic in it becomes a 500 as
         // one in the handler's future does.
         let (called, hub) = crate::future::in_own_scope(|| {
             crate::configure_scope(|scope| {
                 scope.set_request(Some(data));
                 scope.set_span(Some(transaction.clone().into()));
+                scope.set_request_session(session.clone());
             });
             catch_unwind(AssertUnwindSafe(|| self.inner.call(request)))
         });
@@ -160,6 +173,13 @@ where
             }
             crate::configure_scope(|scope| scope.set_span(None));
             transaction.finish();
+            if let Some(session) = session {
+                // The user the handler set, if any; a panic in the handler has marked the session crashed.
+                let did = Hub::with_current(|hub| hub.top().user().and_then(distinct_id));
+                if let Some(client) = hub::client() {
+                    client.record_request_session(session.outcome(did));
+                }
+            }
             match outcome {
                 Ok(result) => result,
                 Err(_panic) => Ok(server_error()),

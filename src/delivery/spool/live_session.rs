@@ -1,0 +1,185 @@
+//! The running session's file: what a process that is killed leaves behind, so that the next start can report its
+//! session as `abnormal`.
+//!
+//! Each process that tracks a session keeps one file, `sessions/{pid}-{token}-{id}.session`, with the session's state
+//! as it would be reported if the process died now, rewritten when that state changes and every minute or so (a
+//! heartbeat, so the file's time tells when the process was last alive). A process that ends its session deletes
+//! the file. A file whose owner is gone (see [`Owner::is_gone`], with the age of the file's last heartbeat) was
+//! left by a process that died without ending its session; [`Spool::take_abandoned_sessions`] hands it over once
+//! and deletes it.
+//!
+//! The spool sees only bytes here: what the state means is the worker's business.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use super::Spool;
+use super::files::{create_private_dir, create_private_file};
+use super::names::{
+    SESSIONS_DIR, TEMP_PREFIX, live_session_name, parse_live_session_name, parse_temp_name,
+    temp_name,
+};
+use super::owner::Owner;
+
+/// A session file found with its owner gone.
+#[derive(Debug)]
+pub(crate) struct AbandonedSession {
+    /// What the file held.
+    pub(crate) bytes: Vec<u8>,
+    /// When it was last written: the owner was alive then.
+    pub(crate) written: SystemTime,
+}
+
+impl Spool {
+    fn sessions_dir(&self) -> PathBuf {
+        self.dir.join(SESSIONS_DIR)
+    }
+
+    /// Writes this process's running session `id` (hex digits): to a temporary file, synced, then renamed over the
+    /// last one, so the file is always whole.
+    ///
+    /// # Errors
+    ///
+    /// When the directory or the file cannot be written; the last whole file, if any, stays in place.
+    pub(crate) fn write_live_session(&self, id: &str, bytes: &[u8]) -> io::Result<()> {
+        let dir = self.sessions_dir();
+        create_private_dir(&dir)?;
+        let temp = dir.join(temp_name());
+        let written = create_private_file(&temp).and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_data()
+        });
+        let placed = written.and_then(|()| {
+            fs::rename(
+                &temp,
+                dir.join(live_session_name(Owner::this_process(), id)),
+            )
+        });
+        if placed.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        placed
+    }
+
+    /// Deletes this process's running session `id`, which has ended.
+    pub(crate) fn remove_live_session(&self, id: &str) {
+        let path = self
+            .sessions_dir()
+            .join(live_session_name(Owner::this_process(), id));
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => crate::diagnostics::sdk_debug!("could not delete {}: {e}", path.display()),
+        }
+    }
+
+    /// Takes the sessions that processes now gone left running: each is read, deleted, and returned once, so two
+    /// processes starting together never both report one. Temporary files those processes left are deleted.
+    pub(crate) fn take_abandoned_sessions(&self) -> Vec<AbandonedSession> {
+        let dir = self.sessions_dir();
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let now = SystemTime::now();
+        let mut found = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Ok(written) = entry.metadata().and_then(|m| m.modified()) else {
+                continue;
+            };
+            let age = now.duration_since(written).unwrap_or_default();
+            if name.starts_with(TEMP_PREFIX) {
+                if parse_temp_name(name).is_some_and(|owner| owner.is_gone(age)) {
+                    let _ = fs::remove_file(entry.path());
+                }
+                continue;
+            }
+            let Some(owner) = parse_live_session_name(name) else {
+                continue;
+            };
+            if !owner.is_gone(age) {
+                continue;
+            }
+            // Renamed first, so that of two processes starting at once only one takes it.
+            let taken = dir.join(temp_name());
+            if fs::rename(entry.path(), &taken).is_err() {
+                continue;
+            }
+            let bytes = fs::read(&taken);
+            let _ = fs::remove_file(&taken);
+            if let Ok(bytes) = bytes {
+                found.push(AbandonedSession { bytes, written });
+            }
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::delivery::spool::SpoolLimits;
+
+    fn open(dir: &std::path::Path) -> Spool {
+        Spool::open(
+            dir,
+            SpoolLimits {
+                max_files: 10,
+                max_bytes: 1 << 20,
+                max_age: Duration::from_secs(3600),
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn our_own_session_is_never_abandoned_and_a_dead_owners_is_taken_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spool = open(tmp.path());
+        spool.write_live_session("a1", b"first").unwrap();
+        spool.write_live_session("a1", b"second").unwrap();
+        assert!(spool.take_abandoned_sessions().is_empty(), "ours is alive");
+        let ours = tmp
+            .path()
+            .join(SESSIONS_DIR)
+            .join(live_session_name(Owner::this_process(), "a1"));
+        assert_eq!(fs::read(&ours).unwrap(), b"second");
+
+        // An earlier process with our pid (another token) is gone, as is one left by a temporary file.
+        let me = Owner::this_process();
+        let earlier = Owner {
+            pid: me.pid,
+            token: me.token ^ 1,
+        };
+        let dir = tmp.path().join(SESSIONS_DIR);
+        fs::write(dir.join(live_session_name(earlier, "b2")), b"left running").unwrap();
+        fs::write(
+            dir.join(format!(
+                "{TEMP_PREFIX}{}-{:016x}-9",
+                earlier.pid, earlier.token
+            )),
+            b"half",
+        )
+        .unwrap();
+        let taken = spool.take_abandoned_sessions();
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].bytes, b"left running");
+        assert!(taken[0].written <= SystemTime::now());
+        assert!(spool.take_abandoned_sessions().is_empty(), "taken once");
+        let mut left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [live_session_name(me, "a1")]);
+
+        spool.remove_live_session("a1");
+        spool.remove_live_session("a1");
+        assert!(fs::read_dir(&dir).unwrap().next().is_none());
+    }
+}
