@@ -220,6 +220,24 @@ fn capture_error() -> Summary {
     report_drops("drops");
     drop(guard);
 
+    // The same call with release health on (a release set): the session's error count is one atomic add more on
+    // the caller, and the worker sends the session's update beside each event.
+    let sink = Arc::new(Sink::default());
+    let guard = faultline::init(
+        ClientOptions::new()
+            .transport(sink)
+            .queue_size(1 << 16)
+            .release("bench@1.0.0"),
+    );
+    let with_session = deep(DEPTH, &mut || {
+        pacing::paced(20_000, || {
+            black_box(faultline::capture_error(&err));
+        })
+    });
+    println!("    with a session, paced:        {}", with_session.line());
+    report_drops("drops");
+    drop(guard);
+
     // The same call without the stack: the error chain, event id and enqueue alone.
     let sink = Arc::new(Sink::default());
     let guard = faultline::init(
@@ -421,11 +439,21 @@ fn tower_layer_per_request() {
 
     /// The SDK with a discarding transport, at `traces_sample_rate` `rate` (performance monitoring off for `None`).
     fn init_with_rate(rate: Option<f64>) -> faultline::InitGuard {
+        init_with(rate, false)
+    }
+
+    /// The same, with each request a release-health session (request mode) when `sessions`.
+    fn init_with(rate: Option<f64>, sessions: bool) -> faultline::InitGuard {
         let mut options = ClientOptions::new()
             .transport(Sink::default())
             .queue_size(1 << 16);
         if let Some(rate) = rate {
             options = options.traces_sample_rate(rate);
+        }
+        if sessions {
+            options = options
+                .release("bench@1.0.0")
+                .session_mode(faultline::SessionMode::Request);
         }
         faultline::init(options)
     }
@@ -482,14 +510,16 @@ fn tower_layer_per_request() {
     let local = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let (mut bare_local, mut off_local, mut on_local) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut bare_local, mut off_local, mut on_local, mut sessions_local) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..5 {
-        for (layered, rate, samples) in [
-            (false, None, &mut bare_local),
-            (true, None, &mut off_local),
-            (true, Some(1.0), &mut on_local),
+        for (layered, rate, sessions, samples) in [
+            (false, None, false, &mut bare_local),
+            (true, None, false, &mut off_local),
+            (true, Some(1.0), false, &mut on_local),
+            (true, None, true, &mut sessions_local),
         ] {
-            let guard = init_with_rate(rate);
+            let guard = init_with(rate, sessions);
             let router = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
             let mut service = if layered {
                 axum::Router::new()
@@ -515,8 +545,12 @@ fn tower_layer_per_request() {
         }
     }
     let median = |v: &Vec<Summary>| Summary::median_of(v);
-    let (bare_local, off_local, on_local) =
-        (median(&bare_local), median(&off_local), median(&on_local));
+    let (bare_local, off_local, on_local, sessions_local) = (
+        median(&bare_local),
+        median(&off_local),
+        median(&on_local),
+        median(&sessions_local),
+    );
     println!("(n) the tower layer on a hello-world axum handler, 5 rounds");
     println!(
         "    in process, without the layer:                {}",
@@ -531,12 +565,20 @@ fn tower_layer_per_request() {
         on_local.line()
     );
     println!(
-        "    added at the median: {} ns without a transaction, {} ns with one",
+        "    in process, with it, request sessions:        {}",
+        sessions_local.line()
+    );
+    println!(
+        "    added at the median: {} ns without a transaction, {} ns with one, {} ns with request sessions",
         off_local
             .median
             .as_nanos()
             .saturating_sub(bare_local.median.as_nanos()),
         on_local
+            .median
+            .as_nanos()
+            .saturating_sub(bare_local.median.as_nanos()),
+        sessions_local
             .median
             .as_nanos()
             .saturating_sub(bare_local.median.as_nanos())
