@@ -1,5 +1,5 @@
-//! An axum service with the tower layer: each request has a scope of its own, its request data and a transaction,
-//! and a handler's panic becomes a 500. Listens on 127.0.0.1 at the port in `PORT` (default 3000); sends to
+//! An axum service with the tower layer: each request has a scope of its own, its request data, a transaction and
+//! a release-health session, and a handler's panic becomes a 500. Listens on 127.0.0.1 at the port in `PORT` (default 3000); sends to
 //! `SENTRY_DSN` when it is set (and does nothing but serve without it):
 //!
 //! ```text
@@ -42,7 +42,14 @@ async fn panics() -> &'static str {
 
 #[tokio::main]
 async fn main() {
-    let _guard = faultline::init(ClientOptions::new().traces_sample_rate(1.0));
+    let _guard = faultline::init(
+        ClientOptions::new()
+            .release(faultline::release_name!())
+            .traces_sample_rate(1.0)
+            // Each request is a release-health session: exited, errored (an error was captured) or crashed (a
+            // panic), sent as per-minute counts.
+            .session_mode(faultline::SessionMode::Request),
+    );
     let app = Router::new()
         .route("/", get(|| async { "ok\n" }))
         .route("/fail/{id}", get(fail))

@@ -544,10 +544,11 @@ impl ClientOptions {
     /// one) and [`errors_only`](ClientOptions::errors_only) is off.
     ///
     /// In [`SessionMode::Application`] the session runs from `init` to the guard's drop and ends `exited`, or
-    /// `crashed` after an unhandled panic; handled errors (`capture_error`, and events at level `error` or above;
-    /// not `capture_message`) count in it. A session that never ended (the process was killed) is found in the
-    /// spool and sent as `abnormal` at the next start. In [`SessionMode::Request`] each request through the tower
-    /// layer is one session, and the worker sends per-minute counts.
+    /// `crashed` after an unhandled panic; handled errors (`capture_error`, the integrations' errors, and events
+    /// with an exception or at level `error` or above; never `capture_message`) count in it. A session that never
+    /// ended (the process was killed) is found in the spool and sent as `abnormal` at the next start (so not
+    /// without a spool). In [`SessionMode::Request`] each request through the tower layer is one session, and the
+    /// worker sends per-minute counts.
     #[must_use]
     pub fn auto_session_tracking(mut self, on: bool) -> Self {
         self.auto_session_tracking = on;

@@ -17,6 +17,9 @@ use crate::release_health::distinct_id;
 /// checked is taken as abandoned.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(60);
 
+/// How old a session update may be: Relay drops one whose timestamp is further back (`max_session_secs_in_past`).
+const MAX_AGE: Duration = Duration::from_secs(5 * 24 * 60 * 60);
+
 /// The session of this process, if it tracks one, and where its file goes.
 pub(crate) struct AppSessionKeeper {
     session: Option<Arc<AppSession>>,
@@ -41,22 +44,28 @@ impl AppSessionKeeper {
         let Some(spool) = &self.spool else {
             return Vec::new();
         };
-        spool
-            .take_abandoned_sessions()
-            .into_iter()
-            .filter_map(
-                |found| match serde_json::from_slice::<SessionUpdate>(&found.bytes) {
-                    Ok(running) if !running.status.is_terminal() => {
-                        Some(envelope(abandoned(running, found.written)))
-                    }
-                    Ok(_) => None,
-                    Err(e) => {
-                        sdk_debug!("an abandoned session file does not parse ({e}); deleted");
-                        None
-                    }
-                },
-            )
-            .collect()
+        let now = SystemTime::now();
+        let mut envelopes = Vec::new();
+        for found in spool.take_abandoned_sessions() {
+            let running = match serde_json::from_slice::<SessionUpdate>(&found.bytes) {
+                Ok(running) if !running.status.is_terminal() => running,
+                Ok(_) => continue,
+                Err(e) => {
+                    sdk_debug!("an abandoned session file does not parse ({e}); deleted");
+                    continue;
+                }
+            };
+            let update = abandoned(running, found.written);
+            if now
+                .duration_since(update.timestamp)
+                .is_ok_and(|age| age >= MAX_AGE)
+            {
+                sdk_debug!("an abandoned session older than the server takes; deleted");
+                continue;
+            }
+            envelopes.push(envelope(update));
+        }
+        envelopes
     }
 
     /// Adds the session's update to an envelope with an event, when errors were counted since the last one. Until

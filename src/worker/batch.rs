@@ -251,6 +251,63 @@ mod tests {
     }
 
     #[test]
+    fn request_sessions_are_counted_and_go_a_minute_after_the_first_or_when_full() {
+        use crate::release_health::request_session::{Ended, RequestOutcome};
+        use std::time::{SystemTime, UNIX_EPOCH};
+
+        let outcome = |did: usize| RequestOutcome {
+            started: SystemTime::now(),
+            did: Some(format!("u{did}")),
+            ended: Ended::Exited,
+        };
+        let now = Instant::now();
+        let mut without = Batches::default();
+        assert!(without.count_session(outcome(0), now).is_none());
+        assert_eq!(without.next_due(), None, "not tracked: dropped");
+
+        let mut batches = Batches::with_sessions(Some(SessionAttributes {
+            release: "r@1".into(),
+            environment: None,
+        }));
+        assert_eq!(batches.next_due(), None);
+        assert!(batches.count_session(outcome(0), now).is_none());
+        assert!(
+            batches
+                .count_session(outcome(0), now + Duration::from_secs(30))
+                .is_none()
+        );
+        assert_eq!(batches.next_due(), Some(now + Duration::from_secs(60)));
+        assert!(batches.take_due(now + Duration::from_secs(59)).is_empty());
+        let due = batches.take_due(now + Duration::from_secs(60));
+        assert_eq!(due.len(), 1);
+        let EnvelopeItem::Sessions(item) = &due[0].items[0] else {
+            panic!("{:?}", due[0]);
+        };
+        assert_eq!(item.aggregates.len(), 1);
+        assert_eq!(item.aggregates[0].exited, 2);
+        assert!(
+            item.aggregates[0]
+                .started
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                % 60
+                == 0
+        );
+        assert_eq!(batches.next_due(), None);
+
+        // 100 buckets (one per user) fill an item, which goes at once.
+        for did in 0..99 {
+            assert!(batches.count_session(outcome(did), now).is_none(), "{did}");
+        }
+        let full = batches.count_session(outcome(99), now).expect("full");
+        assert_eq!(types(&full), ["sessions"]);
+        assert_eq!(batches.next_due(), None);
+        batches.count_session(outcome(0), now);
+        assert_eq!(types(&batches.take_all()[0]), ["sessions"]);
+    }
+
+    #[test]
     fn a_batch_goes_when_full_or_when_due() {
         let now = Instant::now();
         let mut batches = Batches::default();
