@@ -16,7 +16,9 @@ use crate::delivery::{Delivery, InFlight};
 use crate::diagnostics::sdk_debug;
 #[cfg(feature = "panic")]
 use crate::message::PendingCrash;
-use crate::message::{self, Control, PendingError, PendingEvent, PendingTransaction, Task};
+use crate::message::{
+    self, Control, PendingError, PendingEvent, PendingLog, PendingTransaction, Task,
+};
 use crate::options::{ClientOptions, SessionMode};
 use crate::performance::records::FinishedTransaction;
 use crate::performance::trace_origin::TraceOrigin;
@@ -30,7 +32,7 @@ use crate::protocol::event::{Event, EventId, Thread};
 use crate::protocol::exception::Exception;
 use crate::protocol::level::Level;
 use crate::protocol::time::Timestamp;
-use crate::queue::{self, Mailbox, Refused};
+use crate::queue::{self, MAX_WAITING_LOGS, Mailbox, Refused};
 use crate::release_health::app_session::AppSession;
 #[cfg(feature = "panic")]
 use crate::release_health::distinct_id;
@@ -104,7 +106,7 @@ impl Client {
         let options = Arc::new(options);
         let trace_origin = Arc::new(TraceOrigin::new(&options));
         let spool = spool.map(Arc::new);
-        let (mailbox, worker_end) = queue::mailbox(options.queue_size);
+        let (mailbox, worker_end) = queue::mailbox(options.queue_size, options.sends_logs());
         let counters = Arc::new(Counters::default());
         let processor = Arc::new(Processor::new(
             options.clone(),
@@ -562,6 +564,21 @@ impl Client {
         }
     }
 
+    /// Queues a log record for the worker, unless 1,000 wait already: then it is dropped and counted
+    /// (`buffer_overflow`, in `log_item` and `log_byte`). The caller checks first that logs are on.
+    pub(crate) fn capture_log(&self, log: PendingLog) {
+        if let Err((refused, log)) = self.mailbox.try_push_log(log) {
+            let reason = match refused {
+                Refused::Full => Reason::BufferOverflow,
+                Refused::WorkerGone => Reason::QueueOverflow,
+            };
+            self.counters.discard(reason, DataCategory::LogItem);
+            self.counters
+                .discard_n(reason, DataCategory::LogByte, log.approximate_size());
+            sdk_debug!("{MAX_WAITING_LOGS} log records wait already: one dropped");
+        }
+    }
+
     /// Counts an unsampled transaction, with its own span, as sampled out.
     pub(crate) fn transaction_sampled_out(&self) {
         self.counters
@@ -618,6 +635,29 @@ impl Client {
                     batch::envelope(vec![item])
                 }
             };
+            match spool.store(&envelope) {
+                Ok(stored) => {
+                    self.counters.evicted(stored.evicted);
+                    kept += u64::from(stored.stored);
+                }
+                Err(e) => {
+                    sdk_debug!("could not write to the spool: {e}");
+                    break;
+                }
+            }
+        }
+        // The log records that wait, in containers of at most 100.
+        while Instant::now() < deadline {
+            let items: Vec<_> = std::iter::from_fn(|| self.mailbox.pop_log())
+                .take(crate::protocol::log::MAX_LOGS_PER_ITEM)
+                .filter_map(|pending| self.processor.prepare_log(pending))
+                .collect();
+            if items.is_empty() {
+                break;
+            }
+            let envelope = batch::envelope(vec![crate::protocol::EnvelopeItem::Logs(
+                crate::protocol::LogContainer { items },
+            )]);
             match spool.store(&envelope) {
                 Ok(stored) => {
                     self.counters.evicted(stored.evicted);

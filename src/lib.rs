@@ -387,6 +387,7 @@ mod init;
 pub mod integrations;
 mod limits;
 mod loaded_images;
+pub mod logs;
 mod message;
 mod options;
 mod performance;
@@ -415,7 +416,8 @@ pub use future::{BoundFuture, FutureExt};
 pub use hub::{ScopeGuard, ScopeSnapshot};
 pub use init::{InitGuard, init, try_init};
 pub use options::{
-    BeforeBreadcrumb, BeforeSend, ClientOptions, SessionMode, SpoolDir, TracesSampler,
+    BeforeBreadcrumb, BeforeSend, BeforeSendLog, ClientOptions, SessionMode, SpoolDir,
+    TracesSampler,
 };
 pub use performance::{
     PropagationContext, SamplingContext, Span, TraceHeaders, Transaction, TransactionOrSpan,

@@ -5,6 +5,7 @@
 //! This module depends on nothing above it: the caller's side (`client.rs`, `hub.rs`) and the worker both use it,
 //! and neither is seen from here.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,10 +15,12 @@ use crate::chain::Link;
 use crate::delivery::spool::Claim;
 use crate::performance::records::FinishedTransaction;
 use crate::protocol::envelope::Envelope;
-use crate::protocol::event::{Event, EventId};
+use crate::protocol::event::{Event, EventId, User};
 use crate::protocol::item_kind::ItemKind;
+use crate::protocol::log::{LogLevel, LogValue};
 use crate::protocol::session::SessionUpdate;
 use crate::protocol::time::Timestamp;
+use crate::protocol::trace::{SpanId, TraceId};
 use crate::release_health::request_session::RequestOutcome;
 use crate::scope::Scope;
 use crate::stacktrace::RawTrace;
@@ -50,6 +53,42 @@ pub(crate) struct PendingError {
 pub(crate) struct PendingTransaction {
     pub(crate) transaction: FinishedTransaction,
     pub(crate) scope: Arc<Scope>,
+}
+
+/// A log record on its way to the worker, as the caller left it: the template and its parameters unformatted, the
+/// attributes as given. The worker formats the body and adds the SDK's attributes (`worker/processor.rs`).
+pub(crate) struct PendingLog {
+    pub(crate) timestamp: Timestamp,
+    pub(crate) level: LogLevel,
+    /// The message, with `{}` where each parameter goes.
+    pub(crate) template: Cow<'static, str>,
+    pub(crate) params: Vec<LogValue>,
+    pub(crate) attributes: Vec<(Cow<'static, str>, LogValue)>,
+    pub(crate) trace_id: TraceId,
+    /// The current span, if one is.
+    pub(crate) span_id: Option<SpanId>,
+    /// `sentry.origin` for a record from an integration (`auto.log.log`, …); none for the `logs` API.
+    pub(crate) origin: Option<&'static str>,
+    /// The scope's user, taken only with `send_default_pii`.
+    pub(crate) user: Option<Box<User>>,
+}
+
+impl PendingLog {
+    /// About how many bytes the record takes as JSON, for the `log_byte` count of a record dropped before the
+    /// worker made it.
+    pub(crate) fn approximate_size(&self) -> u64 {
+        let value = |v: &LogValue| match v {
+            LogValue::String(s) => s.len() + 30,
+            _ => 40,
+        };
+        let attributes: usize = self
+            .attributes
+            .iter()
+            .map(|(key, v)| key.len() + 4 + value(v))
+            .sum();
+        let params: usize = self.params.iter().map(|v| value(v) * 2 + 30).sum();
+        (150 + self.template.len() * 2 + attributes + params) as u64
+    }
 }
 
 /// A panic's event with the last update of the process's session, which the panic ended: both go in one envelope.

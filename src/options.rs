@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::performance::sampler::SamplingContext;
-use crate::protocol::{Breadcrumb, Event};
+use crate::protocol::{Breadcrumb, Event, Log};
 use crate::transport::Transport;
 
 /// A callback that sees every event before it is sent and may change it or drop it (by returning `None`).
@@ -19,6 +19,10 @@ pub type BeforeSend = Arc<dyn Fn(Event) -> Option<Event> + Send + Sync>;
 ///
 /// It runs on the thread that adds the breadcrumb. A panic inside it is caught and the breadcrumb dropped.
 pub type BeforeBreadcrumb = Arc<dyn Fn(Breadcrumb) -> Option<Breadcrumb> + Send + Sync>;
+
+/// A callback that sees every log record on the worker before it is sent and may change it or drop it (by
+/// returning `None`).
+pub type BeforeSendLog = Arc<dyn Fn(Log) -> Option<Log> + Send + Sync>;
 
 pub use crate::performance::sampler::TracesSampler;
 
@@ -123,6 +127,10 @@ pub struct ClientOptions {
     pub auto_session_tracking: bool,
     /// What a session is: the whole process, or each request of a server. See [`ClientOptions::session_mode`].
     pub session_mode: SessionMode,
+    /// Whether structured logs are sent (Sentry Logs). See [`ClientOptions::enable_logs`].
+    pub enable_logs: bool,
+    /// Sees each log record before it is sent; may change or drop it.
+    pub before_send_log: Option<BeforeSendLog>,
 }
 
 /// What one release-health session stands for; see [`ClientOptions::session_mode`].
@@ -190,6 +198,8 @@ impl Default for ClientOptions {
             client_report_interval: Duration::from_secs(30),
             auto_session_tracking: true,
             session_mode: SessionMode::Application,
+            enable_logs: false,
+            before_send_log: None,
         }
     }
 }
@@ -574,6 +584,35 @@ impl ClientOptions {
                 .is_some_and(|r| !r.trim().is_empty())
     }
 
+    /// Sends structured logs to the server (Sentry Logs): the [`logs`](crate::logs) API, and the `log` and
+    /// `tracing` integrations' records at their log level. Defaults to off, as Sentry's specification asks.
+    ///
+    /// Each record carries the current trace and span ids and the release, environment, SDK and server name as
+    /// attributes. The worker sends them in containers of at most 100, every 5 seconds, at `flush` and at
+    /// shutdown; at most 1,000 wait at once, and more are dropped and counted (`stats()`, client reports in
+    /// `log_item` and `log_byte`). They go through the spool and the retries like events. With
+    /// [`errors_only`](ClientOptions::errors_only) they are not sent.
+    #[must_use]
+    pub fn enable_logs(mut self, on: bool) -> Self {
+        self.enable_logs = on;
+        self
+    }
+
+    /// Sets a callback that may change or drop each log record, on the worker. Defaults to none.
+    #[must_use]
+    pub fn before_send_log(
+        mut self,
+        f: impl Fn(Log) -> Option<Log> + Send + Sync + 'static,
+    ) -> Self {
+        self.before_send_log = Some(Arc::new(f));
+        self
+    }
+
+    /// Whether log records are sent: [`enable_logs`](ClientOptions::enable_logs) without `errors_only`.
+    pub(crate) fn sends_logs(&self) -> bool {
+        self.enable_logs && !self.errors_only
+    }
+
     /// Sends events through `transport` instead of the default HTTP transport. Defaults to none.
     ///
     /// With a transport set, the SDK is enabled even without a DSN.
@@ -638,6 +677,11 @@ impl fmt::Debug for ClientOptions {
             .field("client_report_interval", &self.client_report_interval)
             .field("auto_session_tracking", &self.auto_session_tracking)
             .field("session_mode", &self.session_mode)
+            .field("enable_logs", &self.enable_logs)
+            .field(
+                "before_send_log",
+                &self.before_send_log.as_ref().map(|_| "Fn"),
+            )
             .finish()
     }
 }

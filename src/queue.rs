@@ -8,6 +8,11 @@
 //! [`Control::Drain`], which wakes the worker so the queue cannot overflow between two polls. Later captures find
 //! the worker already woken and pay nothing more.
 //!
+//! Log records have a lane of their own (when logs are on): a bounded channel of [`MAX_WAITING_LOGS`]
+//! [`PendingLog`]s, which is where they wait for their container, so that a burst of logs never takes the room of
+//! errors in the data queue, and the worker takes them a container's worth at a time. The record that brings a
+//! container's worth wakes the worker, as a half-full data queue does.
+//!
 //! Each side closes its end when it goes away. The client's end ([`Mailbox`]) holds the only senders, so when the
 //! client is dropped the worker finds the control queue disconnected, once it has read what was sent before. The
 //! worker's end ([`WorkerEnd`]) holds the only control receiver: when the worker's thread ends, by return or by
@@ -23,13 +28,24 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
-use crate::message::{Control, Task};
+use crate::message::{Control, PendingLog, Task};
+use crate::protocol::log::MAX_LOGS_PER_ITEM;
 
-/// Creates the two queues, with room for `capacity` tasks: the client's end and the worker's end.
-pub(crate) fn mailbox(capacity: usize) -> (Mailbox, WorkerEnd) {
+/// The most log records that wait for the worker at once; more are dropped and counted.
+pub(crate) const MAX_WAITING_LOGS: usize = 1000;
+
+/// Creates the queues, with room for `capacity` tasks, and a lane for log records when `logs`: the client's end
+/// and the worker's end.
+pub(crate) fn mailbox(capacity: usize, logs: bool) -> (Mailbox, WorkerEnd) {
     let capacity = capacity.max(1);
     let (tasks, tasks_rx) = crossbeam_channel::bounded(capacity);
     let (control, control_rx) = crossbeam_channel::unbounded();
+    let (logs, logs_rx) = if logs {
+        let (tx, rx) = crossbeam_channel::bounded(MAX_WAITING_LOGS);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
     let shared = Arc::new(Shared {
         drain_sent: AtomicBool::new(false),
         worker_gone: AtomicBool::new(false),
@@ -37,12 +53,15 @@ pub(crate) fn mailbox(capacity: usize) -> (Mailbox, WorkerEnd) {
     let client = Mailbox {
         tasks,
         leftover: tasks_rx.clone(),
+        logs,
+        leftover_logs: logs_rx.clone(),
         control,
         shared: shared.clone(),
         wake_at: (capacity / 2).max(1),
     };
     let worker = WorkerEnd {
         tasks: tasks_rx,
+        logs: logs_rx,
         control: control_rx,
         shared,
     };
@@ -61,6 +80,9 @@ struct Shared {
 pub(crate) struct Mailbox {
     tasks: Sender<Task>,
     leftover: Receiver<Task>,
+    /// The log lane, when logs are on.
+    logs: Option<Sender<PendingLog>>,
+    leftover_logs: Option<Receiver<PendingLog>>,
     control: Sender<Control>,
     shared: Arc<Shared>,
     /// How many queued tasks make a capture wake the worker: half the queue, at least one.
@@ -84,13 +106,48 @@ impl Mailbox {
             Err(TrySendError::Full(task)) => return Err((Refused::Full, task)),
             Err(TrySendError::Disconnected(task)) => return Err((Refused::WorkerGone, task)),
         }
-        if self.tasks.len() >= self.wake_at
-            && !self.shared.drain_sent.load(Ordering::Relaxed)
+        if self.tasks.len() >= self.wake_at {
+            self.wake_worker();
+        }
+        Ok(())
+    }
+
+    /// Sends [`Control::Drain`], unless one waits unread already.
+    fn wake_worker(&self) {
+        if !self.shared.drain_sent.load(Ordering::Relaxed)
             && !self.shared.drain_sent.swap(true, Ordering::AcqRel)
         {
             let _ = self.control.send(Control::Drain);
         }
+    }
+
+    /// Queues a log record unless [`MAX_WAITING_LOGS`] wait already, logs are off, or the worker is gone (then the
+    /// record comes back); never waits. The record that brings a container's worth wakes the worker.
+    #[expect(
+        clippy::result_large_err,
+        reason = "a refused record comes back only to be counted, on the rare path; boxing would cost every push"
+    )]
+    pub(crate) fn try_push_log(&self, log: PendingLog) -> Result<(), (Refused, PendingLog)> {
+        let Some(lane) = &self.logs else {
+            return Err((Refused::WorkerGone, log));
+        };
+        if self.shared.worker_gone.load(Ordering::Relaxed) {
+            return Err((Refused::WorkerGone, log));
+        }
+        match lane.try_send(log) {
+            Ok(()) => {}
+            Err(TrySendError::Full(log)) => return Err((Refused::Full, log)),
+            Err(TrySendError::Disconnected(log)) => return Err((Refused::WorkerGone, log)),
+        }
+        if lane.len() >= MAX_LOGS_PER_ITEM {
+            self.wake_worker();
+        }
         Ok(())
+    }
+
+    /// Takes the oldest waiting log record: a shutdown taking back what the worker did not reach.
+    pub(crate) fn pop_log(&self) -> Option<PendingLog> {
+        self.leftover_logs.as_ref()?.try_recv().ok()
     }
 
     /// Queues a task, waiting up to `deadline` for room: only the panic hook waits, and only while the worker
@@ -149,6 +206,7 @@ pub(crate) enum Wake {
 /// The worker's end; dropping it (the worker returned or panicked) closes the queues for the client.
 pub(crate) struct WorkerEnd {
     tasks: Receiver<Task>,
+    logs: Option<Receiver<PendingLog>>,
     control: Receiver<Control>,
     shared: Arc<Shared>,
 }
@@ -167,6 +225,16 @@ impl WorkerEnd {
     /// Tasks in the data queue.
     pub(crate) fn len(&self) -> usize {
         self.tasks.len()
+    }
+
+    /// Log records waiting in their lane.
+    pub(crate) fn logs_len(&self) -> usize {
+        self.logs.as_ref().map_or(0, Receiver::len)
+    }
+
+    /// Takes the oldest waiting log record, if any.
+    pub(crate) fn pop_log(&self) -> Option<PendingLog> {
+        self.logs.as_ref()?.try_recv().ok()
     }
 
     /// Whether a control message waits, as of a moment ago (the worker stops lingering over the data queue for it).
@@ -228,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_refuses_and_gives_the_task_back() {
-        let (client, worker) = mailbox(2);
+        let (client, worker) = mailbox(2, false);
         assert!(client.try_push(task()).is_ok());
         assert!(client.try_push(task()).is_ok());
         assert!(client.is_full());
@@ -243,7 +311,7 @@ mod tests {
 
     #[test]
     fn only_the_capture_that_reaches_half_full_wakes_the_worker() {
-        let (client, worker) = mailbox(8);
+        let (client, worker) = mailbox(8, false);
         for _ in 0..3 {
             client.try_push(task()).ok().unwrap();
         }
@@ -268,7 +336,7 @@ mod tests {
 
     #[test]
     fn control_messages_wake_a_sleeping_worker() {
-        let (client, worker) = mailbox(4);
+        let (client, worker) = mailbox(4, false);
         client.try_push(task()).ok().unwrap();
         let sleeper = thread::spawn(move || {
             let started = Instant::now();
@@ -291,7 +359,7 @@ mod tests {
 
     #[test]
     fn the_worker_learns_that_the_client_is_gone_after_the_last_control_message() {
-        let (client, worker) = mailbox(4);
+        let (client, worker) = mailbox(4, false);
         let (ack, _answer) = reply();
         let deadline = Instant::now();
         client.try_push(task()).ok().unwrap();
@@ -308,7 +376,7 @@ mod tests {
 
     #[test]
     fn once_the_worker_is_gone_sends_fail_and_waiting_replies_end() {
-        let (client, worker) = mailbox(2);
+        let (client, worker) = mailbox(2, false);
         client.try_push(task()).ok().unwrap();
         let (ack, answer) = reply();
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -344,7 +412,7 @@ mod tests {
     #[cfg(feature = "panic")]
     #[test]
     fn the_panic_path_waits_for_room_until_its_deadline() {
-        let (client, worker) = mailbox(1);
+        let (client, worker) = mailbox(1, false);
         client.try_push(task()).ok().unwrap();
         let started = Instant::now();
         assert!(matches!(

@@ -213,6 +213,10 @@ impl RateLimiter {
                     count(category, 1);
                     count(DataCategory::Span, 1 + transaction.spans.len() as u64);
                 }
+                EnvelopeItem::Logs(logs) => {
+                    count(DataCategory::LogItem, logs.items.len() as u64);
+                    count(DataCategory::LogByte, log_bytes(logs));
+                }
                 _ => count(category, 1),
             }
             false
@@ -229,6 +233,14 @@ impl RateLimiter {
         }
         (Some(envelope), removed)
     }
+}
+
+/// The size of a log container's records, as client reports count them (`log_byte`): their JSON.
+pub(crate) fn log_bytes(logs: &crate::protocol::LogContainer) -> u64 {
+    logs.items
+        .iter()
+        .map(|log| serde_json::to_vec(log).map_or(0, |json| json.len() as u64))
+        .sum()
 }
 
 /// `now + delay`, or the cap from `now` if that overflows (it cannot with `delay <= MAX_RETRY_AFTER` on any real

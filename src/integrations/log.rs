@@ -39,6 +39,11 @@
 //!   carries that error and its `source()` chain as exceptions, named as [`crate::capture_error`] names a
 //!   `dyn Error`, with mechanism `log`. A record that becomes an event also becomes a breadcrumb, added after the
 //!   event, so later events show it.
+//! - **Logs** (records at [`Logger::log_level`] or more severe, `Info` by default, when the SDK sends logs:
+//!   [`ClientOptions::enable_logs`](crate::ClientOptions::enable_logs)): structured log records for Sentry Logs,
+//!   with the message as the body, the key-values as typed attributes (an error as its text), `logger.name`,
+//!   `code.file.path`, `code.line.number`, and `sentry.origin` `auto.log.log`. Breadcrumbs, events and logs are
+//!   independent: a record may become any mix of them.
 //! - **Ignored targets:** `faultline`, `ureq`, `ureq_proto` and `rustls` (and whatever [`Logger::ignore_target`]
 //!   adds) are never turned into breadcrumbs or events: the SDK's HTTP stack logs while it sends, and reporting
 //!   that could feed the SDK its own traffic. Your logger still receives those records.
@@ -88,6 +93,7 @@ use super::{
     DEFAULT_IGNORED_TARGETS, capture_exceptions, capture_message, guarded, is_ignored_target,
     text_value,
 };
+use crate::logs;
 use crate::protocol::{Breadcrumb, Event, Level};
 use crate::sink::{EcsError, EcsRecord, JsonLinesSink};
 
@@ -99,6 +105,7 @@ pub struct Logger<L: Log = NoopLogger> {
     inner: L,
     breadcrumbs: LevelFilter,
     events: LevelFilter,
+    logs: LevelFilter,
     ignored: Vec<Cow<'static, str>>,
     json: Option<(Arc<JsonLinesSink>, LevelFilter)>,
 }
@@ -137,6 +144,7 @@ impl<L: Log> Logger<L> {
             inner,
             breadcrumbs: LevelFilter::Info,
             events: LevelFilter::Error,
+            logs: LevelFilter::Info,
             ignored: DEFAULT_IGNORED_TARGETS
                 .iter()
                 .map(|t| Cow::Borrowed(*t))
@@ -160,6 +168,17 @@ impl<L: Log> Logger<L> {
     #[must_use]
     pub fn event_level(mut self, level: LevelFilter) -> Self {
         self.events = level;
+        self
+    }
+
+    /// Records at `level` or more severe become structured log records (Sentry Logs), when the SDK sends logs
+    /// ([`ClientOptions::enable_logs`](crate::ClientOptions::enable_logs)); [`LevelFilter::Off`] turns them off.
+    /// Any mix of breadcrumb, event and log is allowed: each threshold applies on its own.
+    ///
+    /// Defaults to [`LevelFilter::Info`].
+    #[must_use]
+    pub fn log_level(mut self, level: LevelFilter) -> Self {
+        self.logs = level;
         self
     }
 
@@ -228,7 +247,7 @@ impl<L: Log> Logger<L> {
     /// Whether this logger (not the wrapped one) turns records like `metadata` into breadcrumbs or events now.
     fn wants(&self, metadata: &Metadata<'_>) -> bool {
         let level = metadata.level();
-        (level <= self.breadcrumbs || level <= self.events)
+        (level <= self.breadcrumbs || level <= self.events || level <= self.logs)
             && crate::is_enabled()
             && !is_ignored_target(metadata.target(), &self.ignored)
     }
@@ -258,11 +277,16 @@ impl<L: Log> Logger<L> {
         let level = record.level();
         let as_event = level <= self.events;
         let as_breadcrumb = level <= self.breadcrumbs;
+        let maybe_log = level <= self.logs;
         // Cheapest checks first: a level comparison, then one atomic load when the SDK is disabled.
-        if !(as_event || as_breadcrumb)
+        if !(as_event || as_breadcrumb || maybe_log)
             || !crate::is_enabled()
             || is_ignored_target(record.target(), &self.ignored)
         {
+            return;
+        }
+        let as_log = maybe_log && crate::logs::enabled();
+        if !(as_event || as_breadcrumb || as_log) {
             return;
         }
         guarded(|| {
@@ -271,6 +295,9 @@ impl<L: Log> Logger<L> {
                 Some(text) => text.to_owned(),
                 None => record.args().to_string(),
             };
+            if as_log {
+                structured_log(record, &message, &pairs);
+            }
             if as_event {
                 capture(record, &message, &pairs);
             }
@@ -307,6 +334,7 @@ impl<L: Log> fmt::Debug for Logger<L> {
             .field("inner", &std::any::type_name::<L>())
             .field("breadcrumb_level", &self.breadcrumbs)
             .field("event_level", &self.events)
+            .field("log_level", &self.logs)
             .field("ignored_targets", &self.ignored)
             .field(
                 "json_lines",
@@ -511,6 +539,68 @@ fn capture(record: &Record<'_>, message: &str, pairs: &Pairs<'_>) {
             capture_message(message, level, fill);
         }
     }
+}
+
+/// The record as a structured log: its message as the body, its key-values as typed attributes (an error as its
+/// text), where it was logged, and `sentry.origin` `auto.log.log`.
+fn structured_log(record: &Record<'_>, message: &str, pairs: &Pairs<'_>) {
+    let level = match record.level() {
+        LogLevel::Error => logs::LogLevel::Error,
+        LogLevel::Warn => logs::LogLevel::Warn,
+        LogLevel::Info => logs::LogLevel::Info,
+        LogLevel::Debug => logs::LogLevel::Debug,
+        LogLevel::Trace => logs::LogLevel::Trace,
+    };
+    let mut log = logs::Record::new(level, message.to_owned())
+        .origin("auto.log.log")
+        .attribute("logger.name", record.target().to_owned());
+    if let Some(file) = record.file() {
+        log = log.attribute("code.file.path", file.to_owned());
+    }
+    if let Some(line) = record.line() {
+        log = log.attribute("code.line.number", line);
+    }
+    for (key, value) in &pairs.pairs {
+        log = log.attribute(key.as_str().to_owned(), log_value(value));
+    }
+    log.capture();
+}
+
+/// A key-value as a typed log value: integers, floats, booleans and strings as themselves, anything else (errors,
+/// `Debug` or `Display` captures) as its text.
+fn log_value(value: &Value<'_>) -> logs::LogValue {
+    struct Typed(logs::LogValue);
+    impl<'v> VisitValue<'v> for Typed {
+        fn visit_any(&mut self, value: Value<'_>) -> Result<(), kv::Error> {
+            self.0 = value.to_string().into();
+            Ok(())
+        }
+        fn visit_u64(&mut self, value: u64) -> Result<(), kv::Error> {
+            self.0 = value.into();
+            Ok(())
+        }
+        fn visit_i64(&mut self, value: i64) -> Result<(), kv::Error> {
+            self.0 = value.into();
+            Ok(())
+        }
+        fn visit_f64(&mut self, value: f64) -> Result<(), kv::Error> {
+            self.0 = value.into();
+            Ok(())
+        }
+        fn visit_bool(&mut self, value: bool) -> Result<(), kv::Error> {
+            self.0 = value.into();
+            Ok(())
+        }
+        fn visit_str(&mut self, value: &str) -> Result<(), kv::Error> {
+            self.0 = value.into();
+            Ok(())
+        }
+    }
+    let mut out = Typed(logs::LogValue::Bool(false));
+    if value.visit(&mut out).is_err() {
+        out.0 = value.to_string().into();
+    }
+    out.0
 }
 
 fn breadcrumb(record: &Record<'_>, message: String, pairs: &Pairs<'_>) -> Breadcrumb {

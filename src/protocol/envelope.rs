@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::event::{ClientSdkInfo, Event, EventId};
 use super::item_kind::ItemKind;
+use super::log::{LOG_CONTENT_TYPE, LogContainer};
 use super::propagation::DynamicSamplingContext;
 use super::session::{SessionAggregates, SessionUpdate};
 use super::time::{Rfc3339, Timestamp};
@@ -57,6 +58,8 @@ pub enum EnvelopeItem {
     Session(Box<SessionUpdate>),
     /// Counts of sessions that ended, per minute (request mode).
     Sessions(SessionAggregates),
+    /// A container of at most 100 log records; its header names how many (`item_count`).
+    Logs(LogContainer),
     /// Any other item type, kept as raw payload bytes.
     Raw {
         /// The item type, e.g. `attachment`.
@@ -98,6 +101,7 @@ impl EnvelopeItem {
             EnvelopeItem::ClientReport(_) => Some(ItemKind::ClientReport),
             EnvelopeItem::Session(_) => Some(ItemKind::Session),
             EnvelopeItem::Sessions(_) => Some(ItemKind::Sessions),
+            EnvelopeItem::Logs(_) => Some(ItemKind::Log),
             EnvelopeItem::Raw { ty, .. } => ItemKind::from_item_type(ty),
         }
     }
@@ -110,6 +114,7 @@ impl EnvelopeItem {
             EnvelopeItem::ClientReport(_) => "client_report",
             EnvelopeItem::Session(_) => "session",
             EnvelopeItem::Sessions(_) => "sessions",
+            EnvelopeItem::Logs(_) => "log",
             EnvelopeItem::Raw { ty, .. } => ty,
         }
     }
@@ -194,6 +199,10 @@ impl Envelope {
             #[serde(rename = "type")]
             ty: &'a str,
             length: usize,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            item_count: Option<usize>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            content_type: Option<&'static str>,
         }
         let headers = Headers {
             event_id: self.event_id,
@@ -224,6 +233,7 @@ impl Envelope {
                 EnvelopeItem::ClientReport(report) => serde_json::to_writer(&mut buf, report),
                 EnvelopeItem::Session(update) => serde_json::to_writer(&mut buf, update),
                 EnvelopeItem::Sessions(aggregates) => serde_json::to_writer(&mut buf, aggregates),
+                EnvelopeItem::Logs(logs) => serde_json::to_writer(&mut buf, logs),
                 EnvelopeItem::Raw { .. } => Ok(()),
             }
             .map_err(unserialisable)?;
@@ -232,9 +242,15 @@ impl Envelope {
                 _ => &buf,
             };
             line.clear();
+            let (item_count, content_type) = match item {
+                EnvelopeItem::Logs(logs) => (Some(logs.items.len()), Some(LOG_CONTENT_TYPE)),
+                _ => (None, None),
+            };
             let item_headers = ItemHeaders {
                 ty: item.ty(),
                 length: payload.len(),
+                item_count,
+                content_type,
             };
             serde_json::to_writer(&mut line, &item_headers).map_err(unserialisable)?;
             line.push(b'\n');
@@ -299,6 +315,10 @@ impl Envelope {
                     serde_json::from_slice(payload)
                         .map_err(|_| ParseEnvelopeError::Payload("sessions"))?,
                 ),
+                "log" => EnvelopeItem::Logs(
+                    serde_json::from_slice(payload)
+                        .map_err(|_| ParseEnvelopeError::Payload("log"))?,
+                ),
                 _ => EnvelopeItem::Raw {
                     ty,
                     payload: payload.to_vec(),
@@ -316,6 +336,12 @@ impl Envelope {
     /// checked without building anything, so a damaged file is found here rather than by the server.
     pub(crate) fn from_slice_raw(bytes: &[u8]) -> Result<Envelope, ParseEnvelopeError> {
         Envelope::parse_with(bytes, |ty, payload| {
+            // A log container is read back typed: its header's `item_count` and content type are written from it.
+            if ty == "log" {
+                return serde_json::from_slice(payload)
+                    .map(EnvelopeItem::Logs)
+                    .map_err(|_| ParseEnvelopeError::Payload("log"));
+            }
             let what = match ty.as_str() {
                 "event" => Some("event"),
                 "transaction" => Some("transaction"),
@@ -944,5 +970,38 @@ mod tests {
                 check_any(&apply(envelope.to_vec(None), &damage))?;
             }
         }
+    }
+
+    #[test]
+    fn a_log_container_names_its_count_and_content_type_also_after_the_spool() {
+        use crate::protocol::log::{Log, LogContainer, LogLevel};
+        let log = |n: u32| Log {
+            timestamp: Timestamp::from_secs_f64(1_795_428_000.0).unwrap(),
+            trace_id: "0af7651916cd43dd8448eb211c80319c".parse().unwrap(),
+            span_id: None,
+            level: LogLevel::Info,
+            body: format!("record {n}"),
+            severity_number: Some(9),
+            attributes: Default::default(),
+        };
+        let envelope = Envelope {
+            items: vec![EnvelopeItem::Logs(LogContainer {
+                items: (0..3).map(log).collect(),
+            })],
+            ..Envelope::default()
+        };
+        let bytes = envelope.to_vec(None);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let header: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+        assert_eq!(header["type"], "log");
+        assert_eq!(header["item_count"], 3);
+        assert_eq!(
+            header["content_type"],
+            "application/vnd.sentry.items.log+json"
+        );
+        assert_eq!(Envelope::from_slice(&bytes).unwrap(), envelope);
+        let replayed = Envelope::from_slice_raw(&bytes).unwrap();
+        assert_eq!(replayed.to_vec(None), bytes, "the spool sends it as it was");
+        assert!(Envelope::from_slice_raw(b"{}\n{\"type\":\"log\",\"length\":2}\n{]").is_err());
     }
 }

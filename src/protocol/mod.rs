@@ -10,6 +10,7 @@ pub mod event;
 pub mod exception;
 pub(crate) mod item_kind;
 pub mod level;
+pub mod log;
 pub mod propagation;
 pub mod request;
 pub mod session;
@@ -24,6 +25,7 @@ pub use envelope::{ClientReport, DiscardedEvent, Envelope, EnvelopeItem, ParseEn
 pub use event::{ClientSdkInfo, Event, EventId, Thread, User};
 pub use exception::{Exception, Mechanism};
 pub use level::Level;
+pub use log::{Log, LogContainer, LogLevel, LogValue};
 pub use propagation::{
     Baggage, BaggageMember, DynamicSamplingContext, SentryTrace, TraceParent, TraceState,
 };

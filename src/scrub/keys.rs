@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::FILTERED;
 use crate::protocol::event::SharedFields;
-use crate::protocol::{Event, TransactionEvent};
+use crate::protocol::{Event, Log, LogValue, TransactionEvent};
 
 /// The default denylist; [`crate::ClientOptions::scrub_key`] adds to it.
 pub(crate) const DEFAULT_DENYLIST: &[&str] = &[
@@ -74,6 +74,15 @@ impl KeyDenylist {
         for span in &mut transaction.spans {
             self.scrub_tags(&mut span.tags);
             self.scrub_entries(span.data.iter_mut());
+        }
+    }
+
+    /// Replaces the values of a log record's attributes under sensitive keys, in place, with text.
+    pub(crate) fn scrub_log(&self, log: &mut Log) {
+        for (key, value) in &mut log.attributes {
+            if self.is_sensitive(key) {
+                *value = LogValue::String(FILTERED.into());
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 
 use crate::diagnostics::sdk_debug;
 use crate::options::ClientOptions;
-use crate::protocol::{Event, TransactionEvent};
+use crate::protocol::{Event, Log, LogValue, TransactionEvent};
 
 use super::keys::KeyDenylist;
 use super::patterns::UserPattern;
@@ -72,6 +72,21 @@ impl Scrubber {
         }
         if let Some(query) = event.request.as_mut().and_then(|r| r.query_string.as_mut()) {
             values.scrub(query);
+        }
+    }
+
+    /// Scrubs a log record in place: attributes under sensitive keys, then secrets in its body and its text
+    /// attributes (the message parameters among them).
+    pub(crate) fn scrub_log(&self, log: &mut Log) {
+        self.keys.scrub_log(log);
+        if !self.values.is_active() {
+            return;
+        }
+        self.values.scrub(&mut log.body);
+        for value in log.attributes.values_mut() {
+            if let LogValue::String(text) = value {
+                self.values.scrub(text.to_mut());
+            }
         }
     }
 

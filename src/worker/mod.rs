@@ -14,6 +14,7 @@
 pub(crate) mod app_session;
 pub(crate) mod batch;
 pub(crate) mod finish;
+pub(crate) mod logs;
 pub(crate) mod processor;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use app_session::AppSessionKeeper;
 use batch::Batches;
+use logs::LogBatcher;
 use processor::Processor;
 
 use crate::delivery::Delivery;
@@ -51,6 +53,8 @@ pub(crate) struct Worker {
     delivery: Delivery,
     /// The process's session, in application mode.
     app_session: AppSessionKeeper,
+    /// When the log records waiting in their lane go.
+    logs: LogBatcher,
 }
 
 impl Worker {
@@ -67,6 +71,7 @@ impl Worker {
             batches,
             delivery,
             app_session,
+            logs: LogBatcher::default(),
         }
     }
 
@@ -86,6 +91,9 @@ impl Worker {
             if let Some(task) = task {
                 self.handle(task, true);
                 busy = true;
+                if self.mailbox.logs_len() >= crate::protocol::log::MAX_LOGS_PER_ITEM {
+                    self.ship_logs(false, true);
+                }
                 continue;
             }
             busy = false;
@@ -119,6 +127,7 @@ impl Worker {
             for envelope in self.batches.take_due(now) {
                 self.ship(envelope, true);
             }
+            self.ship_logs(false, true);
             self.app_session.tick(now);
             self.delivery.tick(now);
         }
@@ -156,6 +165,9 @@ impl Worker {
         if let Some(beat) = self.app_session.next_wake() {
             wake = wake.min(beat);
         }
+        if let Some(due) = self.logs.next_due() {
+            wake = wake.min(due);
+        }
         wake.max(now)
     }
 
@@ -176,6 +188,16 @@ impl Worker {
         };
         if let Some(mut envelope) = envelope {
             self.app_session.attach(&mut envelope);
+            self.ship(envelope, send_now);
+        }
+    }
+
+    /// Ships the log containers that are ready (every waiting record with `all`).
+    fn ship_logs(&mut self, all: bool, send_now: bool) {
+        let ready = self
+            .logs
+            .take(&self.mailbox, &self.processor, Instant::now(), all);
+        for envelope in ready {
             self.ship(envelope, send_now);
         }
     }
@@ -211,6 +233,7 @@ impl Worker {
             let in_time = Instant::now() < deadline;
             self.ship(envelope, in_time);
         }
+        self.ship_logs(true, Instant::now() < deadline);
         let delivered = self.delivery.flush(deadline);
         (!until_empty || self.mailbox.len() == 0) && delivered
     }

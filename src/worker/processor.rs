@@ -12,12 +12,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::diagnostics::sdk_debug;
 use crate::limits;
-use crate::message::{PendingEvent, PendingTransaction};
+use crate::message::{PendingEvent, PendingLog, PendingTransaction};
 use crate::options::ClientOptions;
 use crate::performance::trace_origin::TraceOrigin;
 use crate::protocol::data_category::DataCategory;
 use crate::protocol::debug_meta::DebugMeta;
 use crate::protocol::event::{ClientSdkInfo, Event, EventId, Thread, User};
+use crate::protocol::log::{Log, LogValue};
 use crate::protocol::trace::TraceContext;
 use crate::protocol::transaction::{SpanEvent, TransactionEvent, TransactionInfo};
 use crate::scrub::scrubber::Scrubber;
@@ -283,10 +284,160 @@ impl Processor {
     }
 }
 
+impl Processor {
+    /// The log record to send, or `None` when `before_send_log` drops it (counted): the body with its parameters
+    /// in place, the program's attributes, then the SDK's (the template and parameters, the origin, release,
+    /// environment, SDK, server and, with `send_default_pii`, the user), scrubbed.
+    pub(crate) fn prepare_log(&self, pending: PendingLog) -> Option<Log> {
+        let PendingLog {
+            timestamp,
+            level,
+            template,
+            params,
+            attributes: given,
+            trace_id,
+            span_id,
+            origin,
+            user,
+        } = pending;
+        let options = &self.options;
+        let mut attributes: BTreeMap<String, LogValue> = given
+            .into_iter()
+            .map(|(key, value)| (key.into_owned(), value))
+            .collect();
+        let body = if params.is_empty() {
+            template.into_owned()
+        } else {
+            let body = fill_template(&template, &params);
+            attributes.insert("sentry.message.template".into(), LogValue::String(template));
+            for (i, param) in params.into_iter().enumerate() {
+                attributes.insert(format!("sentry.message.parameter.{i}"), param);
+            }
+            body
+        };
+        let mut sdk_attribute = |key: &str, value: LogValue| {
+            attributes.entry(key.to_owned()).or_insert(value);
+        };
+        if let Some(origin) = origin {
+            sdk_attribute("sentry.origin", LogValue::String(origin.into()));
+        }
+        if let Some(release) = &options.release {
+            sdk_attribute("sentry.release", LogValue::String(release.clone()));
+        }
+        if let Some(environment) = &options.environment {
+            sdk_attribute("sentry.environment", LogValue::String(environment.clone()));
+        }
+        sdk_attribute("sentry.sdk.name", LogValue::String(self.sdk.name.clone()));
+        sdk_attribute(
+            "sentry.sdk.version",
+            LogValue::String(self.sdk.version.clone()),
+        );
+        if let Some(server) = &self.facts().server_name {
+            sdk_attribute("server.address", LogValue::String(server.clone().into()));
+        }
+        if let Some(user) = user.filter(|_| options.send_default_pii) {
+            let User {
+                id,
+                email,
+                username,
+                ..
+            } = *user;
+            for (key, value) in [
+                ("user.id", id),
+                ("user.email", email),
+                ("user.name", username),
+            ] {
+                if let Some(value) = value {
+                    sdk_attribute(key, LogValue::String(value.into()));
+                }
+            }
+        }
+        let mut log = Log {
+            timestamp,
+            trace_id,
+            span_id,
+            level,
+            body: crate::chain::truncate(body, crate::chain::MAX_VALUE_LEN),
+            severity_number: Some(level.severity_number()),
+            attributes,
+        };
+        if let Some(scrubber) = &self.scrubber {
+            scrubber.scrub_log(&mut log);
+        }
+        let Some(before_send_log) = &options.before_send_log else {
+            return Some(log);
+        };
+        let size = serde_json::to_vec(&log).map_or(0, |json| json.len() as u64);
+        let kept = catch_unwind(AssertUnwindSafe(|| before_send_log(log))).unwrap_or_else(|_| {
+            sdk_debug!("before_send_log panicked; the log record is dropped");
+            None
+        });
+        if kept.is_none() {
+            self.counters
+                .discard(Reason::BeforeSend, DataCategory::LogItem);
+            self.counters
+                .discard_n(Reason::BeforeSend, DataCategory::LogByte, size);
+        }
+        kept
+    }
+}
+
+/// `template` with each `{}` replaced by the next parameter's text (`{{` and `}}` stand for braces); a `{}` without
+/// a parameter is kept, and parameters without a `{}` are left out of the body (they stay attributes).
+fn fill_template(template: &str, params: &[LogValue]) -> String {
+    use std::fmt::Write;
+    let mut body = String::with_capacity(template.len() + 16 * params.len());
+    let mut params = params.iter();
+    let mut rest = template;
+    while let Some(at) = rest.find(['{', '}']) {
+        body.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            body.push_str(&tail[..1]);
+            rest = &tail[2..];
+        } else if let Some(after) = tail.strip_prefix("{}") {
+            match params.next() {
+                Some(param) => {
+                    let _ = write!(body, "{param}");
+                }
+                None => body.push_str("{}"),
+            }
+            rest = after;
+        } else {
+            body.push_str(&tail[..1]);
+            rest = &tail[1..];
+        }
+    }
+    body.push_str(rest);
+    body
+}
+
 /// With `send_default_pii`: asks the server to fill the user's IP address from the request (`{{auto}}`), unless
 /// one was set.
 fn ask_for_client_ip(user: &mut Option<User>) {
     user.get_or_insert_with(User::default)
         .ip_address
         .get_or_insert_with(|| "{{auto}}".to_owned());
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    #[test]
+    fn templates_take_their_parameters_in_order() {
+        let params = [LogValue::from(7_u32), LogValue::from("late"), LogValue::from(1.5)];
+        let cases = [
+            ("order {} is {}", "order 7 is late"),
+            ("{}{}{}", "7late1.5"),
+            ("{{}} {} {{x}}", "{} 7 {x}"),
+            ("no placeholders", "no placeholders"),
+            ("{} {} {} {}", "7 late 1.5 {}"),
+            ("a lone { and }", "a lone { and }"),
+            ("ünïcode {} ✓", "ünïcode 7 ✓"),
+        ];
+        for (template, body) in cases {
+            assert_eq!(fill_template(template, &params), body, "{template}");
+        }
+    }
 }

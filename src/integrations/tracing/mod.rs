@@ -36,6 +36,11 @@
 //!   `tracing` passes to [`Visit::record_error`](tracing_core::field::Visit::record_error)) makes the event carry that error and its `source()` chain as
 //!   exceptions, named as [`crate::capture_error`] names a `dyn Error`, with mechanism `tracing`. An event that
 //!   becomes an event also becomes a breadcrumb, added after it.
+//! - **Logs** (at [`Layer::log_level`] or more severe, `INFO` by default, when the SDK sends logs:
+//!   [`ClientOptions::enable_logs`](crate::ClientOptions::enable_logs)): structured log records for Sentry Logs,
+//!   with the message as the body, the fields as typed attributes, `logger.name`, `code.file.path`,
+//!   `code.line.number` and `sentry.origin` `auto.log.tracing`; inside an entered span they carry its trace and
+//!   span ids. Breadcrumbs, events and logs are independent: an event may become any mix of them.
 //! - **Ignored targets:** `faultline`, `ureq`, `ureq_proto` and `rustls` (and whatever [`Layer::ignore_target`]
 //!   adds). These crates log through `log`; they reach `tracing` only through a bridge such as `tracing-log`, and
 //!   must not feed the SDK its own traffic.
@@ -91,6 +96,7 @@ pub fn layer() -> Layer {
 pub struct Layer {
     breadcrumbs: LevelFilter,
     events: LevelFilter,
+    logs: LevelFilter,
     ignored: Vec<Cow<'static, str>>,
     spans: bool,
 }
@@ -100,6 +106,7 @@ impl Default for Layer {
         Layer {
             breadcrumbs: LevelFilter::INFO,
             events: LevelFilter::ERROR,
+            logs: LevelFilter::INFO,
             ignored: DEFAULT_IGNORED_TARGETS
                 .iter()
                 .map(|t| Cow::Borrowed(*t))
@@ -127,6 +134,17 @@ impl Layer {
     #[must_use]
     pub fn event_level(mut self, level: impl Into<LevelFilter>) -> Self {
         self.events = level.into();
+        self
+    }
+
+    /// Events at `level` or more severe become structured log records (Sentry Logs), when the SDK sends logs
+    /// ([`ClientOptions::enable_logs`](crate::ClientOptions::enable_logs)); `LevelFilter::OFF` turns them off. Any
+    /// mix of breadcrumb, event and log is allowed. Takes a `tracing::Level` too.
+    ///
+    /// Defaults to `INFO`.
+    #[must_use]
+    pub fn log_level(mut self, level: impl Into<LevelFilter>) -> Self {
+        self.logs = level.into();
         self
     }
 
@@ -196,11 +214,16 @@ where
         let level = *metadata.level();
         let as_event = level <= self.events;
         let as_breadcrumb = level <= self.breadcrumbs;
+        let maybe_log = level <= self.logs;
         // Cheapest checks first: a level comparison, then one atomic load when the SDK is disabled.
-        if !(as_event || as_breadcrumb)
+        if !(as_event || as_breadcrumb || maybe_log)
             || !crate::is_enabled()
             || is_ignored_target(metadata.target(), &self.ignored)
         {
+            return;
+        }
+        let as_log = maybe_log && crate::logs::enabled();
+        if !(as_event || as_breadcrumb || as_log) {
             return;
         }
         guarded(|| {
@@ -219,6 +242,9 @@ where
             }
             if let Some(line) = metadata.line().map(u64::from).or(fields.log_line) {
                 location.insert("line".to_owned(), line.into());
+            }
+            if as_log {
+                structured_log(level, metadata.target(), &message, &fields, &location);
             }
             if as_event {
                 let spans: Vec<&'static str> = ctx
@@ -249,6 +275,52 @@ where
             }
         });
     }
+}
+
+/// The event as a structured log: its message as the body, its fields as typed attributes, where it was emitted,
+/// and `sentry.origin` `auto.log.tracing`. The current span (the entered `tracing` span, with spans on) gives the
+/// trace and span ids.
+fn structured_log(
+    level: TracingLevel,
+    target: &str,
+    message: &str,
+    fields: &Fields,
+    location: &BTreeMap<String, serde_json::Value>,
+) {
+    use crate::logs::{LogLevel, LogValue, Record};
+    let level = match level {
+        TracingLevel::ERROR => LogLevel::Error,
+        TracingLevel::WARN => LogLevel::Warn,
+        TracingLevel::INFO => LogLevel::Info,
+        TracingLevel::DEBUG => LogLevel::Debug,
+        _ => LogLevel::Trace,
+    };
+    let typed = |value: &serde_json::Value| -> LogValue {
+        match value {
+            serde_json::Value::Bool(b) => LogValue::Bool(*b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => LogValue::Integer(i),
+                None => n
+                    .as_f64()
+                    .map_or_else(|| n.to_string().into(), LogValue::Double),
+            },
+            serde_json::Value::String(s) => s.clone().into(),
+            other => other.to_string().into(),
+        }
+    };
+    let mut record = Record::new(level, message.to_owned())
+        .origin("auto.log.tracing")
+        .attribute("logger.name", target.to_owned());
+    if let Some(file) = location.get("file") {
+        record = record.attribute("code.file.path", typed(file));
+    }
+    if let Some(line) = location.get("line") {
+        record = record.attribute("code.line.number", typed(line));
+    }
+    for (key, value) in &fields.data {
+        record = record.attribute(key.clone(), typed(value));
+    }
+    record.capture();
 }
 
 /// The protocol level for a `tracing` level.
