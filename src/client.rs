@@ -8,7 +8,7 @@ use std::error::Error;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, ThreadId};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::chain;
 use crate::delivery::spool::Spool;
@@ -22,9 +22,6 @@ use crate::message::{
 use crate::options::{ClientOptions, SessionMode};
 use crate::performance::records::FinishedTransaction;
 use crate::performance::trace_origin::TraceOrigin;
-use crate::protocol::SessionAttributes;
-#[cfg(feature = "panic")]
-use crate::protocol::SessionStatus;
 use crate::protocol::data_category::DataCategory;
 #[cfg(feature = "panic")]
 use crate::protocol::envelope::Envelope;
@@ -32,7 +29,9 @@ use crate::protocol::event::{Event, EventId, Thread};
 use crate::protocol::exception::Exception;
 use crate::protocol::level::Level;
 use crate::protocol::time::Timestamp;
+use crate::protocol::{SessionAttributes, SessionStatus};
 use crate::queue::{self, MAX_WAITING_LOGS, Mailbox, Refused};
+use crate::release_health::aggregates::{Counted, MAX_WAITING_BUCKETS, RequestCounts};
 use crate::release_health::app_session::AppSession;
 #[cfg(feature = "panic")]
 use crate::release_health::distinct_id;
@@ -44,9 +43,7 @@ use crate::stats::{Counters, Reason, Stats};
 use crate::sync::lock;
 use crate::transport::Transport;
 use crate::worker::Worker;
-#[cfg(feature = "panic")]
-use crate::worker::app_session;
-use crate::worker::app_session::AppSessionKeeper;
+use crate::worker::app_session::{self, AppSessionKeeper};
 use crate::worker::batch::Batches;
 use crate::worker::processor::Processor;
 use crate::worker::{batch, finish};
@@ -92,8 +89,8 @@ pub(crate) struct Client {
     pub(crate) trace_origin: Arc<TraceOrigin>,
     /// The session of the whole process, in application mode with release health on.
     app_session: Option<Arc<AppSession>>,
-    /// Whether requests are sessions (request mode with release health on).
-    request_sessions: bool,
+    /// The counts of ended requests, in request mode with release health on; the worker sends them.
+    request_counts: Option<Arc<RequestCounts>>,
 }
 
 impl Client {
@@ -133,12 +130,12 @@ impl Client {
             }
             (attrs, _) => (None, attrs),
         };
-        let request_sessions = request_attrs.is_some();
+        let request_counts = request_attrs.map(|attrs| Arc::new(RequestCounts::new(attrs)));
         let worker = Worker::new(
             worker_end,
             processor.clone(),
             delivery,
-            Batches::with_sessions(request_attrs),
+            Batches::with_sessions(request_counts.clone()),
             AppSessionKeeper::new(app_session.clone(), spool.clone()),
         );
         let handle = std::thread::Builder::new()
@@ -156,7 +153,7 @@ impl Client {
             inflight,
             trace_origin,
             app_session,
-            request_sessions,
+            request_counts,
         }))
     }
 
@@ -181,7 +178,7 @@ impl Client {
     /// [`Client::record_error`] for an error that is dropped before its scope is taken (sampled out, or a full
     /// queue): the scope is looked up only when sessions are on.
     fn record_dropped_error(&self, hub: &impl CaptureScope) {
-        if self.request_sessions {
+        if self.request_counts.is_some() {
             self.record_error(&hub.scope());
         } else if let Some(session) = &self.app_session {
             session.record_error();
@@ -230,6 +227,15 @@ impl Client {
         })
     }
 
+    /// Whether `ignore_errors` names `err`, for an error dropped before its chain is built (the chain is built here
+    /// only when the list is not empty): an ignored error does not count in its session.
+    fn ignores(&self, err: &(dyn Error + 'static), type_name: &str) -> bool {
+        !self.options.ignore_errors.is_empty()
+            && chain::links_from_error(err, type_name)
+                .last()
+                .is_some_and(|last| self.is_ignored(&last.ty, last.module.as_deref()))
+    }
+
     /// Whether `ignore_errors` names the event's captured error (its last exception).
     fn is_ignored_event(&self, event: &Event) -> bool {
         event
@@ -257,12 +263,16 @@ impl Client {
         type_name: &str,
     ) -> EventId {
         if !self.queue_has_room() {
-            self.record_dropped_error(hub);
+            if !self.ignores(err, type_name) {
+                self.record_dropped_error(hub);
+            }
             return EventId::nil();
         }
         let id = EventId::new();
         if !self.is_sampled(id) {
-            self.record_dropped_error(hub);
+            if !self.ignores(err, type_name) {
+                self.record_dropped_error(hub);
+            }
             return EventId::nil();
         }
         let timestamp = Timestamp::now();
@@ -370,7 +380,9 @@ impl Client {
     /// about to end. Returns whether it was delivered in time.
     ///
     /// The panic ends its session `crashed`: the request's (request mode), whose end the tower layer counts, or
-    /// the process's, whose last update goes in the event's envelope.
+    /// the process's, whose last update goes in the event's envelope. The session's file is deleted only once that
+    /// envelope is on disk (or handed to the worker, without a spool to keep it in), so that a process that dies on
+    /// the way still has its session reported, as `abnormal`, by the next start.
     #[cfg(feature = "panic")]
     pub(crate) fn capture_panic(
         &self,
@@ -380,43 +392,51 @@ impl Client {
     ) -> bool {
         let deadline = Instant::now() + self.options.shutdown_timeout;
         let scope = hub.scope();
-        let session = match scope.request_session() {
+        let (session, file) = match scope.request_session() {
             Some(request) => {
                 request.record_crash();
-                None
+                (None, None)
             }
-            None => self.app_session.as_ref().and_then(|session| {
-                session.note_user(|| scope.user().and_then(distinct_id));
-                session.end(std::time::SystemTime::now(), SessionStatus::Crashed, || {
-                    if let Some(spool) = &self.spool {
-                        spool.remove_live_session(&app_session::file_id(session));
-                    }
-                })
-            }),
+            None => match &self.app_session {
+                Some(session) => {
+                    session.note_user(|| scope.user().and_then(distinct_id));
+                    let update =
+                        session.end(std::time::SystemTime::now(), SessionStatus::Crashed, || {});
+                    let file = update.as_ref().map(|_| app_session::file_id(session));
+                    (update, file)
+                }
+                None => (None, None),
+            },
         };
-        if !self.is_sampled(event.event_id) {
-            return match session {
-                Some(update) => self.send_finished(app_session::envelope(update), deadline),
-                None => false,
-            };
-        }
+        let forget_file = || {
+            if let (Some(spool), Some(file)) = (&self.spool, &file) {
+                spool.remove_live_session(file);
+            }
+        };
         let id = event.event_id;
-        let pending = PendingEvent {
-            event,
-            trace,
-            scope,
+        let pending = if self.is_sampled(id) {
+            hub.set_last_event_id(id);
+            Some(PendingEvent {
+                event,
+                trace,
+                scope,
+            })
+        } else {
+            None
         };
-        hub.set_last_event_id(id);
         let Some(spool) = &self.spool else {
             // Unlike ordinary captures, a panic may wait for room in the queue: this thread is going down anyway,
             // and a panic that ends the process must not be lost to a momentarily full queue. It keeps its place
             // behind what was captured before it, with its session's last update.
-            let task = match session {
-                Some(session) => Task::Crash(Box::new(PendingCrash {
-                    event: pending,
-                    session,
-                })),
-                None => Task::Event(Box::new(pending)),
+            let task = match (pending, session) {
+                (Some(event), Some(session)) => {
+                    Task::Crash(Box::new(PendingCrash { event, session }))
+                }
+                (Some(event), None) => Task::Event(Box::new(event)),
+                (None, Some(session)) => {
+                    return self.send_finished(app_session::envelope(session), deadline);
+                }
+                (None, None) => return false,
             };
             if self.mailbox.push_until(task, deadline).is_err() {
                 self.counters
@@ -426,7 +446,7 @@ impl Client {
             }
             return self.flush_until(deadline);
         };
-        let mut envelope = match self.processor.prepare(pending) {
+        let mut envelope = match pending.and_then(|pending| self.processor.prepare(pending)) {
             Some(event) => Envelope::from_event(event),
             None => Envelope::default(),
         };
@@ -436,7 +456,7 @@ impl Client {
                 .push(crate::protocol::EnvelopeItem::Session(Box::new(update)));
         }
         if envelope.items.is_empty() {
-            // `before_send` dropped it.
+            // Sampled out, or `before_send` dropped it.
             return true;
         }
         // Finished here and put on disk before anything else, with no network on this path: if the process dies in
@@ -444,6 +464,7 @@ impl Client {
         match spool.store_claimed(&envelope) {
             Ok((Some(claim), stored)) => {
                 self.counters.evicted(stored.evicted);
+                forget_file();
                 if self
                     .mailbox
                     .send_control(Control::Stored { claim, envelope })
@@ -456,7 +477,9 @@ impl Client {
             Ok((None, _)) => sdk_debug!("panic event {id} does not fit in the spool"),
             Err(e) => sdk_debug!("could not write panic event {id} to the spool: {e}"),
         }
-        // Without room on disk, hand it to the worker like any other envelope.
+        // Without room on disk, hand it to the worker like any other envelope. The session's file goes too: the
+        // worker will send the crashed update, and an `abnormal` one must not follow it.
+        forget_file();
         self.send_finished(envelope, deadline)
     }
 
@@ -543,24 +566,30 @@ impl Client {
         expect(dead_code, reason = "only the tower layer starts request sessions")
     )]
     pub(crate) fn tracks_request_sessions(&self) -> bool {
-        self.request_sessions
+        self.request_counts.is_some()
     }
 
     #[cfg_attr(
         not(feature = "tower"),
         expect(dead_code, reason = "only the tower layer starts request sessions")
     )]
-    /// Queues an ended request's session for the worker's per-minute counts. A full queue drops it, counted in
-    /// the `session` category.
+    /// Counts an ended request's session for the worker to send (one short lock, no queue slot); the count that
+    /// fills an item wakes the worker. Past [`MAX_WAITING_BUCKETS`] buckets it is dropped, counted in the
+    /// `session` category.
     pub(crate) fn record_request_session(&self, outcome: RequestOutcome) {
-        if self
-            .mailbox
-            .try_push(Task::RequestSession(Box::new(outcome)))
-            .is_err()
-        {
-            self.counters
-                .discard(Reason::QueueOverflow, DataCategory::Session);
-            sdk_debug!("queue full: a request's session dropped");
+        let Some(counts) = &self.request_counts else {
+            return;
+        };
+        match counts.count(outcome, Instant::now()) {
+            Counted::Kept => {}
+            Counted::Full => self.mailbox.wake_worker(),
+            Counted::Dropped => {
+                self.counters
+                    .discard(Reason::BufferOverflow, DataCategory::Session);
+                sdk_debug!(
+                    "{MAX_WAITING_BUCKETS} session counts wait already: a request's dropped"
+                );
+            }
         }
     }
 
@@ -620,6 +649,29 @@ impl Client {
             match spool.store_in_flight(&envelope) {
                 Ok(stored) => kept += u64::from(stored.stored),
                 Err(e) => sdk_debug!("could not write to the spool: {e}"),
+            }
+        }
+        // The worker did not get to end the session (it may be stuck in a request): end it here, `exited`, and
+        // keep its last update with the rest. Without that, the next start would report it `abnormal`.
+        if let Some(session) = &self.app_session {
+            if let Some(update) = session.end(SystemTime::now(), SessionStatus::Exited, || {}) {
+                match spool.store(&app_session::envelope(update)) {
+                    Ok(stored) => {
+                        kept += u64::from(stored.stored);
+                        spool.remove_live_session(&app_session::file_id(session));
+                    }
+                    Err(e) => sdk_debug!("could not write to the spool: {e}"),
+                }
+            }
+        }
+        // And the counts of request sessions it had not sent.
+        if let Some(counts) = &self.request_counts {
+            for item in counts.take(Instant::now(), true) {
+                let envelope = batch::envelope(vec![crate::protocol::EnvelopeItem::Sessions(item)]);
+                match spool.store(&envelope) {
+                    Ok(stored) => kept += u64::from(stored.stored),
+                    Err(e) => sdk_debug!("could not write to the spool: {e}"),
+                }
             }
         }
         while Instant::now() < deadline {

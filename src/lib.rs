@@ -158,13 +158,19 @@
 //! - [`SessionMode::Application`] (the default, for programs, tools and jobs): one session from `init` to the
 //!   guard's drop. It ends `exited`, or `crashed` after an unhandled panic, whose event carries the session's last
 //!   update. Handled errors count in it: `capture_error`, the integrations' errors, and `capture_event` with an
-//!   exception or at level `error` and above, even when sampling drops their events; `capture_message` never does.
-//!   Its user is the one of the first event that names one. While it runs, its state is kept in the spool
-//!   directory (rewritten every minute), so a process that is killed, or never drops its guard, has its session
-//!   sent as `abnormal` at the next start with the same DSN.
+//!   exception or at level `error` and above, even when sampling or a full queue drops their events (not when
+//!   `ignore_errors` names them; `before_send` runs later, on the worker, and does not uncount them);
+//!   `capture_message` never does. Its user is the one of the first event that names one. A panic anywhere ends it
+//!   `crashed`, also one that the tower layer turns into a 500 (use request mode for servers). While it runs, its
+//!   state is kept in the spool directory (rewritten every minute), so a process that is killed, or never drops
+//!   its guard, has its session sent as `abnormal` at the next start with the same DSN (at once on Linux, where a
+//!   dead process can be told; elsewhere once its file missed three minutes of heartbeats, at a start or at the
+//!   heartbeat of another process sharing the spool).
 //! - [`SessionMode::Request`] (for servers): each request through the tower layer is a session, `exited`,
 //!   `errored` (an error was captured in its scope) or `crashed` (its handler panicked), for the user the handler
-//!   set. The worker sends per-minute counts (`sessions` items) every minute, at `flush` and at shutdown.
+//!   set; a request whose future is dropped before it ends (a client gone, a timeout) is counted by what it
+//!   captured. The requests' threads count under a short lock, never in the event queue, and the worker sends
+//!   per-minute counts (`sessions` items) every minute, at `flush` and at shutdown.
 //!
 //! ```no_run
 //! let _guard = faultline::init(

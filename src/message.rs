@@ -21,7 +21,6 @@ use crate::protocol::log::{LogLevel, LogValue};
 use crate::protocol::session::SessionUpdate;
 use crate::protocol::time::Timestamp;
 use crate::protocol::trace::{SpanId, TraceId};
-use crate::release_health::request_session::RequestOutcome;
 use crate::scope::Scope;
 use crate::stacktrace::RawTrace;
 
@@ -116,8 +115,6 @@ pub(crate) enum Task {
     Crash(Box<PendingCrash>),
     /// A sampled transaction that has ended, with its spans: serialised on the worker.
     Transaction(Box<PendingTransaction>),
-    /// A request that has ended, in request mode: counted in the worker's per-minute session counts.
-    RequestSession(Box<RequestOutcome>),
 }
 
 impl Task {
@@ -126,7 +123,6 @@ impl Task {
         match self {
             Task::Event(_) | Task::Error(_) | Task::Crash(_) => ItemKind::Event,
             Task::Transaction(_) => ItemKind::Transaction,
-            Task::RequestSession(_) => ItemKind::Sessions,
         }
     }
 }

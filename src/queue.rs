@@ -112,8 +112,8 @@ impl Mailbox {
         Ok(())
     }
 
-    /// Sends [`Control::Drain`], unless one waits unread already.
-    fn wake_worker(&self) {
+    /// Sends [`Control::Drain`], unless one waits unread already: the worker looks at what waits for it.
+    pub(crate) fn wake_worker(&self) {
         if !self.shared.drain_sent.load(Ordering::Relaxed)
             && !self.shared.drain_sent.swap(true, Ordering::AcqRel)
         {

@@ -458,3 +458,42 @@ fn a_second_init_ends_the_first_session_and_starts_its_own() {
     }
     assert_no_running_session_left(spool.path());
 }
+
+#[test]
+fn a_shutdown_that_runs_out_of_time_still_ends_the_session_in_the_spool() {
+    let _serial = serial();
+    // The server never answers: the worker is stuck in its first request when the shutdown's time runs out.
+    let server = TestServer::start(|_, _| Reply::Hang);
+    let spool = tempfile::tempdir().unwrap();
+    let guard = faultline::try_init(
+        faultline::ClientOptions::new()
+            .dsn(server.dsn("k", 1))
+            .spool_dir(Some(spool.path().to_path_buf()))
+            .release("session-app@1.0.0")
+            .http_timeout(Duration::from_secs(30))
+            .shutdown_timeout(Duration::from_millis(500)),
+    )
+    .unwrap();
+    faultline::capture_error(&std::io::Error::other("sent into the void"));
+    server.wait_for_requests(1, Duration::from_secs(10));
+    drop(guard);
+    assert_no_running_session_left(spool.path());
+    let mut statuses = Vec::new();
+    for entry in std::fs::read_dir(spool.path()).unwrap().flatten() {
+        let name = entry.file_name().into_string().unwrap();
+        if !name.contains(".envelope") {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let envelope = support::Envelope::parse(&bytes).unwrap();
+        for (header, payload) in &envelope.items {
+            if header["type"] == "session" {
+                let update: Value = serde_json::from_slice(payload).unwrap();
+                statuses.push(update["status"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    statuses.sort();
+    assert!(statuses.contains(&"exited".to_owned()), "{statuses:?}");
+    assert!(!statuses.contains(&"abnormal".to_owned()));
+}

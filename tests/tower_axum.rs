@@ -471,3 +471,81 @@ fn request_mode_counts_each_request_as_a_session() {
         "nothing was left for the shutdown"
     );
 }
+
+#[test]
+fn request_sessions_never_take_the_room_of_errors_and_dropped_requests_count() {
+    let _serial = serial();
+    // The first envelope is answered slowly, holding the worker while requests end.
+    let server = TestServer::start(|_, i| {
+        if i == 0 {
+            support::Reply::Trickle {
+                per_byte: Duration::from_millis(10),
+            }
+        } else {
+            support::Reply::ok()
+        }
+    });
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .dsn(server.dsn("k", 1))
+            .spool_dir(None)
+            .release("shop@2.0.0")
+            .session_mode(faultline::SessionMode::Request),
+    )
+    .unwrap();
+    faultline::capture_message("hold the worker", faultline::Level::Error);
+    server.wait_for_requests(1, Duration::from_secs(10));
+    let runtime = runtime();
+    let addr = serve(&runtime);
+    let threads: Vec<_> = (0..200)
+        .map(|_| {
+            std::thread::spawn(move || {
+                client().get(format!("http://{addr}/")).call().unwrap().status()
+            })
+        })
+        .collect();
+    for thread in threads {
+        assert_eq!(thread.join().unwrap(), 200);
+    }
+    // The default queue (100) still has room for errors: sessions are counted without it.
+    for i in 0..10 {
+        let err = std::io::Error::other(format!("after the burst {i}"));
+        assert!(!faultline::capture_error(&err).is_nil(), "{i}");
+    }
+
+    // A request whose future is dropped before it ends (a client gone, a timeout) is counted too.
+    async fn stuck() -> &'static str {
+        faultline::capture_error(&std::io::Error::other("then stuck"));
+        std::future::pending::<()>().await;
+        "never"
+    }
+    let mut service = Router::new()
+        .route("/stuck", get(stuck))
+        .layer(faultline::integrations::tower::layer());
+    let local = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        let request = axum::http::Request::get("/stuck")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let call = tower_service::Service::call(&mut service, request);
+        let timed_out =
+            local.block_on(async { tokio::time::timeout(Duration::from_millis(20), call).await });
+        assert!(timed_out.is_err());
+    }
+    assert!(faultline::flush(Duration::from_secs(20)));
+    drop(guard);
+    drop(runtime);
+    let mut exited = 0;
+    let mut errored = 0;
+    for item in session_aggregates(&server) {
+        for bucket in item["aggregates"].as_array().unwrap() {
+            exited += bucket.get("exited").map_or(0, |n| n.as_u64().unwrap());
+            errored += bucket.get("errored").map_or(0, |n| n.as_u64().unwrap());
+        }
+    }
+    assert_eq!(exited, 200);
+    assert_eq!(errored, 5, "the dropped requests, each with its error");
+}

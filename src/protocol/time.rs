@@ -107,12 +107,15 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     }
     let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
     let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    if !(1..=days_in_month).contains(&day) || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
     let mut at = 19;
@@ -135,7 +138,11 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     let offset = match b.get(at..)? {
         [b'Z' | b'z'] => 0,
         [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let minutes = digits(at + 1..at + 3)? * 60 + digits(at + 4..at + 6)?;
+            let (hours, minutes) = (digits(at + 1..at + 3)?, digits(at + 4..at + 6)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let minutes = hours * 60 + minutes;
             if *sign == b'+' {
                 minutes * 60
             } else {
@@ -211,6 +218,11 @@ mod tests {
             );
         }
         assert_eq!(
+            parse_rfc3339("2024-02-29T00:00:00Z").map(|_| ()),
+            Some(()),
+            "a leap day"
+        );
+        assert_eq!(
             parse_rfc3339("2025-11-25T13:34:56Z"),
             Some(at(1_764_077_696, 0))
         );
@@ -229,6 +241,10 @@ mod tests {
             "2025-13-25T13:34:56Z",
             "2025-11-25T13:34:56.Z",
             "2025-11-25T13:34:56+0200",
+            "2025-02-29T00:00:00Z",
+            "2025-04-31T00:00:00Z",
+            "2025-11-25T13:34:56+24:00",
+            "2025-11-25T13:34:56+02:60",
             "1969-12-31T23:59:59Z",
             "2025-11-25T13:34:5xZ",
             "1764077696",

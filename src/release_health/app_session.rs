@@ -130,6 +130,11 @@ impl AppSession {
         Some(update)
     }
 
+    /// Ends the session without an update: another process reported it already (as `abandoned`).
+    pub(crate) fn abandon(&self) {
+        lock(&self.reported).ended = true;
+    }
+
     /// Writes the running state with `persist` (the heartbeat), unless the session has ended.
     pub(crate) fn persist(&self, now: SystemTime, persist: impl FnOnce(&SessionUpdate)) {
         let reported = lock(&self.reported);

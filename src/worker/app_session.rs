@@ -1,6 +1,6 @@
 //! The worker's share of application-mode release health: the session's updates beside events, its file in the
 //! spool (written at start, when its state changes and every [`HEARTBEAT`]), its last update at shutdown, and the
-//! sessions that earlier processes left running, reported `abnormal` at start.
+//! sessions that other processes left running, reported `abnormal` (looked for at start and at every heartbeat).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -13,8 +13,8 @@ use crate::release_health::app_session::{AppSession, abandoned};
 use crate::release_health::distinct_id;
 
 /// How often the running session's file is written again, so its time tells when the process was last alive (and
-/// an abnormal session's duration ends there). Well under the ten minutes after which a file whose owner cannot be
-/// checked is taken as abandoned.
+/// an abnormal session's duration ends there). Well under the three minutes after which the spool takes a file
+/// whose owner cannot be told dead as abandoned.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(60);
 
 /// How old a session update may be: Relay drops one whose timestamp is further back (`max_session_secs_in_past`).
@@ -25,6 +25,8 @@ pub(crate) struct AppSessionKeeper {
     session: Option<Arc<AppSession>>,
     spool: Option<Arc<Spool>>,
     next_beat: Instant,
+    /// Whether the session's file was written once: if it is gone after that, another process took it.
+    file_written: bool,
 }
 
 impl AppSessionKeeper {
@@ -33,6 +35,7 @@ impl AppSessionKeeper {
             session,
             spool,
             next_beat: Instant::now(),
+            file_written: false,
         }
     }
 
@@ -40,7 +43,11 @@ impl AppSessionKeeper {
     /// gone left running, each `abnormal` (whether or not this process tracks sessions: they were recorded under
     /// the options of their own process).
     pub(crate) fn start(&mut self) -> Vec<Envelope> {
-        self.beat(Instant::now());
+        self.beat(Instant::now())
+    }
+
+    /// The sessions other processes left running, as `abnormal` updates.
+    fn abandoned(&self) -> Vec<Envelope> {
         let Some(spool) = &self.spool else {
             return Vec::new();
         };
@@ -82,31 +89,45 @@ impl AppSessionKeeper {
         };
         session.note_user(|| event.user.as_ref().and_then(distinct_id));
         if let Some(update) = session.update_if_changed(SystemTime::now(), |running| {
-            write(self.spool.as_deref(), session, running);
+            let _ = write(self.spool.as_deref(), session, running);
         }) {
             envelope.items.push(EnvelopeItem::Session(Box::new(update)));
         }
     }
 
-    /// When the next heartbeat is due, if there is a file to keep.
+    /// When the next heartbeat is due, if there is a spool to keep the file in and look for abandoned ones.
     pub(crate) fn next_wake(&self) -> Option<Instant> {
-        (self.session.is_some() && self.spool.is_some()).then_some(self.next_beat)
+        self.spool.is_some().then_some(self.next_beat)
     }
 
-    /// Writes the session's file again if its heartbeat is due.
-    pub(crate) fn tick(&mut self, now: Instant) {
+    /// The heartbeat, if due: see [`AppSessionKeeper::beat`].
+    pub(crate) fn tick(&mut self, now: Instant) -> Vec<Envelope> {
         if now >= self.next_beat {
-            self.beat(now);
+            self.beat(now)
+        } else {
+            Vec::new()
         }
     }
 
-    fn beat(&mut self, now: Instant) {
+    /// Writes the session's file again, unless another process took it meanwhile (it took this process for dead,
+    /// after a long suspend, and reported the session `abnormal`: then the session ends here without another
+    /// word); returns the sessions other processes left running.
+    fn beat(&mut self, now: Instant) -> Vec<Envelope> {
         self.next_beat = now + HEARTBEAT;
         if let (Some(session), Some(spool)) = (&self.session, &self.spool) {
-            session.persist(SystemTime::now(), |running| {
-                write(Some(spool), session, running);
-            });
+            let id = file_id(session);
+            if self.file_written && !spool.has_live_session(&id) {
+                sdk_debug!("another process reported this session as abandoned; it ends here");
+                session.abandon();
+            } else {
+                let mut written = false;
+                session.persist(SystemTime::now(), |running| {
+                    written = write(Some(spool), session, running);
+                });
+                self.file_written |= written;
+            }
         }
+        self.abandoned()
     }
 
     /// Ends the session `exited` (unless a panic ended it already) and returns the envelope of its last update.
@@ -126,15 +147,16 @@ pub(crate) fn file_id(session: &AppSession) -> String {
     session.sid().simple().to_string()
 }
 
-/// Writes the running session's file, if there is a spool.
-fn write(spool: Option<&Spool>, session: &AppSession, running: &SessionUpdate) {
-    let Some(spool) = spool else { return };
+/// Writes the running session's file, if there is a spool; returns whether it was written.
+fn write(spool: Option<&Spool>, session: &AppSession, running: &SessionUpdate) -> bool {
+    let Some(spool) = spool else { return false };
     let written = serde_json::to_vec(running)
         .map_err(std::io::Error::other)
         .and_then(|bytes| spool.write_live_session(&file_id(session), &bytes));
-    if let Err(e) = written {
+    if let Err(e) = &written {
         sdk_debug!("could not write the session's file: {e}");
     }
+    written.is_ok()
 }
 
 /// An envelope of one session update.

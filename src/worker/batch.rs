@@ -5,16 +5,12 @@
 //! waited its time, then go as one envelope; a flush and a shutdown send every batch. The client report is made by
 //! delivery itself and rides along (see `delivery::may_carry_report`).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::protocol::SessionAttributes;
 use crate::protocol::envelope::{Envelope, EnvelopeItem};
 use crate::protocol::item_kind::ItemKind;
-use crate::release_health::aggregates::{Aggregator, MAX_BUCKETS};
-use crate::release_health::request_session::RequestOutcome;
-
-/// How long the counts of request sessions wait: a minute, as Sentry's SDKs do.
-const SESSIONS_WAIT: Duration = Duration::from_secs(60);
+use crate::release_health::aggregates::{MAX_BUCKETS, MAX_WAIT as SESSIONS_WAIT, RequestCounts};
 
 /// How the worker ships an item of a kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,12 +50,12 @@ pub(crate) fn shipping(kind: ItemKind) -> Shipping {
 }
 
 /// The batches of the kinds that wait, each at most its kind's `max_items` long, and the per-minute counts of
-/// request sessions, which wait the same way but are merged rather than listed.
+/// request sessions, which wait the same way but are counted on the requests' threads rather than queued.
 #[derive(Default)]
 pub(crate) struct Batches {
     open: Vec<Batch>,
-    /// The counts of ended request sessions, and when they must go; `None` without request-mode sessions.
-    sessions: Option<(Aggregator, Option<Instant>)>,
+    /// The counts of ended request sessions; `None` without request-mode sessions.
+    sessions: Option<Arc<RequestCounts>>,
 }
 
 struct Batch {
@@ -70,38 +66,21 @@ struct Batch {
 }
 
 impl Batches {
-    /// Batches that also count request sessions, of the release and environment `attrs`.
-    pub(crate) fn with_sessions(attrs: Option<SessionAttributes>) -> Self {
+    /// Batches that also send the counts of request sessions that the requests' threads keep in `counts`.
+    pub(crate) fn with_sessions(counts: Option<Arc<RequestCounts>>) -> Self {
         Batches {
             open: Vec::new(),
-            sessions: attrs.map(|attrs| (Aggregator::new(attrs), None)),
+            sessions: counts,
         }
     }
 
-    /// Counts an ended request session; returns the envelope to send when the counts reach an item's limit of
-    /// buckets. Without request-mode sessions it is dropped.
-    pub(crate) fn count_session(
-        &mut self,
-        outcome: RequestOutcome,
-        now: Instant,
-    ) -> Option<Envelope> {
-        let (aggregator, due) = self.sessions.as_mut()?;
-        aggregator.count(outcome);
-        due.get_or_insert(now + SESSIONS_WAIT);
-        if aggregator.len() >= MAX_BUCKETS {
-            return self.take_sessions().pop();
-        }
-        None
-    }
-
-    /// Takes the session counts, as envelopes.
-    fn take_sessions(&mut self) -> Vec<Envelope> {
-        let Some((aggregator, due)) = self.sessions.as_mut() else {
+    /// Takes the session counts (all of them, or those due or filling an item at `now`), as envelopes.
+    fn take_sessions(&mut self, now: Instant, all: bool) -> Vec<Envelope> {
+        let Some(counts) = &self.sessions else {
             return Vec::new();
         };
-        *due = None;
-        aggregator
-            .take()
+        counts
+            .take(now, all)
             .into_iter()
             .map(|item| envelope(vec![EnvelopeItem::Sessions(item)]))
             .collect()
@@ -143,7 +122,7 @@ impl Batches {
 
     /// When the next batch is due, if any waits.
     pub(crate) fn next_due(&self) -> Option<Instant> {
-        let sessions = self.sessions.as_ref().and_then(|(_, due)| *due);
+        let sessions = self.sessions.as_ref().and_then(|counts| counts.due());
         self.open.iter().map(|b| b.due).chain(sessions).min()
     }
 
@@ -157,13 +136,7 @@ impl Batches {
             due.push(envelope(std::mem::take(&mut batch.items)));
             false
         });
-        if self
-            .sessions
-            .as_ref()
-            .is_some_and(|(_, at)| at.is_some_and(|at| at <= now))
-        {
-            due.extend(self.take_sessions());
-        }
+        due.extend(self.take_sessions(now, false));
         due
     }
 
@@ -174,7 +147,7 @@ impl Batches {
             .drain(..)
             .map(|batch| envelope(batch.items))
             .collect();
-        all.extend(self.take_sessions());
+        all.extend(self.take_sessions(Instant::now(), true));
         all
     }
 }
@@ -251,9 +224,10 @@ mod tests {
     }
 
     #[test]
-    fn request_sessions_are_counted_and_go_a_minute_after_the_first_or_when_full() {
+    fn request_session_counts_go_a_minute_after_the_first_or_when_full() {
+        use crate::protocol::SessionAttributes;
         use crate::release_health::request_session::{Ended, RequestOutcome};
-        use std::time::{SystemTime, UNIX_EPOCH};
+        use std::time::SystemTime;
 
         let outcome = |did: usize| RequestOutcome {
             started: SystemTime::now(),
@@ -261,21 +235,14 @@ mod tests {
             ended: Ended::Exited,
         };
         let now = Instant::now();
-        let mut without = Batches::default();
-        assert!(without.count_session(outcome(0), now).is_none());
-        assert_eq!(without.next_due(), None, "not tracked: dropped");
-
-        let mut batches = Batches::with_sessions(Some(SessionAttributes {
+        let counts = Arc::new(RequestCounts::new(SessionAttributes {
             release: "r@1".into(),
             environment: None,
         }));
+        let mut batches = Batches::with_sessions(Some(counts.clone()));
         assert_eq!(batches.next_due(), None);
-        assert!(batches.count_session(outcome(0), now).is_none());
-        assert!(
-            batches
-                .count_session(outcome(0), now + Duration::from_secs(30))
-                .is_none()
-        );
+        counts.count(outcome(0), now);
+        counts.count(outcome(0), now + Duration::from_secs(30));
         assert_eq!(batches.next_due(), Some(now + Duration::from_secs(60)));
         assert!(batches.take_due(now + Duration::from_secs(59)).is_empty());
         let due = batches.take_due(now + Duration::from_secs(60));
@@ -285,26 +252,18 @@ mod tests {
         };
         assert_eq!(item.aggregates.len(), 1);
         assert_eq!(item.aggregates[0].exited, 2);
-        assert!(
-            item.aggregates[0]
-                .started
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_secs()
-                % 60
-                == 0
-        );
         assert_eq!(batches.next_due(), None);
 
-        // 100 buckets (one per user) fill an item, which goes at once.
-        for did in 0..99 {
-            assert!(batches.count_session(outcome(did), now).is_none(), "{did}");
+        // 100 buckets (one per user) fill an item, which goes at the next look, due or not.
+        for did in 0..100 {
+            counts.count(outcome(did), now);
         }
-        let full = batches.count_session(outcome(99), now).expect("full");
-        assert_eq!(types(&full), ["sessions"]);
-        assert_eq!(batches.next_due(), None);
-        batches.count_session(outcome(0), now);
+        let full = batches.take_due(now);
+        assert_eq!(full.len(), 1);
+        assert_eq!(types(&full[0]), ["sessions"]);
+        counts.count(outcome(0), now);
         assert_eq!(types(&batches.take_all()[0]), ["sessions"]);
+        assert!(batches.take_all().is_empty());
     }
 
     #[test]

@@ -24,8 +24,6 @@ pub(crate) fn finish(processor: &Processor, task: Task) -> Option<(ItemKind, Env
                 EnvelopeItem::Transaction(Box::new(transaction)),
             ))
         }
-        // Counted into the worker's batches (`Batches::count_session`), never an item of its own.
-        Task::RequestSession(_) => None,
     }
 }
 

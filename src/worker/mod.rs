@@ -81,6 +81,7 @@ impl Worker {
         }
         self.processor.warm_up();
         let mut busy = false;
+        let mut last_duties = Instant::now();
         loop {
             // After a task, look for the next one for a moment (errors come in bursts); asleep, look once.
             let task = if busy {
@@ -91,7 +92,13 @@ impl Worker {
             if let Some(task) = task {
                 self.handle(task, true);
                 busy = true;
-                if self.mailbox.logs_len() >= crate::protocol::log::MAX_LOGS_PER_ITEM {
+                // A steady stream of tasks never lets the loop sleep: do the timed duties at least every poll,
+                // and send log containers as soon as they fill.
+                let now = Instant::now();
+                if now.duration_since(last_duties) >= POLL {
+                    last_duties = now;
+                    self.timed_duties(now);
+                } else if self.mailbox.logs_len() >= crate::protocol::log::MAX_LOGS_PER_ITEM {
                     self.ship_logs(false, true);
                 }
                 continue;
@@ -124,13 +131,22 @@ impl Worker {
                 }
             }
             let now = Instant::now();
-            for envelope in self.batches.take_due(now) {
-                self.ship(envelope, true);
-            }
-            self.ship_logs(false, true);
-            self.app_session.tick(now);
-            self.delivery.tick(now);
+            last_duties = now;
+            self.timed_duties(now);
         }
+    }
+
+    /// What is due by time: batches and session counts, log containers, the session's heartbeat, and delivery's
+    /// retries and reports.
+    fn timed_duties(&mut self, now: Instant) {
+        for envelope in self.batches.take_due(now) {
+            self.ship(envelope, true);
+        }
+        self.ship_logs(false, true);
+        for envelope in self.app_session.tick(now) {
+            self.ship(envelope, true);
+        }
+        self.delivery.tick(now);
     }
 
     /// Polls the data queue for up to [`LINGER`], yielding the CPU between polls; stops at once for a control
@@ -177,7 +193,6 @@ impl Worker {
     fn handle(&mut self, task: Task, send_now: bool) {
         let now = Instant::now();
         let envelope = match task {
-            Task::RequestSession(outcome) => self.batches.count_session(*outcome, now),
             Task::Crash(crash) => Some(finish::crash(&self.processor, *crash)),
             task => {
                 let Some((kind, item)) = finish::finish(&self.processor, task) else {

@@ -426,7 +426,11 @@ mod log_tests {
 
     #[test]
     fn templates_take_their_parameters_in_order() {
-        let params = [LogValue::from(7_u32), LogValue::from("late"), LogValue::from(1.5)];
+        let params = [
+            LogValue::from(7_u32),
+            LogValue::from("late"),
+            LogValue::from(1.5),
+        ];
         let cases = [
             ("order {} is {}", "order 7 is late"),
             ("{}{}{}", "7late1.5"),

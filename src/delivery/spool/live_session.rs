@@ -2,11 +2,16 @@
 //! session as `abnormal`.
 //!
 //! Each process that tracks a session keeps one file, `sessions/{pid}-{token}-{id}.session`, with the session's state
-//! as it would be reported if the process died now, rewritten when that state changes and every minute or so (a
+//! as it would be reported if the process died now, rewritten when that state changes and at least every minute (a
 //! heartbeat, so the file's time tells when the process was last alive). A process that ends its session deletes
-//! the file. A file whose owner is gone (see [`Owner::is_gone`], with the age of the file's last heartbeat) was
-//! left by a process that died without ending its session; [`Spool::take_abandoned_sessions`] hands it over once
-//! and deletes it.
+//! the file. A file whose owner is gone was left by a process that died without ending its session;
+//! [`Spool::take_abandoned_sessions`] hands it over once and deletes it.
+//!
+//! The owner is gone when its pid is not a process (Linux, through `/proc`), or when the file missed three
+//! heartbeats ([`ABANDONED_AFTER`]): that covers systems where a pid cannot be checked, a pid reused by another
+//! process, and an earlier process with this process's pid (a container's main process is always pid 1, and two
+//! containers may share a spool volume). Unlike a claim's, a session file's owner is never taken for gone only
+//! because the pid is ours.
 //!
 //! The spool sees only bytes here: what the state means is the worker's business.
 
@@ -21,7 +26,19 @@ use super::names::{
     SESSIONS_DIR, TEMP_PREFIX, live_session_name, parse_live_session_name, parse_temp_name,
     temp_name,
 };
-use super::owner::Owner;
+use super::owner::{Owner, pid_is_alive};
+
+/// How long a session file may go without a heartbeat before its owner is taken for gone, whatever its pid.
+pub(crate) const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(3 * 60);
+
+/// Whether the owner of a session file last written `age` ago is gone.
+fn is_gone(owner: Owner, age: std::time::Duration) -> bool {
+    let me = Owner::this_process();
+    if owner == me {
+        return false;
+    }
+    age >= ABANDONED_AFTER || (owner.pid != me.pid && pid_is_alive(owner.pid) == Some(false))
+}
 
 /// A session file found with its owner gone.
 #[derive(Debug)]
@@ -63,6 +80,13 @@ impl Spool {
         placed
     }
 
+    /// Whether this process's running session `id` still has its file (another process may have taken it).
+    pub(crate) fn has_live_session(&self, id: &str) -> bool {
+        self.sessions_dir()
+            .join(live_session_name(Owner::this_process(), id))
+            .exists()
+    }
+
     /// Deletes this process's running session `id`, which has ended.
     pub(crate) fn remove_live_session(&self, id: &str) {
         let path = self
@@ -92,7 +116,7 @@ impl Spool {
             };
             let age = now.duration_since(written).unwrap_or_default();
             if name.starts_with(TEMP_PREFIX) {
-                if parse_temp_name(name).is_some_and(|owner| owner.is_gone(age)) {
+                if parse_temp_name(name).is_some_and(|owner| is_gone(owner, age)) {
                     let _ = fs::remove_file(entry.path());
                 }
                 continue;
@@ -100,7 +124,7 @@ impl Spool {
             let Some(owner) = parse_live_session_name(name) else {
                 continue;
             };
-            if !owner.is_gone(age) {
+            if !is_gone(owner, age) {
                 continue;
             }
             // Renamed first, so that of two processes starting at once only one takes it.
@@ -150,26 +174,36 @@ mod tests {
             .join(live_session_name(Owner::this_process(), "a1"));
         assert_eq!(fs::read(&ours).unwrap(), b"second");
 
-        // An earlier process with our pid (another token) is gone, as is one left by a temporary file.
+        // Another process with our pid (an earlier one, or one in another container) is gone only once its file
+        // missed its heartbeats; so is the owner of a temporary file.
         let me = Owner::this_process();
         let earlier = Owner {
             pid: me.pid,
             token: me.token ^ 1,
         };
         let dir = tmp.path().join(SESSIONS_DIR);
-        fs::write(dir.join(live_session_name(earlier, "b2")), b"left running").unwrap();
-        fs::write(
-            dir.join(format!(
-                "{TEMP_PREFIX}{}-{:016x}-9",
-                earlier.pid, earlier.token
-            )),
-            b"half",
-        )
-        .unwrap();
+        let theirs = dir.join(live_session_name(earlier, "b2"));
+        let half = dir.join(format!(
+            "{TEMP_PREFIX}{}-{:016x}-9",
+            earlier.pid, earlier.token
+        ));
+        fs::write(&theirs, b"left running").unwrap();
+        fs::write(&half, b"half").unwrap();
+        assert!(
+            spool.take_abandoned_sessions().is_empty(),
+            "heartbeats still fresh"
+        );
+        let old = SystemTime::now() - ABANDONED_AFTER - Duration::from_secs(1);
+        for path in [&theirs, &half] {
+            let file = fs::File::options().write(true).open(path).unwrap();
+            file.set_modified(old).unwrap();
+        }
         let taken = spool.take_abandoned_sessions();
         assert_eq!(taken.len(), 1);
         assert_eq!(taken[0].bytes, b"left running");
-        assert!(taken[0].written <= SystemTime::now());
+        assert!(taken[0].written <= old + Duration::from_secs(1));
+        assert!(spool.has_live_session("a1"));
+        assert!(!spool.has_live_session("b2"));
         assert!(spool.take_abandoned_sessions().is_empty(), "taken once");
         let mut left: Vec<_> = fs::read_dir(&dir)
             .unwrap()

@@ -57,7 +57,7 @@ impl Owner {
 }
 
 /// Whether a process with this pid exists, where that can be told (Linux with `/proc` mounted).
-fn pid_is_alive(pid: u32) -> Option<bool> {
+pub(super) fn pid_is_alive(pid: u32) -> Option<bool> {
     if cfg!(target_os = "linux") && Path::new("/proc/self").exists() {
         Some(Path::new("/proc").join(pid.to_string()).exists())
     } else {

@@ -155,7 +155,11 @@ where
             catch_unwind(AssertUnwindSafe(|| self.inner.call(request)))
         });
         let response = called.map(CatchPanic::new);
+        // Counted when the request's future ends, however it ends: finished, or dropped (a client that went
+        // away, a timeout, a shutdown), inside the request's scope either way.
+        let session = session.map(SessionEnd);
         let finishing = async move {
+            let _session = session;
             let outcome = match response {
                 Ok(response) => response.await,
                 Err(panic) => Err(panic),
@@ -173,19 +177,29 @@ where
             }
             crate::configure_scope(|scope| scope.set_span(None));
             transaction.finish();
-            if let Some(session) = session {
-                // The user the handler set, if any; a panic in the handler has marked the session crashed.
-                let did = Hub::with_current(|hub| hub.top().user().and_then(distinct_id));
-                if let Some(client) = hub::client() {
-                    client.record_request_session(session.outcome(did));
-                }
-            }
             match outcome {
                 Ok(result) => result,
                 Err(_panic) => Ok(server_error()),
             }
         };
         Box::pin(BoundFuture::with_hub(finishing, hub))
+    }
+}
+
+/// Counts a request's session when dropped: `crashed` if its handler panicked, `errored` if an error was captured
+/// in its scope, else `exited`, for the user the handler set. It lives in the request's future, so it is dropped in
+/// the request's scope, whether the future finished or was dropped before.
+struct SessionEnd(Arc<RequestSession>);
+
+impl Drop for SessionEnd {
+    fn drop(&mut self) {
+        let did = Hub::with_current(|hub| {
+            hub.try_top()
+                .and_then(|scope| scope.user().and_then(distinct_id))
+        });
+        if let Some(client) = hub::client() {
+            client.record_request_session(self.0.outcome(did));
+        }
     }
 }
 
