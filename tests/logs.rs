@@ -409,3 +409,45 @@ fn tracing_events_become_logs_with_the_span_they_happened_in() {
     assert_eq!(log["trace_id"], parts.next().unwrap());
     assert_eq!(log["span_id"], parts.next().unwrap(), "the entered span");
 }
+
+#[cfg(feature = "log")]
+#[test]
+fn json_lines_carry_the_trace_and_span_of_the_error_they_belong_with() {
+    use log::Log as _;
+    let _serial = serial();
+    let server = TestServer::ok();
+    let dir = tempfile::tempdir().unwrap();
+    let sink = std::sync::Arc::new(
+        faultline::sink::JsonLinesSink::builder(dir.path().join("app.log"))
+            .build()
+            .unwrap(),
+    );
+    let guard = faultline::try_init(options(&server).traces_sample_rate(1.0)).unwrap();
+    let logger = faultline::integrations::log::Logger::standalone()
+        .json_lines(sink.clone(), log::LevelFilter::Info);
+    let transaction = faultline::start_transaction("checkout", "http.server");
+    faultline::configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+    logger.log(
+        &log::Record::builder()
+            .level(log::Level::Warn)
+            .target("shop::pay")
+            .args(format_args!("card declined"))
+            .build(),
+    );
+    faultline::capture_error(&std::io::Error::other("payment failed"));
+    faultline::configure_scope(|scope| scope.set_span(None));
+    transaction.finish();
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+    let text = std::fs::read_to_string(sink.path()).unwrap();
+    let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(line["trace.id"], transaction.trace_id().to_string());
+    assert_eq!(line["span.id"], transaction.span_id().to_string());
+    let event = server
+        .requests()
+        .iter()
+        .find_map(|r| r.envelope().event())
+        .unwrap();
+    assert_eq!(event["contexts"]["trace"]["trace_id"], line["trace.id"]);
+    assert_eq!(event["contexts"]["trace"]["span_id"], line["span.id"]);
+}

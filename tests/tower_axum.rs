@@ -500,7 +500,11 @@ fn request_sessions_never_take_the_room_of_errors_and_dropped_requests_count() {
     let threads: Vec<_> = (0..200)
         .map(|_| {
             std::thread::spawn(move || {
-                client().get(format!("http://{addr}/")).call().unwrap().status()
+                client()
+                    .get(format!("http://{addr}/"))
+                    .call()
+                    .unwrap()
+                    .status()
             })
         })
         .collect();

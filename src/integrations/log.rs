@@ -370,6 +370,15 @@ fn ecs_record<'a>(record: &'a Record<'_>) -> EcsRecord<'a> {
         None => Cow::Owned(record.args().to_string()),
     };
     let mut ecs = EcsRecord::new(ecs_level(record.level()), message);
+    // The trace of the scope it was logged in, as its errors and logs carry it, so Kibana links the line to them.
+    if crate::is_enabled() {
+        if let Some(trace) =
+            crate::hub::Hub::with_current(|hub| hub.try_top()).map(|scope| scope.trace_context())
+        {
+            ecs.trace_id = Some(trace.trace_id);
+            ecs.span_id = Some(trace.span_id);
+        }
+    }
     ecs.logger = Some(Cow::Owned(record.target().to_owned()));
     ecs.file = record.file().map(|f| Cow::Owned(f.to_owned()));
     ecs.line = record.line();

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use serde::Serializer as _;
 use serde::ser::SerializeMap;
 
-use crate::protocol::{Event, EventId, Frame, Timestamp};
+use crate::protocol::{Event, EventId, Frame, SpanId, Timestamp, TraceId};
 
 /// The ECS version the lines follow, written as `ecs.version`.
 const ECS_VERSION: &str = "8.11.0";
@@ -48,6 +48,10 @@ pub struct EcsRecord<'a> {
     pub error: Option<EcsError<'a>>,
     /// `event.id`.
     pub event_id: Option<EventId>,
+    /// `trace.id`: the trace the record belongs to, as the events and logs sent to the server carry it.
+    pub trace_id: Option<TraceId>,
+    /// `span.id`: the span the record was made in (or the scope's own span id, as errors carry it).
+    pub span_id: Option<SpanId>,
     /// `service.name`, unless the sink sets one.
     pub service_name: Option<Cow<'a, str>>,
     /// `service.version`, unless the sink sets one.
@@ -100,6 +104,8 @@ impl<'a> EcsRecord<'a> {
             function: None,
             error: None,
             event_id: None,
+            trace_id: None,
+            span_id: None,
             service_name: None,
             service_version: None,
             service_environment: None,
@@ -201,6 +207,8 @@ impl<'a> EcsRecord<'a> {
                 .map(Cow::Borrowed),
             error,
             event_id: Some(event.event_id),
+            trace_id: trace_field(event, "trace_id"),
+            span_id: trace_field(event, "span_id"),
             service_name: service_name.map(Cow::Borrowed),
             service_version: service_version.map(Cow::Borrowed),
             service_environment: event.environment.as_deref().map(Cow::Borrowed),
@@ -215,6 +223,17 @@ impl<'a> EcsRecord<'a> {
                 .collect(),
         }
     }
+}
+
+/// A field of the event's trace context (`contexts.trace.trace_id`, `span_id`), parsed.
+fn trace_field<T: std::str::FromStr>(event: &Event, key: &str) -> Option<T> {
+    event
+        .contexts
+        .get("trace")?
+        .get(key)?
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 /// Frames (oldest call first, as the protocol has them) as text, innermost first like a Rust backtrace:
@@ -326,6 +345,12 @@ fn write_json(
     }
     if let Some(id) = record.event_id {
         map.serialize_entry("event.id", &id)?;
+    }
+    if let Some(id) = record.trace_id {
+        map.serialize_entry("trace.id", &id)?;
+    }
+    if let Some(id) = record.span_id {
+        map.serialize_entry("span.id", &id)?;
     }
     let name = service
         .map(|s| s.name.as_str())

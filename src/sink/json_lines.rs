@@ -63,6 +63,7 @@ use crate::transport::{Outcome, Transport};
 /// | `error.stack_trace` | the frames, innermost first, one per line: `   0: app::load at src/config.rs:42` | its stack trace |
 /// | `error.chain` | array of `Type: message`, one per `source()`, outermost first | the other exceptions |
 /// | `event.id` | 32 hex digits, the id Sentry would show | `event_id` |
+/// | `trace.id`, `span.id` | 32 and 16 hex digits: the trace and span, as Sentry shows them (a `log` record's are its scope's, with the SDK enabled) | `contexts.trace` |
 /// | `service.name`, `service.version`, `service.environment` | see [`JsonLinesSinkBuilder::service`] | `release`, `environment` |
 /// | `host.name` | the host | `server_name`, else this machine's name |
 /// | `process.pid` | number | this process |
@@ -72,7 +73,7 @@ use crate::transport::{Outcome, Transport};
 /// An error captured with [`capture_error`](crate::capture_error) looks like this (one line in the file):
 ///
 /// ```text
-/// {"@timestamp":"2025-11-25T13:34:56.123Z","log.level":"error","message":"could not load settings.toml","ecs.version":"8.11.0","log.origin.file.name":"src/main.rs","log.origin.file.line":55,"log.origin.function":"demo::load_config","error.type":"ConfigError","error.message":"could not load settings.toml","error.stack_trace":"   0: demo::load_config at src/main.rs:55\n   1: demo::main at src/main.rs:97\n   2: std::rt::lang_start","error.chain":["PortError: invalid port","ParseIntError: invalid digit found in string"],"event.id":"9ec79c33ec9942ab8353589fcb2e04dc","service.name":"demo","service.version":"0.1.0","service.environment":"production","host.name":"web-1","process.pid":4242,"labels":{"component":"billing"}}
+/// {"@timestamp":"2025-11-25T13:34:56.123Z","log.level":"error","message":"could not load settings.toml","ecs.version":"8.11.0","log.origin.file.name":"src/main.rs","log.origin.file.line":55,"log.origin.function":"demo::load_config","error.type":"ConfigError","error.message":"could not load settings.toml","error.stack_trace":"   0: demo::load_config at src/main.rs:55\n   1: demo::main at src/main.rs:97\n   2: std::rt::lang_start","error.chain":["PortError: invalid port","ParseIntError: invalid digit found in string"],"event.id":"9ec79c33ec9942ab8353589fcb2e04dc","trace.id":"0af7651916cd43dd8448eb211c80319c","span.id":"b7ad6b7169203331","service.name":"demo","service.version":"0.1.0","service.environment":"production","host.name":"web-1","process.pid":4242,"labels":{"component":"billing"}}
 /// ```
 ///
 /// # Rotation
@@ -362,6 +363,28 @@ mod tests {
         let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(line["event.id"], event.event_id.to_string());
         assert_eq!(line["error.type"], "ConfigError");
+    }
+
+    #[test]
+    fn an_events_trace_and_span_become_trace_id_and_span_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = sink(dir.path());
+        let mut event = error_event();
+        event.contexts.insert(
+            "trace".into(),
+            serde_json::json!({"trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331"}),
+        );
+        let line: serde_json::Value =
+            serde_json::from_slice(&sink.format_line(&EcsRecord::from_event(&event))).unwrap();
+        assert_eq!(line["trace.id"], "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(line["span.id"], "b7ad6b7169203331");
+        let line: serde_json::Value =
+            serde_json::from_slice(&sink.format_line(&EcsRecord::from_event(&error_event())))
+                .unwrap();
+        assert!(
+            line.get("trace.id").is_none(),
+            "no trace context, no trace.id"
+        );
     }
 
     #[test]
