@@ -124,6 +124,27 @@
 //! (`faultline`, `ureq`, `ureq_proto`, `rustls`), so reporting cannot feed itself. With the `anyhow` feature,
 //! [`capture_anyhow`] reports an `anyhow::Error` with its whole chain and the backtrace anyhow captured.
 //!
+//! ## Structured logs (Sentry Logs)
+//!
+//! With [`ClientOptions::enable_logs`] (off by default), log records go to Sentry Logs: the [`logs`] API and macros,
+//! and the `log` and `tracing` integrations' records at their log level (`Info` and up by default;
+//! [`Logger::log_level`](integrations::log::Logger::log_level)). Each carries typed attributes, the current trace
+//! and span ids, and the release, environment, SDK and server name; a record and the error it explains share a
+//! trace id, and so do the ECS lines of [`Logger::json_lines`](integrations::log::Logger::json_lines) (`trace.id`,
+//! `span.id`).
+//!
+//! ```
+//! # faultline::test::with_captured_events(|| {
+//! faultline::logs::info!(order.id = 1042, vip = true, "order {} shipped to {}", 1042, "Oslo");
+//! # });
+//! ```
+//!
+//! A log call copies its template, parameters and attributes and pushes them onto a lane of its own (at most 1,000
+//! records wait; more are dropped and counted); the worker formats, scrubs, runs
+//! [`before_send_log`](ClientOptions::before_send_log) and sends containers of up to 100 records every 5 seconds, at
+//! `flush` and at shutdown, through the spool and retries like events. `docs/structured-logs.md` sets Sentry Logs
+//! beside Filebeat.
+//!
 //! # Async and web services
 //!
 //! A thread's scope is shared by every future that a runtime polls on it, so in an async service one request's tags

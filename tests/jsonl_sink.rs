@@ -263,11 +263,15 @@ fn the_documented_index_template_maps_every_field() {
             ..Default::default()
         });
     }
+    event.contexts.insert(
+        "trace".into(),
+        serde_json::json!({"trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331"}),
+    );
     let mut record = EcsRecord::from_event(&event);
     record.thread_name = Some("t".into());
     let line: Value = serde_json::from_slice(&sink.format_line(&record)).unwrap();
     let keys: Vec<&String> = line.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 20, "every field is set: {keys:?}");
+    assert_eq!(keys.len(), 22, "every field is set: {keys:?}");
     for key in keys {
         assert!(
             mapped.contains(key.as_str()),
