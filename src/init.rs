@@ -51,6 +51,8 @@ pub fn try_init(options: impl Into<ClientOptions>) -> Result<InitGuard, InitErro
         }
         (None, None) => None,
     };
+    #[cfg(feature = "otlp")]
+    let transport = with_otlp(transport, &options, crate::transport::OtlpOptions::from_env());
     let client = match transport {
         Some(transport) => {
             let spool = spool_dir.and_then(|dir| open_spool(dir, &options));
@@ -96,6 +98,36 @@ pub fn init(options: impl Into<ClientOptions>) -> InitGuard {
             InitGuard { client: None }
         }
     }
+}
+
+/// With an OTLP endpoint in the environment (`OTEL_EXPORTER_OTLP_ENDPOINT` and the rest, see
+/// [`OtlpOptions::from_env`](crate::transport::OtlpOptions::from_env)): the OTLP exporter beside the transport (a
+/// best-effort secondary, see [`Tee`](crate::transport::Tee)), or alone when there is no other. The resource
+/// names the release's name and version (`name@version`) and the environment, unless `OTEL_SERVICE_NAME` names
+/// the service.
+#[cfg(feature = "otlp")]
+fn with_otlp(
+    transport: Option<Arc<dyn Transport>>,
+    options: &ClientOptions,
+    otlp: Option<crate::transport::OtlpOptions>,
+) -> Option<Arc<dyn Transport>> {
+    let Some(mut otlp) = otlp else {
+        return transport;
+    };
+    if let Some(release) = options.release.as_deref() {
+        let (name, version) = release.split_once('@').unwrap_or(("", release));
+        if otlp.service_name.is_none() && !name.is_empty() {
+            otlp.service_name = Some(name.to_owned());
+        }
+        otlp.service_version = Some(version.to_owned());
+    }
+    otlp.environment = options.environment.as_deref().map(str::to_owned);
+    otlp.timeout = options.http_timeout;
+    let exporter = crate::transport::OtlpTransport::new(otlp);
+    Some(match transport {
+        Some(primary) => Arc::new(crate::transport::Tee::new(primary).with(exporter)),
+        None => Arc::new(exporter),
+    })
 }
 
 /// Opens the spool, or says why it cannot be used and carries on without it: a spool that does not work is a

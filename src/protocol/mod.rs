@@ -11,6 +11,7 @@ pub mod exception;
 pub(crate) mod item_kind;
 pub mod level;
 pub mod log;
+pub mod otlp;
 pub mod propagation;
 pub mod request;
 pub mod session;

@@ -9,6 +9,35 @@ pub struct Stacktrace {
     pub frames: Vec<Frame>,
 }
 
+impl Stacktrace {
+    /// The frames as text, innermost first like a Rust backtrace: `   0: app::load at src/config.rs:42`, one frame
+    /// per line, no trailing newline.
+    pub fn to_backtrace_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(self.frames.len() * 64);
+        for (i, frame) in self.frames.iter().rev().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            let _ = write!(out, "{i:>4}: ");
+            match (&frame.function, &frame.raw_function, frame.instruction_addr) {
+                (Some(function), _, _) | (None, Some(function), _) => out.push_str(function),
+                (None, None, Some(addr)) => {
+                    let _ = write!(out, "{addr}");
+                }
+                (None, None, None) => out.push_str("<unknown>"),
+            }
+            if let Some(file) = frame.filename.as_deref().or(frame.abs_path.as_deref()) {
+                let _ = write!(out, " at {file}");
+                if let Some(line) = frame.lineno {
+                    let _ = write!(out, ":{line}");
+                }
+            }
+        }
+        out
+    }
+}
+
 /// One stack frame.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frame {

@@ -4,7 +4,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use serde::Serializer as _;
@@ -174,7 +173,7 @@ impl<'a> EcsRecord<'a> {
                     .stacktrace
                     .as_ref()
                     .filter(|s| !s.frames.is_empty())
-                    .map(|s| format_stack_trace(&s.frames)),
+                    .map(|s| s.to_backtrace_text()),
                 // Exceptions are root cause first; the chain reads from the captured error down.
                 chain: causes
                     .iter()
@@ -234,32 +233,6 @@ fn trace_field<T: std::str::FromStr>(event: &Event, key: &str) -> Option<T> {
         .as_str()?
         .parse()
         .ok()
-}
-
-/// Frames (oldest call first, as the protocol has them) as text, innermost first like a Rust backtrace:
-/// `   0: app::load at src/config.rs:42`, one frame per line, no trailing newline.
-fn format_stack_trace(frames: &[Frame]) -> String {
-    let mut out = String::with_capacity(frames.len() * 64);
-    for (i, frame) in frames.iter().rev().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        let _ = write!(out, "{i:>4}: ");
-        match (&frame.function, &frame.raw_function, frame.instruction_addr) {
-            (Some(function), _, _) | (None, Some(function), _) => out.push_str(function),
-            (None, None, Some(addr)) => {
-                let _ = write!(out, "{addr}");
-            }
-            (None, None, None) => out.push_str("<unknown>"),
-        }
-        if let Some(file) = frame.filename.as_deref().or(frame.abs_path.as_deref()) {
-            let _ = write!(out, " at {file}");
-            if let Some(line) = frame.lineno {
-                let _ = write!(out, ":{line}");
-            }
-        }
-    }
-    out
 }
 
 /// RFC 3339 in UTC with milliseconds, `2025-11-25T13:34:56.123Z`: the layout every Filebeat version parses for

@@ -93,7 +93,7 @@ pub trait Transport: Send + Sync + 'static {
     }
 }
 
-impl<T: Transport> Transport for std::sync::Arc<T> {
+impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
     fn send_envelope(&self, envelope: &Envelope) -> Outcome {
         (**self).send_envelope(envelope)
     }

@@ -12,10 +12,15 @@ mod compress;
 #[cfg(feature = "http")]
 mod http;
 mod interface;
+#[cfg(feature = "otlp")]
+mod otlp;
 mod tee;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use http::HttpTransport;
 pub use interface::{NoopTransport, Outcome, Response, Transport, TransportOptions};
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub use otlp::{OtlpOptions, OtlpTransport};
 pub use tee::Tee;

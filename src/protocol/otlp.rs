@@ -1,0 +1,216 @@
+//! OpenTelemetry's OTLP/HTTP JSON encoding of logs: the `ExportLogsServiceRequest` a collector takes at
+//! `/v1/logs`, and its answer. Field names are lowerCamelCase, 64-bit integers are strings, enums are numbers, and
+//! trace and span ids are hex strings, as the OTLP specification's JSON encoding says.
+
+use serde::{Deserialize, Serialize};
+
+/// The body of a request to `/v1/logs`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportLogsServiceRequest {
+    /// Records, grouped by the resource (service) that made them.
+    pub resource_logs: Vec<ResourceLogs>,
+}
+
+/// The records of one resource.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceLogs {
+    /// What made them: `service.name`, `service.version`, `deployment.environment.name`, the SDK.
+    pub resource: Resource,
+    /// Records, grouped by instrumentation scope.
+    pub scope_logs: Vec<ScopeLogs>,
+}
+
+/// A resource: attributes that describe the service.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resource {
+    /// Its attributes.
+    pub attributes: Vec<KeyValue>,
+}
+
+/// The records of one instrumentation scope.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeLogs {
+    /// The library that recorded them.
+    pub scope: InstrumentationScope,
+    /// The records.
+    pub log_records: Vec<LogRecord>,
+}
+
+/// The library that recorded some telemetry.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstrumentationScope {
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// One log record.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogRecord {
+    /// When it happened, in nanoseconds since the Unix epoch (a decimal string).
+    pub time_unix_nano: String,
+    /// When the SDK saw it, likewise.
+    pub observed_time_unix_nano: String,
+    /// 1 (trace) to 24 (fatal): 1, 5, 9, 13, 17, 21 for trace, debug, info, warn, error, fatal.
+    pub severity_number: u8,
+    /// The level's name (`INFO`, `WARN`, …).
+    pub severity_text: String,
+    /// The message.
+    pub body: AnyValue,
+    /// Typed attributes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<KeyValue>,
+    /// The trace, as 32 hex digits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// The span, as 16 hex digits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
+}
+
+/// An attribute.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KeyValue {
+    /// Its name.
+    pub key: String,
+    /// Its value.
+    pub value: AnyValue,
+}
+
+impl KeyValue {
+    /// An attribute `key` with `value`.
+    pub fn new(key: impl Into<String>, value: AnyValue) -> Self {
+        KeyValue {
+            key: key.into(),
+            value,
+        }
+    }
+}
+
+/// A typed value: `{"stringValue": "…"}`, `{"boolValue": true}`, `{"intValue": "42"}` or `{"doubleValue": 1.5}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AnyValue {
+    /// Text.
+    StringValue(String),
+    /// A boolean.
+    BoolValue(bool),
+    /// A 64-bit integer, written as a decimal string.
+    IntValue(String),
+    /// A finite float (others are written as text: JSON has no NaN).
+    DoubleValue(f64),
+}
+
+impl AnyValue {
+    /// A float, or its text when it is not finite.
+    pub fn double(x: f64) -> Self {
+        if x.is_finite() {
+            AnyValue::DoubleValue(x)
+        } else {
+            AnyValue::StringValue(x.to_string())
+        }
+    }
+
+    /// An integer.
+    pub fn int(n: i64) -> Self {
+        AnyValue::IntValue(n.to_string())
+    }
+}
+
+/// A collector's answer to an export: a partial success names how many records it rejected, and why.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportLogsServiceResponse {
+    /// Present when some records were rejected.
+    #[serde(default)]
+    pub partial_success: Option<ExportLogsPartialSuccess>,
+}
+
+/// The rejected part of an export.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportLogsPartialSuccess {
+    /// How many records were rejected (a decimal string or a number).
+    #[serde(default, deserialize_with = "int64")]
+    pub rejected_log_records: i64,
+    /// Why.
+    #[serde(default)]
+    pub error_message: String,
+}
+
+/// An int64 written either way the JSON encoding allows: a number or a decimal string.
+fn int64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Int {
+        Number(i64),
+        Text(String),
+    }
+    match Int::deserialize(d)? {
+        Int::Number(n) => Ok(n),
+        Int::Text(text) => text.parse().map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_written_as_the_json_encoding_says() {
+        let record = LogRecord {
+            time_unix_nano: "1795428000250000000".into(),
+            observed_time_unix_nano: "1795428000250000000".into(),
+            severity_number: 13,
+            severity_text: "WARN".into(),
+            body: AnyValue::StringValue("late".into()),
+            attributes: vec![
+                KeyValue::new("n", AnyValue::int(42)),
+                KeyValue::new("ok", AnyValue::BoolValue(true)),
+                KeyValue::new("x", AnyValue::double(1.5)),
+                KeyValue::new("nan", AnyValue::double(f64::NAN)),
+            ],
+            trace_id: Some("0af7651916cd43dd8448eb211c80319c".into()),
+            span_id: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&record).unwrap(),
+            serde_json::json!({
+                "timeUnixNano": "1795428000250000000",
+                "observedTimeUnixNano": "1795428000250000000",
+                "severityNumber": 13,
+                "severityText": "WARN",
+                "body": {"stringValue": "late"},
+                "attributes": [
+                    {"key": "n", "value": {"intValue": "42"}},
+                    {"key": "ok", "value": {"boolValue": true}},
+                    {"key": "x", "value": {"doubleValue": 1.5}},
+                    {"key": "nan", "value": {"stringValue": "NaN"}}
+                ],
+                "traceId": "0af7651916cd43dd8448eb211c80319c"
+            })
+        );
+    }
+
+    #[test]
+    fn a_partial_success_is_read_either_way() {
+        for body in [
+            r#"{"partialSuccess":{"rejectedLogRecords":"3","errorMessage":"too big"}}"#,
+            r#"{"partialSuccess":{"rejectedLogRecords":3,"errorMessage":"too big"}}"#,
+        ] {
+            let answer: ExportLogsServiceResponse = serde_json::from_str(body).unwrap();
+            let partial = answer.partial_success.unwrap();
+            assert_eq!(partial.rejected_log_records, 3);
+            assert_eq!(partial.error_message, "too big");
+        }
+        let answer: ExportLogsServiceResponse = serde_json::from_str("{}").unwrap();
+        assert!(answer.partial_success.is_none());
+    }
+}
