@@ -1,26 +1,53 @@
 //! faultline's side of the comparison: its configurations and its part of the peak-memory burst. Compiled into the
 //! comparison binary and, alone, into `burst-faultline`, a program that links faultline and not sentry.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::burst;
 use crate::harness::{self, DEPTH, FLUSH, deep};
 use crate::pacing;
 use crate::tally::Tally;
 
-/// Drops every envelope (on faultline's worker), counting the transactions and spans in them.
+/// Drops every envelope (on faultline's worker), counting the transactions and spans in them, and the log records.
 pub(crate) struct FaultlineDiscard;
 
 /// Transactions and their spans that [`FaultlineDiscard`] has dropped, so a run can check that each SDK recorded
 /// the same.
 pub(crate) static TALLY: Tally = Tally::new();
 
+/// Log records that reached [`FaultlineDiscard`].
+pub(crate) static LOGS: AtomicU64 = AtomicU64::new(0);
+
+/// Log records that client reports, on the envelopes [`FaultlineDiscard`] was handed, count as dropped (`log_item`).
+pub(crate) static LOGS_REPORTED_DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// The first log record [`FaultlineDiscard`] was handed, as text: its body and its attributes, sorted.
+pub(crate) static FIRST_LOG: OnceLock<String> = OnceLock::new();
+
 impl faultline::transport::Transport for FaultlineDiscard {
     fn send_envelope(
         &self,
         envelope: &faultline::protocol::Envelope,
     ) -> faultline::transport::Outcome {
+        use faultline::protocol::EnvelopeItem;
         for item in &envelope.items {
-            if let faultline::protocol::EnvelopeItem::Transaction(transaction) = item {
-                TALLY.add(transaction.spans.len());
+            match item {
+                EnvelopeItem::Transaction(transaction) => TALLY.add(transaction.spans.len()),
+                EnvelopeItem::Logs(container) => {
+                    LOGS.fetch_add(container.items.len() as u64, Ordering::Relaxed);
+                    if let Some(log) = container.items.first() {
+                        FIRST_LOG.get_or_init(|| describe_log(log));
+                    }
+                }
+                EnvelopeItem::ClientReport(report) => {
+                    let dropped = report.discarded_events.iter();
+                    let logs = dropped
+                        .filter(|d| d.category == "log_item")
+                        .map(|d| d.quantity);
+                    LOGS_REPORTED_DROPPED.fetch_add(logs.sum(), Ordering::Relaxed);
+                }
+                _ => {}
             }
         }
         faultline::transport::Outcome::Sent
@@ -43,6 +70,31 @@ pub(crate) fn faultline_tracing(traces_sample_rate: f64) -> faultline::InitGuard
             .queue_size(1 << 16)
             .traces_sample_rate(traces_sample_rate),
     )
+}
+
+/// faultline with structured logs on, discarding what it sends.
+pub(crate) fn faultline_logs() -> faultline::InitGuard {
+    faultline::init(
+        faultline::ClientOptions::new()
+            .transport(FaultlineDiscard)
+            .enable_logs(true),
+    )
+}
+
+/// `body; key=value, …` with the attributes in key order.
+fn describe_log(log: &faultline::protocol::Log) -> String {
+    use faultline::protocol::LogValue;
+    let attributes: Vec<String> = log
+        .attributes
+        .iter()
+        .map(|(key, value)| match value {
+            LogValue::String(s) => format!("{key}={s:?}"),
+            LogValue::Bool(b) => format!("{key}={b}"),
+            LogValue::Integer(i) => format!("{key}={i}"),
+            LogValue::Double(x) => format!("{key}={x}"),
+        })
+        .collect();
+    format!("{:?}; {}", log.body, attributes.join(", "))
 }
 
 pub(crate) fn faultline_http(dsn: String, queue: usize) -> faultline::InitGuard {

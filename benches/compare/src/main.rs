@@ -9,7 +9,9 @@
 //! `burst-sentry` (`src/bin/`), built alongside, which link one SDK each. `run.sh` runs this and the build
 //! comparison.
 //!
-//! `faultline-compare spans` runs only the span and transaction scenarios (`spans.rs`), in well under a second.
+//! `faultline-compare spans` runs only the span and transaction scenarios (`spans.rs`), in well under a second;
+//! `faultline-compare tower` only the tower layers (`tower.rs`); `faultline-compare logs` only the structured log
+//! records (`logs.rs`).
 
 #[path = "../../harness/mod.rs"]
 mod harness;
@@ -18,6 +20,7 @@ mod pacing;
 
 mod burst;
 mod faultline_sdk;
+mod logs;
 mod sentry_sdk;
 mod spans;
 mod tally;
@@ -87,12 +90,16 @@ fn main() {
         return child(&role);
     }
     let only = std::env::args().nth(1);
-    if let Some(other) = only.as_deref().filter(|a| !matches!(*a, "spans" | "tower")) {
-        eprintln!("unknown argument `{other}`; usage: faultline-compare [spans | tower]");
+    if let Some(other) = only
+        .as_deref()
+        .filter(|a| !matches!(*a, "spans" | "tower" | "logs"))
+    {
+        eprintln!("unknown argument `{other}`; usage: faultline-compare [spans | tower | logs]");
         std::process::exit(2);
     }
     let only_spans = only.as_deref() == Some("spans");
     let only_tower = only.as_deref() == Some("tower");
+    let only_logs = only.as_deref() == Some("logs");
     let started = Instant::now();
     println!("faultline (this tree) vs sentry 0.49.5 vs a bare backtrace::trace walk, in one run");
     let timer = harness::timer_overhead().median;
@@ -101,6 +108,14 @@ fn main() {
         fmt_dur(timer)
     );
     println!("load average at the start: {}", harness::load_average());
+    if only_logs {
+        println!();
+        print_logs(&logs::measure(ROUNDS), timer);
+        println!();
+        println!("load average at the end: {}", harness::load_average());
+        println!("total run time {:.1} s", started.elapsed().as_secs_f64());
+        return;
+    }
     if only_tower {
         println!();
         print_tower(&tower::measure(ROUNDS));
@@ -311,6 +326,8 @@ fn main() {
     println!();
     print_tower(&tower::measure(ROUNDS));
     println!();
+    print_logs(&logs::measure(ROUNDS), timer);
+    println!();
     end_to_end(&err);
     println!();
     peak_rss();
@@ -430,8 +447,16 @@ fn print_tower(r: &tower::TowerRounds) {
         fmt_dur(bare.p99)
     );
     for (name, faultline, sentry) in [
-        ("traces_sample_rate 0.0 (unsampled)", &r.faultline_unsampled, &r.sentry_unsampled),
-        ("traces_sample_rate 1.0 (recorded)", &r.faultline_sampled, &r.sentry_sampled),
+        (
+            "traces_sample_rate 0.0 (unsampled)",
+            &r.faultline_unsampled,
+            &r.sentry_unsampled,
+        ),
+        (
+            "traces_sample_rate 1.0 (recorded)",
+            &r.faultline_sampled,
+            &r.sentry_sampled,
+        ),
     ] {
         let (f, s) = (Summary::median_of(faultline), Summary::median_of(sentry));
         let added = |x: &Summary| x.median.saturating_sub(bare.median);
@@ -452,6 +477,99 @@ fn print_tower(r: &tower::TowerRounds) {
             fmt_dur(added(&s))
         );
     }
+}
+
+/// The log record's row, the rounds behind it, what reached each transport, the records themselves, and the target:
+/// faultline's call at most half of sentry's (medians, the timer's own cost included).
+fn print_logs(r: &logs::LogRounds, timer: Duration) {
+    let (f, s) = (
+        Summary::median_of(&r.faultline),
+        Summary::median_of(&r.sentry),
+    );
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let rounds = || r.faultline.iter().zip(&r.sentry);
+    // The median of the rounds' own ratios, as for the other scenarios measured in rounds.
+    let p50 = median(rounds().map(|(f, s)| ratio(f.median, s.median)).collect());
+    let p99 = median(rounds().map(|(f, s)| ratio(f.p99, s.p99)).collect());
+    println!(
+        "structured logs on the caller, logs on, discarding transports; {} calls per SDK in {ROUNDS} rounds, both \
+         flushed every {} calls (untimed)",
+        logs::LOGS_N,
+        logs::PACE,
+    );
+    println!(
+        "  faultline: faultline::logs::info!(user.id = 42, \"cart.items\" = 3, vip = true, \"checkout for {{}}\", \"alice\")"
+    );
+    println!(
+        "  sentry:    sentry::logger_info!(user.id = 42, cart.items = 3, vip = true, \"checkout for {{}}\", \"alice\")"
+    );
+    println!(
+        "{:<38} {:>10} {:>10} {:>10} {:>10} {:>13} {:>13}",
+        "per call (median / p99)",
+        "faultline",
+        "p99",
+        "sentry",
+        "p99",
+        "fl/sentry p50",
+        "fl/sentry p99"
+    );
+    println!(
+        "{:<38} {:>10} {:>10} {:>10} {:>10} {:>13} {:>13}",
+        "one record, 3 attributes, 1 parameter",
+        fmt_dur(f.median),
+        fmt_dur(f.p99),
+        fmt_dur(s.median),
+        fmt_dur(s.p99),
+        format!("{p50:.2}×"),
+        format!("{p99:.2}×"),
+    );
+    println!(
+        "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}",
+        "round", "faultline", "p99", "sentry", "p99", "fl/s p50", "fl/s p99"
+    );
+    for (i, (f, s)) in rounds().enumerate() {
+        println!(
+            "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}",
+            i + 1,
+            fmt_dur(f.median),
+            fmt_dur(f.p99),
+            fmt_dur(s.median),
+            fmt_dur(s.p99),
+            format!("{:.2}×", ratio(f.median, s.median)),
+            format!("{:.2}×", ratio(f.p99, s.p99)),
+        );
+    }
+    println!(
+        "records: faultline captured {}, sent {}, dropped {} (missing at its transport; its client reports counted {}); \
+         sentry captured {}, sent {}, dropped {}",
+        r.captured,
+        r.faultline_delivered,
+        r.captured - r.faultline_delivered,
+        r.faultline_reported_dropped,
+        r.captured,
+        r.sentry_delivered,
+        r.captured - r.sentry_delivered,
+    );
+    let first = |record: Option<&String>| record.map_or("none", String::as_str).to_owned();
+    println!(
+        "  faultline's first record: {}",
+        first(faultline_sdk::FIRST_LOG.get())
+    );
+    println!(
+        "  sentry's first record:    {}",
+        first(sentry_sdk::FIRST_LOG.get())
+    );
+    println!(
+        "target: faultline at most 0.5× sentry per call (median): {p50:.2}× ({} and {} without the timer's {}) — {}",
+        fmt_dur(f.median.saturating_sub(timer)),
+        fmt_dur(s.median.saturating_sub(timer)),
+        fmt_dur(timer),
+        if p50 <= 0.5 { "met" } else { "MISSED" },
+    );
 }
 
 fn print_spans(r: &spans::SpanRounds, timer: Duration) {

@@ -36,7 +36,11 @@ fn router() -> axum::Router {
 }
 
 /// Times `n` requests through `service`.
-fn time_requests(runtime: &tokio::runtime::Runtime, service: &mut axum::Router, n: usize) -> Summary {
+fn time_requests(
+    runtime: &tokio::runtime::Runtime,
+    service: &mut axum::Router,
+    n: usize,
+) -> Summary {
     for _ in 0..1_000 {
         request(runtime, service);
     }
@@ -70,7 +74,9 @@ pub(crate) fn measure(rounds: usize) -> TowerRounds {
             let guard = sentry_tracing(rate as f32);
             let mut service = router()
                 .layer(sentry::integrations::tower::SentryHttpLayer::new().enable_transaction())
-                .layer(sentry::integrations::tower::NewSentryLayer::<Request<Body>>::new_from_top());
+                .layer(
+                    sentry::integrations::tower::NewSentryLayer::<Request<Body>>::new_from_top(),
+                );
             sentry_out.push(time_requests(&runtime, &mut service, n));
             drop(guard);
         }
