@@ -52,7 +52,11 @@ pub fn try_init(options: impl Into<ClientOptions>) -> Result<InitGuard, InitErro
         (None, None) => None,
     };
     #[cfg(feature = "otlp")]
-    let transport = with_otlp(transport, &options, crate::transport::OtlpOptions::from_env());
+    let transport = with_otlp(
+        transport,
+        &options,
+        crate::transport::OtlpOptions::from_env(),
+    );
     let client = match transport {
         Some(transport) => {
             let spool = spool_dir.and_then(|dir| open_spool(dir, &options));

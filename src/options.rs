@@ -589,7 +589,7 @@ impl ClientOptions {
     ///
     /// Each record carries the current trace and span ids and the release, environment, SDK and server name as
     /// attributes. The worker sends them in containers of at most 100, every 5 seconds, at `flush` and at
-    /// shutdown; at most 1,000 wait at once, and more are dropped and counted (`stats()`, client reports in
+    /// shutdown; at most 1,000 wait at once, and more are dropped and counted (in client reports, as
     /// `log_item` and `log_byte`). They go through the spool and the retries like events. With
     /// [`errors_only`](ClientOptions::errors_only) they are not sent.
     #[must_use]

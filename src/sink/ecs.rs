@@ -510,8 +510,11 @@ mod tests {
                 ..Frame::default()
             },
         ];
+        let stacktrace = crate::protocol::Stacktrace {
+            frames: frames.to_vec(),
+        };
         assert_eq!(
-            format_stack_trace(&frames),
+            stacktrace.to_backtrace_text(),
             "   0: app::f at /src/app/f.rs\n   1: <unknown>\n   2: 0x1f2c"
         );
     }

@@ -76,14 +76,21 @@ impl OtlpOptions {
 
     /// [`OtlpOptions::from_env`] reading the variables through `var`.
     pub(crate) fn from_vars(var: impl Fn(&str) -> Option<String>) -> Option<Self> {
-        let var = |key: &str| var(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let var = |key: &str| {
+            var(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let endpoint = var("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT").or_else(|| {
             var("OTEL_EXPORTER_OTLP_ENDPOINT")
                 .map(|base| format!("{}/v1/logs", base.trim_end_matches('/')))
         })?;
         let mut options = OtlpOptions::new(endpoint);
         let mut headers: BTreeMap<String, String> = BTreeMap::new();
-        for key in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_LOGS_HEADERS"] {
+        for key in [
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+        ] {
             if let Some(list) = var(key) {
                 headers.extend(parse_headers(&list));
             }
@@ -116,7 +123,11 @@ fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(hi), Some(lo)) => {
                 out.push((hi * 16 + lo) as u8);
                 i += 3;
@@ -360,7 +371,10 @@ fn event_record(event: &Event, observed: &str) -> LogRecord {
         AnyValue::StringValue(event.event_id.to_string()),
     )];
     if let Some(error) = error {
-        attributes.push(KeyValue::new("exception.type", AnyValue::StringValue(error.ty.clone())));
+        attributes.push(KeyValue::new(
+            "exception.type",
+            AnyValue::StringValue(error.ty.clone()),
+        ));
         if let Some(message) = &error.value {
             attributes.push(KeyValue::new(
                 "exception.message",
@@ -382,7 +396,10 @@ fn event_record(event: &Event, observed: &str) -> LogRecord {
         }
     }
     for (key, value) in &event.tags {
-        attributes.push(KeyValue::new(key.clone(), AnyValue::StringValue(value.clone())));
+        attributes.push(KeyValue::new(
+            key.clone(),
+            AnyValue::StringValue(value.clone()),
+        ));
     }
     let trace = event.contexts.get("trace");
     let id = |key: &str| {
@@ -418,17 +435,28 @@ mod tests {
             }
         };
         assert_eq!(OtlpOptions::from_vars(vars(&[])), None);
-        let base = OtlpOptions::from_vars(vars(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")])).unwrap();
+        let base =
+            OtlpOptions::from_vars(vars(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")]))
+                .unwrap();
         assert_eq!(base.logs_endpoint, "http://c:4318/v1/logs");
         let both = OtlpOptions::from_vars(vars(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
-            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:9000/custom"),
-            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=a%20b, X-Team = core ,broken, =x"),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                "http://logs:9000/custom",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "api-key=a%20b, X-Team = core ,broken, =x",
+            ),
             ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "API-KEY=only-logs"),
             ("OTEL_SERVICE_NAME", "shop"),
         ]))
         .unwrap();
-        assert_eq!(both.logs_endpoint, "http://logs:9000/custom", "used as it is");
+        assert_eq!(
+            both.logs_endpoint, "http://logs:9000/custom",
+            "used as it is"
+        );
         assert_eq!(
             both.headers,
             [
@@ -437,7 +465,10 @@ mod tests {
             ]
         );
         assert_eq!(both.service_name.as_deref(), Some("shop"));
-        assert!(!format!("{both:?}").contains("only-logs"), "header values stay out of Debug");
+        assert!(
+            !format!("{both:?}").contains("only-logs"),
+            "header values stay out of Debug"
+        );
         assert_eq!(percent_decode("100%25%2Cok%zz%"), "100%,ok%zz%");
     }
 }
