@@ -1,12 +1,13 @@
 //! Structured logs: 250 records with attributes, through `log`, `tracing` and the `faultline::logs` API, some inside
 //! a span, and one error in the same trace; then it flushes and exits.
 //!
-//! With `SENTRY_DSN` set they go to Sentry Logs (and the error to Issues). Without it, each envelope is summed up on
-//! stdout instead of sent: how many records each `log` container holds, and the error's trace id, which its logs
-//! share.
+//! With `SENTRY_DSN` set they go to Sentry Logs (and the error to Issues). Built with the `otlp` feature and with
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` set (e.g. `http://127.0.0.1:4318`), the records and the error also go to that
+//! OpenTelemetry collector. Without a DSN, each envelope is summed up on stdout instead of sent to Sentry: how many
+//! records each `log` container holds, and the error's trace id, which its logs share.
 //!
 //! ```text
-//! cargo run --example logs --features log,tracing
+//! cargo run --example logs --features log,tracing,otlp
 //! ```
 
 use std::time::Duration;
