@@ -23,7 +23,6 @@ use crate::options::{ClientOptions, SessionMode};
 use crate::performance::records::FinishedTransaction;
 use crate::performance::trace_origin::TraceOrigin;
 use crate::protocol::data_category::DataCategory;
-#[cfg(feature = "panic")]
 use crate::protocol::envelope::Envelope;
 use crate::protocol::event::{Event, EventId, Thread};
 use crate::protocol::exception::Exception;
@@ -651,27 +650,33 @@ impl Client {
                 Err(e) => sdk_debug!("could not write to the spool: {e}"),
             }
         }
+        // Stores one envelope; whether it could be written (a disk that fails once fails for the rest too).
+        let mut store = |envelope: &Envelope| match spool.store(envelope) {
+            Ok(stored) => {
+                self.counters.evicted(stored.evicted);
+                kept += u64::from(stored.stored);
+                true
+            }
+            Err(e) => {
+                sdk_debug!("could not write to the spool: {e}");
+                false
+            }
+        };
         // The worker did not get to end the session (it may be stuck in a request): end it here, `exited`, and
         // keep its last update with the rest. Without that, the next start would report it `abnormal`.
         if let Some(session) = &self.app_session {
             if let Some(update) = session.end(SystemTime::now(), SessionStatus::Exited, || {}) {
-                match spool.store(&app_session::envelope(update)) {
-                    Ok(stored) => {
-                        kept += u64::from(stored.stored);
-                        spool.remove_live_session(&app_session::file_id(session));
-                    }
-                    Err(e) => sdk_debug!("could not write to the spool: {e}"),
+                if store(&app_session::envelope(update)) {
+                    spool.remove_live_session(&app_session::file_id(session));
                 }
             }
         }
         // And the counts of request sessions it had not sent.
         if let Some(counts) = &self.request_counts {
             for item in counts.take(Instant::now(), true) {
-                let envelope = batch::envelope(vec![crate::protocol::EnvelopeItem::Sessions(item)]);
-                match spool.store(&envelope) {
-                    Ok(stored) => kept += u64::from(stored.stored),
-                    Err(e) => sdk_debug!("could not write to the spool: {e}"),
-                }
+                store(&batch::envelope(vec![
+                    crate::protocol::EnvelopeItem::Sessions(item),
+                ]));
             }
         }
         while Instant::now() < deadline {
@@ -687,15 +692,8 @@ impl Client {
                     batch::envelope(vec![item])
                 }
             };
-            match spool.store(&envelope) {
-                Ok(stored) => {
-                    self.counters.evicted(stored.evicted);
-                    kept += u64::from(stored.stored);
-                }
-                Err(e) => {
-                    sdk_debug!("could not write to the spool: {e}");
-                    break;
-                }
+            if !store(&envelope) {
+                break;
             }
         }
         // The log records that wait, in containers of at most 100.
@@ -710,15 +708,8 @@ impl Client {
             let envelope = batch::envelope(vec![crate::protocol::EnvelopeItem::Logs(
                 crate::protocol::LogContainer { items },
             )]);
-            match spool.store(&envelope) {
-                Ok(stored) => {
-                    self.counters.evicted(stored.evicted);
-                    kept += u64::from(stored.stored);
-                }
-                Err(e) => {
-                    sdk_debug!("could not write to the spool: {e}");
-                    break;
-                }
+            if !store(&envelope) {
+                break;
             }
         }
         let left = self.mailbox.len();

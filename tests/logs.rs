@@ -11,7 +11,7 @@ use std::time::Duration;
 use faultline::ClientOptions;
 use faultline::logs::{LogLevel, Record};
 use serde_json::Value;
-use support::{Reply, TestServer};
+use support::{Reply, TestServer, discarded};
 
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
@@ -47,27 +47,6 @@ fn logs(server: &TestServer) -> Vec<Value> {
         .into_iter()
         .flat_map(|(_, items)| items)
         .collect()
-}
-
-/// The discarded counts of every client report the server received, summed by (reason, category).
-fn discarded(server: &TestServer, reason: &str, category: &str) -> u64 {
-    server
-        .requests()
-        .iter()
-        .filter_map(|r| {
-            r.envelope()
-                .item("client_report")
-                .map(|(_, p)| serde_json::from_slice::<Value>(p).unwrap())
-        })
-        .flat_map(|report| {
-            report["discarded_events"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter(|d| d["reason"] == reason && d["category"] == category)
-        .map(|d| d["quantity"].as_u64().unwrap())
-        .sum()
 }
 
 #[test]

@@ -3,36 +3,14 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use support::{Reply, TestServer, dsn_at, unused_addr};
 
-/// Builds the fixture once (in its own target directory, so it never waits on this test's build lock).
-fn fixture() -> &'static Path {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let target = root.join("target/fixtures");
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--locked", "--manifest-path"])
-            .arg(root.join("tests/fixtures/abort-app/Cargo.toml"))
-            .env("CARGO_TARGET_DIR", &target)
-            .status()
-            .expect("run cargo");
-        assert!(
-            status.success(),
-            "building the abort-app fixture failed (after a dependency change, refresh its lock file: \
-             cargo update --manifest-path tests/fixtures/abort-app/Cargo.toml)"
-        );
-        target.join("debug/abort-app")
-    })
-}
-
 fn run(dsn: &str, spool: &Path) -> (std::process::ExitStatus, String) {
-    let output = Command::new(fixture())
+    let output = Command::new(support::fixture("abort-app"))
         .env("ABORT_APP_DSN", dsn)
         .env("ABORT_APP_SPOOL", spool)
         .output()

@@ -7,9 +7,9 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
@@ -20,29 +20,8 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Builds the fixture once (in its own target directory, so it never waits on this test's build lock).
-fn fixture() -> &'static Path {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let target = root.join("target/fixtures");
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--locked", "--manifest-path"])
-            .arg(root.join("tests/fixtures/session-app/Cargo.toml"))
-            .env("CARGO_TARGET_DIR", &target)
-            .status()
-            .expect("run cargo");
-        assert!(
-            status.success(),
-            "building the session-app fixture failed (after a dependency change, refresh its lock file: \
-             cargo update --manifest-path tests/fixtures/session-app/Cargo.toml -p faultline)"
-        );
-        target.join("debug/session-app")
-    })
-}
-
 fn child(dsn: &str, spool: &Path, end: &str) -> Command {
-    let mut command = Command::new(fixture());
+    let mut command = Command::new(support::fixture("session-app"));
     command
         .env("SESSION_APP_DSN", dsn)
         .env("SESSION_APP_SPOOL", spool)
@@ -395,22 +374,7 @@ fn a_rate_limit_on_sessions_drops_them_counted_and_keeps_the_events() {
     assert_eq!(events, 2, "events are not limited");
     // The first update went before the limit was known; the second and the last were dropped.
     assert_eq!(session_updates(&server).len(), 1);
-    let dropped: u64 = requests
-        .iter()
-        .filter_map(|r| {
-            r.envelope()
-                .item("client_report")
-                .map(|(_, p)| serde_json::from_slice::<Value>(p).unwrap())
-        })
-        .flat_map(|report| {
-            report["discarded_events"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter(|d| d["reason"] == "ratelimit_backoff" && d["category"] == "session")
-        .map(|d| d["quantity"].as_u64().unwrap())
-        .sum();
+    let dropped = support::discarded(&server, "ratelimit_backoff", "session");
     assert_eq!(dropped, 2, "{requests:?}");
 }
 

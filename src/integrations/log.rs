@@ -91,7 +91,7 @@ use log::{Level as LogLevel, LevelFilter, Log, Metadata, Record};
 
 use super::{
     DEFAULT_IGNORED_TARGETS, capture_exceptions, capture_message, guarded, is_ignored_target,
-    text_value,
+    log_value, text_value,
 };
 use crate::logs;
 use crate::protocol::{Breadcrumb, Event, Level};
@@ -570,46 +570,9 @@ fn structured_log(record: &Record<'_>, message: &str, pairs: &Pairs<'_>) {
         log = log.attribute("code.line.number", line);
     }
     for (key, value) in &pairs.pairs {
-        log = log.attribute(key.as_str().to_owned(), log_value(value));
+        log = log.attribute(key.as_str().to_owned(), log_value(&json(value)));
     }
     log.capture();
-}
-
-/// A key-value as a typed log value: integers, floats, booleans and strings as themselves, anything else (errors,
-/// `Debug` or `Display` captures) as its text.
-fn log_value(value: &Value<'_>) -> logs::LogValue {
-    struct Typed(logs::LogValue);
-    impl<'v> VisitValue<'v> for Typed {
-        fn visit_any(&mut self, value: Value<'_>) -> Result<(), kv::Error> {
-            self.0 = value.to_string().into();
-            Ok(())
-        }
-        fn visit_u64(&mut self, value: u64) -> Result<(), kv::Error> {
-            self.0 = value.into();
-            Ok(())
-        }
-        fn visit_i64(&mut self, value: i64) -> Result<(), kv::Error> {
-            self.0 = value.into();
-            Ok(())
-        }
-        fn visit_f64(&mut self, value: f64) -> Result<(), kv::Error> {
-            self.0 = value.into();
-            Ok(())
-        }
-        fn visit_bool(&mut self, value: bool) -> Result<(), kv::Error> {
-            self.0 = value.into();
-            Ok(())
-        }
-        fn visit_str(&mut self, value: &str) -> Result<(), kv::Error> {
-            self.0 = value.into();
-            Ok(())
-        }
-    }
-    let mut out = Typed(logs::LogValue::Bool(false));
-    if value.visit(&mut out).is_err() {
-        out.0 = value.to_string().into();
-    }
-    out.0
 }
 
 fn breadcrumb(record: &Record<'_>, message: String, pairs: &Pairs<'_>) -> Breadcrumb {

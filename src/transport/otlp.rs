@@ -141,7 +141,13 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Exports log records and error events to an OTLP/HTTP collector; see the [module docs](self).
+/// Exports log records and error events to an OpenTelemetry collector over OTLP/HTTP, in the JSON encoding.
+///
+/// Each envelope with log records or an event becomes one request to the logs endpoint: a log keeps its level,
+/// body, attributes and trace and span ids; an error event becomes a record at its level with the
+/// `exception.type`, `exception.message` and `exception.stacktrace` attributes. Other items are not sent here. A
+/// `429`, `502`, `503` or `504` (with its `Retry-After`) and no answer are retried by the worker; other statuses
+/// are final. A partial success is logged (`debug`) and counted ([`OtlpTransport::rejected_records`]).
 pub struct OtlpTransport {
     agent: ureq::Agent,
     options: OtlpOptions,

@@ -709,3 +709,50 @@ impl std::error::Error for ConfigError {
         Some(&self.0)
     }
 }
+
+/// Builds the fixture program `tests/fixtures/{name}` (once per test binary) in its own target directory,
+/// `target/fixtures`, so the nested cargo never waits on the test's own build lock; returns the executable.
+pub fn fixture(name: &'static str) -> std::path::PathBuf {
+    static BUILT: Mutex<Vec<(&'static str, std::path::PathBuf)>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, exe)) = built.iter().find(|(n, _)| *n == name) {
+        return exe.clone();
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = root.join("target/fixtures");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--locked", "--manifest-path"])
+        .arg(root.join("tests/fixtures").join(name).join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .expect("run cargo");
+    assert!(
+        status.success(),
+        "building the {name} fixture failed (after a dependency change, refresh its lock file: \
+         cargo update --manifest-path tests/fixtures/{name}/Cargo.toml -p faultline)"
+    );
+    let exe = target.join("debug").join(name);
+    built.push((name, exe.clone()));
+    exe
+}
+
+/// The sum of what the server's client reports counted as discarded for `reason` in `category`.
+pub fn discarded(server: &TestServer, reason: &str, category: &str) -> u64 {
+    server
+        .requests()
+        .iter()
+        .filter_map(|r| {
+            r.envelope()
+                .item("client_report")
+                .map(|(_, p)| serde_json::from_slice::<serde_json::Value>(p).unwrap())
+        })
+        .flat_map(|report| {
+            report["discarded_events"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|d| d["reason"] == reason && d["category"] == category)
+        .map(|d| d["quantity"].as_u64().unwrap())
+        .sum()
+}

@@ -79,6 +79,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::{
     DEFAULT_IGNORED_TARGETS, capture_exceptions, capture_message, guarded, is_ignored_target,
+    log_value,
 };
 use crate::protocol::{Breadcrumb, Event as ProtocolEvent, Level};
 use fields::Fields;
@@ -287,7 +288,7 @@ fn structured_log(
     fields: &Fields,
     location: &BTreeMap<String, serde_json::Value>,
 ) {
-    use crate::logs::{LogLevel, LogValue, Record};
+    use crate::logs::{LogLevel, Record};
     let level = match level {
         TracingLevel::ERROR => LogLevel::Error,
         TracingLevel::WARN => LogLevel::Warn,
@@ -295,30 +296,17 @@ fn structured_log(
         TracingLevel::DEBUG => LogLevel::Debug,
         _ => LogLevel::Trace,
     };
-    let typed = |value: &serde_json::Value| -> LogValue {
-        match value {
-            serde_json::Value::Bool(b) => LogValue::Bool(*b),
-            serde_json::Value::Number(n) => match n.as_i64() {
-                Some(i) => LogValue::Integer(i),
-                None => n
-                    .as_f64()
-                    .map_or_else(|| n.to_string().into(), LogValue::Double),
-            },
-            serde_json::Value::String(s) => s.clone().into(),
-            other => other.to_string().into(),
-        }
-    };
     let mut record = Record::new(level, message.to_owned())
         .origin("auto.log.tracing")
         .attribute("logger.name", target.to_owned());
     if let Some(file) = location.get("file") {
-        record = record.attribute("code.file.path", typed(file));
+        record = record.attribute("code.file.path", log_value(file));
     }
     if let Some(line) = location.get("line") {
-        record = record.attribute("code.line.number", typed(line));
+        record = record.attribute("code.line.number", log_value(line));
     }
     for (key, value) in &fields.data {
-        record = record.attribute(key.clone(), typed(value));
+        record = record.attribute(key.clone(), log_value(value));
     }
     record.capture();
 }
