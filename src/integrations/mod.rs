@@ -121,8 +121,8 @@ mod records {
 
     /// A key-value or field, as the integrations read it into JSON, as a typed log attribute: booleans, integers,
     /// floats and strings as themselves, anything else as its JSON text.
-    pub(crate) fn log_value(value: &serde_json::Value) -> crate::logs::LogValue {
-        use crate::logs::LogValue;
+    pub(crate) fn log_value(value: &serde_json::Value) -> crate::protocol::log::LogValue {
+        use crate::protocol::log::LogValue;
         match value {
             serde_json::Value::Bool(b) => LogValue::Bool(*b),
             serde_json::Value::Number(n) => match n.as_i64() {
