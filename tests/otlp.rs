@@ -60,11 +60,14 @@ fn validate(kind: &str, body: &[u8]) -> Result<Value, String> {
     }
 }
 
-/// The log records of every request the collector received, each body checked first.
+/// The log records of every request the collector received at `/v1/logs`, each body checked first.
 fn received_records(server: &TestServer) -> Vec<Value> {
     let mut records = Vec::new();
     for request in server.requests() {
-        assert_eq!(request.path, "/v1/logs");
+        if request.path != "/v1/logs" {
+            assert_eq!(request.path, "/v1/traces");
+            continue;
+        }
         assert_eq!(request.header("content-type"), Some("application/json"));
         let body = request.decoded_body();
         let summary = validate("logs", &body)
@@ -90,7 +93,7 @@ fn attribute<'a>(record: &'a Value, key: &str) -> &'a Value {
 }
 
 fn exporter(server: &TestServer) -> Arc<OtlpTransport> {
-    let mut options = OtlpOptions::new(format!("{}/v1/logs", server.url()));
+    let mut options = OtlpOptions::new(&server.url());
     options.service_name = Some("shop".into());
     options.service_version = Some("3.1.0".into());
     options.environment = Some("test".into());
@@ -292,4 +295,66 @@ fn init_exports_to_the_endpoint_the_environment_names() {
     );
     let records = received_records(&server);
     assert_eq!(records[0]["body"]["stringValue"], "from the environment");
+}
+
+#[test]
+fn a_transaction_with_nested_spans_keeps_every_parent_link() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .transport(exporter(&server))
+            .release("shop@3.1.0")
+            .auto_session_tracking(false)
+            .traces_sample_rate(1.0),
+    )
+    .unwrap();
+    let transaction = faultline::start_transaction("GET /orders/{id}", "http.server");
+    transaction.set_tag("region", "eu");
+    let load = transaction.start_child("db.query", "SELECT * FROM orders");
+    load.set_data("rows", 3);
+    let decode = load.start_child("serialize", "decode rows");
+    decode.finish();
+    load.finish();
+    let fetch = transaction.start_child("http.client", "GET https://pay.example/status");
+    fetch.set_status(faultline::SpanStatus::DeadlineExceeded);
+    fetch.finish();
+    transaction.set_status(faultline::SpanStatus::Ok);
+    transaction.finish();
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+
+    let traces: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/traces")
+        .collect();
+    assert_eq!(traces.len(), 1, "{:?}", server.requests());
+    let body = traces[0].decoded_body();
+    let summary = validate("traces", &body)
+        .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&body)));
+    assert_eq!(summary["spans"], 4);
+    assert_eq!(summary["root_spans"], 1);
+    assert_eq!(summary["parent_links"], 3, "{summary}");
+    assert_eq!(summary["broken_parent_links"], serde_json::json!([]));
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    let spans = json["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        .as_array()
+        .unwrap();
+    let by_name = |name: &str| spans.iter().find(|s| s["name"] == name).unwrap();
+    let root = by_name("GET /orders/{id}");
+    assert_eq!(root["kind"], 2, "server");
+    assert_eq!(root["status"]["code"], 1);
+    assert_eq!(root["spanId"], transaction.span_id().to_string());
+    assert_eq!(root["traceId"], transaction.trace_id().to_string());
+    assert!(root.get("parentSpanId").is_none());
+    assert_eq!(attribute(root, "region")["stringValue"], "eu");
+    let query = by_name("SELECT * FROM orders");
+    assert_eq!(query["kind"], 3, "client");
+    assert_eq!(query["parentSpanId"], root["spanId"]);
+    assert_eq!(attribute(query, "rows")["intValue"], "3");
+    assert_eq!(by_name("decode rows")["parentSpanId"], query["spanId"]);
+    let slow = by_name("GET https://pay.example/status");
+    assert_eq!(slow["status"]["code"], 2);
+    assert_eq!(slow["status"]["message"], "deadline_exceeded");
 }

@@ -1,5 +1,5 @@
-//! OpenTelemetry's OTLP/HTTP JSON encoding of logs: the `ExportLogsServiceRequest` a collector takes at
-//! `/v1/logs`, and its answer. Field names are lowerCamelCase, 64-bit integers are strings, enums are numbers, and
+//! OpenTelemetry's OTLP/HTTP JSON encoding of logs and traces: the `ExportLogsServiceRequest` a collector takes at
+//! `/v1/logs`, the `ExportTraceServiceRequest` it takes at `/v1/traces`, and their answers. Field names are lowerCamelCase, 64-bit integers are strings, enums are numbers, and
 //! trace and span ids are hex strings, as the OTLP specification's JSON encoding says.
 
 use serde::{Deserialize, Serialize};
@@ -124,6 +124,71 @@ impl AnyValue {
     }
 }
 
+/// The body of a request to `/v1/traces`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportTraceServiceRequest {
+    /// Spans, grouped by the resource (service) that made them.
+    pub resource_spans: Vec<ResourceSpans>,
+}
+
+/// The spans of one resource.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceSpans {
+    /// What made them.
+    pub resource: Resource,
+    /// Spans, grouped by instrumentation scope.
+    pub scope_spans: Vec<ScopeSpans>,
+}
+
+/// The spans of one instrumentation scope.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeSpans {
+    /// The library that recorded them.
+    pub scope: InstrumentationScope,
+    /// The spans.
+    pub spans: Vec<Span>,
+}
+
+/// One span.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Span {
+    /// The trace, as 32 hex digits.
+    pub trace_id: String,
+    /// The span, as 16 hex digits.
+    pub span_id: String,
+    /// The parent span, as 16 hex digits; absent for a root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<String>,
+    /// What it did.
+    pub name: String,
+    /// 1 internal, 2 server, 3 client, 4 producer, 5 consumer.
+    pub kind: u8,
+    /// When it started, in nanoseconds since the Unix epoch (a decimal string).
+    pub start_time_unix_nano: String,
+    /// When it ended, likewise.
+    pub end_time_unix_nano: String,
+    /// Typed attributes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<KeyValue>,
+    /// How it ended.
+    pub status: Status,
+}
+
+/// A span's status: code 0 unset, 1 ok, 2 error, with a message for an error.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// Why it failed, for an error.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// 0 unset, 1 ok, 2 error.
+    pub code: u8,
+}
+
 /// A collector's answer to an export: a partial success names how many records it rejected, and why.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -133,13 +198,16 @@ pub struct ExportLogsServiceResponse {
     pub partial_success: Option<ExportLogsPartialSuccess>,
 }
 
-/// The rejected part of an export.
+/// The rejected part of an export (of logs, or of spans: the same answer with another field).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportLogsPartialSuccess {
     /// How many records were rejected (a decimal string or a number).
     #[serde(default, deserialize_with = "int64")]
     pub rejected_log_records: i64,
+    /// How many spans were rejected, in an answer to a trace export.
+    #[serde(default, deserialize_with = "int64")]
+    pub rejected_spans: i64,
     /// Why.
     #[serde(default)]
     pub error_message: String,

@@ -1,10 +1,12 @@
-//! [`OtlpTransport`]: log records and error events to an OpenTelemetry collector over OTLP/HTTP, in the JSON
-//! encoding (feature `otlp`).
+//! [`OtlpTransport`]: log records, error events and traces to an OpenTelemetry collector over OTLP/HTTP, in the
+//! JSON encoding (feature `otlp`).
 //!
 //! Each envelope with log records or an event becomes one `ExportLogsServiceRequest` to `/v1/logs`: a Sentry log
 //! keeps its level, body, attributes and trace and span ids; an error event becomes a record at its level with the
 //! `exception.type`, `exception.message` and `exception.stacktrace` attributes of the OpenTelemetry semantic
-//! conventions. Other items (transactions, sessions, client reports) are not sent here.
+//! conventions. Each transaction becomes one `ExportTraceServiceRequest` to `/v1/traces`: its root span and every
+//! child span, with their parent links, kinds, statuses and attributes. Other items (sessions, client reports) are
+//! not sent here.
 //!
 //! Like the HTTP transport it maps the answer to an [`Outcome`] and leaves retrying to the worker: a `429`, `502`,
 //! `503` or `504` (with its `Retry-After`) and no answer at all are retried with backoff, other statuses are final,
@@ -19,16 +21,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::interface::{Outcome, Response, Transport};
 use crate::diagnostics::sdk_debug;
 use crate::protocol::otlp::{
-    AnyValue, ExportLogsServiceRequest, ExportLogsServiceResponse, InstrumentationScope, KeyValue,
-    LogRecord, Resource, ResourceLogs, ScopeLogs,
+    AnyValue, ExportLogsServiceRequest, ExportLogsServiceResponse, ExportTraceServiceRequest,
+    InstrumentationScope, KeyValue, LogRecord, Resource, ResourceLogs, ResourceSpans, ScopeLogs,
+    ScopeSpans, Span as OtlpSpan, Status,
 };
-use crate::protocol::{Envelope, EnvelopeItem, Event, Level, Log, LogValue};
+use crate::protocol::{
+    Envelope, EnvelopeItem, Event, Level, Log, LogValue, SpanStatus, TransactionEvent,
+};
 
-/// Where and how to export: the logs endpoint, extra headers, and the resource that describes the service.
+/// Where and how to export: the endpoints, extra headers, and the resource that describes the service.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct OtlpOptions {
-    /// The full URL of the logs endpoint, e.g. `http://127.0.0.1:4318/v1/logs`.
-    pub logs_endpoint: String,
+    /// The full URL of the logs endpoint, e.g. `http://127.0.0.1:4318/v1/logs`; `None` exports no logs.
+    pub logs_endpoint: Option<String>,
+    /// The full URL of the traces endpoint, e.g. `http://127.0.0.1:4318/v1/traces`; `None` exports no traces.
+    pub traces_endpoint: Option<String>,
     /// Headers sent with every request (e.g. an API key).
     pub headers: Vec<(String, String)>,
     /// `service.name`.
@@ -47,6 +54,7 @@ impl fmt::Debug for OtlpOptions {
         let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("OtlpOptions")
             .field("logs_endpoint", &self.logs_endpoint)
+            .field("traces_endpoint", &self.traces_endpoint)
             .field("headers", &names)
             .field("service_name", &self.service_name)
             .field("service_version", &self.service_version)
@@ -57,19 +65,24 @@ impl fmt::Debug for OtlpOptions {
 }
 
 impl OtlpOptions {
-    /// Options for the logs endpoint `url`, with no headers and a 10 s timeout.
-    pub fn new(logs_endpoint: impl Into<String>) -> Self {
+    /// Options for the collector at `endpoint` (e.g. `http://127.0.0.1:4318`): logs to `{endpoint}/v1/logs`,
+    /// traces to `{endpoint}/v1/traces`, no headers, a 10 s timeout.
+    pub fn new(endpoint: &str) -> Self {
+        let base = endpoint.trim_end_matches('/');
         OtlpOptions {
-            logs_endpoint: logs_endpoint.into(),
+            logs_endpoint: Some(format!("{base}/v1/logs")),
+            traces_endpoint: Some(format!("{base}/v1/traces")),
             timeout: Duration::from_secs(10),
             ..OtlpOptions::default()
         }
     }
 
     /// The options the OpenTelemetry environment variables give, or `None` when they name no endpoint:
-    /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` (used as it is) or `OTEL_EXPORTER_OTLP_ENDPOINT` (with `/v1/logs`
-    /// appended); `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_EXPORTER_OTLP_LOGS_HEADERS` (`key=value` pairs separated
-    /// by commas, values percent-decoded; the logs-specific one wins for a key in both); `OTEL_SERVICE_NAME`.
+    /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` and `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (each used as it is), else
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` with `/v1/logs` and `/v1/traces` appended; `OTEL_EXPORTER_OTLP_HEADERS`, then
+    /// `OTEL_EXPORTER_OTLP_LOGS_HEADERS` and `OTEL_EXPORTER_OTLP_TRACES_HEADERS` (`key=value` pairs separated by
+    /// commas, values percent-decoded; a later list wins for a key, and the signal-specific ones apply to both
+    /// signals here); `OTEL_SERVICE_NAME`.
     pub fn from_env() -> Option<Self> {
         Self::from_vars(|key| std::env::var(key).ok())
     }
@@ -81,15 +94,29 @@ impl OtlpOptions {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let endpoint = var("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT").or_else(|| {
-            var("OTEL_EXPORTER_OTLP_ENDPOINT")
-                .map(|base| format!("{}/v1/logs", base.trim_end_matches('/')))
-        })?;
-        let mut options = OtlpOptions::new(endpoint);
+        let base = var("OTEL_EXPORTER_OTLP_ENDPOINT");
+        let signal = |key: &str, path: &str| {
+            var(key).or_else(|| {
+                base.as_ref()
+                    .map(|base| format!("{}{path}", base.trim_end_matches('/')))
+            })
+        };
+        let logs_endpoint = signal("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "/v1/logs");
+        let traces_endpoint = signal("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces");
+        if logs_endpoint.is_none() && traces_endpoint.is_none() {
+            return None;
+        }
+        let mut options = OtlpOptions {
+            logs_endpoint,
+            traces_endpoint,
+            timeout: Duration::from_secs(10),
+            ..OtlpOptions::default()
+        };
         let mut headers: BTreeMap<String, String> = BTreeMap::new();
         for key in [
             "OTEL_EXPORTER_OTLP_HEADERS",
             "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
         ] {
             if let Some(list) = var(key) {
                 headers.extend(parse_headers(&list));
@@ -254,23 +281,36 @@ impl OtlpTransport {
 
 impl Transport for OtlpTransport {
     fn send_envelope(&self, envelope: &Envelope) -> Outcome {
-        let Some(request) = self.request(envelope) else {
-            return Outcome::Sent;
+        // A transaction never shares its envelope with an event or logs: one export a request.
+        let (endpoint, body) = match self.trace_request(envelope) {
+            Some(request) => (&self.options.traces_endpoint, serde_json::to_vec(&request)),
+            None => match self.request(envelope) {
+                Some(request) => (&self.options.logs_endpoint, serde_json::to_vec(&request)),
+                None => return Outcome::Sent,
+            },
         };
-        let Ok(body) = serde_json::to_vec(&request) else {
-            return Outcome::Sent;
-        };
+        match (endpoint, body) {
+            (Some(endpoint), Ok(body)) => self.post(endpoint, &body),
+            _ => Outcome::Sent,
+        }
+    }
+}
+
+impl OtlpTransport {
+    /// Posts one export to `endpoint` and maps the answer: 2xx is sent (a partial success counted), `429`, `502`,
+    /// `503` and `504` are retried (with their `Retry-After`), anything else is final.
+    fn post(&self, endpoint: &str, body: &[u8]) -> Outcome {
         let mut post = self
             .agent
-            .post(&self.options.logs_endpoint)
+            .post(endpoint)
             .header("Content-Type", "application/json");
         for (name, value) in &self.options.headers {
             post = post.header(name, value);
         }
-        let mut response = match post.send(&body[..]) {
+        let mut response = match post.send(body) {
             Ok(response) => response,
             Err(e) => {
-                sdk_debug!("exporting to {} failed: {e}", self.options.logs_endpoint);
+                sdk_debug!("exporting to {endpoint} failed: {e}");
                 return Outcome::NetworkError;
             }
         };
@@ -290,16 +330,17 @@ impl Transport for OtlpTransport {
             200..=299 => {
                 let partial = serde_json::from_slice::<ExportLogsServiceResponse>(&answer)
                     .ok()
-                    .and_then(|r| r.partial_success)
-                    .filter(|p| p.rejected_log_records > 0 || !p.error_message.is_empty());
+                    .and_then(|r| r.partial_success);
                 if let Some(partial) = partial {
-                    let rejected = u64::try_from(partial.rejected_log_records).unwrap_or(0);
-                    self.rejected.fetch_add(rejected, Ordering::Relaxed);
-                    sdk_debug!(
-                        "{} rejected {rejected} log records: {}",
-                        self.options.logs_endpoint,
-                        partial.error_message
-                    );
+                    let rejected =
+                        partial.rejected_log_records.max(0) + partial.rejected_spans.max(0);
+                    if rejected > 0 || !partial.error_message.is_empty() {
+                        self.rejected.fetch_add(rejected as u64, Ordering::Relaxed);
+                        sdk_debug!(
+                            "{endpoint} rejected {rejected} of an export: {}",
+                            partial.error_message
+                        );
+                    }
                 }
                 Outcome::Sent
             }
@@ -310,14 +351,176 @@ impl Transport for OtlpTransport {
                 Outcome::Response(response)
             }
             other => {
-                sdk_debug!(
-                    "{} answered {other} to an export; it is dropped",
-                    self.options.logs_endpoint
-                );
+                sdk_debug!("{endpoint} answered {other} to an export; it is dropped");
                 // Final: a status the worker does not retry.
                 Outcome::Response(Response::new(if other >= 500 { 400 } else { other }))
             }
         }
+    }
+
+    /// The trace export of an envelope's transaction (parsed again if it was replayed from the spool), or `None`
+    /// when it has none.
+    pub fn trace_request(&self, envelope: &Envelope) -> Option<ExportTraceServiceRequest> {
+        let transaction = envelope.items.iter().find_map(|item| match item {
+            EnvelopeItem::Transaction(t) => Some(std::borrow::Cow::Borrowed(&**t)),
+            EnvelopeItem::Raw { ty, payload } if ty == "transaction" => {
+                serde_json::from_slice::<TransactionEvent>(payload)
+                    .ok()
+                    .map(std::borrow::Cow::Owned)
+            }
+            _ => None,
+        })?;
+        Some(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: self.resource.clone(),
+                scope_spans: vec![ScopeSpans {
+                    scope: InstrumentationScope {
+                        name: "faultline".into(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                    },
+                    spans: spans(&transaction),
+                }],
+            }],
+        })
+    }
+}
+
+/// A transaction's spans: its root (from its trace context) and its children, each with its parent link.
+fn spans(transaction: &TransactionEvent) -> Vec<OtlpSpan> {
+    let trace = transaction.contexts.get("trace");
+    let field = |key: &str| {
+        trace
+            .and_then(|t| t.get(key))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let trace_id = field("trace_id").unwrap_or_default();
+    let op = field("op");
+    let mut attributes = Vec::new();
+    if let Some(op) = &op {
+        attributes.push(KeyValue::new(
+            "sentry.op",
+            AnyValue::StringValue(op.clone()),
+        ));
+    }
+    attributes.push(KeyValue::new(
+        "sentry.transaction",
+        AnyValue::StringValue(transaction.transaction.clone()),
+    ));
+    for (key, value) in &transaction.tags {
+        attributes.push(KeyValue::new(
+            key.clone(),
+            AnyValue::StringValue(value.clone()),
+        ));
+    }
+    if let Some(data) = trace
+        .and_then(|t| t.get("data"))
+        .and_then(|d| d.as_object())
+    {
+        attributes.extend(
+            data.iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), json_value(v))),
+        );
+    }
+    let status = field("status").and_then(|s| serde_json::from_value(s.into()).ok());
+    let mut out = vec![OtlpSpan {
+        trace_id: trace_id.clone(),
+        span_id: field("span_id").unwrap_or_default(),
+        parent_span_id: field("parent_span_id"),
+        name: transaction.transaction.clone(),
+        kind: kind(op.as_deref()),
+        start_time_unix_nano: nanos(transaction.start_timestamp.0),
+        end_time_unix_nano: nanos(transaction.timestamp.0),
+        attributes,
+        status: status_of(status),
+    }];
+    for span in &transaction.spans {
+        let mut attributes = Vec::new();
+        if let Some(op) = &span.op {
+            attributes.push(KeyValue::new(
+                "sentry.op",
+                AnyValue::StringValue(op.clone()),
+            ));
+        }
+        for (key, value) in &span.tags {
+            attributes.push(KeyValue::new(
+                key.clone(),
+                AnyValue::StringValue(value.clone()),
+            ));
+        }
+        attributes.extend(
+            span.data
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), json_value(v))),
+        );
+        out.push(OtlpSpan {
+            trace_id: span.trace_id.to_string(),
+            span_id: span.span_id.to_string(),
+            parent_span_id: span.parent_span_id.map(|id| id.to_string()),
+            name: span
+                .description
+                .clone()
+                .or_else(|| span.op.clone())
+                .unwrap_or_else(|| "span".into()),
+            kind: kind(span.op.as_deref()),
+            start_time_unix_nano: nanos(span.start_timestamp.0),
+            end_time_unix_nano: nanos(span.timestamp.0),
+            attributes,
+            status: status_of(span.status),
+        });
+    }
+    out
+}
+
+/// The span kind an op names: server for `http.server`, client for outgoing requests and databases, producer and
+/// consumer for queues, internal otherwise.
+fn kind(op: Option<&str>) -> u8 {
+    let op = op.unwrap_or_default();
+    if op.starts_with("http.server") || op.starts_with("rpc.server") {
+        2
+    } else if op.starts_with("http.client")
+        || op.starts_with("db")
+        || op.starts_with("rpc.client")
+        || op.starts_with("cache")
+    {
+        3
+    } else if op.starts_with("queue.publish") || op.starts_with("queue.submit") {
+        4
+    } else if op.starts_with("queue.process") || op.starts_with("queue.receive") {
+        5
+    } else {
+        1
+    }
+}
+
+/// A span status in OTLP terms: unset, ok, or an error with the Sentry status's name as its message.
+fn status_of(status: Option<SpanStatus>) -> Status {
+    match status {
+        None => Status::default(),
+        Some(SpanStatus::Ok) => Status {
+            message: String::new(),
+            code: 1,
+        },
+        Some(other) => Status {
+            message: other.as_str().to_owned(),
+            code: 2,
+        },
+    }
+}
+
+/// A JSON value (span data) as a typed OTLP value: booleans, integers, floats and strings as themselves, anything
+/// else as its JSON text.
+fn json_value(value: &serde_json::Value) -> AnyValue {
+    match value {
+        serde_json::Value::Bool(b) => AnyValue::BoolValue(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => AnyValue::int(i),
+            None => n
+                .as_f64()
+                .map_or_else(|| AnyValue::StringValue(n.to_string()), AnyValue::double),
+        },
+        serde_json::Value::String(s) => AnyValue::StringValue(s.clone()),
+        other => AnyValue::StringValue(other.to_string()),
     }
 }
 
@@ -444,7 +647,19 @@ mod tests {
         let base =
             OtlpOptions::from_vars(vars(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")]))
                 .unwrap();
-        assert_eq!(base.logs_endpoint, "http://c:4318/v1/logs");
+        assert_eq!(base.logs_endpoint.as_deref(), Some("http://c:4318/v1/logs"));
+        assert_eq!(
+            base.traces_endpoint.as_deref(),
+            Some("http://c:4318/v1/traces")
+        );
+        assert_eq!(base, OtlpOptions::new("http://c:4318"));
+        let traces_only = OtlpOptions::from_vars(vars(&[(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://t/x",
+        )]))
+        .unwrap();
+        assert_eq!(traces_only.logs_endpoint, None);
+        assert_eq!(traces_only.traces_endpoint.as_deref(), Some("http://t/x"));
         let both = OtlpOptions::from_vars(vars(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
             (
@@ -460,8 +675,13 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(
-            both.logs_endpoint, "http://logs:9000/custom",
+            both.logs_endpoint.as_deref(),
+            Some("http://logs:9000/custom"),
             "used as it is"
+        );
+        assert_eq!(
+            both.traces_endpoint.as_deref(),
+            Some("http://c:4318/v1/traces")
         );
         assert_eq!(
             both.headers,
