@@ -11,6 +11,7 @@ use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::chain;
+use crate::delivery::destinations::Destinations;
 use crate::delivery::spool::Spool;
 use crate::delivery::{Delivery, InFlight};
 use crate::diagnostics::sdk_debug;
@@ -70,6 +71,13 @@ fn has_trace(event: &Event) -> bool {
         || event.threads.iter().any(|t| t.stacktrace.is_some())
 }
 
+/// A second destination beside the server: an OpenTelemetry collector's transport and the spool its envelopes
+/// wait in (see `delivery/destinations.rs`).
+pub(crate) struct Collector {
+    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) spool: Option<Spool>,
+}
+
 /// A configured, running SDK instance.
 pub(crate) struct Client {
     pub(crate) options: Arc<ClientOptions>,
@@ -98,6 +106,7 @@ impl Client {
         options: ClientOptions,
         transport: Arc<dyn Transport>,
         spool: Option<Spool>,
+        collector: Option<Collector>,
     ) -> std::io::Result<Arc<Client>> {
         let options = Arc::new(options);
         let trace_origin = Arc::new(TraceOrigin::new(&options));
@@ -119,6 +128,19 @@ impl Client {
             options.max_retry_delay,
             options.client_report_interval,
         );
+        // The collector's losses are its own: counted apart, never in the server's client reports.
+        let collector = collector.map(|collector| {
+            Delivery::new(
+                collector.transport,
+                Arc::new(Counters::default()),
+                collector.spool.map(Arc::new),
+                Arc::new(Mutex::new(None)),
+                options.queue_size,
+                options.max_retry_delay,
+                options.client_report_interval,
+            )
+        });
+        let delivery = Destinations::new(delivery, collector);
         let session_attrs = options.tracks_sessions().then(|| SessionAttributes {
             release: options.release.as_deref().unwrap_or_default().to_owned(),
             environment: options.environment.as_deref().map(str::to_owned),

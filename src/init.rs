@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::Client;
+use crate::client::{Client, Collector};
 use crate::delivery::spool::{self, Spool, SpoolLimits};
 use crate::diagnostics;
 use crate::dsn::Dsn;
@@ -52,16 +52,31 @@ pub fn try_init(options: impl Into<ClientOptions>) -> Result<InitGuard, InitErro
         (None, None) => None,
     };
     #[cfg(feature = "otlp")]
-    let transport = with_otlp(
-        transport,
-        &options,
-        crate::transport::OtlpOptions::from_env(),
-    );
+    let (transport, collector) = {
+        let otlp = options
+            .otlp
+            .clone()
+            .or_else(crate::transport::OtlpOptions::from_env);
+        match otlp_exporter(&options, otlp) {
+            // Without a server, the collector is the destination.
+            Some(exporter) if transport.is_none() => (Some(exporter), None),
+            exporter => (transport, exporter),
+        }
+    };
+    #[cfg(not(feature = "otlp"))]
+    let collector: Option<Arc<dyn Transport>> = None;
     let client = match transport {
         Some(transport) => {
+            let collector = collector.map(|transport| Collector {
+                transport,
+                // Its own spool, beside the server's: `{spool}/otlp`.
+                spool: spool_dir
+                    .as_ref()
+                    .and_then(|dir| open_spool(dir.join("otlp"), &options)),
+            });
             let spool = spool_dir.and_then(|dir| open_spool(dir, &options));
             Some(
-                Client::start(options, transport, spool)
+                Client::start(options, transport, spool, collector)
                     .map_err(|e| InitError::new(InitErrorKind::SpawnWorker(e)))?,
             )
         }
@@ -104,20 +119,16 @@ pub fn init(options: impl Into<ClientOptions>) -> InitGuard {
     }
 }
 
-/// With an OTLP endpoint in the environment (`OTEL_EXPORTER_OTLP_ENDPOINT` and the rest, see
-/// [`OtlpOptions::from_env`](crate::transport::OtlpOptions::from_env)): the OTLP exporter beside the transport (a
-/// best-effort secondary, see [`Tee`](crate::transport::Tee)), or alone when there is no other. The resource
-/// names the release's name and version (`name@version`) and the environment, unless `OTEL_SERVICE_NAME` names
-/// the service.
+/// The OTLP exporter, with an OTLP endpoint in the environment (`OTEL_EXPORTER_OTLP_ENDPOINT` and the rest, see
+/// [`OtlpOptions::from_env`](crate::transport::OtlpOptions::from_env)): a destination of its own beside the server,
+/// with its own delivery and spool, or the only one without a server. The resource names the release's name and
+/// version (`name@version`) and the environment, unless `OTEL_SERVICE_NAME` names the service.
 #[cfg(feature = "otlp")]
-fn with_otlp(
-    transport: Option<Arc<dyn Transport>>,
+fn otlp_exporter(
     options: &ClientOptions,
     otlp: Option<crate::transport::OtlpOptions>,
 ) -> Option<Arc<dyn Transport>> {
-    let Some(mut otlp) = otlp else {
-        return transport;
-    };
+    let mut otlp = otlp?;
     if let Some(release) = options.release.as_deref() {
         let (name, version) = release.split_once('@').unwrap_or(("", release));
         if otlp.service_name.is_none() && !name.is_empty() {
@@ -127,11 +138,7 @@ fn with_otlp(
     }
     otlp.environment = options.environment.as_deref().map(str::to_owned);
     otlp.timeout = options.http_timeout;
-    let exporter = crate::transport::OtlpTransport::new(otlp);
-    Some(match transport {
-        Some(primary) => Arc::new(crate::transport::Tee::new(primary).with(exporter)),
-        None => Arc::new(exporter),
-    })
+    Some(Arc::new(crate::transport::OtlpTransport::new(otlp)))
 }
 
 /// Opens the spool, or says why it cannot be used and carries on without it: a spool that does not work is a

@@ -370,10 +370,11 @@
 //!   `http` (no runtime).
 //! - `axum`: the tower layer names transactions by axum's `MatchedPath` and, with `send_default_pii`, records the
 //!   client's address from `ConnectInfo`. Implies `tower`; adds `axum` without its default features.
-//! - `otlp`: [`transport::OtlpTransport`], which exports log records and error events (with the `exception.*`
-//!   attributes) to an OpenTelemetry collector over OTLP/HTTP in the JSON encoding; `init` sets it up, beside the
-//!   Sentry transport, when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` is set. Implies
-//!   `http`; adds no crate (serde and ureq are there already).
+//! - `otlp`: [`transport::OtlpTransport`], which exports log records, error events (with the `exception.*`
+//!   attributes) and transactions (as spans) to an OpenTelemetry collector over OTLP/HTTP in the JSON encoding;
+//!   `init` sets it up beside the Sentry server, with a delivery and spool of its own, from
+//!   [`ClientOptions::otlp`] or when `OTEL_EXPORTER_OTLP_ENDPOINT` (or a signal's endpoint) is set. Implies `http`;
+//!   adds no crate (serde and ureq are there already).
 //! - `test`: [`test::with_captured_events`] and [`test::TestTransport`], to assert what your code reports.
 //! - `fuzzing`: not API. Exposes the crate-private parsers of untrusted input (the `Retry-After` and
 //!   `X-Sentry-Rate-Limits` headers, spooled envelopes) to the fuzz targets under `fuzz/`, with no semver promise.

@@ -131,6 +131,9 @@ pub struct ClientOptions {
     pub enable_logs: bool,
     /// Sees each log record before it is sent; may change or drop it.
     pub before_send_log: Option<BeforeSendLog>,
+    /// An OpenTelemetry collector to export to as well; see [`ClientOptions::otlp`].
+    #[cfg(feature = "otlp")]
+    pub otlp: Option<crate::transport::OtlpOptions>,
 }
 
 /// What one release-health session stands for; see [`ClientOptions::session_mode`].
@@ -200,6 +203,8 @@ impl Default for ClientOptions {
             session_mode: SessionMode::Application,
             enable_logs: false,
             before_send_log: None,
+            #[cfg(feature = "otlp")]
+            otlp: None,
         }
     }
 }
@@ -608,6 +613,19 @@ impl ClientOptions {
         self
     }
 
+    /// Exports log records, error events and transactions to an OpenTelemetry collector as well (OTLP/HTTP, JSON;
+    /// feature `otlp`): beside the server the DSN names, with a delivery and a spool of its own, or alone without
+    /// a DSN. Defaults to what the `OTEL_EXPORTER_OTLP_*` environment variables name
+    /// ([`OtlpOptions::from_env`](crate::transport::OtlpOptions::from_env)), if anything. Service name and version
+    /// default to the release's (`name@version`), the environment to [`environment`](ClientOptions::environment).
+    #[cfg(feature = "otlp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+    #[must_use]
+    pub fn otlp(mut self, options: crate::transport::OtlpOptions) -> Self {
+        self.otlp = Some(options);
+        self
+    }
+
     /// Whether log records are sent: [`enable_logs`](ClientOptions::enable_logs) without `errors_only`.
     pub(crate) fn sends_logs(&self) -> bool {
         self.enable_logs && !self.errors_only
@@ -631,7 +649,8 @@ impl fmt::Debug for ClientOptions {
             d.parse::<crate::dsn::Dsn>()
                 .map_or_else(|_| "<invalid>".to_owned(), |d| d.to_string())
         });
-        f.debug_struct("ClientOptions")
+        let mut debug = f.debug_struct("ClientOptions");
+        debug
             .field("dsn", &dsn)
             .field("release", &self.release)
             .field("environment", &self.environment)
@@ -681,8 +700,10 @@ impl fmt::Debug for ClientOptions {
             .field(
                 "before_send_log",
                 &self.before_send_log.as_ref().map(|_| "Fn"),
-            )
-            .finish()
+            );
+        #[cfg(feature = "otlp")]
+        debug.field("otlp", &self.otlp);
+        debug.finish()
     }
 }
 

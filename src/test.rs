@@ -97,7 +97,7 @@ pub fn with_captured_envelopes_options(
     let transport = TestTransport::new();
     options.dsn = None;
     options.transport = Some(transport.clone());
-    let client = match Client::start(options, transport.clone(), None) {
+    let client = match Client::start(options, transport.clone(), None, None) {
         Ok(client) => client,
         Err(e) => panic!("faultline::test: cannot start the worker thread: {e}"),
     };

@@ -62,8 +62,13 @@ fn validate(kind: &str, body: &[u8]) -> Result<Value, String> {
 
 /// The log records of every request the collector received at `/v1/logs`, each body checked first.
 fn received_records(server: &TestServer) -> Vec<Value> {
+    records_of(&server.requests())
+}
+
+/// The log records of `requests` to `/v1/logs`, each body checked first.
+fn records_of(requests: &[support::Request]) -> Vec<Value> {
     let mut records = Vec::new();
-    for request in server.requests() {
+    for request in requests {
         if request.path != "/v1/logs" {
             assert_eq!(request.path, "/v1/traces");
             continue;
@@ -357,4 +362,57 @@ fn a_transaction_with_nested_spans_keeps_every_parent_link() {
     let slow = by_name("GET https://pay.example/status");
     assert_eq!(slow["status"]["code"], 2);
     assert_eq!(slow["status"]["message"], "deadline_exceeded");
+}
+
+#[test]
+fn beside_a_server_the_collector_has_its_own_retries_and_loses_nothing() {
+    let _serial = serial();
+    let sentry = TestServer::ok();
+    // The collector is unavailable for its first two requests.
+    let collector = TestServer::start(|_, i| {
+        if i < 2 {
+            Reply::status(503).header("Retry-After", "1")
+        } else {
+            Reply::ok()
+        }
+    });
+    let spool = tempfile::tempdir().unwrap();
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .dsn(sentry.dsn("k", 1))
+            .otlp(OtlpOptions::new(&collector.url()))
+            .spool_dir(Some(spool.path().to_path_buf()))
+            .auto_session_tracking(false)
+            .enable_logs(true),
+    )
+    .unwrap();
+    faultline::logs::info!("first record");
+    faultline::capture_error(&std::io::Error::other("first error"));
+    assert!(
+        sentry.wait_for_requests(2, Duration::from_secs(10)).len() >= 2,
+        "the server is not held up by the collector"
+    );
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while !faultline::flush(Duration::from_millis(500)) {
+        assert!(std::time::Instant::now() < until, "never delivered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(guard);
+    let at_sentry = sentry.requests();
+    assert!(at_sentry.iter().any(|r| r.envelope().event().is_some()));
+    assert!(at_sentry.iter().any(|r| r.envelope().item("log").is_some()));
+    let requests = collector.requests();
+    assert!(requests.len() >= 3, "retried after the 503s");
+    let records = records_of(&requests[2..]);
+    let bodies: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r["body"]["stringValue"].as_str())
+        .collect();
+    assert!(bodies.contains(&"first record"), "{bodies:?}");
+    assert!(bodies.contains(&"first error"), "{bodies:?}");
+    assert_eq!(records.len(), 2, "each once: {bodies:?}");
+    assert!(
+        spool.path().join("otlp").is_dir(),
+        "the collector's own spool"
+    );
 }

@@ -29,6 +29,7 @@
 //! - Counts of discarded items ride on the next envelope that may carry a `client_report` item
 //!   ([`ItemKind::may_share_envelope_with`]), or go out on their own after `client_report_interval`, and at shutdown.
 
+pub(crate) mod destinations;
 pub(crate) mod offline;
 pub(crate) mod rate_limit;
 pub(crate) mod retry;

@@ -25,7 +25,7 @@ use batch::Batches;
 use logs::LogBatcher;
 use processor::Processor;
 
-use crate::delivery::Delivery;
+use crate::delivery::destinations::Destinations;
 use crate::message::{Control, Task};
 use crate::protocol::envelope::Envelope;
 use crate::queue::{Wake, WorkerEnd};
@@ -50,7 +50,8 @@ pub(crate) struct Worker {
     mailbox: WorkerEnd,
     processor: Arc<Processor>,
     batches: Batches,
-    delivery: Delivery,
+    /// The server's delivery, and an OpenTelemetry collector's beside it.
+    delivery: Destinations,
     /// The process's session, in application mode.
     app_session: AppSessionKeeper,
     /// When the log records waiting in their lane go.
@@ -61,7 +62,7 @@ impl Worker {
     pub(crate) fn new(
         mailbox: WorkerEnd,
         processor: Arc<Processor>,
-        delivery: Delivery,
+        delivery: Destinations,
         batches: Batches,
         app_session: AppSessionKeeper,
     ) -> Self {
@@ -116,7 +117,7 @@ impl Worker {
                 Wake::Control(Control::Stored { claim, envelope }) => {
                     self.delivery.deliver_claimed(claim, envelope)
                 }
-                Wake::Control(Control::Envelope(envelope)) => self.delivery.deliver_fresh(envelope),
+                Wake::Control(Control::Envelope(envelope)) => self.delivery.ship(envelope, true),
                 Wake::Control(Control::Shutdown { deadline, ack }) => {
                     let done = self.shut_down(deadline);
                     ack.send(done);
@@ -219,11 +220,7 @@ impl Worker {
 
     /// Hands an envelope to delivery: sent now (`send_now`, unless delivery is paused), or parked for later.
     fn ship(&mut self, envelope: Envelope, send_now: bool) {
-        if send_now && !self.delivery.is_paused(Instant::now()) {
-            self.delivery.deliver_fresh(envelope);
-        } else {
-            self.delivery.park(envelope);
-        }
+        self.delivery.ship(envelope, send_now);
     }
 
     /// Delivers what is queued, batched and waiting, until `deadline`; returns whether nothing is left.
