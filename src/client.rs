@@ -18,7 +18,7 @@ use crate::diagnostics::sdk_debug;
 #[cfg(feature = "panic")]
 use crate::message::PendingCrash;
 use crate::message::{
-    self, Control, PendingError, PendingEvent, PendingLog, PendingTransaction, Task,
+    self, Control, PendingError, PendingEvent, PendingLog, PendingMetric, PendingTransaction, Task,
 };
 use crate::options::{ClientOptions, SessionMode};
 use crate::performance::records::FinishedTransaction;
@@ -111,7 +111,11 @@ impl Client {
         let options = Arc::new(options);
         let trace_origin = Arc::new(TraceOrigin::new(&options));
         let spool = spool.map(Arc::new);
-        let (mailbox, worker_end) = queue::mailbox(options.queue_size, options.sends_logs());
+        let (mailbox, worker_end) = queue::mailbox(
+            options.queue_size,
+            options.sends_logs(),
+            options.sends_metrics(),
+        );
         let counters = Arc::new(Counters::default());
         let processor = Arc::new(Processor::new(
             options.clone(),
@@ -629,6 +633,19 @@ impl Client {
         }
     }
 
+    /// Queues a metric measurement for the worker, unless 1,000 wait already: then it is dropped and counted
+    /// (`buffer_overflow`, in `trace_metric`). The caller checks first that metrics are on.
+    pub(crate) fn capture_metric(&self, metric: PendingMetric) {
+        if let Err((refused, _)) = self.mailbox.try_push_metric(metric) {
+            let reason = match refused {
+                Refused::Full => Reason::BufferOverflow,
+                Refused::WorkerGone => Reason::QueueOverflow,
+            };
+            self.counters.discard(reason, DataCategory::TraceMetric);
+            sdk_debug!("{MAX_WAITING_LOGS} metric measurements wait already: one dropped");
+        }
+    }
+
     /// Counts an unsampled transaction, with its own span, as sampled out.
     pub(crate) fn transaction_sampled_out(&self) {
         self.counters
@@ -718,19 +735,36 @@ impl Client {
                 break;
             }
         }
-        // The log records that wait, in containers of at most 100.
+        // The log records and metric measurements that wait, in containers of at most 100.
         while Instant::now() < deadline {
-            let items: Vec<_> = std::iter::from_fn(|| self.mailbox.pop_log())
+            let logs: Vec<_> = std::iter::from_fn(|| self.mailbox.pop_log())
                 .take(crate::protocol::log::MAX_LOGS_PER_ITEM)
                 .filter_map(|pending| self.processor.prepare_log(pending))
                 .collect();
-            if items.is_empty() {
+            let metrics: Vec<_> = std::iter::from_fn(|| self.mailbox.pop_metric())
+                .take(crate::protocol::metric::MAX_METRICS_PER_ITEM)
+                .filter_map(|pending| self.processor.prepare_metric(pending))
+                .collect();
+            if logs.is_empty() && metrics.is_empty() {
                 break;
             }
-            let envelope = batch::envelope(vec![crate::protocol::EnvelopeItem::Logs(
-                crate::protocol::LogContainer { items },
-            )]);
-            if !store(&envelope) {
+            let containers = [
+                (!logs.is_empty()).then(|| {
+                    crate::protocol::EnvelopeItem::Logs(crate::protocol::LogContainer {
+                        items: logs,
+                    })
+                }),
+                (!metrics.is_empty()).then(|| {
+                    crate::protocol::EnvelopeItem::Metrics(crate::protocol::MetricContainer {
+                        items: metrics,
+                    })
+                }),
+            ];
+            if !containers
+                .into_iter()
+                .flatten()
+                .all(|item| store(&batch::envelope(vec![item])))
+            {
                 break;
             }
         }

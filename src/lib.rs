@@ -421,6 +421,7 @@ mod limits;
 mod loaded_images;
 pub mod logs;
 mod message;
+pub mod metrics;
 mod options;
 mod performance;
 pub mod protocol;
@@ -448,8 +449,8 @@ pub use future::{BoundFuture, FutureExt};
 pub use hub::{ScopeGuard, ScopeSnapshot};
 pub use init::{InitGuard, init, try_init};
 pub use options::{
-    BeforeBreadcrumb, BeforeSend, BeforeSendLog, ClientOptions, SessionMode, SpoolDir,
-    TracesSampler,
+    BeforeBreadcrumb, BeforeSend, BeforeSendLog, BeforeSendMetric, ClientOptions, SessionMode,
+    SpoolDir, TracesSampler,
 };
 pub use performance::{
     PropagationContext, SamplingContext, Span, TraceHeaders, Transaction, TransactionOrSpan,

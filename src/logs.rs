@@ -98,19 +98,8 @@ impl Record {
     fn capture_with(self, client: &Client) {
         let timestamp = Timestamp::now();
         let with_user = client.options.send_default_pii;
-        let (trace_id, span_id, user) = Hub::with_current(|hub| {
-            let scope = hub.top();
-            let (trace_id, span_id) = match scope.span() {
-                Some(span) => (span.trace_id(), Some(span.span_id())),
-                None => (scope.propagation_context().trace_id, None),
-            };
-            let user = if with_user {
-                scope.user().cloned().map(Box::new)
-            } else {
-                None
-            };
-            (trace_id, span_id, user)
-        });
+        let (trace_id, span_id, user) =
+            Hub::with_current(|hub| hub.top().record_context(with_user));
         client.capture_log(PendingLog {
             timestamp,
             level: self.level,

@@ -18,6 +18,7 @@ use crate::protocol::envelope::Envelope;
 use crate::protocol::event::{Event, EventId, User};
 use crate::protocol::item_kind::ItemKind;
 use crate::protocol::log::{LogLevel, LogValue};
+use crate::protocol::metric::MetricType;
 use crate::protocol::session::SessionUpdate;
 use crate::protocol::time::Timestamp;
 use crate::protocol::trace::{SpanId, TraceId};
@@ -88,6 +89,21 @@ impl PendingLog {
         let params: usize = self.params.iter().map(|v| value(v) * 2 + 30).sum();
         (150 + self.template.len() * 2 + attributes + params) as u64
     }
+}
+
+/// A metric measurement on its way to the worker, as the caller left it; the worker adds the SDK's attributes.
+pub(crate) struct PendingMetric {
+    pub(crate) timestamp: Timestamp,
+    pub(crate) ty: MetricType,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) value: f64,
+    pub(crate) unit: Option<Cow<'static, str>>,
+    pub(crate) attributes: Vec<(Cow<'static, str>, LogValue)>,
+    pub(crate) trace_id: TraceId,
+    /// The current span, if one is.
+    pub(crate) span_id: Option<SpanId>,
+    /// The scope's user, taken only with `send_default_pii`.
+    pub(crate) user: Option<Box<User>>,
 }
 
 /// A panic's event with the last update of the process's session, which the panic ended: both go in one envelope.

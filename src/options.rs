@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::performance::sampler::SamplingContext;
-use crate::protocol::{Breadcrumb, Event, Log};
+use crate::protocol::{Breadcrumb, Event, Log, Metric};
 use crate::transport::Transport;
 
 /// A callback that sees every event before it is sent and may change it or drop it (by returning `None`).
@@ -19,6 +19,10 @@ pub type BeforeSend = Arc<dyn Fn(Event) -> Option<Event> + Send + Sync>;
 ///
 /// It runs on the thread that adds the breadcrumb. A panic inside it is caught and the breadcrumb dropped.
 pub type BeforeBreadcrumb = Arc<dyn Fn(Breadcrumb) -> Option<Breadcrumb> + Send + Sync>;
+
+/// A callback that sees every metric measurement on the worker before it is sent and may change it or drop it (by
+/// returning `None`).
+pub type BeforeSendMetric = Arc<dyn Fn(Metric) -> Option<Metric> + Send + Sync>;
 
 /// A callback that sees every log record on the worker before it is sent and may change it or drop it (by
 /// returning `None`).
@@ -131,6 +135,10 @@ pub struct ClientOptions {
     pub enable_logs: bool,
     /// Sees each log record before it is sent; may change or drop it.
     pub before_send_log: Option<BeforeSendLog>,
+    /// Whether metrics are sent (Sentry Metrics). See [`ClientOptions::enable_metrics`].
+    pub enable_metrics: bool,
+    /// Sees each metric measurement before it is sent; may change or drop it.
+    pub before_send_metric: Option<BeforeSendMetric>,
     /// An OpenTelemetry collector to export to as well; see [`ClientOptions::otlp`].
     #[cfg(feature = "otlp")]
     pub otlp: Option<crate::transport::OtlpOptions>,
@@ -203,6 +211,8 @@ impl Default for ClientOptions {
             session_mode: SessionMode::Application,
             enable_logs: false,
             before_send_log: None,
+            enable_metrics: false,
+            before_send_metric: None,
             #[cfg(feature = "otlp")]
             otlp: None,
         }
@@ -626,6 +636,36 @@ impl ClientOptions {
         self
     }
 
+    /// Sends metrics to the server (Sentry Metrics, `trace_metric` items): the [`metrics`](crate::metrics) API.
+    /// Defaults to **off**: GlitchTip stops reading an envelope at an item type it does not know, and Bugsink drops
+    /// it, so only a server that takes metrics should get them.
+    ///
+    /// Each measurement carries the current trace and span ids and the release, environment, SDK and server name as
+    /// attributes. The worker sends them in containers of at most 100, every 5 seconds, at `flush` and at shutdown;
+    /// at most 1,000 wait at once, and more are dropped and counted (client reports, `trace_metric`). They go
+    /// through the spool and the retries like events. With [`errors_only`](ClientOptions::errors_only) they are not
+    /// sent.
+    #[must_use]
+    pub fn enable_metrics(mut self, on: bool) -> Self {
+        self.enable_metrics = on;
+        self
+    }
+
+    /// Sets a callback that may change or drop each metric measurement, on the worker. Defaults to none.
+    #[must_use]
+    pub fn before_send_metric(
+        mut self,
+        f: impl Fn(Metric) -> Option<Metric> + Send + Sync + 'static,
+    ) -> Self {
+        self.before_send_metric = Some(Arc::new(f));
+        self
+    }
+
+    /// Whether metrics are sent: [`enable_metrics`](ClientOptions::enable_metrics) without `errors_only`.
+    pub(crate) fn sends_metrics(&self) -> bool {
+        self.enable_metrics && !self.errors_only
+    }
+
     /// Whether log records are sent: [`enable_logs`](ClientOptions::enable_logs) without `errors_only`.
     pub(crate) fn sends_logs(&self) -> bool {
         self.enable_logs && !self.errors_only
@@ -700,6 +740,11 @@ impl fmt::Debug for ClientOptions {
             .field(
                 "before_send_log",
                 &self.before_send_log.as_ref().map(|_| "Fn"),
+            )
+            .field("enable_metrics", &self.enable_metrics)
+            .field(
+                "before_send_metric",
+                &self.before_send_metric.as_ref().map(|_| "Fn"),
             );
         #[cfg(feature = "otlp")]
         debug.field("otlp", &self.otlp);

@@ -8,10 +8,10 @@
 //! [`Control::Drain`], which wakes the worker so the queue cannot overflow between two polls. Later captures find
 //! the worker already woken and pay nothing more.
 //!
-//! Log records have a lane of their own (when logs are on): a bounded channel of [`MAX_WAITING_LOGS`]
-//! [`PendingLog`]s, which is where they wait for their container, so that a burst of logs never takes the room of
-//! errors in the data queue, and the worker takes them a container's worth at a time. The record that brings a
-//! container's worth wakes the worker, as a half-full data queue does.
+//! Log records and metric measurements have a lane each of their own (when they are on): a bounded channel of
+//! [`MAX_WAITING_LOGS`] records, which is where they wait for their container, so that a burst of them never takes
+//! the room of errors in the data queue, and the worker takes them a container's worth at a time. The record that
+//! brings a container's worth wakes the worker, as a half-full data queue does.
 //!
 //! Each side closes its end when it goes away. The client's end ([`Mailbox`]) holds the only senders, so when the
 //! client is dropped the worker finds the control queue disconnected, once it has read what was sent before. The
@@ -28,24 +28,31 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
-use crate::message::{Control, PendingLog, Task};
+use crate::message::{Control, PendingLog, PendingMetric, Task};
 use crate::protocol::log::MAX_LOGS_PER_ITEM;
 
-/// The most log records that wait for the worker at once; more are dropped and counted.
+/// The most log records (and, apart, the most metric measurements) that wait for the worker at once; more are
+/// dropped and counted.
 pub(crate) const MAX_WAITING_LOGS: usize = 1000;
 
-/// Creates the queues, with room for `capacity` tasks, and a lane for log records when `logs`: the client's end
-/// and the worker's end.
-pub(crate) fn mailbox(capacity: usize, logs: bool) -> (Mailbox, WorkerEnd) {
-    let capacity = capacity.max(1);
-    let (tasks, tasks_rx) = crossbeam_channel::bounded(capacity);
-    let (control, control_rx) = crossbeam_channel::unbounded();
-    let (logs, logs_rx) = if logs {
+/// A lane of records when its kind is on: the sending end, or the receiving end.
+fn lane<T>(on: bool) -> (Option<Sender<T>>, Option<Receiver<T>>) {
+    if on {
         let (tx, rx) = crossbeam_channel::bounded(MAX_WAITING_LOGS);
         (Some(tx), Some(rx))
     } else {
         (None, None)
-    };
+    }
+}
+
+/// Creates the queues, with room for `capacity` tasks, a lane for log records when `logs` and one for metric
+/// measurements when `metrics`: the client's end and the worker's end.
+pub(crate) fn mailbox(capacity: usize, logs: bool, metrics: bool) -> (Mailbox, WorkerEnd) {
+    let capacity = capacity.max(1);
+    let (tasks, tasks_rx) = crossbeam_channel::bounded(capacity);
+    let (control, control_rx) = crossbeam_channel::unbounded();
+    let (logs, logs_rx) = lane(logs);
+    let (metrics, metrics_rx) = lane(metrics);
     let shared = Arc::new(Shared {
         drain_sent: AtomicBool::new(false),
         worker_gone: AtomicBool::new(false),
@@ -55,6 +62,8 @@ pub(crate) fn mailbox(capacity: usize, logs: bool) -> (Mailbox, WorkerEnd) {
         leftover: tasks_rx.clone(),
         logs,
         leftover_logs: logs_rx.clone(),
+        metrics,
+        leftover_metrics: metrics_rx.clone(),
         control,
         shared: shared.clone(),
         wake_at: (capacity / 2).max(1),
@@ -62,6 +71,7 @@ pub(crate) fn mailbox(capacity: usize, logs: bool) -> (Mailbox, WorkerEnd) {
     let worker = WorkerEnd {
         tasks: tasks_rx,
         logs: logs_rx,
+        metrics: metrics_rx,
         control: control_rx,
         shared,
     };
@@ -83,6 +93,9 @@ pub(crate) struct Mailbox {
     /// The log lane, when logs are on.
     logs: Option<Sender<PendingLog>>,
     leftover_logs: Option<Receiver<PendingLog>>,
+    /// The metrics lane, when metrics are on.
+    metrics: Option<Sender<PendingMetric>>,
+    leftover_metrics: Option<Receiver<PendingMetric>>,
     control: Sender<Control>,
     shared: Arc<Shared>,
     /// How many queued tasks make a capture wake the worker: half the queue, at least one.
@@ -128,16 +141,36 @@ impl Mailbox {
         reason = "a refused record comes back only to be counted, on the rare path; boxing would cost every push"
     )]
     pub(crate) fn try_push_log(&self, log: PendingLog) -> Result<(), (Refused, PendingLog)> {
-        let Some(lane) = &self.logs else {
-            return Err((Refused::WorkerGone, log));
+        self.push_lane(self.logs.as_ref(), log)
+    }
+
+    /// [`Mailbox::try_push_log`] for a metric measurement, on its own lane.
+    #[expect(
+        clippy::result_large_err,
+        reason = "a refused measurement comes back only to be counted, on the rare path"
+    )]
+    pub(crate) fn try_push_metric(
+        &self,
+        metric: PendingMetric,
+    ) -> Result<(), (Refused, PendingMetric)> {
+        self.push_lane(self.metrics.as_ref(), metric)
+    }
+
+    #[expect(
+        clippy::result_large_err,
+        reason = "a refused record comes back only to be counted, on the rare path"
+    )]
+    fn push_lane<T>(&self, lane: Option<&Sender<T>>, record: T) -> Result<(), (Refused, T)> {
+        let Some(lane) = lane else {
+            return Err((Refused::WorkerGone, record));
         };
         if self.shared.worker_gone.load(Ordering::Relaxed) {
-            return Err((Refused::WorkerGone, log));
+            return Err((Refused::WorkerGone, record));
         }
-        match lane.try_send(log) {
+        match lane.try_send(record) {
             Ok(()) => {}
-            Err(TrySendError::Full(log)) => return Err((Refused::Full, log)),
-            Err(TrySendError::Disconnected(log)) => return Err((Refused::WorkerGone, log)),
+            Err(TrySendError::Full(record)) => return Err((Refused::Full, record)),
+            Err(TrySendError::Disconnected(record)) => return Err((Refused::WorkerGone, record)),
         }
         if lane.len() >= MAX_LOGS_PER_ITEM {
             self.wake_worker();
@@ -148,6 +181,11 @@ impl Mailbox {
     /// Takes the oldest waiting log record: a shutdown taking back what the worker did not reach.
     pub(crate) fn pop_log(&self) -> Option<PendingLog> {
         self.leftover_logs.as_ref()?.try_recv().ok()
+    }
+
+    /// Takes the oldest waiting metric measurement, likewise.
+    pub(crate) fn pop_metric(&self) -> Option<PendingMetric> {
+        self.leftover_metrics.as_ref()?.try_recv().ok()
     }
 
     /// Queues a task, waiting up to `deadline` for room: only the panic hook waits, and only while the worker
@@ -207,6 +245,7 @@ pub(crate) enum Wake {
 pub(crate) struct WorkerEnd {
     tasks: Receiver<Task>,
     logs: Option<Receiver<PendingLog>>,
+    metrics: Option<Receiver<PendingMetric>>,
     control: Receiver<Control>,
     shared: Arc<Shared>,
 }
@@ -235,6 +274,16 @@ impl WorkerEnd {
     /// Takes the oldest waiting log record, if any.
     pub(crate) fn pop_log(&self) -> Option<PendingLog> {
         self.logs.as_ref()?.try_recv().ok()
+    }
+
+    /// Metric measurements waiting in their lane.
+    pub(crate) fn metrics_len(&self) -> usize {
+        self.metrics.as_ref().map_or(0, Receiver::len)
+    }
+
+    /// Takes the oldest waiting metric measurement, if any.
+    pub(crate) fn pop_metric(&self) -> Option<PendingMetric> {
+        self.metrics.as_ref()?.try_recv().ok()
     }
 
     /// Whether a control message waits, as of a moment ago (the worker stops lingering over the data queue for it).
@@ -296,7 +345,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_refuses_and_gives_the_task_back() {
-        let (client, worker) = mailbox(2, false);
+        let (client, worker) = mailbox(2, false, false);
         assert!(client.try_push(task()).is_ok());
         assert!(client.try_push(task()).is_ok());
         assert!(client.is_full());
@@ -311,7 +360,7 @@ mod tests {
 
     #[test]
     fn only_the_capture_that_reaches_half_full_wakes_the_worker() {
-        let (client, worker) = mailbox(8, false);
+        let (client, worker) = mailbox(8, false, false);
         for _ in 0..3 {
             client.try_push(task()).ok().unwrap();
         }
@@ -336,7 +385,7 @@ mod tests {
 
     #[test]
     fn control_messages_wake_a_sleeping_worker() {
-        let (client, worker) = mailbox(4, false);
+        let (client, worker) = mailbox(4, false, false);
         client.try_push(task()).ok().unwrap();
         let sleeper = thread::spawn(move || {
             let started = Instant::now();
@@ -359,7 +408,7 @@ mod tests {
 
     #[test]
     fn the_worker_learns_that_the_client_is_gone_after_the_last_control_message() {
-        let (client, worker) = mailbox(4, false);
+        let (client, worker) = mailbox(4, false, false);
         let (ack, _answer) = reply();
         let deadline = Instant::now();
         client.try_push(task()).ok().unwrap();
@@ -376,7 +425,7 @@ mod tests {
 
     #[test]
     fn once_the_worker_is_gone_sends_fail_and_waiting_replies_end() {
-        let (client, worker) = mailbox(2, false);
+        let (client, worker) = mailbox(2, false, false);
         client.try_push(task()).ok().unwrap();
         let (ack, answer) = reply();
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -412,7 +461,7 @@ mod tests {
     #[cfg(feature = "panic")]
     #[test]
     fn the_panic_path_waits_for_room_until_its_deadline() {
-        let (client, worker) = mailbox(1, false);
+        let (client, worker) = mailbox(1, false, false);
         client.try_push(task()).ok().unwrap();
         let started = Instant::now();
         assert!(matches!(

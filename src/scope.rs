@@ -6,7 +6,9 @@ use std::sync::Arc;
 use crate::performance::handles::TransactionOrSpan;
 use crate::performance::propagation_context::PropagationContext;
 use crate::protocol::event::SharedFields;
-use crate::protocol::{Breadcrumb, Event, Level, Request, TraceContext, TransactionEvent, User};
+use crate::protocol::{
+    Breadcrumb, Event, Level, Request, SpanId, TraceContext, TraceId, TransactionEvent, User,
+};
 use crate::release_health::request_session::RequestSession;
 
 /// Tags, extra data, the user, contexts, breadcrumbs and grouping that apply to events captured on this thread.
@@ -146,6 +148,24 @@ impl Scope {
     /// new trace id.
     pub fn start_new_trace(&mut self) {
         self.propagation_context = PropagationContext::new();
+    }
+
+    /// What a log record or a metric recorded in this scope carries: the trace id, the current span's id (none
+    /// without a current span), and with `with_user` the user.
+    pub(crate) fn record_context(
+        &self,
+        with_user: bool,
+    ) -> (TraceId, Option<SpanId>, Option<Box<User>>) {
+        let (trace_id, span_id) = match &self.span {
+            Some(span) => (span.trace_id(), Some(span.span_id())),
+            None => (self.propagation_context.trace_id, None),
+        };
+        let user = if with_user {
+            self.user.clone().map(Box::new)
+        } else {
+            None
+        };
+        (trace_id, span_id, user)
     }
 
     /// The trace context an event captured in this scope carries: that of the current span, or of the

@@ -217,6 +217,9 @@ impl RateLimiter {
                     count(DataCategory::LogItem, logs.items.len() as u64);
                     count(DataCategory::LogByte, log_bytes(logs));
                 }
+                EnvelopeItem::Metrics(metrics) => {
+                    count(DataCategory::TraceMetric, metrics.items.len() as u64);
+                }
                 _ => count(category, 1),
             }
             false

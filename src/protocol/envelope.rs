@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::event::{ClientSdkInfo, Event, EventId};
 use super::item_kind::ItemKind;
 use super::log::{LOG_CONTENT_TYPE, LogContainer};
+use super::metric::{MetricContainer, TRACE_METRIC_CONTENT_TYPE};
 use super::propagation::DynamicSamplingContext;
 use super::session::{SessionAggregates, SessionUpdate};
 use super::time::{Rfc3339, Timestamp};
@@ -60,6 +61,8 @@ pub enum EnvelopeItem {
     Sessions(SessionAggregates),
     /// A container of at most 100 log records; its header names how many (`item_count`).
     Logs(LogContainer),
+    /// A container of at most 100 metric measurements (`trace_metric`); its header names how many.
+    Metrics(MetricContainer),
     /// Any other item type, kept as raw payload bytes.
     Raw {
         /// The item type, e.g. `attachment`.
@@ -102,6 +105,7 @@ impl EnvelopeItem {
             EnvelopeItem::Session(_) => Some(ItemKind::Session),
             EnvelopeItem::Sessions(_) => Some(ItemKind::Sessions),
             EnvelopeItem::Logs(_) => Some(ItemKind::Log),
+            EnvelopeItem::Metrics(_) => Some(ItemKind::TraceMetric),
             EnvelopeItem::Raw { ty, .. } => ItemKind::from_item_type(ty),
         }
     }
@@ -115,6 +119,7 @@ impl EnvelopeItem {
             EnvelopeItem::Session(_) => "session",
             EnvelopeItem::Sessions(_) => "sessions",
             EnvelopeItem::Logs(_) => "log",
+            EnvelopeItem::Metrics(_) => "trace_metric",
             EnvelopeItem::Raw { ty, .. } => ty,
         }
     }
@@ -234,6 +239,7 @@ impl Envelope {
                 EnvelopeItem::Session(update) => serde_json::to_writer(&mut buf, update),
                 EnvelopeItem::Sessions(aggregates) => serde_json::to_writer(&mut buf, aggregates),
                 EnvelopeItem::Logs(logs) => serde_json::to_writer(&mut buf, logs),
+                EnvelopeItem::Metrics(metrics) => serde_json::to_writer(&mut buf, metrics),
                 EnvelopeItem::Raw { .. } => Ok(()),
             }
             .map_err(unserialisable)?;
@@ -244,6 +250,9 @@ impl Envelope {
             line.clear();
             let (item_count, content_type) = match item {
                 EnvelopeItem::Logs(logs) => (Some(logs.items.len()), Some(LOG_CONTENT_TYPE)),
+                EnvelopeItem::Metrics(metrics) => {
+                    (Some(metrics.items.len()), Some(TRACE_METRIC_CONTENT_TYPE))
+                }
                 _ => (None, None),
             };
             let item_headers = ItemHeaders {
@@ -319,6 +328,10 @@ impl Envelope {
                     serde_json::from_slice(payload)
                         .map_err(|_| ParseEnvelopeError::Payload("log"))?,
                 ),
+                "trace_metric" => EnvelopeItem::Metrics(
+                    serde_json::from_slice(payload)
+                        .map_err(|_| ParseEnvelopeError::Payload("trace_metric"))?,
+                ),
                 _ => EnvelopeItem::Raw {
                     ty,
                     payload: payload.to_vec(),
@@ -341,6 +354,11 @@ impl Envelope {
                 return serde_json::from_slice(payload)
                     .map(EnvelopeItem::Logs)
                     .map_err(|_| ParseEnvelopeError::Payload("log"));
+            }
+            if ty == "trace_metric" {
+                return serde_json::from_slice(payload)
+                    .map(EnvelopeItem::Metrics)
+                    .map_err(|_| ParseEnvelopeError::Payload("trace_metric"));
             }
             let what = match ty.as_str() {
                 "event" => Some("event"),

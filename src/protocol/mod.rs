@@ -11,6 +11,7 @@ pub mod exception;
 pub(crate) mod item_kind;
 pub mod level;
 pub mod log;
+pub mod metric;
 pub mod otlp;
 pub mod propagation;
 pub mod request;
@@ -27,6 +28,7 @@ pub use event::{ClientSdkInfo, Event, EventId, Thread, User};
 pub use exception::{Exception, Mechanism};
 pub use level::Level;
 pub use log::{Log, LogContainer, LogLevel, LogValue};
+pub use metric::{Metric, MetricContainer, MetricType};
 pub use propagation::{
     Baggage, BaggageMember, DynamicSamplingContext, SentryTrace, TraceParent, TraceState,
 };

@@ -79,7 +79,12 @@ impl KeyDenylist {
 
     /// Replaces the values of a log record's attributes under sensitive keys, in place, with text.
     pub(crate) fn scrub_log(&self, log: &mut Log) {
-        for (key, value) in &mut log.attributes {
+        self.scrub_attributes(&mut log.attributes);
+    }
+
+    /// Replaces the values of typed attributes (a log record's, a metric's) under sensitive keys with text.
+    pub(crate) fn scrub_attributes(&self, attributes: &mut BTreeMap<String, LogValue>) {
+        for (key, value) in attributes {
             if self.is_sensitive(key) {
                 *value = LogValue::String(FILTERED.into());
             }

@@ -90,6 +90,14 @@ impl Scrubber {
         }
     }
 
+    /// Scrubs typed attributes (a metric's) in place: values under sensitive keys only.
+    pub(crate) fn scrub_attributes(
+        &self,
+        attributes: &mut std::collections::BTreeMap<String, LogValue>,
+    ) {
+        self.keys.scrub_attributes(attributes);
+    }
+
     /// Scrubs a transaction in place: values under sensitive keys (extra, contexts, user data, tags, and each
     /// span's tags and data), then secrets in its spans' descriptions (a query or a URL may hold one).
     pub(crate) fn scrub_transaction(&self, transaction: &mut TransactionEvent) {

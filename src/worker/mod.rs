@@ -14,20 +14,22 @@
 pub(crate) mod app_session;
 pub(crate) mod batch;
 pub(crate) mod finish;
-pub(crate) mod logs;
 pub(crate) mod processor;
+pub(crate) mod record_batcher;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app_session::AppSessionKeeper;
 use batch::Batches;
-use logs::LogBatcher;
 use processor::Processor;
+use record_batcher::RecordBatcher;
 
 use crate::delivery::destinations::Destinations;
 use crate::message::{Control, Task};
-use crate::protocol::envelope::Envelope;
+use crate::protocol::envelope::{Envelope, EnvelopeItem};
+use crate::protocol::log::{LogContainer, MAX_LOGS_PER_ITEM};
+use crate::protocol::metric::{MAX_METRICS_PER_ITEM, MetricContainer};
 use crate::queue::{Wake, WorkerEnd};
 
 /// How long the worker looks for the next event after handling one, before it goes back to sleep. Short enough that
@@ -55,7 +57,9 @@ pub(crate) struct Worker {
     /// The process's session, in application mode.
     app_session: AppSessionKeeper,
     /// When the log records waiting in their lane go.
-    logs: LogBatcher,
+    logs: RecordBatcher,
+    /// When the metric measurements waiting in theirs go.
+    metrics: RecordBatcher,
 }
 
 impl Worker {
@@ -72,7 +76,8 @@ impl Worker {
             batches,
             delivery,
             app_session,
-            logs: LogBatcher::default(),
+            logs: RecordBatcher::default(),
+            metrics: RecordBatcher::default(),
         }
     }
 
@@ -99,8 +104,10 @@ impl Worker {
                 if now.duration_since(last_duties) >= POLL {
                     last_duties = now;
                     self.timed_duties(now);
-                } else if self.mailbox.logs_len() >= crate::protocol::log::MAX_LOGS_PER_ITEM {
-                    self.ship_logs(false, true);
+                } else if self.mailbox.logs_len() >= MAX_LOGS_PER_ITEM
+                    || self.mailbox.metrics_len() >= MAX_METRICS_PER_ITEM
+                {
+                    self.ship_records(false, true);
                 }
                 continue;
             }
@@ -143,7 +150,7 @@ impl Worker {
         for envelope in self.batches.take_due(now) {
             self.ship(envelope, true);
         }
-        self.ship_logs(false, true);
+        self.ship_records(false, true);
         for envelope in self.app_session.tick(now) {
             self.ship(envelope, true);
         }
@@ -182,7 +189,10 @@ impl Worker {
         if let Some(beat) = self.app_session.next_wake() {
             wake = wake.min(beat);
         }
-        if let Some(due) = self.logs.next_due() {
+        for due in [self.logs.next_due(), self.metrics.next_due()]
+            .into_iter()
+            .flatten()
+        {
             wake = wake.min(due);
         }
         wake.max(now)
@@ -208,13 +218,38 @@ impl Worker {
         }
     }
 
-    /// Ships the log containers that are ready (every waiting record with `all`).
-    fn ship_logs(&mut self, all: bool, send_now: bool) {
-        let ready = self
-            .logs
-            .take(&self.mailbox, &self.processor, Instant::now(), all);
-        for envelope in ready {
-            self.ship(envelope, send_now);
+    /// Ships the log and metric containers that are ready (every waiting record with `all`).
+    fn ship_records(&mut self, all: bool, send_now: bool) {
+        let now = Instant::now();
+        let (mailbox, processor) = (&self.mailbox, &self.processor);
+        let logs = self.logs.take(
+            mailbox.logs_len(),
+            MAX_LOGS_PER_ITEM,
+            || mailbox.pop_log(),
+            |pending| processor.prepare_log(pending),
+            now,
+            all,
+        );
+        self.logs.settle(mailbox.logs_len(), now);
+        let metrics = self.metrics.take(
+            mailbox.metrics_len(),
+            MAX_METRICS_PER_ITEM,
+            || mailbox.pop_metric(),
+            |pending| processor.prepare_metric(pending),
+            now,
+            all,
+        );
+        self.metrics.settle(mailbox.metrics_len(), now);
+        let containers = logs
+            .into_iter()
+            .map(|items| EnvelopeItem::Logs(LogContainer { items }))
+            .chain(
+                metrics
+                    .into_iter()
+                    .map(|items| EnvelopeItem::Metrics(MetricContainer { items })),
+            );
+        for item in containers.collect::<Vec<_>>() {
+            self.ship(batch::envelope(vec![item]), send_now);
         }
     }
 
@@ -245,7 +280,7 @@ impl Worker {
             let in_time = Instant::now() < deadline;
             self.ship(envelope, in_time);
         }
-        self.ship_logs(true, Instant::now() < deadline);
+        self.ship_records(true, Instant::now() < deadline);
         let delivered = self.delivery.flush(deadline);
         (!until_empty || self.mailbox.len() == 0) && delivered
     }

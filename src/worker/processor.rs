@@ -12,13 +12,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::diagnostics::sdk_debug;
 use crate::limits;
-use crate::message::{PendingEvent, PendingLog, PendingTransaction};
+use crate::message::{PendingEvent, PendingLog, PendingMetric, PendingTransaction};
 use crate::options::ClientOptions;
 use crate::performance::trace_origin::TraceOrigin;
 use crate::protocol::data_category::DataCategory;
 use crate::protocol::debug_meta::DebugMeta;
 use crate::protocol::event::{ClientSdkInfo, Event, EventId, Thread, User};
 use crate::protocol::log::{Log, LogValue};
+use crate::protocol::metric::Metric;
 use crate::protocol::trace::TraceContext;
 use crate::protocol::transaction::{SpanEvent, TransactionEvent, TransactionInfo};
 use crate::scrub::scrubber::Scrubber;
@@ -315,12 +316,101 @@ impl Processor {
             }
             body
         };
+        if let Some(origin) = origin {
+            attributes
+                .entry("sentry.origin".to_owned())
+                .or_insert(LogValue::String(origin.into()));
+        }
+        self.add_sdk_attributes(&mut attributes, user);
+        let mut log = Log {
+            timestamp,
+            trace_id,
+            span_id,
+            level,
+            body: crate::chain::truncate(body, crate::chain::MAX_VALUE_LEN),
+            severity_number: Some(level.severity_number()),
+            attributes,
+        };
+        if let Some(scrubber) = &self.scrubber {
+            scrubber.scrub_log(&mut log);
+        }
+        let Some(before_send_log) = &options.before_send_log else {
+            return Some(log);
+        };
+        let size = serde_json::to_vec(&log).map_or(0, |json| json.len() as u64);
+        let kept = catch_unwind(AssertUnwindSafe(|| before_send_log(log))).unwrap_or_else(|_| {
+            sdk_debug!("before_send_log panicked; the log record is dropped");
+            None
+        });
+        if kept.is_none() {
+            self.counters
+                .discard(Reason::BeforeSend, DataCategory::LogItem);
+            self.counters
+                .discard_n(Reason::BeforeSend, DataCategory::LogByte, size);
+        }
+        kept
+    }
+
+    /// The metric measurement to send, or `None` when `before_send_metric` drops it (counted): the program's
+    /// attributes, then the SDK's (release, environment, SDK, server and, with `send_default_pii`, the user), with
+    /// values under sensitive keys scrubbed.
+    pub(crate) fn prepare_metric(&self, pending: PendingMetric) -> Option<Metric> {
+        let PendingMetric {
+            timestamp,
+            ty,
+            name,
+            value,
+            unit,
+            attributes: given,
+            trace_id,
+            span_id,
+            user,
+        } = pending;
+        let mut attributes: BTreeMap<String, LogValue> = given
+            .into_iter()
+            .map(|(key, value)| (key.into_owned(), value))
+            .collect();
+        self.add_sdk_attributes(&mut attributes, user);
+        if let Some(scrubber) = &self.scrubber {
+            scrubber.scrub_attributes(&mut attributes);
+        }
+        let metric = Metric {
+            timestamp,
+            trace_id,
+            span_id,
+            name: name.into_owned(),
+            ty,
+            value,
+            unit: unit.map(Cow::into_owned),
+            attributes,
+        };
+        let Some(before_send_metric) = &self.options.before_send_metric else {
+            return Some(metric);
+        };
+        let kept =
+            catch_unwind(AssertUnwindSafe(|| before_send_metric(metric))).unwrap_or_else(|_| {
+                sdk_debug!("before_send_metric panicked; the measurement is dropped");
+                None
+            });
+        if kept.is_none() {
+            self.counters
+                .discard(Reason::BeforeSend, DataCategory::TraceMetric);
+        }
+        kept
+    }
+
+    /// The attributes the SDK adds to logs and metrics where the program did not set them: `sentry.release`,
+    /// `sentry.environment`, `sentry.sdk.name`, `sentry.sdk.version`, `server.address`, and with
+    /// `send_default_pii` the user's `user.id`, `user.email` and `user.name`.
+    fn add_sdk_attributes(
+        &self,
+        attributes: &mut BTreeMap<String, LogValue>,
+        user: Option<Box<User>>,
+    ) {
+        let options = &self.options;
         let mut sdk_attribute = |key: &str, value: LogValue| {
             attributes.entry(key.to_owned()).or_insert(value);
         };
-        if let Some(origin) = origin {
-            sdk_attribute("sentry.origin", LogValue::String(origin.into()));
-        }
         if let Some(release) = &options.release {
             sdk_attribute("sentry.release", LogValue::String(release.clone()));
         }
@@ -352,33 +442,6 @@ impl Processor {
                 }
             }
         }
-        let mut log = Log {
-            timestamp,
-            trace_id,
-            span_id,
-            level,
-            body: crate::chain::truncate(body, crate::chain::MAX_VALUE_LEN),
-            severity_number: Some(level.severity_number()),
-            attributes,
-        };
-        if let Some(scrubber) = &self.scrubber {
-            scrubber.scrub_log(&mut log);
-        }
-        let Some(before_send_log) = &options.before_send_log else {
-            return Some(log);
-        };
-        let size = serde_json::to_vec(&log).map_or(0, |json| json.len() as u64);
-        let kept = catch_unwind(AssertUnwindSafe(|| before_send_log(log))).unwrap_or_else(|_| {
-            sdk_debug!("before_send_log panicked; the log record is dropped");
-            None
-        });
-        if kept.is_none() {
-            self.counters
-                .discard(Reason::BeforeSend, DataCategory::LogItem);
-            self.counters
-                .discard_n(Reason::BeforeSend, DataCategory::LogByte, size);
-        }
-        kept
     }
 }
 
