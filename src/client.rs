@@ -749,16 +749,12 @@ impl Client {
                 break;
             }
             let containers = [
-                (!logs.is_empty()).then(|| {
-                    crate::protocol::EnvelopeItem::Logs(crate::protocol::LogContainer {
-                        items: logs,
-                    })
-                }),
-                (!metrics.is_empty()).then(|| {
-                    crate::protocol::EnvelopeItem::Metrics(crate::protocol::MetricContainer {
-                        items: metrics,
-                    })
-                }),
+                (!logs.is_empty()).then_some(crate::protocol::EnvelopeItem::Logs(
+                    crate::protocol::LogContainer { items: logs },
+                )),
+                (!metrics.is_empty()).then_some(crate::protocol::EnvelopeItem::Metrics(
+                    crate::protocol::MetricContainer { items: metrics },
+                )),
             ];
             if !containers
                 .into_iter()

@@ -156,10 +156,7 @@ impl Mailbox {
         self.push_lane(self.metrics.as_ref(), metric)
     }
 
-    #[expect(
-        clippy::result_large_err,
-        reason = "a refused record comes back only to be counted, on the rare path"
-    )]
+    /// Pushes a record onto `lane` (none while its kind is off), waking the worker when a container's worth waits.
     fn push_lane<T>(&self, lane: Option<&Sender<T>>, record: T) -> Result<(), (Refused, T)> {
         let Some(lane) = lane else {
             return Err((Refused::WorkerGone, record));

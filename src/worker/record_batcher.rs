@@ -97,7 +97,7 @@ mod tests {
             };
         assert_eq!(
             take(&mut batcher, &mut lane, now, false),
-            [86, 86],
+            [86, 85],
             "two full ones, the dropped left out"
         );
         assert_eq!(batcher.next_due(), Some(now + MAX_WAIT));
