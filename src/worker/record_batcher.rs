@@ -81,7 +81,7 @@ mod tests {
         let mut lane: Vec<u32> = (0..250).collect();
         lane.reverse();
         let mut batcher = RecordBatcher::default();
-        let mut take =
+        let take =
             |batcher: &mut RecordBatcher, lane: &mut Vec<u32>, at: Instant, all: bool| {
                 let waiting = lane.len();
                 let taken = batcher.take(
