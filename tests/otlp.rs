@@ -70,7 +70,10 @@ fn records_of(requests: &[support::Request]) -> Vec<Value> {
     let mut records = Vec::new();
     for request in requests {
         if request.path != "/v1/logs" {
-            assert_eq!(request.path, "/v1/traces");
+            assert!(matches!(
+                request.path.as_str(),
+                "/v1/traces" | "/v1/metrics"
+            ));
             continue;
         }
         assert_eq!(request.header("content-type"), Some("application/json"));
@@ -415,4 +418,105 @@ fn beside_a_server_the_collector_has_its_own_retries_and_loses_nothing() {
         spool.path().join("otlp").is_dir(),
         "the collector's own spool"
     );
+}
+
+#[test]
+fn metrics_become_sums_gauges_and_histograms_with_exemplars() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .transport(exporter(&server))
+            .release("shop@3.1.0")
+            .auto_session_tracking(false)
+            .traces_sample_rate(1.0)
+            .enable_metrics(true),
+    )
+    .unwrap();
+    for n in [2, 3, 5] {
+        faultline::metrics::counter("orders.placed", n)
+            .attribute("region", "eu")
+            .capture();
+    }
+    faultline::metrics::counter("orders.placed", 7)
+        .attribute("region", "us")
+        .capture();
+    faultline::metrics::gauge("queue.depth", 9)
+        .unit("item")
+        .capture();
+    faultline::metrics::gauge("queue.depth", 4)
+        .unit("item")
+        .capture();
+    let transaction = faultline::start_transaction("checkout", "task");
+    faultline::configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+    let durations = [3.0, 12.0, 12.0, 80.0, 400.0, 20000.0];
+    for d in durations {
+        faultline::metrics::distribution("checkout.duration", d)
+            .unit("ms")
+            .capture();
+    }
+    faultline::configure_scope(|scope| scope.set_span(None));
+    transaction.finish();
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+
+    let exports: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/metrics")
+        .collect();
+    assert_eq!(exports.len(), 1, "one container, one export");
+    let body = exports[0].decoded_body();
+    let summary = validate("metrics", &body)
+        .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&body)));
+    assert_eq!(summary["metrics"], 3, "{summary}");
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    let metrics = json["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
+        .as_array()
+        .unwrap();
+    let named = |name: &str| metrics.iter().find(|m| m["name"] == name).unwrap();
+
+    let orders = &named("orders.placed")["sum"];
+    assert_eq!(orders["aggregationTemporality"], 1, "delta");
+    assert_eq!(orders["isMonotonic"], true);
+    let points = orders["dataPoints"].as_array().unwrap();
+    let by_region = |region: &str| {
+        points
+            .iter()
+            .find(|p| attribute(p, "region")["stringValue"] == region)
+            .unwrap()["asDouble"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(by_region("eu"), 10.0, "2 + 3 + 5");
+    assert_eq!(by_region("us"), 7.0);
+
+    let depth = named("queue.depth");
+    assert_eq!(depth["unit"], "item");
+    assert_eq!(
+        depth["gauge"]["dataPoints"][0]["asDouble"], 4.0,
+        "the last value"
+    );
+
+    let histogram = &named("checkout.duration")["histogram"]["dataPoints"][0];
+    let count: u64 = histogram["count"].as_str().unwrap().parse().unwrap();
+    assert_eq!(count, durations.len() as u64);
+    let buckets: u64 = histogram["bucketCounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(buckets, count, "bucket counts sum to the count");
+    assert_eq!(
+        histogram["sum"].as_f64().unwrap(),
+        durations.iter().sum::<f64>()
+    );
+    assert_eq!(histogram["max"], 20000.0);
+    let exemplars = histogram["exemplars"].as_array().unwrap();
+    assert!(!exemplars.is_empty());
+    for exemplar in exemplars {
+        assert_eq!(exemplar["traceId"], transaction.trace_id().to_string());
+        assert_eq!(exemplar["spanId"], transaction.span_id().to_string());
+    }
 }

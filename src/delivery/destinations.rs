@@ -21,8 +21,16 @@ pub(crate) struct Destinations {
 /// Whether the collector takes an envelope: one with log records, an event or a transaction.
 fn for_collector(envelope: &Envelope) -> bool {
     envelope.items.iter().any(|item| match item {
-        EnvelopeItem::Logs(_) | EnvelopeItem::Event(_) | EnvelopeItem::Transaction(_) => true,
-        EnvelopeItem::Raw { ty, .. } => matches!(ty.as_str(), "event" | "transaction" | "log"),
+        EnvelopeItem::Logs(_)
+        | EnvelopeItem::Metrics(_)
+        | EnvelopeItem::Event(_)
+        | EnvelopeItem::Transaction(_) => true,
+        EnvelopeItem::Raw { ty, .. } => {
+            matches!(
+                ty.as_str(),
+                "event" | "transaction" | "log" | "trace_metric"
+            )
+        }
         _ => false,
     })
 }

@@ -1,5 +1,6 @@
-//! OpenTelemetry's OTLP/HTTP JSON encoding of logs and traces: the `ExportLogsServiceRequest` a collector takes at
-//! `/v1/logs`, the `ExportTraceServiceRequest` it takes at `/v1/traces`, and their answers. Field names are lowerCamelCase, 64-bit integers are strings, enums are numbers, and
+//! OpenTelemetry's OTLP/HTTP JSON encoding of logs, traces and metrics: the `ExportLogsServiceRequest` a collector
+//! takes at `/v1/logs`, the `ExportTraceServiceRequest` at `/v1/traces`, the `ExportMetricsServiceRequest` at
+//! `/v1/metrics`, and their answers. Field names are lowerCamelCase, 64-bit integers are strings, enums are numbers, and
 //! trace and span ids are hex strings, as the OTLP specification's JSON encoding says.
 
 use serde::{Deserialize, Serialize};
@@ -189,6 +190,151 @@ pub struct Status {
     pub code: u8,
 }
 
+/// The body of a request to `/v1/metrics`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportMetricsServiceRequest {
+    /// Metrics, grouped by the resource (service) that made them.
+    pub resource_metrics: Vec<ResourceMetrics>,
+}
+
+/// The metrics of one resource.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceMetrics {
+    /// What made them.
+    pub resource: Resource,
+    /// Metrics, grouped by instrumentation scope.
+    pub scope_metrics: Vec<ScopeMetrics>,
+}
+
+/// The metrics of one instrumentation scope.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeMetrics {
+    /// The library that recorded them.
+    pub scope: InstrumentationScope,
+    /// The metrics.
+    pub metrics: Vec<OtlpMetric>,
+}
+
+/// One metric: a name, a unit, and its data points of one kind.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OtlpMetric {
+    /// Its name.
+    pub name: String,
+    /// Its unit (UCUM or free text), if any.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub unit: String,
+    /// A sum, a gauge or a histogram.
+    #[serde(flatten)]
+    pub data: MetricData,
+}
+
+/// The data of a metric: `{"sum": …}`, `{"gauge": …}` or `{"histogram": …}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MetricData {
+    /// A sum of measurements (a counter).
+    Sum(Sum),
+    /// The last measured value.
+    Gauge(Gauge),
+    /// The distribution of measured values in buckets.
+    Histogram(Histogram),
+}
+
+/// A sum's data points.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sum {
+    /// The points, one per attribute set.
+    pub data_points: Vec<NumberDataPoint>,
+    /// 1 delta, 2 cumulative.
+    pub aggregation_temporality: u8,
+    /// Whether it only grows (a counter).
+    pub is_monotonic: bool,
+}
+
+/// A gauge's data points.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Gauge {
+    /// The points, one per attribute set.
+    pub data_points: Vec<NumberDataPoint>,
+}
+
+/// A histogram's data points.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Histogram {
+    /// The points, one per attribute set.
+    pub data_points: Vec<HistogramDataPoint>,
+    /// 1 delta, 2 cumulative.
+    pub aggregation_temporality: u8,
+}
+
+/// One value of a sum or a gauge, for one attribute set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NumberDataPoint {
+    /// The attribute set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<KeyValue>,
+    /// When the interval it covers started (sums), in nanoseconds since the Unix epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_time_unix_nano: Option<String>,
+    /// When it was measured or the interval ended.
+    pub time_unix_nano: String,
+    /// The value.
+    pub as_double: f64,
+    /// Measurements taken inside spans, with their trace and span ids.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// The buckets of a histogram, for one attribute set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistogramDataPoint {
+    /// The attribute set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<KeyValue>,
+    /// When the interval it covers started.
+    pub start_time_unix_nano: String,
+    /// When it ended.
+    pub time_unix_nano: String,
+    /// How many values (a decimal string).
+    pub count: String,
+    /// Their sum.
+    pub sum: f64,
+    /// How many fell in each bucket (decimal strings): one more than there are bounds.
+    pub bucket_counts: Vec<String>,
+    /// The buckets' upper bounds, ascending.
+    pub explicit_bounds: Vec<f64>,
+    /// The smallest value.
+    pub min: f64,
+    /// The largest value.
+    pub max: f64,
+    /// Measurements taken inside spans, with their trace and span ids.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// A measurement taken inside a span, kept with a data point so a spike leads to its trace.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exemplar {
+    /// When it was taken.
+    pub time_unix_nano: String,
+    /// Its value.
+    pub as_double: f64,
+    /// The span, as 16 hex digits.
+    pub span_id: String,
+    /// The trace, as 32 hex digits.
+    pub trace_id: String,
+}
+
 /// A collector's answer to an export: a partial success names how many records it rejected, and why.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -208,6 +354,9 @@ pub struct ExportLogsPartialSuccess {
     /// How many spans were rejected, in an answer to a trace export.
     #[serde(default, deserialize_with = "int64")]
     pub rejected_spans: i64,
+    /// How many data points were rejected, in an answer to a metrics export.
+    #[serde(default, deserialize_with = "int64")]
+    pub rejected_data_points: i64,
     /// Why.
     #[serde(default)]
     pub error_message: String,

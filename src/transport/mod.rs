@@ -14,6 +14,8 @@ mod http;
 mod interface;
 #[cfg(feature = "otlp")]
 mod otlp;
+#[cfg(feature = "otlp")]
+mod otlp_metrics;
 mod tee;
 
 #[cfg(feature = "http")]
@@ -23,4 +25,7 @@ pub use interface::{NoopTransport, Outcome, Response, Transport, TransportOption
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub use otlp::{OtlpOptions, OtlpTransport};
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub use otlp_metrics::{DEFAULT_HISTOGRAM_BOUNDS, MAX_CUMULATIVE_SERIES, Temporality};
 pub use tee::Tee;

@@ -5,8 +5,9 @@
 //! keeps its level, body, attributes and trace and span ids; an error event becomes a record at its level with the
 //! `exception.type`, `exception.message` and `exception.stacktrace` attributes of the OpenTelemetry semantic
 //! conventions. Each transaction becomes one `ExportTraceServiceRequest` to `/v1/traces`: its root span and every
-//! child span, with their parent links, kinds, statuses and attributes. Other items (sessions, client reports) are
-//! not sent here.
+//! child span, with their parent links, kinds, statuses and attributes. Each container of metric measurements
+//! becomes one `ExportMetricsServiceRequest` to `/v1/metrics` (see `otlp_metrics.rs`). Other items (sessions,
+//! client reports) are not sent here.
 //!
 //! Like the HTTP transport it maps the answer to an [`Outcome`] and leaves retrying to the worker: a `429`, `502`,
 //! `503` or `504` (with its `Retry-After`) and no answer at all are retried with backoff, other statuses are final,
@@ -19,23 +20,34 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::interface::{Outcome, Response, Transport};
+use super::otlp_metrics::{DEFAULT_HISTOGRAM_BOUNDS, MetricsAggregator, Temporality};
 use crate::diagnostics::sdk_debug;
 use crate::protocol::otlp::{
-    AnyValue, ExportLogsServiceRequest, ExportLogsServiceResponse, ExportTraceServiceRequest,
-    InstrumentationScope, KeyValue, LogRecord, Resource, ResourceLogs, ResourceSpans, ScopeLogs,
-    ScopeSpans, Span as OtlpSpan, Status,
+    AnyValue, ExportLogsServiceRequest, ExportLogsServiceResponse, ExportMetricsServiceRequest,
+    ExportTraceServiceRequest, InstrumentationScope, KeyValue, LogRecord, Resource, ResourceLogs,
+    ResourceMetrics, ResourceSpans, ScopeLogs, ScopeMetrics, ScopeSpans, Span as OtlpSpan, Status,
 };
 use crate::protocol::{
     Envelope, EnvelopeItem, Event, Level, Log, LogValue, SpanStatus, TransactionEvent,
 };
 
 /// Where and how to export: the endpoints, extra headers, and the resource that describes the service.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct OtlpOptions {
     /// The full URL of the logs endpoint, e.g. `http://127.0.0.1:4318/v1/logs`; `None` exports no logs.
     pub logs_endpoint: Option<String>,
     /// The full URL of the traces endpoint, e.g. `http://127.0.0.1:4318/v1/traces`; `None` exports no traces.
     pub traces_endpoint: Option<String>,
+    /// The full URL of the metrics endpoint, e.g. `http://127.0.0.1:4318/v1/metrics`; `None` exports no metrics.
+    pub metrics_endpoint: Option<String>,
+    /// Whether sums and histograms report each export's measurements (delta, the default) or running totals.
+    ///
+    /// Delta by default: each export then stands on its own, the exporter keeps no state per series (its memory
+    /// does not grow with the number of series, and a restart loses no totals), and it matches how the
+    /// measurements are recorded. Choose cumulative for a backend that wants it, such as Prometheus.
+    pub temporality: Temporality,
+    /// The upper bounds of the histograms' buckets (distributions); [`DEFAULT_HISTOGRAM_BOUNDS`] by default.
+    pub histogram_bounds: Vec<f64>,
     /// Headers sent with every request (e.g. an API key).
     pub headers: Vec<(String, String)>,
     /// `service.name`.
@@ -55,6 +67,8 @@ impl fmt::Debug for OtlpOptions {
         f.debug_struct("OtlpOptions")
             .field("logs_endpoint", &self.logs_endpoint)
             .field("traces_endpoint", &self.traces_endpoint)
+            .field("metrics_endpoint", &self.metrics_endpoint)
+            .field("temporality", &self.temporality)
             .field("headers", &names)
             .field("service_name", &self.service_name)
             .field("service_version", &self.service_version)
@@ -72,7 +86,9 @@ impl OtlpOptions {
         OtlpOptions {
             logs_endpoint: Some(format!("{base}/v1/logs")),
             traces_endpoint: Some(format!("{base}/v1/traces")),
+            metrics_endpoint: Some(format!("{base}/v1/metrics")),
             timeout: Duration::from_secs(10),
+            histogram_bounds: DEFAULT_HISTOGRAM_BOUNDS.to_vec(),
             ..OtlpOptions::default()
         }
     }
@@ -103,13 +119,24 @@ impl OtlpOptions {
         };
         let logs_endpoint = signal("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "/v1/logs");
         let traces_endpoint = signal("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces");
-        if logs_endpoint.is_none() && traces_endpoint.is_none() {
+        let metrics_endpoint = signal("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "/v1/metrics");
+        if logs_endpoint.is_none() && traces_endpoint.is_none() && metrics_endpoint.is_none() {
             return None;
         }
+        let temporality = match var("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE")
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("cumulative") => Temporality::Cumulative,
+            _ => Temporality::Delta,
+        };
         let mut options = OtlpOptions {
             logs_endpoint,
             traces_endpoint,
+            metrics_endpoint,
+            temporality,
             timeout: Duration::from_secs(10),
+            histogram_bounds: DEFAULT_HISTOGRAM_BOUNDS.to_vec(),
             ..OtlpOptions::default()
         };
         let mut headers: BTreeMap<String, String> = BTreeMap::new();
@@ -117,6 +144,7 @@ impl OtlpOptions {
             "OTEL_EXPORTER_OTLP_HEADERS",
             "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
             "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
         ] {
             if let Some(list) = var(key) {
                 headers.extend(parse_headers(&list));
@@ -180,6 +208,7 @@ pub struct OtlpTransport {
     options: OtlpOptions,
     resource: Resource,
     rejected: AtomicU64,
+    metrics: MetricsAggregator,
 }
 
 impl fmt::Debug for OtlpTransport {
@@ -234,6 +263,7 @@ impl OtlpTransport {
         }
         OtlpTransport {
             agent,
+            metrics: MetricsAggregator::new(options.temporality, options.histogram_bounds.clone()),
             options,
             resource: Resource { attributes },
             rejected: AtomicU64::new(0),
@@ -281,13 +311,16 @@ impl OtlpTransport {
 
 impl Transport for OtlpTransport {
     fn send_envelope(&self, envelope: &Envelope) -> Outcome {
-        // A transaction never shares its envelope with an event or logs: one export a request.
-        let (endpoint, body) = match self.trace_request(envelope) {
-            Some(request) => (&self.options.traces_endpoint, serde_json::to_vec(&request)),
-            None => match self.request(envelope) {
-                Some(request) => (&self.options.logs_endpoint, serde_json::to_vec(&request)),
-                None => return Outcome::Sent,
-            },
+        // A transaction or a metric container never shares its envelope with an event or logs: one export a
+        // request.
+        let (endpoint, body) = if let Some(request) = self.trace_request(envelope) {
+            (&self.options.traces_endpoint, serde_json::to_vec(&request))
+        } else if let Some(request) = self.metrics_request(envelope) {
+            (&self.options.metrics_endpoint, serde_json::to_vec(&request))
+        } else if let Some(request) = self.request(envelope) {
+            (&self.options.logs_endpoint, serde_json::to_vec(&request))
+        } else {
+            return Outcome::Sent;
         };
         match (endpoint, body) {
             (Some(endpoint), Ok(body)) => self.post(endpoint, &body),
@@ -332,8 +365,9 @@ impl OtlpTransport {
                     .ok()
                     .and_then(|r| r.partial_success);
                 if let Some(partial) = partial {
-                    let rejected =
-                        partial.rejected_log_records.max(0) + partial.rejected_spans.max(0);
+                    let rejected = partial.rejected_log_records.max(0)
+                        + partial.rejected_spans.max(0)
+                        + partial.rejected_data_points.max(0);
                     if rejected > 0 || !partial.error_message.is_empty() {
                         self.rejected.fetch_add(rejected as u64, Ordering::Relaxed);
                         sdk_debug!(
@@ -356,6 +390,39 @@ impl OtlpTransport {
                 Outcome::Response(Response::new(if other >= 500 { 400 } else { other }))
             }
         }
+    }
+
+    /// The metrics export of an envelope's metric measurements, aggregated (see `otlp_metrics.rs`), or `None` when
+    /// it has none.
+    pub fn metrics_request(&self, envelope: &Envelope) -> Option<ExportMetricsServiceRequest> {
+        let measurements: Vec<crate::protocol::Metric> = envelope
+            .items
+            .iter()
+            .flat_map(|item| match item {
+                EnvelopeItem::Metrics(container) => container.items.clone(),
+                EnvelopeItem::Raw { ty, payload } if ty == "trace_metric" => {
+                    serde_json::from_slice::<crate::protocol::MetricContainer>(payload)
+                        .map(|c| c.items)
+                        .unwrap_or_default()
+                }
+                _ => Vec::new(),
+            })
+            .collect();
+        if measurements.is_empty() {
+            return None;
+        }
+        Some(ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: self.resource.clone(),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: InstrumentationScope {
+                        name: "faultline".into(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                    },
+                    metrics: self.metrics.metrics(&measurements),
+                }],
+            }],
+        })
     }
 
     /// The trace export of an envelope's transaction (parsed again if it was replayed from the spool), or `None`
@@ -659,6 +726,22 @@ mod tests {
         )]))
         .unwrap();
         assert_eq!(traces_only.logs_endpoint, None);
+        assert_eq!(traces_only.metrics_endpoint, None);
+        assert_eq!(
+            base.metrics_endpoint.as_deref(),
+            Some("http://c:4318/v1/metrics")
+        );
+        assert_eq!(base.temporality, Temporality::Delta);
+        let cumulative = OtlpOptions::from_vars(vars(&[
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m/v1/metrics"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                "Cumulative",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(cumulative.temporality, Temporality::Cumulative);
+        assert_eq!(cumulative.logs_endpoint, None);
         assert_eq!(traces_only.traces_endpoint.as_deref(), Some("http://t/x"));
         let both = OtlpOptions::from_vars(vars(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),

@@ -81,20 +81,19 @@ mod tests {
         let mut lane: Vec<u32> = (0..250).collect();
         lane.reverse();
         let mut batcher = RecordBatcher::default();
-        let take =
-            |batcher: &mut RecordBatcher, lane: &mut Vec<u32>, at: Instant, all: bool| {
-                let waiting = lane.len();
-                let taken = batcher.take(
-                    waiting,
-                    100,
-                    || lane.pop(),
-                    |n| (n % 7 != 3).then_some(n),
-                    at,
-                    all,
-                );
-                batcher.settle(lane.len(), at);
-                taken.iter().map(Vec::len).collect::<Vec<_>>()
-            };
+        let take = |batcher: &mut RecordBatcher, lane: &mut Vec<u32>, at: Instant, all: bool| {
+            let waiting = lane.len();
+            let taken = batcher.take(
+                waiting,
+                100,
+                || lane.pop(),
+                |n| (n % 7 != 3).then_some(n),
+                at,
+                all,
+            );
+            batcher.settle(lane.len(), at);
+            taken.iter().map(Vec::len).collect::<Vec<_>>()
+        };
         assert_eq!(
             take(&mut batcher, &mut lane, now, false),
             [86, 85],

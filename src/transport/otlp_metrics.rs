@@ -1,0 +1,362 @@
+//! Metric measurements aggregated into OTLP data points: counters into sums, gauges into their last value,
+//! distributions into explicit-bucket histograms, one data point per metric and attribute set, with exemplars for
+//! the measurements taken inside spans.
+//!
+//! With delta temporality (the default) each export covers the measurements of one container and nothing is kept
+//! between exports. With cumulative temporality the running totals of each series are kept from its first
+//! measurement, at most [`MAX_CUMULATIVE_SERIES`] of them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use crate::diagnostics::sdk_debug;
+use crate::protocol::metric::{Metric, MetricType};
+use crate::protocol::otlp::{
+    AnyValue, Exemplar, Gauge, Histogram, HistogramDataPoint, KeyValue, MetricData,
+    NumberDataPoint, OtlpMetric, Sum,
+};
+use crate::protocol::{LogValue, Timestamp};
+use crate::sync::lock;
+
+/// The bounds of a histogram's buckets unless the options say otherwise: OpenTelemetry's default for explicit
+/// bucket histograms, which suits durations in milliseconds.
+pub const DEFAULT_HISTOGRAM_BOUNDS: [f64; 15] = [
+    0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0,
+    10000.0,
+];
+
+/// The most series whose running totals cumulative temporality keeps; a measurement of a new series past it is
+/// exported as a delta.
+pub const MAX_CUMULATIVE_SERIES: usize = 2000;
+
+/// How sums and histograms report: each export's own measurements, or the totals since the series began.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Temporality {
+    /// Each export covers its own measurements (OTLP `AGGREGATION_TEMPORALITY_DELTA`).
+    #[default]
+    Delta,
+    /// Each export reports the totals since the series' first measurement (`AGGREGATION_TEMPORALITY_CUMULATIVE`),
+    /// as Prometheus expects.
+    Cumulative,
+}
+
+impl Temporality {
+    fn code(self) -> u8 {
+        match self {
+            Temporality::Delta => 1,
+            Temporality::Cumulative => 2,
+        }
+    }
+}
+
+/// A series: a metric's name, type and unit, and one attribute set.
+type SeriesKey = (String, MetricType, String, Vec<(String, String)>);
+
+/// What a series adds up to.
+#[derive(Clone, Debug)]
+struct Totals {
+    start: Timestamp,
+    end: Timestamp,
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    /// Per bucket (histograms), or the last value (gauges).
+    buckets: Vec<u64>,
+    last: f64,
+    exemplars: Vec<Exemplar>,
+}
+
+/// Turns containers of measurements into OTLP metrics.
+#[derive(Debug)]
+pub(super) struct MetricsAggregator {
+    temporality: Temporality,
+    bounds: Vec<f64>,
+    /// The running totals, with cumulative temporality.
+    cumulative: Mutex<HashMap<SeriesKey, Totals>>,
+}
+
+/// The most exemplars a data point carries.
+const MAX_EXEMPLARS: usize = 4;
+
+impl MetricsAggregator {
+    pub(super) fn new(temporality: Temporality, bounds: Vec<f64>) -> Self {
+        let mut bounds: Vec<f64> = bounds.into_iter().filter(|b| b.is_finite()).collect();
+        bounds.sort_by(f64::total_cmp);
+        bounds.dedup();
+        MetricsAggregator {
+            temporality,
+            bounds,
+            cumulative: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The metrics of `measurements`: one per name, type and unit, with a data point per attribute set.
+    pub(super) fn metrics(&self, measurements: &[Metric]) -> Vec<OtlpMetric> {
+        let mut series: BTreeMap<SeriesKey, (Vec<KeyValue>, Totals)> = BTreeMap::new();
+        for metric in measurements {
+            let attributes = data_point_attributes(metric);
+            let key: SeriesKey = (
+                metric.name.clone(),
+                metric.ty,
+                metric.unit.clone().unwrap_or_default(),
+                attributes
+                    .iter()
+                    .map(|kv| (kv.key.clone(), format!("{:?}", kv.value)))
+                    .collect(),
+            );
+            let entry = series
+                .entry(key)
+                .or_insert_with(|| (attributes, self.empty(metric.timestamp)));
+            self.add(&mut entry.1, metric);
+        }
+        if self.temporality == Temporality::Cumulative {
+            let mut running = lock(&self.cumulative);
+            for (key, (_, totals)) in &mut series {
+                if key.1 == MetricType::Gauge {
+                    continue;
+                }
+                if let Some(kept) = running.get_mut(key) {
+                    merge(kept, totals);
+                    *totals = kept.clone();
+                } else if running.len() < MAX_CUMULATIVE_SERIES {
+                    running.insert(key.clone(), totals.clone());
+                } else {
+                    sdk_debug!(
+                        "more than {MAX_CUMULATIVE_SERIES} metric series: {} goes as a delta",
+                        key.0
+                    );
+                }
+            }
+        }
+        let mut metrics: Vec<OtlpMetric> = Vec::new();
+        for ((name, ty, unit, _), (attributes, totals)) in series {
+            let data = self.data_point(ty, attributes, &totals);
+            match metrics
+                .last_mut()
+                .filter(|m| m.name == name && m.unit == unit && same_kind(&m.data, &data))
+            {
+                Some(metric) => push(&mut metric.data, data),
+                None => metrics.push(OtlpMetric { name, unit, data }),
+            }
+        }
+        metrics
+    }
+
+    fn empty(&self, at: Timestamp) -> Totals {
+        Totals {
+            start: at,
+            end: at,
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            buckets: vec![0; self.bounds.len() + 1],
+            last: 0.0,
+            exemplars: Vec::new(),
+        }
+    }
+
+    fn add(&self, totals: &mut Totals, metric: &Metric) {
+        let value = metric.value;
+        totals.start = totals.start.min(metric.timestamp);
+        if metric.timestamp >= totals.end {
+            totals.end = metric.timestamp;
+            totals.last = value;
+        }
+        totals.count += 1;
+        totals.sum += value;
+        totals.min = totals.min.min(value);
+        totals.max = totals.max.max(value);
+        // The first bucket whose upper bound the value does not exceed; the last takes the rest.
+        let bucket = self.bounds.partition_point(|bound| *bound < value);
+        totals.buckets[bucket] += 1;
+        if let Some(span_id) = metric.span_id {
+            if totals.exemplars.len() == MAX_EXEMPLARS {
+                totals.exemplars.remove(0);
+            }
+            totals.exemplars.push(Exemplar {
+                time_unix_nano: nanos(metric.timestamp),
+                as_double: value,
+                span_id: span_id.to_string(),
+                trace_id: metric.trace_id.to_string(),
+            });
+        }
+    }
+
+    /// One metric's data (with its single data point) for a series.
+    fn data_point(&self, ty: MetricType, attributes: Vec<KeyValue>, totals: &Totals) -> MetricData {
+        let temporality = self.temporality.code();
+        match ty {
+            MetricType::Counter => MetricData::Sum(Sum {
+                data_points: vec![NumberDataPoint {
+                    attributes,
+                    start_time_unix_nano: Some(nanos(totals.start)),
+                    time_unix_nano: nanos(totals.end),
+                    as_double: totals.sum,
+                    exemplars: totals.exemplars.clone(),
+                }],
+                aggregation_temporality: temporality,
+                is_monotonic: true,
+            }),
+            MetricType::Gauge => MetricData::Gauge(Gauge {
+                data_points: vec![NumberDataPoint {
+                    attributes,
+                    start_time_unix_nano: None,
+                    time_unix_nano: nanos(totals.end),
+                    as_double: totals.last,
+                    exemplars: totals.exemplars.clone(),
+                }],
+            }),
+            MetricType::Distribution => MetricData::Histogram(Histogram {
+                data_points: vec![HistogramDataPoint {
+                    attributes,
+                    start_time_unix_nano: nanos(totals.start),
+                    time_unix_nano: nanos(totals.end),
+                    count: totals.count.to_string(),
+                    sum: totals.sum,
+                    bucket_counts: totals.buckets.iter().map(u64::to_string).collect(),
+                    explicit_bounds: self.bounds.clone(),
+                    min: totals.min,
+                    max: totals.max,
+                    exemplars: totals.exemplars.clone(),
+                }],
+                aggregation_temporality: temporality,
+            }),
+        }
+    }
+}
+
+/// Adds the totals of `more` (later measurements) to `kept`.
+fn merge(kept: &mut Totals, more: &Totals) {
+    kept.end = kept.end.max(more.end);
+    kept.count += more.count;
+    kept.sum += more.sum;
+    kept.min = kept.min.min(more.min);
+    kept.max = kept.max.max(more.max);
+    for (k, m) in kept.buckets.iter_mut().zip(&more.buckets) {
+        *k += m;
+    }
+    kept.last = more.last;
+    kept.exemplars = more.exemplars.clone();
+}
+
+fn same_kind(a: &MetricData, b: &MetricData) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+/// Moves the data point of `from` into `into` (both of the same kind).
+fn push(into: &mut MetricData, from: MetricData) {
+    match (into, from) {
+        (MetricData::Sum(a), MetricData::Sum(b)) => a.data_points.extend(b.data_points),
+        (MetricData::Gauge(a), MetricData::Gauge(b)) => a.data_points.extend(b.data_points),
+        (MetricData::Histogram(a), MetricData::Histogram(b)) => a.data_points.extend(b.data_points),
+        _ => {}
+    }
+}
+
+/// A measurement's own attributes, as a data point's: the SDK's (`sentry.*`, `server.address`, `user.*`) stay out,
+/// since the resource names the service and every other value would split a series.
+fn data_point_attributes(metric: &Metric) -> Vec<KeyValue> {
+    metric
+        .attributes
+        .iter()
+        .filter(|(key, _)| {
+            !key.starts_with("sentry.")
+                && !key.starts_with("user.")
+                && key.as_str() != "server.address"
+        })
+        .map(|(key, value)| {
+            let value = match value {
+                LogValue::String(s) => AnyValue::StringValue(s.to_string()),
+                LogValue::Bool(b) => AnyValue::BoolValue(*b),
+                LogValue::Integer(n) => AnyValue::int(*n),
+                LogValue::Double(x) => AnyValue::double(*x),
+            };
+            KeyValue::new(key.clone(), value)
+        })
+        .collect()
+}
+
+/// Nanoseconds since the Unix epoch, as a decimal string.
+fn nanos(time: Timestamp) -> String {
+    time.0
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measurement(ty: MetricType, value: f64, secs: f64, region: &str) -> Metric {
+        let mut attributes = BTreeMap::new();
+        attributes.insert("region".to_owned(), LogValue::from(region));
+        attributes.insert("sentry.release".to_owned(), LogValue::from("a@1"));
+        Metric {
+            timestamp: Timestamp::from_secs_f64(secs).unwrap(),
+            trace_id: "0af7651916cd43dd8448eb211c80319c".parse().unwrap(),
+            span_id: None,
+            name: "m".into(),
+            ty,
+            value,
+            unit: None,
+            attributes,
+        }
+    }
+
+    #[test]
+    fn sums_histograms_and_gauges_per_attribute_set() {
+        let aggregator = MetricsAggregator::new(Temporality::Delta, vec![10.0, 1.0, 100.0, 10.0]);
+        let measurements = [
+            measurement(MetricType::Distribution, 0.5, 1.0, "eu"),
+            measurement(MetricType::Distribution, 10.0, 2.0, "eu"),
+            measurement(MetricType::Distribution, 11.0, 3.0, "eu"),
+            measurement(MetricType::Distribution, 1000.0, 4.0, "eu"),
+            measurement(MetricType::Distribution, 5.0, 5.0, "us"),
+        ];
+        let metrics = aggregator.metrics(&measurements);
+        assert_eq!(metrics.len(), 1);
+        let MetricData::Histogram(histogram) = &metrics[0].data else {
+            panic!("{metrics:?}")
+        };
+        assert_eq!(histogram.data_points.len(), 2, "eu and us");
+        let eu = &histogram.data_points[0];
+        assert_eq!(
+            eu.explicit_bounds,
+            [1.0, 10.0, 100.0],
+            "sorted, deduplicated"
+        );
+        assert_eq!(
+            eu.bucket_counts,
+            ["1", "1", "1", "1"],
+            "a value on a bound falls below it"
+        );
+        assert_eq!(
+            (eu.count.as_str(), eu.sum, eu.min, eu.max),
+            ("4", 1021.5, 0.5, 1000.0)
+        );
+        assert_eq!(eu.attributes.len(), 1, "the SDK's attributes stay out");
+
+        let aggregator =
+            MetricsAggregator::new(Temporality::Cumulative, DEFAULT_HISTOGRAM_BOUNDS.to_vec());
+        let first = aggregator.metrics(&[measurement(MetricType::Counter, 2.0, 1.0, "eu")]);
+        let second = aggregator.metrics(&[
+            measurement(MetricType::Counter, 3.0, 2.0, "eu"),
+            measurement(MetricType::Gauge, 7.0, 2.0, "eu"),
+            measurement(MetricType::Gauge, 4.0, 3.0, "eu"),
+        ]);
+        let sum = |metrics: &[OtlpMetric]| match &metrics[0].data {
+            MetricData::Sum(sum) => (sum.data_points[0].as_double, sum.aggregation_temporality),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(sum(&first), (2.0, 2));
+        assert_eq!(sum(&second), (5.0, 2), "running total");
+        let MetricData::Gauge(gauge) = &second[1].data else {
+            panic!("{second:?}")
+        };
+        assert_eq!(gauge.data_points[0].as_double, 4.0, "the last value");
+    }
+}
