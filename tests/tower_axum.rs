@@ -553,3 +553,64 @@ fn request_sessions_never_take_the_room_of_errors_and_dropped_requests_count() {
     assert_eq!(exited, 200);
     assert_eq!(errored, 5, "the dropped requests, each with its error");
 }
+
+#[test]
+fn with_metrics_on_each_request_records_its_duration_by_route_and_status() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .dsn(server.dsn("k", 1))
+            .spool_dir(None)
+            .auto_session_tracking(false)
+            .enable_metrics(true),
+    )
+    .unwrap();
+    let runtime = runtime();
+    let addr = serve(&runtime);
+    for path in ["/", "/", "/fail/1", "/fail/2", "/unavailable"] {
+        client().get(format!("http://{addr}{path}")).call().unwrap();
+    }
+    assert!(faultline::flush(Duration::from_secs(20)));
+    drop(guard);
+    drop(runtime);
+    let measurements: Vec<Value> = server
+        .requests()
+        .iter()
+        .flat_map(|request| request.envelope().items)
+        .filter(|(header, _)| header["type"] == "trace_metric")
+        .flat_map(|(_, payload)| {
+            let payload: Value = serde_json::from_slice(&payload).unwrap();
+            payload["items"].as_array().unwrap().clone()
+        })
+        .filter(|m| m["name"] == "http.server.request.duration")
+        .collect();
+    assert_eq!(measurements.len(), 5, "one per request");
+    let mut by_route = BTreeMap::<(String, i64), usize>::new();
+    for m in &measurements {
+        assert_eq!(m["type"], "distribution");
+        assert_eq!(m["unit"], "s");
+        assert!(m["value"].as_f64().unwrap() > 0.0);
+        assert_eq!(m["attributes"]["http.request.method"]["value"], "GET");
+        let route = m["attributes"]["http.route"]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let status = m["attributes"]["http.response.status_code"]["value"]
+            .as_i64()
+            .unwrap();
+        if status >= 500 {
+            assert_eq!(m["attributes"]["error.type"]["value"], status.to_string());
+        }
+        assert_eq!(m["trace_id"].as_str().unwrap().len(), 32);
+        *by_route.entry((route, status)).or_default() += 1;
+    }
+    let want: BTreeMap<(String, i64), usize> = [
+        (("/".to_owned(), 200), 2),
+        (("/fail/{id}".to_owned(), 500), 2),
+        (("/unavailable".to_owned(), 503), 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(by_route, want);
+}

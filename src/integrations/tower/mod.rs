@@ -25,7 +25,11 @@
 //! - with [`Layer::capture_server_errors`], captures a message for each 5xx response;
 //! - in [`SessionMode::Request`](crate::SessionMode::Request) (with a release set), counts each request as a
 //!   **session**: `exited`, `errored` when an error was captured in its scope, `crashed` when the handler
-//!   panicked, for the user the handler set; the worker sends the counts per minute.
+//!   panicked, for the user the handler set; the worker sends the counts per minute;
+//! - with [`ClientOptions::enable_metrics`](crate::ClientOptions::enable_metrics), records each request's duration
+//!   as the distribution `http.server.request.duration` (seconds), with `http.request.method`, `http.route` (axum's
+//!   `MatchedPath`), `http.response.status_code` and, for a 5xx, `error.type`, as OpenTelemetry's HTTP semantic
+//!   conventions name them: the request count per route and status is its count.
 
 mod catch_panic;
 mod request_data;
@@ -36,6 +40,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use catch_panic::CatchPanic;
 
@@ -123,6 +128,15 @@ where
             });
         };
         let data = request_data::request_data(&request, send_default_pii);
+        // With metrics on, the request's duration, by method, route and status (OpenTelemetry's HTTP semantic
+        // conventions); its count is the number of requests.
+        let timing = crate::metrics::enabled().then(|| {
+            (
+                Instant::now(),
+                request.method().as_str().to_owned(),
+                route(&request),
+            )
+        });
         let (name, source) = transaction_name(&request);
         let headers: Vec<(String, String)> =
             ["sentry-trace", "baggage", "traceparent", "tracestate"]
@@ -169,6 +183,22 @@ where
                 Ok(Err(_)) | Err(_) => 500,
             };
             transaction.set_data("http.response.status_code", status);
+            if let Some((started, method, route)) = timing {
+                let mut duration = crate::metrics::distribution(
+                    "http.server.request.duration",
+                    started.elapsed().as_secs_f64(),
+                )
+                .unit("s")
+                .attribute("http.request.method", method)
+                .attribute("http.response.status_code", status);
+                if let Some(route) = route {
+                    duration = duration.attribute("http.route", route);
+                }
+                if status >= 500 {
+                    duration = duration.attribute("error.type", status.to_string());
+                }
+                duration.capture();
+            }
             transaction.set_status(
                 SpanStatus::from_http_status(status).unwrap_or(SpanStatus::UnknownError),
             );
@@ -208,6 +238,17 @@ fn server_error<B: Default>() -> http::Response<B> {
     let mut response = http::Response::new(B::default());
     *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
     response
+}
+
+/// The route the request matched (axum's `MatchedPath`, feature `axum`): a template such as `/orders/{id}`, never
+/// the raw path, whose ids would split the metric into a series per value.
+fn route<B>(request: &http::Request<B>) -> Option<String> {
+    #[cfg(feature = "axum")]
+    if let Some(path) = request.extensions().get::<axum::extract::MatchedPath>() {
+        return Some(path.as_str().to_owned());
+    }
+    let _ = request;
+    None
 }
 
 /// The transaction's name and how it was chosen: `METHOD route` by axum's `MatchedPath` (feature `axum`), else
