@@ -145,6 +145,24 @@
 //! `flush` and at shutdown, through the spool and retries like events. `docs/structured-logs.md` sets Sentry Logs
 //! beside Filebeat.
 //!
+//! ## Metrics
+//!
+//! With [`ClientOptions::enable_metrics`] (off by default: GlitchTip stops reading an envelope at an item type it
+//! does not know, and Bugsink drops it), counters, gauges and distributions go to Sentry Metrics as `trace_metric`
+//! items, and with the `otlp` feature to an OpenTelemetry collector as sums, gauges and histograms:
+//!
+//! ```
+//! # faultline::test::with_captured_events(|| {
+//! faultline::metrics::counter("orders.placed", 1).attribute("region", "eu").capture();
+//! faultline::metrics::distribution("checkout.duration", 187.5).unit("millisecond").capture();
+//! # });
+//! ```
+//!
+//! Each measurement carries the current trace and span ids and the SDK's attributes; a call is a copy and a push
+//! onto a lane of its own (1,000 at most wait), and the worker sends containers of up to 100 every 5 seconds, at
+//! `flush` and at shutdown. [`before_send_metric`](ClientOptions::before_send_metric) may change or drop one. The
+//! tower layer records each request's duration (`http.server.request.duration`) when metrics are on.
+//!
 //! # Async and web services
 //!
 //! A thread's scope is shared by every future that a runtime polls on it, so in an async service one request's tags
@@ -371,7 +389,8 @@
 //! - `axum`: the tower layer names transactions by axum's `MatchedPath` and, with `send_default_pii`, records the
 //!   client's address from `ConnectInfo`. Implies `tower`; adds `axum` without its default features.
 //! - `otlp`: [`transport::OtlpTransport`], which exports log records, error events (with the `exception.*`
-//!   attributes) and transactions (as spans) to an OpenTelemetry collector over OTLP/HTTP in the JSON encoding;
+//!   attributes), transactions (as spans) and metrics (sums, gauges, histograms with exemplars; delta temporality by
+//!   default) to an OpenTelemetry collector over OTLP/HTTP in the JSON encoding;
 //!   `init` sets it up beside the Sentry server, with a delivery and spool of its own, from
 //!   [`ClientOptions::otlp`] or when `OTEL_EXPORTER_OTLP_ENDPOINT` (or a signal's endpoint) is set. Implies `http`;
 //!   adds no crate (serde and ureq are there already).
