@@ -9,7 +9,8 @@ use crate::harness::{self, DEPTH, FLUSH, deep};
 use crate::pacing;
 use crate::tally::Tally;
 
-/// Drops every envelope (on faultline's worker), counting the transactions and spans in them, and the log records.
+/// Drops every envelope (on faultline's worker), counting the transactions and spans in them, the log records and
+/// the metric measurements.
 pub(crate) struct FaultlineDiscard;
 
 /// Transactions and their spans that [`FaultlineDiscard`] has dropped, so a run can check that each SDK recorded
@@ -24,6 +25,17 @@ pub(crate) static LOGS_REPORTED_DROPPED: AtomicU64 = AtomicU64::new(0);
 
 /// The first log record [`FaultlineDiscard`] was handed, as text: its body and its attributes, sorted.
 pub(crate) static FIRST_LOG: OnceLock<String> = OnceLock::new();
+
+/// Metric measurements that reached [`FaultlineDiscard`]: counters, distributions (gauges are not counted).
+pub(crate) static METRICS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// Metric measurements that client reports, on the envelopes [`FaultlineDiscard`] was handed, count as dropped
+/// (`trace_metric`).
+pub(crate) static METRICS_REPORTED_DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// The first counter and the first distribution [`FaultlineDiscard`] was handed, as text: name, value, unit and
+/// attributes, sorted.
+pub(crate) static FIRST_METRIC: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
 
 impl faultline::transport::Transport for FaultlineDiscard {
     fn send_envelope(
@@ -40,12 +52,30 @@ impl faultline::transport::Transport for FaultlineDiscard {
                         FIRST_LOG.get_or_init(|| describe_log(log));
                     }
                 }
+                EnvelopeItem::Metrics(container) => {
+                    use faultline::protocol::MetricType;
+                    for metric in &container.items {
+                        let slot = match metric.ty {
+                            MetricType::Counter => 0,
+                            MetricType::Distribution => 1,
+                            MetricType::Gauge => continue,
+                        };
+                        METRICS[slot].fetch_add(1, Ordering::Relaxed);
+                        if FIRST_METRIC[slot].get().is_none() {
+                            FIRST_METRIC[slot].get_or_init(|| describe_metric(metric));
+                        }
+                    }
+                }
                 EnvelopeItem::ClientReport(report) => {
-                    let dropped = report.discarded_events.iter();
-                    let logs = dropped
+                    let dropped = || report.discarded_events.iter();
+                    let logs = dropped()
                         .filter(|d| d.category == "log_item")
                         .map(|d| d.quantity);
                     LOGS_REPORTED_DROPPED.fetch_add(logs.sum(), Ordering::Relaxed);
+                    let metrics = dropped()
+                        .filter(|d| d.category == "trace_metric")
+                        .map(|d| d.quantity);
+                    METRICS_REPORTED_DROPPED.fetch_add(metrics.sum(), Ordering::Relaxed);
                 }
                 _ => {}
             }
@@ -81,12 +111,22 @@ pub(crate) fn faultline_logs() -> faultline::InitGuard {
     )
 }
 
-/// `body; key=value, …` with the attributes in key order.
-fn describe_log(log: &faultline::protocol::Log) -> String {
+/// faultline with metrics on, discarding what it sends.
+pub(crate) fn faultline_metrics() -> faultline::InitGuard {
+    faultline::init(
+        faultline::ClientOptions::new()
+            .transport(FaultlineDiscard)
+            .enable_metrics(true),
+    )
+}
+
+/// `key=value, …` in key order (the attributes are kept sorted).
+fn describe_attributes<'a>(
+    attributes: impl IntoIterator<Item = (&'a String, &'a faultline::protocol::LogValue)>,
+) -> String {
     use faultline::protocol::LogValue;
-    let attributes: Vec<String> = log
-        .attributes
-        .iter()
+    let attributes: Vec<String> = attributes
+        .into_iter()
         .map(|(key, value)| match value {
             LogValue::String(s) => format!("{key}={s:?}"),
             LogValue::Bool(b) => format!("{key}={b}"),
@@ -94,7 +134,24 @@ fn describe_log(log: &faultline::protocol::Log) -> String {
             LogValue::Double(x) => format!("{key}={x}"),
         })
         .collect();
-    format!("{:?}; {}", log.body, attributes.join(", "))
+    attributes.join(", ")
+}
+
+/// `body; key=value, …` with the attributes in key order.
+fn describe_log(log: &faultline::protocol::Log) -> String {
+    format!("{:?}; {}", log.body, describe_attributes(&log.attributes))
+}
+
+/// `type name = value unit; key=value, …` with the attributes in key order.
+fn describe_metric(metric: &faultline::protocol::Metric) -> String {
+    format!(
+        "{} {:?} = {} {}; {}",
+        metric.ty.as_str(),
+        metric.name,
+        metric.value,
+        metric.unit.as_deref().unwrap_or("(no unit)"),
+        describe_attributes(&metric.attributes)
+    )
 }
 
 pub(crate) fn faultline_http(dsn: String, queue: usize) -> faultline::InitGuard {

@@ -11,7 +11,7 @@
 //!
 //! `faultline-compare spans` runs only the span and transaction scenarios (`spans.rs`), in well under a second;
 //! `faultline-compare tower` only the tower layers (`tower.rs`); `faultline-compare logs` only the structured log
-//! records (`logs.rs`).
+//! records (`logs.rs`); `faultline-compare metrics` only the metric measurements (`metrics.rs`).
 
 #[path = "../../harness/mod.rs"]
 mod harness;
@@ -21,6 +21,7 @@ mod pacing;
 mod burst;
 mod faultline_sdk;
 mod logs;
+mod metrics;
 mod sentry_sdk;
 mod spans;
 mod tally;
@@ -92,14 +93,17 @@ fn main() {
     let only = std::env::args().nth(1);
     if let Some(other) = only
         .as_deref()
-        .filter(|a| !matches!(*a, "spans" | "tower" | "logs"))
+        .filter(|a| !matches!(*a, "spans" | "tower" | "logs" | "metrics"))
     {
-        eprintln!("unknown argument `{other}`; usage: faultline-compare [spans | tower | logs]");
+        eprintln!(
+            "unknown argument `{other}`; usage: faultline-compare [spans | tower | logs | metrics]"
+        );
         std::process::exit(2);
     }
     let only_spans = only.as_deref() == Some("spans");
     let only_tower = only.as_deref() == Some("tower");
     let only_logs = only.as_deref() == Some("logs");
+    let only_metrics = only.as_deref() == Some("metrics");
     let started = Instant::now();
     println!("faultline (this tree) vs sentry 0.49.5 vs a bare backtrace::trace walk, in one run");
     let timer = harness::timer_overhead().median;
@@ -108,6 +112,14 @@ fn main() {
         fmt_dur(timer)
     );
     println!("load average at the start: {}", harness::load_average());
+    if only_metrics {
+        println!();
+        print_metrics(&metrics::measure(ROUNDS), timer);
+        println!();
+        println!("load average at the end: {}", harness::load_average());
+        println!("total run time {:.1} s", started.elapsed().as_secs_f64());
+        return;
+    }
     if only_logs {
         println!();
         print_logs(&logs::measure(ROUNDS), timer);
@@ -327,6 +339,8 @@ fn main() {
     print_tower(&tower::measure(ROUNDS));
     println!();
     print_logs(&logs::measure(ROUNDS), timer);
+    println!();
+    print_metrics(&metrics::measure(ROUNDS), timer);
     println!();
     end_to_end(&err);
     println!();
@@ -569,6 +583,147 @@ fn print_logs(r: &logs::LogRounds, timer: Duration) {
         fmt_dur(s.median.saturating_sub(timer)),
         fmt_dur(timer),
         if p50 <= 0.5 { "met" } else { "MISSED" },
+    );
+}
+
+/// The metric rows, the rounds behind them, what reached each transport, the first measurement of each call at each
+/// transport, and the target: faultline's call at most half of sentry's (medians, the timer's own cost included).
+fn print_metrics(r: &metrics::MetricRounds, timer: Duration) {
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let rounds = |call: usize| r.faultline[call].iter().zip(&r.sentry[call]);
+    // Per call: the medians over the rounds, and the median of the rounds' own ratios (p50, p99), as for the other
+    // scenarios measured in rounds.
+    let figures = [0, 1].map(|call| {
+        (
+            Summary::median_of(&r.faultline[call]),
+            Summary::median_of(&r.sentry[call]),
+            median(
+                rounds(call)
+                    .map(|(f, s)| ratio(f.median, s.median))
+                    .collect(),
+            ),
+            median(rounds(call).map(|(f, s)| ratio(f.p99, s.p99)).collect()),
+        )
+    });
+    println!(
+        "metrics on the caller, metrics on, discarding transports; {} calls per SDK and call in {ROUNDS} rounds, both \
+         flushed every {} calls (untimed)",
+        metrics::METRICS_N,
+        metrics::PACE,
+    );
+    println!(
+        "  faultline: faultline::metrics::counter(\"orders.placed\", 1).attribute(\"region\", \"eu\").attribute(\"vip\", true).capture()"
+    );
+    println!(
+        "             faultline::metrics::distribution(\"checkout.duration\", 187.5).unit(\"millisecond\").attribute(\"region\", \"eu\").attribute(\"vip\", true).capture()"
+    );
+    println!(
+        "  sentry:    sentry::metrics::counter(\"orders.placed\", 1).attribute(\"region\", \"eu\").attribute(\"vip\", true).capture()"
+    );
+    println!(
+        "             sentry::metrics::distribution(\"checkout.duration\", 187.5).unit(Unit::Millisecond).attribute(\"region\", \"eu\").attribute(\"vip\", true).capture()"
+    );
+    println!(
+        "{:<38} {:>10} {:>10} {:>10} {:>10} {:>13} {:>13}",
+        "per call (median / p99)",
+        "faultline",
+        "p99",
+        "sentry",
+        "p99",
+        "fl/sentry p50",
+        "fl/sentry p99"
+    );
+    for (name, (f, s, p50, p99)) in metrics::CALLS.iter().zip(&figures) {
+        println!(
+            "{:<38} {:>10} {:>10} {:>10} {:>10} {:>13} {:>13}",
+            name,
+            fmt_dur(f.median),
+            fmt_dur(f.p99),
+            fmt_dur(s.median),
+            fmt_dur(s.p99),
+            format!("{p50:.2}×"),
+            format!("{p99:.2}×"),
+        );
+    }
+    println!(
+        "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>8}   {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "round",
+        "fl counter",
+        "p99",
+        "sentry",
+        "p99",
+        "fl/s p50",
+        "fl distr.",
+        "p99",
+        "sentry",
+        "p99",
+        "fl/s p50"
+    );
+    for (i, ((fc, sc), (fd, sd))) in rounds(0).zip(rounds(1)).enumerate() {
+        println!(
+            "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>8}   {:>10} {:>10} {:>10} {:>10} {:>8}",
+            i + 1,
+            fmt_dur(fc.median),
+            fmt_dur(fc.p99),
+            fmt_dur(sc.median),
+            fmt_dur(sc.p99),
+            format!("{:.2}×", ratio(fc.median, sc.median)),
+            fmt_dur(fd.median),
+            fmt_dur(fd.p99),
+            fmt_dur(sd.median),
+            fmt_dur(sd.p99),
+            format!("{:.2}×", ratio(fd.median, sd.median)),
+        );
+    }
+    for (call, name) in metrics::CALLS.iter().enumerate() {
+        let (f, s) = (r.faultline_delivered[call], r.sentry_delivered[call]);
+        println!(
+            "measurements, {name}: faultline captured {}, sent {f}, dropped {}; sentry captured {}, sent {s}, \
+             dropped {}",
+            r.captured,
+            r.captured - f,
+            r.captured,
+            r.captured - s,
+        );
+    }
+    println!(
+        "  (dropped: missing at the transport; faultline's client reports counted {} as dropped)",
+        r.faultline_reported_dropped
+    );
+    let first = |record: Option<&String>| record.map_or("none", String::as_str).to_owned();
+    for call in 0..2 {
+        println!(
+            "  faultline's first {}: {}",
+            ["counter", "distribution"][call],
+            first(faultline_sdk::FIRST_METRIC[call].get())
+        );
+        println!(
+            "  sentry's first {}:    {}",
+            ["counter", "distribution"][call],
+            first(sentry_sdk::FIRST_METRIC[call].get())
+        );
+    }
+    let verdicts: Vec<String> = metrics::CALLS
+        .iter()
+        .zip(&figures)
+        .map(|(name, (f, s, p50, _))| {
+            format!(
+                "{name} {p50:.2}× ({} and {} without the timer's {})",
+                fmt_dur(f.median.saturating_sub(timer)),
+                fmt_dur(s.median.saturating_sub(timer)),
+                fmt_dur(timer),
+            )
+        })
+        .collect();
+    let met = figures.iter().all(|(_, _, p50, _)| *p50 <= 0.5);
+    println!(
+        "target: faultline at most 0.5× sentry per call (median): {} — {}",
+        verdicts.join("; "),
+        if met { "met" } else { "MISSED" },
     );
 }
 

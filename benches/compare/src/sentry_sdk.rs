@@ -12,9 +12,10 @@ use crate::harness::{self, DEPTH, FLUSH, deep};
 use crate::tally::Tally;
 
 /// sentry calls a custom transport on the capturing thread; this one drops the envelope, so only the capture is
-/// timed. It counts the transactions and spans in it, and the log records. An envelope of log records is dropped on
-/// a thread of its own, as sentry's HTTP transports hand every envelope to theirs: the caller that completes a batch
-/// of 100 pays for the envelope and the hand-over, not for freeing the records.
+/// timed. It counts the transactions and spans in it, the log records and the metric measurements. An envelope of
+/// log records or measurements is dropped on a thread of its own, as sentry's HTTP transports hand every envelope to
+/// theirs: the caller that completes a batch of 100 pays for the envelope and the hand-over, not for freeing the
+/// records.
 pub(crate) struct SentryDiscard;
 
 /// Transactions and their spans that [`SentryDiscard`] has dropped, so a run can check that each SDK recorded the
@@ -27,24 +28,46 @@ pub(crate) static LOGS: AtomicU64 = AtomicU64::new(0);
 /// The first log record [`SentryDiscard`] was handed, as text: its body and its attributes, sorted.
 pub(crate) static FIRST_LOG: OnceLock<String> = OnceLock::new();
 
+/// Metric measurements that reached [`SentryDiscard`]: counters, distributions (gauges are not counted).
+pub(crate) static METRICS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// The first counter and the first distribution [`SentryDiscard`] was handed, as text: name, value, unit and
+/// attributes, sorted.
+pub(crate) static FIRST_METRIC: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+
 impl sentry::Transport for SentryDiscard {
     fn send_envelope(&self, envelope: sentry::Envelope) {
         use sentry::protocol::{EnvelopeItem, ItemContainer};
-        let mut logs_in_it = false;
+        let mut records_in_it = false;
         for item in envelope.items() {
             match item {
                 EnvelopeItem::Transaction(transaction) => TALLY.add(transaction.spans.len()),
                 EnvelopeItem::ItemContainer(ItemContainer::Logs(logs)) => {
-                    logs_in_it = true;
+                    records_in_it = true;
                     LOGS.fetch_add(logs.len() as u64, Ordering::Relaxed);
                     if let Some(log) = logs.first() {
                         FIRST_LOG.get_or_init(|| describe_log(log));
                     }
                 }
+                EnvelopeItem::ItemContainer(ItemContainer::Metrics(metrics)) => {
+                    use sentry::protocol::MetricType;
+                    records_in_it = true;
+                    for metric in metrics {
+                        let slot = match metric.r#type {
+                            MetricType::Counter => 0,
+                            MetricType::Distribution => 1,
+                            MetricType::Gauge => continue,
+                        };
+                        METRICS[slot].fetch_add(1, Ordering::Relaxed);
+                        if FIRST_METRIC[slot].get().is_none() {
+                            FIRST_METRIC[slot].get_or_init(|| describe_metric(metric));
+                        }
+                    }
+                }
                 _ => {}
             }
         }
-        if logs_in_it {
+        if records_in_it {
             let _ = dropper().send(envelope);
         } else {
             black_box(envelope);
@@ -91,15 +114,57 @@ pub(crate) fn sentry_logs() -> sentry::ClientInitGuard {
     discarding(options)
 }
 
-/// `body; key=value, …` with the attributes in key order.
-fn describe_log(log: &sentry::protocol::Log) -> String {
-    let mut attributes: Vec<String> = log
-        .attributes
-        .iter()
+/// sentry with metrics on, discarding what it sends. Metrics are always on in 0.49 (`enable_metrics` is a deprecated
+/// no-op); the option is set all the same.
+pub(crate) fn sentry_metrics() -> sentry::ClientInitGuard {
+    let mut options = sentry_options();
+    #[expect(
+        deprecated,
+        reason = "0.49 deprecates the option: metrics are always on"
+    )]
+    {
+        options.enable_metrics = true;
+    }
+    discarding(options)
+}
+
+/// `key=value, …` in key order.
+fn describe_attributes<'a, K: std::fmt::Display + 'a>(
+    attributes: impl IntoIterator<Item = (&'a K, &'a sentry::protocol::LogAttribute)>,
+) -> String {
+    let mut attributes: Vec<String> = attributes
+        .into_iter()
         .map(|(key, value)| format!("{key}={}", value.0))
         .collect();
     attributes.sort();
-    format!("{:?}; {}", log.body, attributes.join(", "))
+    attributes.join(", ")
+}
+
+/// `body; key=value, …` with the attributes in key order.
+fn describe_log(log: &sentry::protocol::Log) -> String {
+    format!("{:?}; {}", log.body, describe_attributes(&log.attributes))
+}
+
+/// `type name = value unit; key=value, …` with the attributes in key order; the type and unit as on the wire.
+fn describe_metric(metric: &sentry::protocol::Metric) -> String {
+    use sentry::protocol::{MetricType, Unit};
+    let ty = match metric.r#type {
+        MetricType::Counter => "counter",
+        MetricType::Gauge => "gauge",
+        MetricType::Distribution => "distribution",
+    };
+    let unit = match &metric.unit {
+        None => "(no unit)".to_owned(),
+        Some(Unit::Other(unit)) => unit.to_string(),
+        // The known units go on the wire as their names in lower case.
+        Some(unit) => format!("{unit:?}").to_lowercase(),
+    };
+    format!(
+        "{ty} {:?} = {} {unit}; {}",
+        metric.name,
+        metric.value,
+        describe_attributes(&metric.attributes)
+    )
 }
 
 fn discarding(mut options: sentry::ClientOptions) -> sentry::ClientInitGuard {
