@@ -29,7 +29,10 @@ impl Transport for Print {
                         metric.name,
                         metric.value,
                         metric.unit.as_deref().unwrap_or(""),
-                        metric.span_id.map(|id| id.to_string()).unwrap_or_else(|| "-".into())
+                        metric
+                            .span_id
+                            .map(|id| id.to_string())
+                            .unwrap_or_else(|| "-".into())
                     );
                 }
             }
@@ -54,7 +57,9 @@ fn main() {
             .attribute("region", region)
             .capture();
     }
-    faultline::metrics::gauge("queue.depth", 42).unit("item").capture();
+    faultline::metrics::gauge("queue.depth", 42)
+        .unit("item")
+        .capture();
 
     // Measurements inside a span carry its trace and span ids (exemplars over OTLP).
     let transaction = faultline::start_transaction("checkout", "task");
