@@ -212,6 +212,20 @@ fn structured_logs() {
         "    the same with logs off:                   {}",
         disabled.line()
     );
+    let metric_off = harness::time_each(
+        100_000,
+        |_| {
+            faultline::metrics::counter("orders.placed", 1)
+                .attribute("region", "eu")
+                .attribute("vip", true)
+                .capture();
+        },
+        |_| {},
+    );
+    println!(
+        "    a counter with 2 attributes, metrics off: {}",
+        metric_off.line()
+    );
     drop(off);
 
     const N: usize = 20_000;

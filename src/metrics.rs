@@ -19,7 +19,7 @@
 //! a spike leads to the traces, logs and errors behind it. The caller copies the name, value, unit and attributes
 //! and pushes them onto a lane of their own; the worker adds the SDK's attributes (release, environment, SDK,
 //! server; the user with `send_default_pii`), runs `before_send_metric` and sends containers of up to 100. While
-//! metrics are off, [`MetricBuilder::capture`] costs one check.
+//! metrics are off, a measurement costs one check when it is made: the builder then records nothing.
 
 use std::borrow::Cow;
 
@@ -34,6 +34,8 @@ use crate::protocol::time::Timestamp;
 #[derive(Clone, Debug)]
 #[must_use = "a measurement is sent by `capture`"]
 pub struct MetricBuilder {
+    /// Whether metrics were on when it was made; off, it records nothing.
+    on: bool,
     ty: MetricType,
     name: Cow<'static, str>,
     value: f64,
@@ -65,6 +67,7 @@ impl MetricBuilder {
     /// A measurement of type `ty`.
     pub fn new(ty: MetricType, name: impl Into<Cow<'static, str>>, value: f64) -> Self {
         MetricBuilder {
+            on: enabled(),
             ty,
             name: name.into(),
             value,
@@ -75,7 +78,9 @@ impl MetricBuilder {
 
     /// Sets the unit (`millisecond`, `byte`, `percent`, …; any text goes).
     pub fn unit(mut self, unit: impl Into<Cow<'static, str>>) -> Self {
-        self.unit = Some(unit.into());
+        if self.on {
+            self.unit = Some(unit.into());
+        }
         self
     }
 
@@ -85,13 +90,18 @@ impl MetricBuilder {
         key: impl Into<Cow<'static, str>>,
         value: impl Into<LogValue>,
     ) -> Self {
-        self.attributes.push((key.into(), value.into()));
+        if self.on {
+            self.attributes.push((key.into(), value.into()));
+        }
         self
     }
 
     /// Sends the measurement: it waits with the others for the worker, which sends them by the hundred. Does
     /// nothing while metrics are off.
     pub fn capture(self) {
+        if !self.on {
+            return;
+        }
         let Some(client) = hub::client().filter(|c| c.options.sends_metrics()) else {
             return;
         };
