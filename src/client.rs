@@ -23,10 +23,12 @@ use crate::message::{
 use crate::options::{ClientOptions, SessionMode};
 use crate::performance::records::FinishedTransaction;
 use crate::performance::trace_origin::TraceOrigin;
+use crate::protocol::check_in::CheckIn;
 use crate::protocol::data_category::DataCategory;
 use crate::protocol::envelope::Envelope;
 use crate::protocol::event::{Event, EventId, Thread};
 use crate::protocol::exception::Exception;
+use crate::protocol::feedback::Feedback;
 use crate::protocol::level::Level;
 use crate::protocol::time::Timestamp;
 use crate::protocol::{SessionAttributes, SessionStatus};
@@ -69,6 +71,14 @@ fn has_trace(event: &Event) -> bool {
         .last()
         .is_some_and(|e| e.stacktrace.is_some())
         || event.threads.iter().any(|t| t.stacktrace.is_some())
+}
+
+/// `contexts.feedback`: the user's feedback and where it came from.
+#[derive(serde::Serialize)]
+struct FeedbackContext<'a> {
+    #[serde(flatten)]
+    feedback: &'a Feedback,
+    source: &'static str,
 }
 
 /// A second destination beside the server: an OpenTelemetry collector's transport and the spool its envelopes
@@ -644,6 +654,62 @@ impl Client {
             self.counters.discard(reason, DataCategory::TraceMetric);
             sdk_debug!("{MAX_WAITING_LOGS} metric measurements wait already: one dropped");
         }
+    }
+
+    /// Queues a check-in, with the trace of the current scope (which links the run's errors to it); returns its id.
+    /// A full queue drops it, counted in the `monitor` category.
+    pub(crate) fn capture_check_in(
+        &self,
+        hub: &impl CaptureScope,
+        mut check_in: CheckIn,
+    ) -> EventId {
+        let id = check_in.check_in_id;
+        if !check_in.contexts.contains_key("trace") {
+            let trace = hub.scope().trace_context();
+            check_in.contexts.insert(
+                "trace".into(),
+                serde_json::json!({"trace_id": trace.trace_id, "span_id": trace.span_id}),
+            );
+        }
+        if self
+            .mailbox
+            .try_push(Task::CheckIn(Box::new(check_in)))
+            .is_err()
+        {
+            self.counters
+                .discard(Reason::QueueOverflow, DataCategory::Monitor);
+            sdk_debug!("queue full: a check-in dropped");
+        }
+        id
+    }
+
+    /// Queues user feedback as its event (level `info`, `contexts.feedback`, the current trace); returns the
+    /// feedback's event id, or the nil id when a full queue dropped it (counted in the `feedback` category).
+    pub(crate) fn capture_feedback(&self, hub: &impl CaptureScope, feedback: Feedback) -> EventId {
+        let mut event = Event::new();
+        event.level = Level::Info;
+        let scope = hub.scope();
+        if let Ok(context) = serde_json::to_value(FeedbackContext {
+            feedback: &feedback,
+            source: "api",
+        }) {
+            event.contexts.insert("feedback".into(), context);
+        }
+        if let Ok(trace) = serde_json::to_value(scope.trace_context()) {
+            event.contexts.insert("trace".into(), trace);
+        }
+        let id = event.event_id;
+        if self
+            .mailbox
+            .try_push(Task::Feedback(Box::new(event)))
+            .is_err()
+        {
+            self.counters
+                .discard(Reason::QueueOverflow, DataCategory::Feedback);
+            sdk_debug!("queue full: feedback dropped");
+            return EventId::nil();
+        }
+        id
     }
 
     /// Counts an unsampled transaction, with its own span, as sampled out.

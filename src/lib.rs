@@ -422,6 +422,7 @@
 #[doc(hidden)]
 pub mod bench_hooks;
 mod chain;
+pub mod check_ins;
 mod client;
 mod contexts;
 mod delivery;
@@ -533,6 +534,28 @@ pub fn capture_error<E: AsDynError + ?Sized>(err: &E) -> EventId {
         Some(client) => Hub::with_current(|hub| {
             client.capture_error(hub.as_ref(), err.as_dyn_error(), std::any::type_name::<E>())
         }),
+        None => EventId::nil(),
+    }
+}
+
+/// Sends user feedback: what a user wrote about a problem, optionally about one event
+/// ([`Feedback::associated_event_id`](protocol::Feedback::associated_event_id), such as the id
+/// [`capture_error`] returned). It goes as a `feedback` item with the current trace; it is neither scrubbed nor
+/// passed to `before_send`, since what the user wrote and the contact they gave are theirs to send. Returns the
+/// feedback's event id, or the nil id while the SDK is disabled or its queue is full.
+///
+/// ```
+/// # faultline::test::with_captured_events(|| {
+/// let id = faultline::capture_message("checkout failed", faultline::Level::Error);
+/// let mut feedback = faultline::protocol::Feedback::new("The pay button did nothing.");
+/// feedback.email = Some("ada@example.com".into());
+/// feedback.associated_event_id = Some(id);
+/// faultline::capture_feedback(feedback);
+/// # });
+/// ```
+pub fn capture_feedback(feedback: protocol::Feedback) -> EventId {
+    match hub::client() {
+        Some(client) => Hub::with_current(|hub| client.capture_feedback(hub.as_ref(), feedback)),
         None => EventId::nil(),
     }
 }

@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::chain::Link;
 use crate::delivery::spool::Claim;
 use crate::performance::records::FinishedTransaction;
+use crate::protocol::check_in::CheckIn;
 use crate::protocol::envelope::Envelope;
 use crate::protocol::event::{Event, EventId, User};
 use crate::protocol::item_kind::ItemKind;
@@ -131,6 +132,11 @@ pub(crate) enum Task {
     Crash(Box<PendingCrash>),
     /// A sampled transaction that has ended, with its spans: serialised on the worker.
     Transaction(Box<PendingTransaction>),
+    /// A cron monitor's check-in: the release and environment are added on the worker, nothing else.
+    CheckIn(Box<CheckIn>),
+    /// User feedback, as its event: the release, environment and SDK are added on the worker; never scrubbed
+    /// (what the user wrote is theirs to send) nor passed to `before_send`.
+    Feedback(Box<Event>),
 }
 
 impl Task {
@@ -139,6 +145,8 @@ impl Task {
         match self {
             Task::Event(_) | Task::Error(_) | Task::Crash(_) => ItemKind::Event,
             Task::Transaction(_) => ItemKind::Transaction,
+            Task::CheckIn(_) => ItemKind::CheckIn,
+            Task::Feedback(_) => ItemKind::Feedback,
         }
     }
 }

@@ -230,7 +230,7 @@ impl RateLimiter {
         if !envelope
             .items
             .iter()
-            .any(|item| matches!(item.ty(), "event" | "transaction"))
+            .any(|item| matches!(item.ty(), "event" | "transaction" | "feedback"))
         {
             envelope.event_id = None;
         }

@@ -23,6 +23,7 @@ use std::time::SystemTime;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
+use super::check_in::CheckIn;
 use super::event::{ClientSdkInfo, Event, EventId};
 use super::item_kind::ItemKind;
 use super::log::{LOG_CONTENT_TYPE, LogContainer};
@@ -63,6 +64,10 @@ pub enum EnvelopeItem {
     Logs(LogContainer),
     /// A container of at most 100 metric measurements (`trace_metric`); its header names how many.
     Metrics(MetricContainer),
+    /// One run of a monitored job starting or ending (`check_in`). Alone in its envelope.
+    CheckIn(Box<CheckIn>),
+    /// User feedback: an event whose `contexts.feedback` holds it, written with `"type": "feedback"`.
+    Feedback(Box<Event>),
     /// Any other item type, kept as raw payload bytes.
     Raw {
         /// The item type, e.g. `attachment`.
@@ -106,6 +111,8 @@ impl EnvelopeItem {
             EnvelopeItem::Sessions(_) => Some(ItemKind::Sessions),
             EnvelopeItem::Logs(_) => Some(ItemKind::Log),
             EnvelopeItem::Metrics(_) => Some(ItemKind::TraceMetric),
+            EnvelopeItem::CheckIn(_) => Some(ItemKind::CheckIn),
+            EnvelopeItem::Feedback(_) => Some(ItemKind::Feedback),
             EnvelopeItem::Raw { ty, .. } => ItemKind::from_item_type(ty),
         }
     }
@@ -120,9 +127,20 @@ impl EnvelopeItem {
             EnvelopeItem::Sessions(_) => "sessions",
             EnvelopeItem::Logs(_) => "log",
             EnvelopeItem::Metrics(_) => "trace_metric",
+            EnvelopeItem::CheckIn(_) => "check_in",
+            EnvelopeItem::Feedback(_) => "feedback",
             EnvelopeItem::Raw { ty, .. } => ty,
         }
     }
+}
+
+/// A feedback event as written: the event with `"type": "feedback"`.
+#[derive(Serialize)]
+struct FeedbackPayload<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(flatten)]
+    event: &'a Event,
 }
 
 /// A `client_report` payload: what the SDK discarded since the last report.
@@ -240,6 +258,14 @@ impl Envelope {
                 EnvelopeItem::Sessions(aggregates) => serde_json::to_writer(&mut buf, aggregates),
                 EnvelopeItem::Logs(logs) => serde_json::to_writer(&mut buf, logs),
                 EnvelopeItem::Metrics(metrics) => serde_json::to_writer(&mut buf, metrics),
+                EnvelopeItem::CheckIn(check_in) => serde_json::to_writer(&mut buf, check_in),
+                EnvelopeItem::Feedback(event) => serde_json::to_writer(
+                    &mut buf,
+                    &FeedbackPayload {
+                        ty: "feedback",
+                        event,
+                    },
+                ),
                 EnvelopeItem::Raw { .. } => Ok(()),
             }
             .map_err(unserialisable)?;
@@ -332,6 +358,14 @@ impl Envelope {
                     serde_json::from_slice(payload)
                         .map_err(|_| ParseEnvelopeError::Payload("trace_metric"))?,
                 ),
+                "check_in" => EnvelopeItem::CheckIn(Box::new(
+                    serde_json::from_slice(payload)
+                        .map_err(|_| ParseEnvelopeError::Payload("check_in"))?,
+                )),
+                "feedback" => EnvelopeItem::Feedback(Box::new(
+                    serde_json::from_slice(payload)
+                        .map_err(|_| ParseEnvelopeError::Payload("feedback"))?,
+                )),
                 _ => EnvelopeItem::Raw {
                     ty,
                     payload: payload.to_vec(),
@@ -366,6 +400,8 @@ impl Envelope {
                 "client_report" => Some("client_report"),
                 "session" => Some("session"),
                 "sessions" => Some("sessions"),
+                "check_in" => Some("check_in"),
+                "feedback" => Some("feedback"),
                 _ => None,
             };
             if let Some(what) = what {

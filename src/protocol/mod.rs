@@ -3,11 +3,13 @@
 //! These types depend on nothing else in the crate, so they could move to a crate of their own.
 
 pub mod breadcrumb;
+pub mod check_in;
 pub(crate) mod data_category;
 pub mod debug_meta;
 pub mod envelope;
 pub mod event;
 pub mod exception;
+pub mod feedback;
 pub(crate) mod item_kind;
 pub mod level;
 pub mod log;
@@ -22,10 +24,12 @@ pub mod trace;
 pub mod transaction;
 
 pub use breadcrumb::Breadcrumb;
+pub use check_in::{CheckIn, CheckInStatus, MonitorConfig, MonitorIntervalUnit, MonitorSchedule};
 pub use debug_meta::{DebugImage, DebugMeta};
 pub use envelope::{ClientReport, DiscardedEvent, Envelope, EnvelopeItem, ParseEnvelopeError};
 pub use event::{ClientSdkInfo, Event, EventId, Thread, User};
 pub use exception::{Exception, Mechanism};
+pub use feedback::Feedback;
 pub use level::Level;
 pub use log::{Log, LogContainer, LogLevel, LogValue};
 pub use metric::{Metric, MetricContainer, MetricType};

@@ -159,7 +159,9 @@ pub(crate) fn envelope(mut items: Vec<EnvelopeItem>) -> Envelope {
     let (event_id, sdk) = items
         .iter_mut()
         .find_map(|item| match item {
-            EnvelopeItem::Event(event) => Some((event.event_id, event.sdk.clone())),
+            EnvelopeItem::Event(event) | EnvelopeItem::Feedback(event) => {
+                Some((event.event_id, event.sdk.clone()))
+            }
             EnvelopeItem::Transaction(t) => {
                 trace = t.dynamic_sampling_context.take();
                 Some((t.event_id, t.sdk.clone()))

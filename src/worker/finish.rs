@@ -15,6 +15,14 @@ pub(crate) fn finish(processor: &Processor, task: Task) -> Option<(ItemKind, Env
     match task {
         Task::Event(pending) => event(processor, *pending),
         Task::Error(error) => event(processor, event_of(*error)),
+        Task::CheckIn(mut check_in) => {
+            processor.fill_check_in(&mut check_in);
+            Some((ItemKind::CheckIn, EnvelopeItem::CheckIn(check_in)))
+        }
+        Task::Feedback(mut event) => {
+            processor.fill_feedback(&mut event);
+            Some((ItemKind::Feedback, EnvelopeItem::Feedback(event)))
+        }
         // Its session's update goes with it: see `crash`.
         Task::Crash(crash) => event(processor, crash.event),
         Task::Transaction(pending) => {

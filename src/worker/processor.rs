@@ -15,6 +15,7 @@ use crate::limits;
 use crate::message::{PendingEvent, PendingLog, PendingMetric, PendingTransaction};
 use crate::options::ClientOptions;
 use crate::performance::trace_origin::TraceOrigin;
+use crate::protocol::check_in::CheckIn;
 use crate::protocol::data_category::DataCategory;
 use crate::protocol::debug_meta::DebugMeta;
 use crate::protocol::event::{ClientSdkInfo, Event, EventId, Thread, User};
@@ -397,6 +398,34 @@ impl Processor {
                 .discard(Reason::BeforeSend, DataCategory::TraceMetric);
         }
         kept
+    }
+
+    /// A check-in's release and environment, where the program did not set them. Check-ins skip `before_send`.
+    pub(crate) fn fill_check_in(&self, check_in: &mut CheckIn) {
+        if check_in.release.is_none() {
+            check_in.release = self.options.release.as_deref().map(str::to_owned);
+        }
+        if check_in.environment.is_none() {
+            check_in.environment = self.options.environment.as_deref().map(str::to_owned);
+        }
+    }
+
+    /// A feedback event's release, environment, server and SDK. It is neither scrubbed nor passed to
+    /// `before_send`: what the user wrote, and the contact they gave, are theirs to send.
+    pub(crate) fn fill_feedback(&self, event: &mut Event) {
+        let options = &self.options;
+        if event.release.is_none() {
+            event.release = options.release.as_deref().map(str::to_owned);
+        }
+        if event.environment.is_none() {
+            event.environment = options.environment.as_deref().map(str::to_owned);
+        }
+        if event.server_name.is_none() {
+            event.server_name.clone_from(&self.facts().server_name);
+        }
+        if event.sdk.is_none() {
+            event.sdk = Some(self.sdk.clone());
+        }
     }
 
     /// The attributes the SDK adds to logs and metrics where the program did not set them: `sentry.release`,
