@@ -163,6 +163,13 @@
 //! `flush` and at shutdown. [`before_send_metric`](ClientOptions::before_send_metric) may change or drop one. The
 //! tower layer records each request's duration (`http.server.request.duration`) when metrics are on.
 //!
+//! ## Cron monitoring and user feedback
+//!
+//! [`check_ins::monitored`] wraps a scheduled job: it sends a check-in `in_progress`, runs the job, and sends `ok`
+//! or `error` (also when the job panics) with the duration, so the server can say when the job failed, ran too
+//! long, or did not run; a [`MonitorConfig`](protocol::MonitorConfig) with the schedule creates the monitor.
+//! [`capture_feedback`] sends what a user wrote, linked to an event. Neither goes through `before_send`.
+//!
 //! # Async and web services
 //!
 //! A thread's scope is shared by every future that a runtime polls on it, so in an async service one request's tags
