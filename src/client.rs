@@ -481,8 +481,18 @@ impl Client {
             }
             return self.flush_until(deadline);
         };
+        let attachments = pending
+            .as_ref()
+            .map(|pending| pending.scope.shared_attachments())
+            .unwrap_or_default();
         let mut envelope = match pending.and_then(|pending| self.processor.prepare(pending)) {
-            Some(event) => Envelope::from_event(event),
+            Some(event) => {
+                let mut envelope = Envelope::from_event(event);
+                envelope
+                    .items
+                    .extend(self.processor.attachment_items(attachments));
+                envelope
+            }
             None => Envelope::default(),
         };
         if let Some(update) = session {

@@ -170,6 +170,9 @@
 //! long, or did not run; a [`MonitorConfig`](protocol::MonitorConfig) with the schedule creates the monitor.
 //! [`capture_feedback`] sends what a user wrote, linked to an event. Neither goes through `before_send`.
 //!
+//! [`Scope::add_attachment`] sends a file (a config, a dump, a log tail) with every event captured in the scope,
+//! within [`ClientOptions::max_attachment_bytes`] an event.
+//!
 //! # Async and web services
 //!
 //! A thread's scope is shared by every future that a runtime polls on it, so in an async service one request's tags

@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::chain::Link;
 use crate::delivery::spool::Claim;
 use crate::performance::records::FinishedTransaction;
+use crate::protocol::attachment::Attachment;
 use crate::protocol::check_in::CheckIn;
 use crate::protocol::envelope::Envelope;
 use crate::protocol::event::{Event, EventId, User};
@@ -140,6 +141,16 @@ pub(crate) enum Task {
 }
 
 impl Task {
+    /// The attachments of the event this task becomes (none for other kinds), from its scope.
+    pub(crate) fn attachments(&self) -> Vec<Arc<Attachment>> {
+        match self {
+            Task::Event(pending) => pending.scope.shared_attachments(),
+            Task::Error(error) => error.scope.shared_attachments(),
+            Task::Crash(crash) => crash.event.scope.shared_attachments(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The kind of envelope item this task becomes.
     pub(crate) fn kind(&self) -> ItemKind {
         match self {

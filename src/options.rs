@@ -137,6 +137,8 @@ pub struct ClientOptions {
     pub before_send_log: Option<BeforeSendLog>,
     /// Whether metrics are sent (Sentry Metrics). See [`ClientOptions::enable_metrics`].
     pub enable_metrics: bool,
+    /// The most bytes of attachments one event carries. See [`ClientOptions::max_attachment_bytes`].
+    pub max_attachment_bytes: usize,
     /// Sees each metric measurement before it is sent; may change or drop it.
     pub before_send_metric: Option<BeforeSendMetric>,
     /// An OpenTelemetry collector to export to as well; see [`ClientOptions::otlp`].
@@ -213,6 +215,7 @@ impl Default for ClientOptions {
             before_send_log: None,
             enable_metrics: false,
             before_send_metric: None,
+            max_attachment_bytes: 20 * 1024 * 1024,
             #[cfg(feature = "otlp")]
             otlp: None,
         }
@@ -661,6 +664,15 @@ impl ClientOptions {
         self
     }
 
+    /// Sets the most bytes of attachments one event carries, all of them together. Defaults to 20 MiB, Sentry's own
+    /// limit. Attachments go in the order they were added; one that would pass the limit is left out and counted
+    /// (client reports, category `attachment`, by bytes).
+    #[must_use]
+    pub fn max_attachment_bytes(mut self, bytes: usize) -> Self {
+        self.max_attachment_bytes = bytes;
+        self
+    }
+
     /// Whether metrics are sent: [`enable_metrics`](ClientOptions::enable_metrics) without `errors_only`.
     pub(crate) fn sends_metrics(&self) -> bool {
         self.enable_metrics && !self.errors_only
@@ -742,6 +754,7 @@ impl fmt::Debug for ClientOptions {
                 &self.before_send_log.as_ref().map(|_| "Fn"),
             )
             .field("enable_metrics", &self.enable_metrics)
+            .field("max_attachment_bytes", &self.max_attachment_bytes)
             .field(
                 "before_send_metric",
                 &self.before_send_metric.as_ref().map(|_| "Fn"),

@@ -7,7 +7,8 @@ use crate::performance::handles::TransactionOrSpan;
 use crate::performance::propagation_context::PropagationContext;
 use crate::protocol::event::SharedFields;
 use crate::protocol::{
-    Breadcrumb, Event, Level, Request, SpanId, TraceContext, TraceId, TransactionEvent, User,
+    Attachment, Breadcrumb, Event, Level, Request, SpanId, TraceContext, TraceId, TransactionEvent,
+    User,
 };
 use crate::release_health::request_session::RequestSession;
 
@@ -47,6 +48,8 @@ pub struct Scope {
     propagation_context: PropagationContext,
     /// The request's session, in request mode (set by the tower layer): errors captured here count in it.
     request_session: Option<Arc<RequestSession>>,
+    /// Files sent with every event captured here.
+    attachments: Vec<Arc<Attachment>>,
 }
 
 impl Scope {
@@ -193,6 +196,41 @@ impl Scope {
             request_session: self.request_session.take(),
             ..Scope::default()
         };
+    }
+
+    /// Adds a file to every event captured in this scope (not to transactions, logs or other items). It goes in
+    /// the event's envelope, as long as the event's attachments stay within
+    /// [`max_attachment_bytes`](crate::ClientOptions::max_attachment_bytes); one past it is counted, not sent.
+    ///
+    /// ```
+    /// # let envelopes = faultline::test::with_captured_envelopes(|| {
+    /// faultline::configure_scope(|scope| {
+    ///     scope.add_attachment(
+    ///         faultline::protocol::Attachment::new("config.toml", b"port = 80".to_vec())
+    ///             .with_content_type("text/plain"),
+    ///     );
+    /// });
+    /// faultline::capture_message("bad config", faultline::Level::Error);
+    /// # });
+    /// # assert!(envelopes[0].items.iter().any(|i| i.ty() == "attachment"));
+    /// ```
+    pub fn add_attachment(&mut self, attachment: Attachment) {
+        self.attachments.push(Arc::new(attachment));
+    }
+
+    /// Removes every attachment.
+    pub fn clear_attachments(&mut self) {
+        self.attachments.clear();
+    }
+
+    /// The attachments, in the order they were added.
+    pub fn attachments(&self) -> impl ExactSizeIterator<Item = &Attachment> {
+        self.attachments.iter().map(|a| &**a)
+    }
+
+    /// The attachments, shared, for an event's envelope.
+    pub(crate) fn shared_attachments(&self) -> Vec<Arc<Attachment>> {
+        self.attachments.clone()
     }
 
     /// The user, if one is set.

@@ -94,14 +94,38 @@ impl Counters {
     /// (its own included) count as `span` too, when the transaction is parsed.
     pub(crate) fn discard_items(&self, reason: Reason, envelope: &Envelope) {
         for item in &envelope.items {
-            let category = DataCategory::from_item_type(item.ty());
-            // A lost report's counts go back to the counters instead (see `return_report`).
-            if category != DataCategory::ClientReport {
-                self.discard(reason, category);
-            }
-            if let EnvelopeItem::Transaction(transaction) = item {
-                let spans = 1 + transaction.spans.len() as u64;
-                self.discard_n(reason, DataCategory::Span, spans);
+            match item {
+                EnvelopeItem::Transaction(transaction) => {
+                    self.discard(reason, DataCategory::Transaction);
+                    let spans = 1 + transaction.spans.len() as u64;
+                    self.discard_n(reason, DataCategory::Span, spans);
+                }
+                // Containers count their records, attachments their bytes.
+                EnvelopeItem::Logs(logs) => {
+                    self.discard_n(reason, DataCategory::LogItem, logs.items.len() as u64);
+                    self.discard_n(reason, DataCategory::LogByte, logs.record_bytes());
+                }
+                EnvelopeItem::Metrics(metrics) => {
+                    self.discard_n(
+                        reason,
+                        DataCategory::TraceMetric,
+                        metrics.items.len() as u64,
+                    );
+                }
+                EnvelopeItem::Attachment(attachment) => {
+                    self.discard_n(
+                        reason,
+                        DataCategory::Attachment,
+                        attachment.bytes.len() as u64,
+                    );
+                }
+                item => {
+                    let category = DataCategory::from_item_type(item.ty());
+                    // A lost report's counts go back to the counters instead (see `return_report`).
+                    if category != DataCategory::ClientReport {
+                        self.discard(reason, category);
+                    }
+                }
             }
         }
     }

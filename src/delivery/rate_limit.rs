@@ -203,6 +203,14 @@ impl RateLimiter {
                 return true;
             }
             match item {
+                EnvelopeItem::Attachment(attachment) => {
+                    count(
+                        category,
+                        u64::try_from(attachment.bytes.len())
+                            .unwrap_or(u64::MAX)
+                            .max(1),
+                    );
+                }
                 EnvelopeItem::Raw { payload, .. } if category == DataCategory::Attachment => {
                     count(
                         category,
@@ -215,7 +223,7 @@ impl RateLimiter {
                 }
                 EnvelopeItem::Logs(logs) => {
                     count(DataCategory::LogItem, logs.items.len() as u64);
-                    count(DataCategory::LogByte, log_bytes(logs));
+                    count(DataCategory::LogByte, logs.record_bytes());
                 }
                 EnvelopeItem::Metrics(metrics) => {
                     count(DataCategory::TraceMetric, metrics.items.len() as u64);
@@ -236,14 +244,6 @@ impl RateLimiter {
         }
         (Some(envelope), removed)
     }
-}
-
-/// The size of a log container's records, as client reports count them (`log_byte`): their JSON.
-pub(crate) fn log_bytes(logs: &crate::protocol::LogContainer) -> u64 {
-    logs.items
-        .iter()
-        .map(|log| serde_json::to_vec(log).map_or(0, |json| json.len() as u64))
-        .sum()
 }
 
 /// `now + delay`, or the cap from `now` if that overflows (it cannot with `delay <= MAX_RETRY_AFTER` on any real

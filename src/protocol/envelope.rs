@@ -23,6 +23,7 @@ use std::time::SystemTime;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
+use super::attachment::{Attachment, AttachmentType};
 use super::check_in::CheckIn;
 use super::event::{ClientSdkInfo, Event, EventId};
 use super::item_kind::ItemKind;
@@ -68,6 +69,8 @@ pub enum EnvelopeItem {
     CheckIn(Box<CheckIn>),
     /// User feedback: an event whose `contexts.feedback` holds it, written with `"type": "feedback"`.
     Feedback(Box<Event>),
+    /// A file sent with the envelope's event: its bytes, with its name, content type and kind in the item header.
+    Attachment(Attachment),
     /// Any other item type, kept as raw payload bytes.
     Raw {
         /// The item type, e.g. `attachment`.
@@ -113,6 +116,7 @@ impl EnvelopeItem {
             EnvelopeItem::Metrics(_) => Some(ItemKind::TraceMetric),
             EnvelopeItem::CheckIn(_) => Some(ItemKind::CheckIn),
             EnvelopeItem::Feedback(_) => Some(ItemKind::Feedback),
+            EnvelopeItem::Attachment(_) => Some(ItemKind::Attachment),
             EnvelopeItem::Raw { ty, .. } => ItemKind::from_item_type(ty),
         }
     }
@@ -129,6 +133,7 @@ impl EnvelopeItem {
             EnvelopeItem::Metrics(_) => "trace_metric",
             EnvelopeItem::CheckIn(_) => "check_in",
             EnvelopeItem::Feedback(_) => "feedback",
+            EnvelopeItem::Attachment(_) => "attachment",
             EnvelopeItem::Raw { ty, .. } => ty,
         }
     }
@@ -225,7 +230,11 @@ impl Envelope {
             #[serde(skip_serializing_if = "Option::is_none")]
             item_count: Option<usize>,
             #[serde(skip_serializing_if = "Option::is_none")]
-            content_type: Option<&'static str>,
+            content_type: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            filename: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            attachment_type: Option<&'static str>,
         }
         let headers = Headers {
             event_id: self.event_id,
@@ -266,11 +275,12 @@ impl Envelope {
                         event,
                     },
                 ),
-                EnvelopeItem::Raw { .. } => Ok(()),
+                EnvelopeItem::Raw { .. } | EnvelopeItem::Attachment(_) => Ok(()),
             }
             .map_err(unserialisable)?;
             let payload: &[u8] = match item {
                 EnvelopeItem::Raw { payload, .. } => payload,
+                EnvelopeItem::Attachment(attachment) => &attachment.bytes,
                 _ => &buf,
             };
             line.clear();
@@ -279,6 +289,22 @@ impl Envelope {
                 EnvelopeItem::Metrics(metrics) => {
                     (Some(metrics.items.len()), Some(TRACE_METRIC_CONTENT_TYPE))
                 }
+                EnvelopeItem::Attachment(attachment) => (
+                    None,
+                    Some(
+                        attachment
+                            .content_type
+                            .as_deref()
+                            .unwrap_or("application/octet-stream"),
+                    ),
+                ),
+                _ => (None, None),
+            };
+            let (filename, attachment_type) = match item {
+                EnvelopeItem::Attachment(attachment) => (
+                    Some(attachment.filename.as_str()),
+                    Some(attachment.attachment_type.as_str()),
+                ),
                 _ => (None, None),
             };
             let item_headers = ItemHeaders {
@@ -286,6 +312,8 @@ impl Envelope {
                 length: payload.len(),
                 item_count,
                 content_type,
+                filename,
+                attachment_type,
             };
             serde_json::to_writer(&mut line, &item_headers).map_err(unserialisable)?;
             line.push(b'\n');
@@ -442,6 +470,9 @@ impl Envelope {
             #[serde(rename = "type")]
             ty: String,
             length: Option<usize>,
+            filename: Option<String>,
+            content_type: Option<String>,
+            attachment_type: Option<String>,
         }
         let (line, mut rest) = split_line(bytes);
         let headers: Headers = header_line(line).ok_or(ParseEnvelopeError::Headers)?;
@@ -453,8 +484,13 @@ impl Envelope {
                 rest = after;
                 continue;
             }
-            let ItemHeaders { ty, length } =
-                header_line(line).ok_or(ParseEnvelopeError::ItemHeaders)?;
+            let ItemHeaders {
+                ty,
+                length,
+                filename,
+                content_type,
+                attachment_type,
+            } = header_line(line).ok_or(ParseEnvelopeError::ItemHeaders)?;
             let (payload, after) = match length {
                 Some(len) => {
                     if after.len() < len {
@@ -466,6 +502,19 @@ impl Envelope {
                 None => split_line(after),
             };
             rest = after;
+            // An attachment is its bytes and its header, whichever parser reads it: the spool sends it back as
+            // it was.
+            if ty == "attachment" {
+                items.push(EnvelopeItem::Attachment(Attachment {
+                    bytes: payload.into(),
+                    filename: filename.unwrap_or_default(),
+                    content_type,
+                    attachment_type: AttachmentType::from_header(
+                        attachment_type.as_deref().unwrap_or_default(),
+                    ),
+                }));
+                continue;
+            }
             items.push(item(ty, payload)?);
         }
         Ok(Envelope {
@@ -639,11 +688,24 @@ mod tests {
                     quantity: 3,
                 }],
             }));
+        envelope.items.push(EnvelopeItem::Attachment(
+            Attachment::new("notes.txt", b"a\nb".to_vec()).with_content_type("text/plain"),
+        ));
         envelope.items.push(EnvelopeItem::Raw {
-            ty: "attachment".into(),
-            payload: b"a\nb".to_vec(),
+            ty: "profile".into(),
+            payload: b"c\nd".to_vec(),
         });
         let bytes = envelope.to_vec(None);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.contains(r#"{"type":"attachment","length":3,"content_type":"text/plain","filename":"notes.txt","attachment_type":"event.attachment"}"#),
+            "{text}"
+        );
+        assert_eq!(
+            Envelope::from_slice_raw(&bytes).unwrap().to_vec(None),
+            bytes,
+            "the spool sends it back with its header"
+        );
         assert!(!bytes.windows(2).any(|w| w == b"\n\n"), "no blank lines");
         assert_eq!(Envelope::from_slice(&bytes).unwrap(), envelope);
     }
@@ -653,13 +715,10 @@ mod tests {
         let bytes = b"{}\n{\"type\":\"attachment\"}\nhello\n{\"type\":\"other\",\"length\":2}\nhi";
         let envelope = Envelope::from_slice(bytes).unwrap();
         assert_eq!(envelope.items.len(), 2);
-        assert_eq!(
-            envelope.items[0],
-            EnvelopeItem::Raw {
-                ty: "attachment".into(),
-                payload: b"hello".to_vec()
-            }
-        );
+        let EnvelopeItem::Attachment(attachment) = &envelope.items[0] else {
+            panic!("{:?}", envelope.items[0]);
+        };
+        assert_eq!(&*attachment.bytes, b"hello");
     }
 
     #[test]
@@ -762,10 +821,10 @@ mod tests {
         assert_eq!(sdk.integrations, ["a", "b"]);
         assert_eq!(
             envelope.items,
-            [EnvelopeItem::Raw {
-                ty: "attachment".into(),
-                payload: b"hello".to_vec()
-            }]
+            [EnvelopeItem::Attachment(Attachment::new(
+                "a.txt",
+                b"hello".to_vec()
+            ))]
         );
         // Strings are unescaped (an escaped `event` type is an event), whitespace is allowed around values, and
         // `null` integrations are none; unknown fields of any depth are skipped.

@@ -248,6 +248,16 @@ pub struct LogContainer {
     pub items: Vec<Log>,
 }
 
+impl LogContainer {
+    /// The size of its records as JSON, as client reports count them (`log_byte`).
+    pub(crate) fn record_bytes(&self) -> u64 {
+        self.items
+            .iter()
+            .map(|log| serde_json::to_vec(log).map_or(0, |json| json.len() as u64))
+            .sum()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

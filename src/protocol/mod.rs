@@ -2,6 +2,7 @@
 //!
 //! These types depend on nothing else in the crate, so they could move to a crate of their own.
 
+pub mod attachment;
 pub mod breadcrumb;
 pub mod check_in;
 pub(crate) mod data_category;
@@ -23,6 +24,7 @@ pub mod time;
 pub mod trace;
 pub mod transaction;
 
+pub use attachment::{Attachment, AttachmentType};
 pub use breadcrumb::Breadcrumb;
 pub use check_in::{CheckIn, CheckInStatus, MonitorConfig, MonitorIntervalUnit, MonitorSchedule};
 pub use debug_meta::{DebugImage, DebugMeta};

@@ -28,6 +28,7 @@ use record_batcher::RecordBatcher;
 use crate::delivery::destinations::Destinations;
 use crate::message::{Control, Task};
 use crate::protocol::envelope::{Envelope, EnvelopeItem};
+use crate::protocol::item_kind::ItemKind;
 use crate::protocol::log::{LogContainer, MAX_LOGS_PER_ITEM};
 use crate::protocol::metric::{MAX_METRICS_PER_ITEM, MetricContainer};
 use crate::queue::{Wake, WorkerEnd};
@@ -204,12 +205,30 @@ impl Worker {
     fn handle(&mut self, task: Task, send_now: bool) {
         let now = Instant::now();
         let envelope = match task {
-            Task::Crash(crash) => Some(finish::crash(&self.processor, *crash)),
+            Task::Crash(crash) => {
+                let attachments = crash.event.scope.shared_attachments();
+                let mut envelope = finish::crash(&self.processor, *crash);
+                if envelope.event_id.is_some() {
+                    envelope
+                        .items
+                        .extend(self.processor.attachment_items(attachments));
+                }
+                Some(envelope)
+            }
             task => {
+                let attachments = task.attachments();
                 let Some((kind, item)) = finish::finish(&self.processor, task) else {
                     return;
                 };
-                self.batches.push(kind, item, now)
+                // An event goes at once, in an envelope of its own, with its attachments.
+                self.batches.push(kind, item, now).map(|mut envelope| {
+                    if kind == ItemKind::Event {
+                        envelope
+                            .items
+                            .extend(self.processor.attachment_items(attachments));
+                    }
+                    envelope
+                })
             }
         };
         if let Some(mut envelope) = envelope {

@@ -15,9 +15,11 @@ use crate::limits;
 use crate::message::{PendingEvent, PendingLog, PendingMetric, PendingTransaction};
 use crate::options::ClientOptions;
 use crate::performance::trace_origin::TraceOrigin;
+use crate::protocol::attachment::Attachment;
 use crate::protocol::check_in::CheckIn;
 use crate::protocol::data_category::DataCategory;
 use crate::protocol::debug_meta::DebugMeta;
+use crate::protocol::envelope::EnvelopeItem;
 use crate::protocol::event::{ClientSdkInfo, Event, EventId, Thread, User};
 use crate::protocol::log::{Log, LogValue};
 use crate::protocol::metric::Metric;
@@ -398,6 +400,31 @@ impl Processor {
                 .discard(Reason::BeforeSend, DataCategory::TraceMetric);
         }
         kept
+    }
+
+    /// The items of an event's attachments, in order, while they stay within `max_attachment_bytes` together; the
+    /// others are counted (by bytes), not sent.
+    pub(crate) fn attachment_items(&self, attachments: Vec<Arc<Attachment>>) -> Vec<EnvelopeItem> {
+        let mut room = self.options.max_attachment_bytes;
+        let mut items = Vec::with_capacity(attachments.len());
+        for attachment in attachments {
+            let len = attachment.bytes.len();
+            if len <= room {
+                room -= len;
+                items.push(EnvelopeItem::Attachment(Attachment::clone(&attachment)));
+            } else {
+                sdk_debug!(
+                    "attachment {} ({len} bytes) passes max_attachment_bytes; left out",
+                    attachment.filename
+                );
+                self.counters.discard_n(
+                    Reason::BufferOverflow,
+                    DataCategory::Attachment,
+                    len as u64,
+                );
+            }
+        }
+        items
     }
 
     /// A check-in's release and environment, where the program did not set them. Check-ins skip `before_send`.

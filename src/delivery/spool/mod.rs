@@ -1283,10 +1283,9 @@ mod tests {
                 };
                 let mut envelope = Envelope::from_event(event);
                 if let Some(payload) = attachment {
-                    envelope.items.push(crate::protocol::EnvelopeItem::Raw {
-                        ty: "attachment".into(),
-                        payload,
-                    });
+                    envelope.items.push(crate::protocol::EnvelopeItem::Attachment(
+                        crate::protocol::Attachment::new("data.bin", payload),
+                    ));
                 }
                 let tmp = tempfile::tempdir().unwrap();
                 let spool = open(tmp.path());
