@@ -28,18 +28,8 @@ fn options(server: &TestServer) -> ClientOptions {
         .enable_logs(true)
 }
 
-/// Each `log` item the server received: its header and its records.
 fn containers(server: &TestServer) -> Vec<(Value, Vec<Value>)> {
-    server
-        .requests()
-        .iter()
-        .flat_map(|request| request.envelope().items)
-        .filter(|(header, _)| header["type"] == "log")
-        .map(|(header, payload)| {
-            let payload: Value = serde_json::from_slice(&payload).unwrap();
-            (header, payload["items"].as_array().unwrap().clone())
-        })
-        .collect()
+    support::containers(server, "log")
 }
 
 fn logs(server: &TestServer) -> Vec<Value> {

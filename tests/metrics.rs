@@ -27,18 +27,8 @@ fn options(server: &TestServer) -> ClientOptions {
         .enable_metrics(true)
 }
 
-/// Each `trace_metric` item the server received: its header and its measurements.
 fn containers(server: &TestServer) -> Vec<(Value, Vec<Value>)> {
-    server
-        .requests()
-        .iter()
-        .flat_map(|request| request.envelope().items)
-        .filter(|(header, _)| header["type"] == "trace_metric")
-        .map(|(header, payload)| {
-            let payload: Value = serde_json::from_slice(&payload).unwrap();
-            (header, payload["items"].as_array().unwrap().clone())
-        })
-        .collect()
+    support::containers(server, "trace_metric")
 }
 
 fn metrics(server: &TestServer) -> Vec<Value> {

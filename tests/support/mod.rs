@@ -756,3 +756,24 @@ pub fn discarded(server: &TestServer, reason: &str, category: &str) -> u64 {
         .map(|d| d["quantity"].as_u64().unwrap())
         .sum()
 }
+
+/// Each container item of type `ty` (`log`, `trace_metric`) the server received: its item header and its records
+/// (the payload's `items`).
+pub fn containers(
+    server: &TestServer,
+    ty: &str,
+) -> Vec<(serde_json::Value, Vec<serde_json::Value>)> {
+    server
+        .requests()
+        .iter()
+        .flat_map(|request| request.envelope().items)
+        .filter(|(header, _)| header["type"] == ty)
+        .map(|(header, payload)| {
+            let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+            (
+                header,
+                payload["items"].as_array().cloned().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
