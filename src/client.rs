@@ -798,7 +798,8 @@ impl Client {
             let Some(task) = self.mailbox.pop_task() else {
                 break;
             };
-            let envelope = match task {
+            let attachments = task.attachments();
+            let mut envelope = match task {
                 Task::Crash(crash) => finish::crash(&self.processor, *crash),
                 task => {
                     let Some((_, item)) = finish::finish(&self.processor, task) else {
@@ -807,6 +808,11 @@ impl Client {
                     batch::envelope(vec![item])
                 }
             };
+            if envelope.items.iter().any(|item| item.ty() == "event") {
+                envelope
+                    .items
+                    .extend(self.processor.attachment_items(attachments));
+            }
             if !store(&envelope) {
                 break;
             }

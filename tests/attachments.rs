@@ -122,3 +122,38 @@ fn a_rate_limit_on_attachments_drops_them_counted_and_keeps_the_event() {
         "by bytes"
     );
 }
+
+#[test]
+fn a_rate_limit_on_errors_takes_the_attachments_with_their_event() {
+    let _serial = serial();
+    let server = TestServer::start(|_, _| {
+        Reply::ok().header("X-Sentry-Rate-Limits", "60:error:organization")
+    });
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .dsn(server.dsn("k", 1))
+            .spool_dir(None)
+            .auto_session_tracking(false),
+    )
+    .unwrap();
+    faultline::configure_scope(|scope| {
+        scope.add_attachment(Attachment::new("a.txt", b"abcd".to_vec()))
+    });
+    for i in 0..2 {
+        faultline::capture_error(&std::io::Error::other(format!("error {i}")));
+        assert!(faultline::flush(Duration::from_secs(10)));
+    }
+    drop(guard);
+    for request in server.requests() {
+        let envelope = request.envelope();
+        if envelope.item("attachment").is_some() {
+            assert!(
+                envelope.event().is_some(),
+                "never an attachment without its event"
+            );
+        }
+    }
+    assert_eq!(attachments(&server).len(), 1);
+    assert_eq!(discarded(&server, "ratelimit_backoff", "error"), 1);
+    assert_eq!(discarded(&server, "ratelimit_backoff", "attachment"), 4);
+}

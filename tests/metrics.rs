@@ -195,3 +195,20 @@ fn with_metrics_off_nothing_is_sent() {
     assert!(!server.requests().is_empty());
     assert!(metrics(&server).is_empty());
 }
+
+#[test]
+fn metric_attributes_are_scrubbed_like_log_attributes() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(options(&server)).unwrap();
+    faultline::metrics::counter("logins", 1)
+        .attribute("api_key", "k-123")
+        .attribute("note", "password=hunter2")
+        .capture();
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+    let metrics = metrics(&server);
+    assert_eq!(metrics[0]["attributes"]["api_key"]["value"], "[Filtered]");
+    let note = metrics[0]["attributes"]["note"]["value"].as_str().unwrap();
+    assert!(!note.contains("hunter2"), "{note}");
+}

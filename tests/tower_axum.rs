@@ -589,7 +589,7 @@ fn with_metrics_on_each_request_records_its_duration_by_route_and_status() {
     let mut by_route = BTreeMap::<(String, i64), usize>::new();
     for m in &measurements {
         assert_eq!(m["type"], "distribution");
-        assert_eq!(m["unit"], "s");
+        assert_eq!(m["unit"], "second");
         assert!(m["value"].as_f64().unwrap() > 0.0);
         assert_eq!(m["attributes"]["http.request.method"]["value"], "GET");
         let route = m["attributes"]["http.route"]["value"]

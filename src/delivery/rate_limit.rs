@@ -195,10 +195,18 @@ impl RateLimiter {
             Some((_, total)) => *total = total.saturating_add(quantity),
             None => removed.push((category, quantity)),
         };
+        let is_limited = |category: DataCategory| {
+            category != DataCategory::ClientReport
+                && self.by_category[category as usize].is_some_and(|until| now < until)
+        };
+        // Attachments belong to their event: when it goes, they go with it (an envelope of attachments without
+        // its event is refused).
+        let event_limited = is_limited(DataCategory::Error)
+            && envelope.items.iter().any(|item| item.ty() == "event");
         envelope.items.retain(|item| {
             let category = DataCategory::from_item_type(item.ty());
-            let limited = category != DataCategory::ClientReport
-                && self.by_category[category as usize].is_some_and(|until| now < until);
+            let limited =
+                is_limited(category) || (event_limited && category == DataCategory::Attachment);
             if !limited {
                 return true;
             }

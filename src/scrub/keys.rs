@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::FILTERED;
 use crate::protocol::event::SharedFields;
-use crate::protocol::{Event, Log, LogValue, TransactionEvent};
+use crate::protocol::{Event, LogValue, TransactionEvent};
 
 /// The default denylist; [`crate::ClientOptions::scrub_key`] adds to it.
 pub(crate) const DEFAULT_DENYLIST: &[&str] = &[
@@ -75,11 +75,6 @@ impl KeyDenylist {
             self.scrub_tags(&mut span.tags);
             self.scrub_entries(span.data.iter_mut());
         }
-    }
-
-    /// Replaces the values of a log record's attributes under sensitive keys, in place, with text.
-    pub(crate) fn scrub_log(&self, log: &mut Log) {
-        self.scrub_attributes(&mut log.attributes);
     }
 
     /// Replaces the values of typed attributes (a log record's, a metric's) under sensitive keys with text.

@@ -78,24 +78,26 @@ impl Scrubber {
     /// Scrubs a log record in place: attributes under sensitive keys, then secrets in its body and its text
     /// attributes (the message parameters among them).
     pub(crate) fn scrub_log(&self, log: &mut Log) {
-        self.keys.scrub_log(log);
-        if !self.values.is_active() {
-            return;
-        }
-        self.values.scrub(&mut log.body);
-        for value in log.attributes.values_mut() {
-            if let LogValue::String(text) = value {
-                self.values.scrub(text.to_mut());
-            }
+        self.scrub_attributes(&mut log.attributes);
+        if self.values.is_active() {
+            self.values.scrub(&mut log.body);
         }
     }
 
-    /// Scrubs typed attributes (a metric's) in place: values under sensitive keys only.
+    /// Scrubs typed attributes (a metric's) in place: values under sensitive keys, then secrets in text values.
     pub(crate) fn scrub_attributes(
         &self,
         attributes: &mut std::collections::BTreeMap<String, LogValue>,
     ) {
         self.keys.scrub_attributes(attributes);
+        if !self.values.is_active() {
+            return;
+        }
+        for value in attributes.values_mut() {
+            if let LogValue::String(text) = value {
+                self.values.scrub(text.to_mut());
+            }
+        }
     }
 
     /// Scrubs a transaction in place: values under sensitive keys (extra, contexts, user data, tags, and each

@@ -27,5 +27,7 @@ pub use interface::{NoopTransport, Outcome, Response, Transport, TransportOption
 pub use otlp::{OtlpOptions, OtlpTransport};
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
-pub use otlp_metrics::{DEFAULT_HISTOGRAM_BOUNDS, MAX_CUMULATIVE_SERIES, Temporality};
+pub use otlp_metrics::{
+    DEFAULT_HISTOGRAM_BOUNDS, MAX_CUMULATIVE_SERIES, SECONDS_HISTOGRAM_BOUNDS, Temporality,
+};
 pub use tee::Tee;

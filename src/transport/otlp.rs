@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::interface::{Outcome, Response, Transport};
-use super::otlp_metrics::{DEFAULT_HISTOGRAM_BOUNDS, MetricsAggregator, Temporality};
+use super::otlp_metrics::{DEFAULT_HISTOGRAM_BOUNDS, MetricsAggregator, Pending, Temporality};
 use crate::diagnostics::sdk_debug;
 use crate::protocol::otlp::{
     AnyValue, ExportLogsServiceRequest, ExportLogsServiceResponse, ExportMetricsServiceRequest,
@@ -315,8 +315,19 @@ impl Transport for OtlpTransport {
         // request.
         let (endpoint, body) = if let Some(request) = self.trace_request(envelope) {
             (&self.options.traces_endpoint, serde_json::to_vec(&request))
-        } else if let Some(request) = self.metrics_request(envelope) {
-            (&self.options.metrics_endpoint, serde_json::to_vec(&request))
+        } else if let Some((request, pending)) = self.metrics_request(envelope) {
+            let Some(endpoint) = &self.options.metrics_endpoint else {
+                return Outcome::Sent;
+            };
+            let Ok(body) = serde_json::to_vec(&request) else {
+                return Outcome::Sent;
+            };
+            let outcome = self.post(endpoint, &body);
+            // Cumulative totals move only once the collector took the export, so a retry is not counted twice.
+            if outcome == Outcome::Sent {
+                self.metrics.commit(pending);
+            }
+            return outcome;
         } else if let Some(request) = self.request(envelope) {
             (&self.options.logs_endpoint, serde_json::to_vec(&request))
         } else {
@@ -378,7 +389,7 @@ impl OtlpTransport {
                 }
                 Outcome::Sent
             }
-            // Retryable, as the OTLP specification lists them.
+            // Retryable, as the OTLP specification lists them (408 is not among them).
             429 | 502 | 503 | 504 => {
                 let mut response = Response::new(status);
                 response.retry_after = retry_after;
@@ -387,14 +398,21 @@ impl OtlpTransport {
             other => {
                 sdk_debug!("{endpoint} answered {other} to an export; it is dropped");
                 // Final: a status the worker does not retry.
-                Outcome::Response(Response::new(if other >= 500 { 400 } else { other }))
+                Outcome::Response(Response::new(if other >= 500 || other == 408 {
+                    400
+                } else {
+                    other
+                }))
             }
         }
     }
 
     /// The metrics export of an envelope's metric measurements, aggregated (see `otlp_metrics.rs`), or `None` when
     /// it has none.
-    pub fn metrics_request(&self, envelope: &Envelope) -> Option<ExportMetricsServiceRequest> {
+    fn metrics_request(
+        &self,
+        envelope: &Envelope,
+    ) -> Option<(ExportMetricsServiceRequest, Pending)> {
         let measurements: Vec<crate::protocol::Metric> = envelope
             .items
             .iter()
@@ -411,7 +429,8 @@ impl OtlpTransport {
         if measurements.is_empty() {
             return None;
         }
-        Some(ExportMetricsServiceRequest {
+        let (metrics, pending) = self.metrics.metrics(&measurements);
+        let request = ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
                 resource: self.resource.clone(),
                 scope_metrics: vec![ScopeMetrics {
@@ -419,10 +438,11 @@ impl OtlpTransport {
                         name: "faultline".into(),
                         version: env!("CARGO_PKG_VERSION").into(),
                     },
-                    metrics: self.metrics.metrics(&measurements),
+                    metrics,
                 }],
             }],
-        })
+        };
+        Some((request, pending))
     }
 
     /// The trace export of an envelope's transaction (parsed again if it was replayed from the spool), or `None`

@@ -25,8 +25,14 @@ pub const DEFAULT_HISTOGRAM_BOUNDS: [f64; 15] = [
     10000.0,
 ];
 
+/// The bounds for durations in seconds (unit `second` or `s`) unless the options set others: OpenTelemetry's
+/// recommendation for `http.server.request.duration`.
+pub const SECONDS_HISTOGRAM_BOUNDS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
 /// The most series whose running totals cumulative temporality keeps; a measurement of a new series past it is
-/// exported as a delta.
+/// not exported (a debug line says so).
 pub const MAX_CUMULATIVE_SERIES: usize = 2000;
 
 /// How sums and histograms report: each export's own measurements, or the totals since the series began.
@@ -73,9 +79,16 @@ struct Totals {
 pub(super) struct MetricsAggregator {
     temporality: Temporality,
     bounds: Vec<f64>,
-    /// The running totals, with cumulative temporality.
+    /// Whether `bounds` are the defaults, which give way to [`SECONDS_HISTOGRAM_BOUNDS`] for durations in seconds.
+    default_bounds: bool,
+    /// The running totals, with cumulative temporality, as of the last export the collector accepted.
     cumulative: Mutex<HashMap<SeriesKey, Totals>>,
 }
+
+/// What an export adds to the running totals once the collector accepted it (cumulative temporality): the
+/// export's own totals per series.
+#[derive(Debug, Default)]
+pub(super) struct Pending(Vec<(SeriesKey, Totals)>);
 
 /// The most exemplars a data point carries.
 const MAX_EXEMPLARS: usize = 4;
@@ -87,13 +100,39 @@ impl MetricsAggregator {
         bounds.dedup();
         MetricsAggregator {
             temporality,
+            default_bounds: bounds == DEFAULT_HISTOGRAM_BOUNDS,
             bounds,
             cumulative: Mutex::new(HashMap::new()),
         }
     }
 
+    /// The bucket bounds for a histogram of `unit`.
+    fn bounds(&self, unit: &str) -> &[f64] {
+        if self.default_bounds && matches!(unit, "second" | "seconds" | "s") {
+            &SECONDS_HISTOGRAM_BOUNDS
+        } else {
+            &self.bounds
+        }
+    }
+
+    /// Adds an accepted export's totals to the running ones (cumulative temporality; nothing with delta). A
+    /// retried export is built again from the same running totals, so it is never counted twice.
+    pub(super) fn commit(&self, pending: Pending) {
+        if pending.0.is_empty() {
+            return;
+        }
+        let mut running = lock(&self.cumulative);
+        for (key, totals) in pending.0 {
+            if let Some(kept) = running.get_mut(&key) {
+                merge(kept, &totals);
+            } else if running.len() < MAX_CUMULATIVE_SERIES {
+                running.insert(key, totals);
+            }
+        }
+    }
+
     /// The metrics of `measurements`: one per name, type and unit, with a data point per attribute set.
-    pub(super) fn metrics(&self, measurements: &[Metric]) -> Vec<OtlpMetric> {
+    pub(super) fn metrics(&self, measurements: &[Metric]) -> (Vec<OtlpMetric>, Pending) {
         let mut series: BTreeMap<SeriesKey, (Vec<KeyValue>, Totals)> = BTreeMap::new();
         for metric in measurements {
             let attributes = data_point_attributes(metric);
@@ -106,33 +145,42 @@ impl MetricsAggregator {
                     .map(|kv| (kv.key.clone(), format!("{:?}", kv.value)))
                     .collect(),
             );
+            let unit = key.2.clone();
             let entry = series
                 .entry(key)
-                .or_insert_with(|| (attributes, self.empty(metric.timestamp)));
-            self.add(&mut entry.1, metric);
+                .or_insert_with(|| (attributes, self.empty(metric.timestamp, &unit)));
+            self.add(&mut entry.1, metric, &unit);
         }
+        let mut pending = Pending::default();
         if self.temporality == Temporality::Cumulative {
-            let mut running = lock(&self.cumulative);
-            for (key, (_, totals)) in &mut series {
+            let running = lock(&self.cumulative);
+            series.retain(|key, (_, totals)| {
                 if key.1 == MetricType::Gauge {
-                    continue;
+                    return true;
                 }
-                if let Some(kept) = running.get_mut(key) {
-                    merge(kept, totals);
-                    *totals = kept.clone();
-                } else if running.len() < MAX_CUMULATIVE_SERIES {
-                    running.insert(key.clone(), totals.clone());
-                } else {
-                    sdk_debug!(
-                        "more than {MAX_CUMULATIVE_SERIES} metric series: {} goes as a delta",
-                        key.0
-                    );
+                pending.0.push((key.clone(), totals.clone()));
+                match running.get(key) {
+                    Some(kept) => {
+                        let mut sum = kept.clone();
+                        merge(&mut sum, totals);
+                        *totals = sum;
+                        true
+                    }
+                    None if running.len() < MAX_CUMULATIVE_SERIES => true,
+                    None => {
+                        sdk_debug!(
+                            "more than {MAX_CUMULATIVE_SERIES} metric series: {} is not exported",
+                            key.0
+                        );
+                        false
+                    }
                 }
-            }
+            });
         }
         let mut metrics: Vec<OtlpMetric> = Vec::new();
         for ((name, ty, unit, _), (attributes, totals)) in series {
-            let data = self.data_point(ty, attributes, &totals);
+            let data = self.data_point(ty, &unit, attributes, &totals);
+            let unit = ucum(&unit).to_owned();
             match metrics
                 .last_mut()
                 .filter(|m| m.name == name && m.unit == unit && same_kind(&m.data, &data))
@@ -141,10 +189,10 @@ impl MetricsAggregator {
                 None => metrics.push(OtlpMetric { name, unit, data }),
             }
         }
-        metrics
+        (metrics, pending)
     }
 
-    fn empty(&self, at: Timestamp) -> Totals {
+    fn empty(&self, at: Timestamp, unit: &str) -> Totals {
         Totals {
             start: at,
             end: at,
@@ -152,13 +200,13 @@ impl MetricsAggregator {
             sum: 0.0,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
-            buckets: vec![0; self.bounds.len() + 1],
+            buckets: vec![0; self.bounds(unit).len() + 1],
             last: 0.0,
             exemplars: Vec::new(),
         }
     }
 
-    fn add(&self, totals: &mut Totals, metric: &Metric) {
+    fn add(&self, totals: &mut Totals, metric: &Metric, unit: &str) {
         let value = metric.value;
         totals.start = totals.start.min(metric.timestamp);
         if metric.timestamp >= totals.end {
@@ -170,7 +218,7 @@ impl MetricsAggregator {
         totals.min = totals.min.min(value);
         totals.max = totals.max.max(value);
         // The first bucket whose upper bound the value does not exceed; the last takes the rest.
-        let bucket = self.bounds.partition_point(|bound| *bound < value);
+        let bucket = self.bounds(unit).partition_point(|bound| *bound < value);
         totals.buckets[bucket] += 1;
         if let Some(span_id) = metric.span_id {
             if totals.exemplars.len() == MAX_EXEMPLARS {
@@ -186,7 +234,13 @@ impl MetricsAggregator {
     }
 
     /// One metric's data (with its single data point) for a series.
-    fn data_point(&self, ty: MetricType, attributes: Vec<KeyValue>, totals: &Totals) -> MetricData {
+    fn data_point(
+        &self,
+        ty: MetricType,
+        unit: &str,
+        attributes: Vec<KeyValue>,
+        totals: &Totals,
+    ) -> MetricData {
         let temporality = self.temporality.code();
         match ty {
             MetricType::Counter => MetricData::Sum(Sum {
@@ -217,7 +271,7 @@ impl MetricsAggregator {
                     count: totals.count.to_string(),
                     sum: totals.sum,
                     bucket_counts: totals.buckets.iter().map(u64::to_string).collect(),
-                    explicit_bounds: self.bounds.clone(),
+                    explicit_bounds: self.bounds(unit).to_vec(),
                     min: totals.min,
                     max: totals.max,
                     exemplars: totals.exemplars.clone(),
@@ -225,6 +279,26 @@ impl MetricsAggregator {
                 aggregation_temporality: temporality,
             }),
         }
+    }
+}
+
+/// A Sentry unit name as OpenTelemetry writes it (UCUM): `second` is `s`, `millisecond` `ms`, `byte` `By`; others
+/// as they are.
+fn ucum(unit: &str) -> &str {
+    match unit {
+        "nanosecond" => "ns",
+        "microsecond" => "us",
+        "millisecond" => "ms",
+        "second" => "s",
+        "minute" => "min",
+        "hour" => "h",
+        "day" => "d",
+        "byte" => "By",
+        "kilobyte" => "kBy",
+        "megabyte" => "MBy",
+        "gigabyte" => "GBy",
+        "percent" => "%",
+        other => other,
     }
 }
 
@@ -317,7 +391,7 @@ mod tests {
             measurement(MetricType::Distribution, 1000.0, 4.0, "eu"),
             measurement(MetricType::Distribution, 5.0, 5.0, "us"),
         ];
-        let metrics = aggregator.metrics(&measurements);
+        let (metrics, _) = aggregator.metrics(&measurements);
         assert_eq!(metrics.len(), 1);
         let MetricData::Histogram(histogram) = &metrics[0].data else {
             panic!("{metrics:?}")
@@ -342,21 +416,64 @@ mod tests {
 
         let aggregator =
             MetricsAggregator::new(Temporality::Cumulative, DEFAULT_HISTOGRAM_BOUNDS.to_vec());
-        let first = aggregator.metrics(&[measurement(MetricType::Counter, 2.0, 1.0, "eu")]);
-        let second = aggregator.metrics(&[
+        let (first, pending) =
+            aggregator.metrics(&[measurement(MetricType::Counter, 2.0, 1.0, "eu")]);
+        let (retried, _) = aggregator.metrics(&[measurement(MetricType::Counter, 2.0, 1.0, "eu")]);
+        aggregator.commit(pending);
+        let second_batch = [
             measurement(MetricType::Counter, 3.0, 2.0, "eu"),
             measurement(MetricType::Gauge, 7.0, 2.0, "eu"),
             measurement(MetricType::Gauge, 4.0, 3.0, "eu"),
-        ]);
+        ];
+        let (second, pending) = aggregator.metrics(&second_batch);
+        aggregator.commit(pending);
         let sum = |metrics: &[OtlpMetric]| match &metrics[0].data {
             MetricData::Sum(sum) => (sum.data_points[0].as_double, sum.aggregation_temporality),
             other => panic!("{other:?}"),
         };
         assert_eq!(sum(&first), (2.0, 2));
+        assert_eq!(
+            sum(&retried),
+            (2.0, 2),
+            "a retry before the commit counts once"
+        );
         assert_eq!(sum(&second), (5.0, 2), "running total");
         let MetricData::Gauge(gauge) = &second[1].data else {
             panic!("{second:?}")
         };
         assert_eq!(gauge.data_points[0].as_double, 4.0, "the last value");
+    }
+
+    #[test]
+    fn durations_in_seconds_get_bounds_in_seconds_and_units_are_ucum() {
+        let aggregator =
+            MetricsAggregator::new(Temporality::Delta, DEFAULT_HISTOGRAM_BOUNDS.to_vec());
+        let mut request = measurement(MetricType::Distribution, 0.12, 1.0, "eu");
+        request.unit = Some("second".into());
+        let (metrics, _) = aggregator.metrics(&[request]);
+        assert_eq!(metrics[0].unit, "s");
+        let MetricData::Histogram(histogram) = &metrics[0].data else {
+            panic!("{metrics:?}")
+        };
+        let point = &histogram.data_points[0];
+        assert_eq!(point.explicit_bounds, SECONDS_HISTOGRAM_BOUNDS);
+        assert_eq!(
+            point.bucket_counts.len(),
+            SECONDS_HISTOGRAM_BOUNDS.len() + 1
+        );
+        assert_eq!(point.bucket_counts[6], "1", "0.1 < 0.12 <= 0.25");
+
+        let custom = MetricsAggregator::new(Temporality::Delta, vec![1.0, 2.0]);
+        let mut request = measurement(MetricType::Distribution, 0.12, 1.0, "eu");
+        request.unit = Some("second".into());
+        let (metrics, _) = custom.metrics(&[request]);
+        let MetricData::Histogram(histogram) = &metrics[0].data else {
+            panic!("{metrics:?}")
+        };
+        assert_eq!(
+            histogram.data_points[0].explicit_bounds,
+            [1.0, 2.0],
+            "bounds set by hand win"
+        );
     }
 }

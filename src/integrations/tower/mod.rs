@@ -27,7 +27,7 @@
 //!   **session**: `exited`, `errored` when an error was captured in its scope, `crashed` when the handler
 //!   panicked, for the user the handler set; the worker sends the counts per minute;
 //! - with [`ClientOptions::enable_metrics`](crate::ClientOptions::enable_metrics), records each request's duration
-//!   as the distribution `http.server.request.duration` (seconds), with `http.request.method`, `http.route` (axum's
+//!   as the distribution `http.server.request.duration` (unit `second`), with `http.request.method`, `http.route` (axum's
 //!   `MatchedPath`), `http.response.status_code` and, for a 5xx, `error.type`, as OpenTelemetry's HTTP semantic
 //!   conventions name them: the request count per route and status is its count.
 
@@ -188,7 +188,7 @@ where
                     "http.server.request.duration",
                     started.elapsed().as_secs_f64(),
                 )
-                .unit("s")
+                .unit("second")
                 .attribute("http.request.method", method)
                 .attribute("http.response.status_code", status);
                 if let Some(route) = route {
