@@ -144,15 +144,17 @@ impl Client {
         );
         // The collector's losses are its own: counted apart, never in the server's client reports.
         let collector = collector.map(|collector| {
-            Delivery::new(
+            let counters = Arc::new(Counters::default());
+            let delivery = Delivery::new(
                 collector.transport,
-                Arc::new(Counters::default()),
+                counters.clone(),
                 collector.spool.map(Arc::new),
                 Arc::new(Mutex::new(None)),
                 options.queue_size,
                 options.max_retry_delay,
                 options.client_report_interval,
-            )
+            );
+            (delivery, counters)
         });
         let delivery = Destinations::new(delivery, collector);
         let session_attrs = options.tracks_sessions().then(|| SessionAttributes {

@@ -520,3 +520,36 @@ fn metrics_become_sums_gauges_and_histograms_with_exemplars() {
         assert_eq!(exemplar["spanId"], transaction.span_id().to_string());
     }
 }
+
+#[test]
+fn a_slow_collector_does_not_hold_up_the_server() {
+    let _serial = serial();
+    let sentry = TestServer::ok();
+    // Every answer takes about two seconds, a byte at a time.
+    let collector = TestServer::start(|_, _| Reply::Trickle {
+        per_byte: Duration::from_millis(25),
+    });
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .dsn(sentry.dsn("k", 1))
+            .otlp(OtlpOptions::new(&collector.url()))
+            .spool_dir(None)
+            .auto_session_tracking(false)
+            .shutdown_timeout(Duration::from_secs(1)),
+    )
+    .unwrap();
+    for i in 0..5 {
+        faultline::capture_error(&std::io::Error::other(format!("error {i}")));
+    }
+    // Five answers in a row from the collector take about ten seconds; the server's five come well before.
+    let at_sentry = sentry.wait_for_requests(5, Duration::from_secs(5));
+    let events = at_sentry
+        .iter()
+        .filter(|r| r.envelope().event().is_some())
+        .count();
+    assert_eq!(
+        events, 5,
+        "the server's deliveries do not wait for the collector"
+    );
+    drop(guard);
+}

@@ -51,7 +51,10 @@ fn report(info: &PanicHookInfo<'_>) {
     };
     // The worker's own panics (a failing transport, a panicking callback) are never reported through itself: that
     // could loop, and the worker cannot wait for itself.
-    if client.is_worker_thread() {
+    if client.is_worker_thread()
+        || std::thread::current().name()
+            == Some(crate::delivery::destinations::COLLECTOR_THREAD_NAME)
+    {
         return;
     }
     let trace = stacktrace::capture();
