@@ -46,7 +46,7 @@ struct Collector {
 
 /// What the worker tells the collector's thread.
 enum ToCollector {
-    Ship(Envelope),
+    Ship(Box<Envelope>),
     Flush {
         deadline: Instant,
         ack: Sender<bool>,
@@ -207,9 +207,9 @@ fn run(mut delivery: Delivery, inbox: &Receiver<ToCollector>) {
         match inbox.recv_timeout(timeout) {
             Ok(ToCollector::Ship(envelope)) => {
                 if delivery.is_paused(Instant::now()) {
-                    delivery.park(envelope);
+                    delivery.park(*envelope);
                 } else {
-                    delivery.deliver_fresh(envelope);
+                    delivery.deliver_fresh(*envelope);
                 }
             }
             Ok(ToCollector::Flush { deadline, ack }) => {
