@@ -107,7 +107,7 @@ impl Destinations {
         };
         match collector
             .mailbox
-            .try_send(ToCollector::Ship(envelope.clone()))
+            .try_send(ToCollector::Ship(Box::new(envelope.clone())))
         {
             Ok(()) => {}
             Err(TrySendError::Full(ToCollector::Ship(lost)))
