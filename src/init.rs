@@ -137,7 +137,6 @@ fn otlp_exporter(
         otlp.service_version = Some(version.to_owned());
     }
     otlp.environment = options.environment.as_deref().map(str::to_owned);
-    otlp.timeout = options.http_timeout;
     Some(Arc::new(crate::transport::OtlpTransport::new(otlp)))
 }
 

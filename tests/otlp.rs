@@ -273,6 +273,7 @@ fn init_exports_to_the_endpoint_the_environment_names() {
     unsafe {
         std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", server.url());
         std::env::set_var("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20t0k");
+        std::env::set_var("OTEL_RESOURCE_ATTRIBUTES", "k8s.pod.name=shop-7f9c");
     }
     let guard = faultline::try_init(
         ClientOptions::new()
@@ -285,6 +286,7 @@ fn init_exports_to_the_endpoint_the_environment_names() {
     unsafe {
         std::env::remove_var("OTEL_EXPORTER_OTLP_ENDPOINT");
         std::env::remove_var("OTEL_EXPORTER_OTLP_HEADERS");
+        std::env::remove_var("OTEL_RESOURCE_ATTRIBUTES");
     }
     let guard = guard.unwrap();
     assert!(
@@ -303,6 +305,23 @@ fn init_exports_to_the_endpoint_the_environment_names() {
     );
     let records = received_records(&server);
     assert_eq!(records[0]["body"]["stringValue"], "from the environment");
+    let body: Value = serde_json::from_slice(&requests[0].decoded_body()).unwrap();
+    let resource = body["resourceLogs"][0]["resource"]["attributes"]
+        .as_array()
+        .unwrap();
+    let value_of = |key: &str| {
+        resource
+            .iter()
+            .find(|kv| kv["key"] == key)
+            .map(|kv| kv["value"]["stringValue"].clone())
+    };
+    assert_eq!(value_of("k8s.pod.name"), Some("shop-7f9c".into()));
+    assert_eq!(
+        value_of("service.name"),
+        Some("shop".into()),
+        "from the release"
+    );
+    assert_eq!(value_of("service.version"), Some("3.1.0".into()));
 }
 
 #[test]

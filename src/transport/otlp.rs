@@ -48,6 +48,8 @@ pub struct OtlpOptions {
     pub temporality: Temporality,
     /// The upper bounds of the histograms' buckets (distributions); [`DEFAULT_HISTOGRAM_BOUNDS`] by default.
     pub histogram_bounds: Vec<f64>,
+    /// More resource attributes (`OTEL_RESOURCE_ATTRIBUTES`), after the service's and the SDK's, which win.
+    pub resource_attributes: Vec<(String, String)>,
     /// Headers sent with every request (e.g. an API key).
     pub headers: Vec<(String, String)>,
     /// `service.name`.
@@ -69,6 +71,7 @@ impl fmt::Debug for OtlpOptions {
             .field("traces_endpoint", &self.traces_endpoint)
             .field("metrics_endpoint", &self.metrics_endpoint)
             .field("temporality", &self.temporality)
+            .field("resource_attributes", &self.resource_attributes)
             .field("headers", &names)
             .field("service_name", &self.service_name)
             .field("service_version", &self.service_version)
@@ -98,7 +101,8 @@ impl OtlpOptions {
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` with `/v1/logs` and `/v1/traces` appended; `OTEL_EXPORTER_OTLP_HEADERS`, then
     /// `OTEL_EXPORTER_OTLP_LOGS_HEADERS` and `OTEL_EXPORTER_OTLP_TRACES_HEADERS` (`key=value` pairs separated by
     /// commas, values percent-decoded; a later list wins for a key, and the signal-specific ones apply to both
-    /// signals here); `OTEL_SERVICE_NAME`.
+    /// signals here); `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds); `OTEL_SERVICE_NAME`, else `service.name` in
+    /// `OTEL_RESOURCE_ATTRIBUTES` (`key=value` pairs like the headers), whose other attributes join the resource.
     pub fn from_env() -> Option<Self> {
         Self::from_vars(|key| std::env::var(key).ok())
     }
@@ -151,7 +155,27 @@ impl OtlpOptions {
             }
         }
         options.headers = headers.into_iter().collect();
-        options.service_name = var("OTEL_SERVICE_NAME");
+        if let Some(millis) = var("OTEL_EXPORTER_OTLP_TIMEOUT").and_then(|v| v.parse::<u64>().ok())
+        {
+            options.timeout = Duration::from_millis(millis.max(1));
+        }
+        let mut resource: Vec<(String, String)> = var("OTEL_RESOURCE_ATTRIBUTES")
+            .map(|list| {
+                list.split(',')
+                    .filter_map(|pair| {
+                        let (key, value) = pair.split_once('=')?;
+                        let key = key.trim();
+                        (!key.is_empty()).then(|| (key.to_owned(), percent_decode(value.trim())))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let from_resource = resource
+            .iter()
+            .position(|(key, _)| key == "service.name")
+            .map(|at| resource.remove(at).1);
+        options.service_name = var("OTEL_SERVICE_NAME").or(from_resource);
+        options.resource_attributes = resource;
         Some(options)
     }
 }
@@ -260,6 +284,14 @@ impl OtlpTransport {
             ("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
         ] {
             attributes.push(KeyValue::new(key, AnyValue::StringValue(value.into())));
+        }
+        for (key, value) in &options.resource_attributes {
+            if !attributes.iter().any(|kv| &kv.key == key) {
+                attributes.push(KeyValue::new(
+                    key.clone(),
+                    AnyValue::StringValue(value.clone()),
+                ));
+            }
         }
         OtlpTransport {
             agent,
@@ -794,6 +826,24 @@ mod tests {
             ]
         );
         assert_eq!(both.service_name.as_deref(), Some("shop"));
+        let resource = OtlpOptions::from_vars(vars(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=billing, host.name=web%2D7,team=core,=x",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(resource.timeout, Duration::from_millis(2500));
+        assert_eq!(resource.service_name.as_deref(), Some("billing"));
+        assert_eq!(
+            resource.resource_attributes,
+            [
+                ("host.name".to_owned(), "web-7".to_owned()),
+                ("team".to_owned(), "core".to_owned())
+            ]
+        );
         assert!(
             !format!("{both:?}").contains("only-logs"),
             "header values stay out of Debug"
