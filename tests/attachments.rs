@@ -157,3 +157,27 @@ fn a_rate_limit_on_errors_takes_the_attachments_with_their_event() {
     assert_eq!(discarded(&server, "ratelimit_backoff", "error"), 1);
     assert_eq!(discarded(&server, "ratelimit_backoff", "attachment"), 4);
 }
+
+#[test]
+fn the_attachments_of_an_event_that_before_send_drops_are_counted() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(
+        ClientOptions::new()
+            .dsn(server.dsn("k", 1))
+            .spool_dir(None)
+            .auto_session_tracking(false)
+            .before_send(|event| event.message.is_none().then_some(event)),
+    )
+    .unwrap();
+    faultline::configure_scope(|scope| {
+        scope.add_attachment(Attachment::new("a.txt", b"abcdef".to_vec()))
+    });
+    faultline::capture_message("dropped with its attachment", faultline::Level::Error);
+    faultline::capture_error(&std::io::Error::other("kept"));
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+    assert_eq!(attachments(&server).len(), 1, "the kept event's");
+    assert_eq!(discarded(&server, "before_send", "attachment"), 6);
+    assert_eq!(discarded(&server, "before_send", "error"), 1);
+}

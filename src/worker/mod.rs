@@ -218,6 +218,8 @@ impl Worker {
             task => {
                 let attachments = task.attachments();
                 let Some((kind, item)) = finish::finish(&self.processor, task) else {
+                    // `before_send` dropped the event: its attachments go with it, counted.
+                    self.processor.drop_attachments(&attachments);
                     return;
                 };
                 // An event goes at once, in an envelope of its own, with its attachments.

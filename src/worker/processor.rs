@@ -427,6 +427,15 @@ impl Processor {
         items
     }
 
+    /// Counts the attachments of an event that `before_send` dropped, by bytes.
+    pub(crate) fn drop_attachments(&self, attachments: &[Arc<Attachment>]) {
+        let bytes: u64 = attachments.iter().map(|a| a.bytes.len() as u64).sum();
+        if bytes > 0 {
+            self.counters
+                .discard_n(Reason::BeforeSend, DataCategory::Attachment, bytes);
+        }
+    }
+
     /// A check-in's release and environment, where the program did not set them. Check-ins skip `before_send`.
     pub(crate) fn fill_check_in(&self, check_in: &mut CheckIn) {
         if check_in.release.is_none() {
