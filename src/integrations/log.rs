@@ -91,10 +91,10 @@ use log::{Level as LogLevel, LevelFilter, Log, Metadata, Record};
 
 use super::{
     DEFAULT_IGNORED_TARGETS, capture_exceptions, capture_message, guarded, is_ignored_target,
-    log_value, text_value,
+    text_value,
 };
 use crate::logs;
-use crate::protocol::{Breadcrumb, Event, Level};
+use crate::protocol::{Breadcrumb, Event, Level, LogValue};
 use crate::sink::{EcsError, EcsRecord, JsonLinesSink};
 
 /// A [`log::Log`] that reports records to faultline and passes every record on to the logger it wraps.
@@ -570,7 +570,7 @@ fn structured_log(record: &Record<'_>, message: &str, pairs: &Pairs<'_>) {
         log = log.attribute("code.line.number", line);
     }
     for (key, value) in &pairs.pairs {
-        log = log.attribute(key.as_str().to_owned(), log_value(&json(value)));
+        log = log.attribute(key.as_str().to_owned(), LogValue::from_json(&json(value)));
     }
     log.capture();
 }

@@ -119,23 +119,6 @@ mod records {
         serde_json::Value::String(crate::chain::truncate(text, crate::chain::MAX_VALUE_LEN))
     }
 
-    /// A key-value or field, as the integrations read it into JSON, as a typed log attribute: booleans, integers,
-    /// floats and strings as themselves, anything else as its JSON text.
-    pub(crate) fn log_value(value: &serde_json::Value) -> crate::protocol::log::LogValue {
-        use crate::protocol::log::LogValue;
-        match value {
-            serde_json::Value::Bool(b) => LogValue::Bool(*b),
-            serde_json::Value::Number(n) => match n.as_i64() {
-                Some(i) => LogValue::Integer(i),
-                None => n
-                    .as_f64()
-                    .map_or_else(|| n.to_string().into(), LogValue::Double),
-            },
-            serde_json::Value::String(s) => s.clone().into(),
-            other => other.to_string().into(),
-        }
-    }
-
     #[cfg(test)]
     mod tests {
         use super::*;

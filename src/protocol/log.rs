@@ -92,6 +92,22 @@ impl LogValue {
             LogValue::Double(_) => "double",
         }
     }
+
+    /// A JSON value (a field or key-value as the integrations read it) as a typed value: booleans, integers, floats
+    /// and strings as themselves, anything else as its JSON text.
+    pub fn from_json(value: &serde_json::Value) -> Self {
+        match value {
+            serde_json::Value::Bool(b) => LogValue::Bool(*b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => LogValue::Integer(i),
+                None => n
+                    .as_f64()
+                    .map_or_else(|| n.to_string().into(), LogValue::Double),
+            },
+            serde_json::Value::String(s) => s.clone().into(),
+            other => other.to_string().into(),
+        }
+    }
 }
 
 impl fmt::Display for LogValue {

@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::log::LogValue;
+use super::time::Timestamp;
+
 /// The body of a request to `/v1/logs`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -123,6 +126,25 @@ impl AnyValue {
     pub fn int(n: i64) -> Self {
         AnyValue::IntValue(n.to_string())
     }
+}
+
+impl From<LogValue> for AnyValue {
+    fn from(value: LogValue) -> Self {
+        match value {
+            LogValue::String(s) => AnyValue::StringValue(s.into_owned()),
+            LogValue::Bool(b) => AnyValue::BoolValue(b),
+            LogValue::Integer(n) => AnyValue::int(n),
+            LogValue::Double(x) => AnyValue::double(x),
+        }
+    }
+}
+
+/// A time as OTLP writes it: nanoseconds since the Unix epoch, as a decimal string (`0` before the epoch).
+pub fn unix_nanos(time: Timestamp) -> String {
+    time.0
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+        .to_string()
 }
 
 /// The body of a request to `/v1/traces`.

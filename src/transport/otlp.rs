@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::interface::{Outcome, Response, Transport};
 use super::otlp_metrics::{DEFAULT_HISTOGRAM_BOUNDS, MetricsAggregator, Pending, Temporality};
@@ -26,9 +26,10 @@ use crate::protocol::otlp::{
     AnyValue, ExportLogsServiceRequest, ExportLogsServiceResponse, ExportMetricsServiceRequest,
     ExportTraceServiceRequest, InstrumentationScope, KeyValue, LogRecord, Resource, ResourceLogs,
     ResourceMetrics, ResourceSpans, ScopeLogs, ScopeMetrics, ScopeSpans, Span as OtlpSpan, Status,
+    unix_nanos,
 };
 use crate::protocol::{
-    Envelope, EnvelopeItem, Event, Level, Log, LogValue, SpanStatus, TransactionEvent,
+    Envelope, EnvelopeItem, Event, Level, Log, LogValue, SpanStatus, Timestamp, TransactionEvent,
 };
 
 /// Where and how to export: the endpoints, extra headers, and the resource that describes the service.
@@ -309,7 +310,7 @@ impl OtlpTransport {
 
     /// The request for an envelope's log records and event, or `None` when it has neither.
     pub fn request(&self, envelope: &Envelope) -> Option<ExportLogsServiceRequest> {
-        let observed = nanos(SystemTime::now());
+        let observed = unix_nanos(Timestamp::now());
         let mut records = Vec::new();
         for item in &envelope.items {
             match item {
@@ -548,8 +549,8 @@ fn spans(transaction: &TransactionEvent) -> Vec<OtlpSpan> {
         parent_span_id: field("parent_span_id"),
         name: transaction.transaction.clone(),
         kind: kind(op.as_deref()),
-        start_time_unix_nano: nanos(transaction.start_timestamp.0),
-        end_time_unix_nano: nanos(transaction.timestamp.0),
+        start_time_unix_nano: unix_nanos(transaction.start_timestamp),
+        end_time_unix_nano: unix_nanos(transaction.timestamp),
         attributes,
         status: status_of(status),
     }];
@@ -582,8 +583,8 @@ fn spans(transaction: &TransactionEvent) -> Vec<OtlpSpan> {
                 .or_else(|| span.op.clone())
                 .unwrap_or_else(|| "span".into()),
             kind: kind(span.op.as_deref()),
-            start_time_unix_nano: nanos(span.start_timestamp.0),
-            end_time_unix_nano: nanos(span.timestamp.0),
+            start_time_unix_nano: unix_nanos(span.start_timestamp),
+            end_time_unix_nano: unix_nanos(span.timestamp),
             attributes,
             status: status_of(span.status),
         });
@@ -627,42 +628,15 @@ fn status_of(status: Option<SpanStatus>) -> Status {
     }
 }
 
-/// A JSON value (span data) as a typed OTLP value: booleans, integers, floats and strings as themselves, anything
-/// else as its JSON text.
+/// A JSON value (span data) as a typed OTLP value.
 fn json_value(value: &serde_json::Value) -> AnyValue {
-    match value {
-        serde_json::Value::Bool(b) => AnyValue::BoolValue(*b),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => AnyValue::int(i),
-            None => n
-                .as_f64()
-                .map_or_else(|| AnyValue::StringValue(n.to_string()), AnyValue::double),
-        },
-        serde_json::Value::String(s) => AnyValue::StringValue(s.clone()),
-        other => AnyValue::StringValue(other.to_string()),
-    }
-}
-
-/// Nanoseconds since the Unix epoch, as a decimal string.
-fn nanos(time: SystemTime) -> String {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
-        .to_string()
-}
-
-fn any_value(value: &LogValue) -> AnyValue {
-    match value {
-        LogValue::String(s) => AnyValue::StringValue(s.to_string()),
-        LogValue::Bool(b) => AnyValue::BoolValue(*b),
-        LogValue::Integer(n) => AnyValue::int(*n),
-        LogValue::Double(x) => AnyValue::double(*x),
-    }
+    LogValue::from_json(value).into()
 }
 
 /// A Sentry log as an OTLP record: the same level, body, attributes and ids.
 fn log_record(log: &Log, observed: &str) -> LogRecord {
     LogRecord {
-        time_unix_nano: nanos(log.timestamp.0),
+        time_unix_nano: unix_nanos(log.timestamp),
         observed_time_unix_nano: observed.to_owned(),
         severity_number: log.level.severity_number(),
         severity_text: log.level.as_str().to_ascii_uppercase(),
@@ -670,7 +644,7 @@ fn log_record(log: &Log, observed: &str) -> LogRecord {
         attributes: log
             .attributes
             .iter()
-            .map(|(key, value)| KeyValue::new(key.clone(), any_value(value)))
+            .map(|(key, value)| KeyValue::new(key.clone(), value.clone().into()))
             .collect(),
         trace_id: Some(log.trace_id.to_string()),
         span_id: log.span_id.map(|id| id.to_string()),
@@ -737,7 +711,7 @@ fn event_record(event: &Event, observed: &str) -> LogRecord {
             .map(str::to_owned)
     };
     LogRecord {
-        time_unix_nano: nanos(event.timestamp.0),
+        time_unix_nano: unix_nanos(event.timestamp),
         observed_time_unix_nano: observed.to_owned(),
         severity_number,
         severity_text: severity_text.into(),

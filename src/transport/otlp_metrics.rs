@@ -10,12 +10,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use crate::diagnostics::sdk_debug;
+use crate::protocol::Timestamp;
 use crate::protocol::metric::{Metric, MetricType};
 use crate::protocol::otlp::{
-    AnyValue, Exemplar, Gauge, Histogram, HistogramDataPoint, KeyValue, MetricData,
-    NumberDataPoint, OtlpMetric, Sum,
+    Exemplar, Gauge, Histogram, HistogramDataPoint, KeyValue, MetricData, NumberDataPoint,
+    OtlpMetric, Sum, unix_nanos,
 };
-use crate::protocol::{LogValue, Timestamp};
 use crate::sync::lock;
 
 /// The bounds of a histogram's buckets unless the options say otherwise: OpenTelemetry's default for explicit
@@ -225,7 +225,7 @@ impl MetricsAggregator {
                 totals.exemplars.remove(0);
             }
             totals.exemplars.push(Exemplar {
-                time_unix_nano: nanos(metric.timestamp),
+                time_unix_nano: unix_nanos(metric.timestamp),
                 as_double: value,
                 span_id: span_id.to_string(),
                 trace_id: metric.trace_id.to_string(),
@@ -246,8 +246,8 @@ impl MetricsAggregator {
             MetricType::Counter => MetricData::Sum(Sum {
                 data_points: vec![NumberDataPoint {
                     attributes,
-                    start_time_unix_nano: Some(nanos(totals.start)),
-                    time_unix_nano: nanos(totals.end),
+                    start_time_unix_nano: Some(unix_nanos(totals.start)),
+                    time_unix_nano: unix_nanos(totals.end),
                     as_double: totals.sum,
                     exemplars: totals.exemplars.clone(),
                 }],
@@ -258,7 +258,7 @@ impl MetricsAggregator {
                 data_points: vec![NumberDataPoint {
                     attributes,
                     start_time_unix_nano: None,
-                    time_unix_nano: nanos(totals.end),
+                    time_unix_nano: unix_nanos(totals.end),
                     as_double: totals.last,
                     exemplars: totals.exemplars.clone(),
                 }],
@@ -266,8 +266,8 @@ impl MetricsAggregator {
             MetricType::Distribution => MetricData::Histogram(Histogram {
                 data_points: vec![HistogramDataPoint {
                     attributes,
-                    start_time_unix_nano: nanos(totals.start),
-                    time_unix_nano: nanos(totals.end),
+                    start_time_unix_nano: unix_nanos(totals.start),
+                    time_unix_nano: unix_nanos(totals.end),
                     count: totals.count.to_string(),
                     sum: totals.sum,
                     bucket_counts: totals.buckets.iter().map(u64::to_string).collect(),
@@ -341,29 +341,14 @@ fn data_point_attributes(metric: &Metric) -> Vec<KeyValue> {
                 && !key.starts_with("user.")
                 && key.as_str() != "server.address"
         })
-        .map(|(key, value)| {
-            let value = match value {
-                LogValue::String(s) => AnyValue::StringValue(s.to_string()),
-                LogValue::Bool(b) => AnyValue::BoolValue(*b),
-                LogValue::Integer(n) => AnyValue::int(*n),
-                LogValue::Double(x) => AnyValue::double(*x),
-            };
-            KeyValue::new(key.clone(), value)
-        })
+        .map(|(key, value)| KeyValue::new(key.clone(), value.clone().into()))
         .collect()
-}
-
-/// Nanoseconds since the Unix epoch, as a decimal string.
-fn nanos(time: Timestamp) -> String {
-    time.0
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
-        .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::LogValue;
 
     fn measurement(ty: MetricType, value: f64, secs: f64, region: &str) -> Metric {
         let mut attributes = BTreeMap::new();

@@ -79,9 +79,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::{
     DEFAULT_IGNORED_TARGETS, capture_exceptions, capture_message, guarded, is_ignored_target,
-    log_value,
 };
-use crate::protocol::{Breadcrumb, Event as ProtocolEvent, Level};
+use crate::protocol::{Breadcrumb, Event as ProtocolEvent, Level, LogValue};
 use fields::Fields;
 
 /// A layer with the default thresholds (breadcrumbs from `INFO`, events from `ERROR`) and ignore list.
@@ -300,13 +299,13 @@ fn structured_log(
         .origin("auto.log.tracing")
         .attribute("logger.name", target.to_owned());
     if let Some(file) = location.get("file") {
-        record = record.attribute("code.file.path", log_value(file));
+        record = record.attribute("code.file.path", LogValue::from_json(file));
     }
     if let Some(line) = location.get("line") {
-        record = record.attribute("code.line.number", log_value(line));
+        record = record.attribute("code.line.number", LogValue::from_json(line));
     }
     for (key, value) in &fields.data {
-        record = record.attribute(key.clone(), log_value(value));
+        record = record.attribute(key.clone(), LogValue::from_json(value));
     }
     record.capture();
 }
