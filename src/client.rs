@@ -174,6 +174,7 @@ impl Client {
             delivery,
             Batches::with_sessions(request_counts.clone()),
             AppSessionKeeper::new(app_session.clone(), spool.clone()),
+            spool.clone(),
         );
         let handle = std::thread::Builder::new()
             .name(WORKER_THREAD_NAME.into())

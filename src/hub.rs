@@ -5,9 +5,9 @@
 //! its own. So tags set on the main thread at start-up apply everywhere, while a worker thread's `configure_scope`
 //! stays on that thread.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
 use crate::client::{CaptureScope, Client};
@@ -161,18 +161,91 @@ pub(crate) struct Hub {
     last_error: Mutex<Option<u64>>,
 }
 
-static MAIN_HUB: LazyLock<Arc<Hub>> =
-    LazyLock::new(|| Arc::new(Hub::new(Arc::new(Scope::default()))));
+static MAIN_HUB: LazyLock<Arc<Hub>> = LazyLock::new(|| {
+    let hub = Arc::new(Hub::new(Arc::new(Scope::default())));
+    MAIN_HUB_AT.store(Arc::as_ptr(&hub).cast_mut(), Ordering::Release);
+    hub
+});
+
+/// The main hub, once it exists, for the native crash handler, which must not run `LazyLock`'s initialiser. The
+/// hub lives as long as the process.
+static MAIN_HUB_AT: AtomicPtr<Hub> = AtomicPtr::new(std::ptr::null_mut());
 
 thread_local! {
     /// The hub of the bound future being polled on this thread, if any (see `future.rs`): it stands in for the
     /// thread's own while the future runs.
     static TASK_HUB: RefCell<Option<Arc<Hub>>> = const { RefCell::new(None) };
-    static THREAD_HUB: Arc<Hub> = if std::thread::current().name() == Some("main") {
+    static THREAD_HUB: ThreadHub = ThreadHub::new(if std::thread::current().name() == Some("main") {
         MAIN_HUB.clone()
     } else {
         Arc::new(Hub::new(MAIN_HUB.top()))
+    });
+    /// This thread's own hub while it lives, for the native crash handler: a plain pointer, which a signal handler
+    /// can read without registering a destructor (which allocates) or running an initialiser.
+    static THREAD_HUB_AT: Cell<*const Hub> = const { Cell::new(std::ptr::null()) };
+}
+
+/// A thread's own hub; it keeps [`THREAD_HUB_AT`] pointing at it while it lives.
+struct ThreadHub(Arc<Hub>);
+
+impl ThreadHub {
+    fn new(hub: Arc<Hub>) -> Self {
+        let _ = THREAD_HUB_AT.try_with(|at| at.set(Arc::as_ptr(&hub)));
+        ThreadHub(hub)
+    }
+}
+
+impl Drop for ThreadHub {
+    fn drop(&mut self) {
+        let _ = THREAD_HUB_AT.try_with(|at| at.set(std::ptr::null()));
+    }
+}
+
+/// Creates the main hub, if it does not exist yet, so that the native crash handler can fall back on it.
+#[cfg(all(
+    feature = "native-crash",
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub(crate) fn prepare_crash_handler_hub() {
+    LazyLock::force(&MAIN_HUB);
+}
+
+/// The current scope of this thread's own hub, else of the main hub, for the native crash handler: read without
+/// waiting, allocating or initialising anything. `None` while that scope is being changed (the crash may have
+/// come in the middle of the change) or when no hub exists yet.
+///
+/// The snapshot is a reference-count bump: while it is held, a change to the scope copies it instead of changing
+/// it in place, so the handler reads data that nothing writes. A bound future's scope is not looked at: which
+/// future a thread was polling is kept in a `RefCell` that a signal handler must not touch.
+#[cfg(all(
+    feature = "native-crash",
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[allow(
+    unsafe_code,
+    reason = "a signal handler cannot use the thread-local `Arc`: its first use registers a destructor"
+)]
+pub(crate) fn scope_for_crash_handler() -> Option<Arc<Scope>> {
+    // (The main hub's pointer is set by `prepare_crash_handler_hub`, which `init` calls before it installs the
+    // handler.)
+    let own = THREAD_HUB_AT
+        .try_with(Cell::get)
+        .unwrap_or(std::ptr::null());
+    let hub = if own.is_null() {
+        MAIN_HUB_AT.load(Ordering::Acquire).cast_const()
+    } else {
+        own
     };
+    // SAFETY: a non-null pointer is either the main hub, which is never freed, or this thread's own hub, which
+    // clears its pointer before it is dropped.
+    let hub = unsafe { hub.as_ref() }?;
+    match hub.stack.try_read() {
+        Ok(stack) => stack.last().cloned(),
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner().last().cloned(),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
 }
 
 impl Hub {
@@ -196,7 +269,7 @@ impl Hub {
         if let Ok(Some(r)) = task {
             return r;
         }
-        let result = THREAD_HUB.try_with(|hub| (f.take().expect("called once"))(hub));
+        let result = THREAD_HUB.try_with(|hub| (f.take().expect("called once"))(&hub.0));
         match result {
             Ok(r) => r,
             Err(_) => (f.take().expect("not called yet"))(&MAIN_HUB),

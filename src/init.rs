@@ -75,6 +75,12 @@ pub fn try_init(options: impl Into<ClientOptions>) -> Result<InitGuard, InitErro
                     .and_then(|dir| open_spool(dir.join("otlp"), &options)),
             });
             let spool = spool_dir.and_then(|dir| open_spool(dir, &options));
+            #[cfg(all(
+                feature = "native-crash",
+                target_os = "linux",
+                any(target_arch = "x86_64", target_arch = "aarch64")
+            ))]
+            install_crash_handler(&options, spool.as_ref());
             Some(
                 Client::start(options, transport, spool, collector)
                     .map_err(|e| InitError::new(InitErrorKind::SpawnWorker(e)))?,
@@ -253,8 +259,52 @@ impl Drop for InitGuard {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
             hub::remove_client(&client);
+            // A crash after the SDK shut down is not recorded (unless a later `init` started it again).
+            #[cfg(all(
+                feature = "native-crash",
+                target_os = "linux",
+                any(target_arch = "x86_64", target_arch = "aarch64")
+            ))]
+            if hub::client().is_none() {
+                crate::native_crash::handler::disarm();
+            }
             client.shutdown(client.options.shutdown_timeout);
         }
+    }
+}
+
+/// Installs the native crash handler, writing into the spool's `crashes/`, if the options ask for it and there is
+/// a spool; says why not otherwise (with `debug`).
+#[cfg(all(
+    feature = "native-crash",
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+fn install_crash_handler(options: &ClientOptions, spool: Option<&Spool>) {
+    use crate::native_crash::{handler, report::Prepared};
+
+    if !options.native_crash_handler {
+        handler::disarm();
+        return;
+    }
+    let Some(spool) = spool else {
+        diagnostics::sdk_debug!(
+            "native crashes are not recorded: there is no spool to keep them in"
+        );
+        handler::disarm();
+        return;
+    };
+    let prepared = Prepared {
+        release: options.release.as_deref().map(str::to_owned),
+        environment: options.environment.as_deref().map(str::to_owned),
+        server_name: options.server_name.as_deref().map(str::to_owned),
+    };
+    let installed = spool
+        .crash_records_dir()
+        .and_then(|dir| handler::install(&dir, serde_json::to_vec(&prepared).unwrap_or_default()));
+    if let Err(e) = installed {
+        diagnostics::sdk_debug!("native crashes are not recorded: {e}");
+        handler::disarm();
     }
 }
 

@@ -84,6 +84,27 @@
 //! then it calls the previous hook. With `panic = "abort"` the hook still runs before the abort. Panics on the SDK's
 //! own worker thread are never reported through the SDK.
 //!
+//! # Native crashes
+//!
+//! With the `native-crash` feature (on by default) on Linux (x86_64 and aarch64), `init` installs a signal handler
+//! for SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT and SIGTRAP, which also catches stack overflows (on an alternate signal
+//! stack, which every thread made after `init` gets). A crash in `unsafe` code or a C library, an abort from a C
+//! dependency, a bus error on a truncated `mmap`: the handler writes a small record into the spool (the signal, the
+//! crashing thread's registers and stack, the loaded modules, and the scope as it was: tags, user, extra data,
+//! contexts, breadcrumbs), then hands the signal to the handler that was there before, so the process ends exactly
+//! as it would have (same signal, exit status and core dump). The handler allocates nothing and never waits on a
+//! lock the program may hold.
+//!
+//! The **next start** with the same spool (the same DSN, by default) unwinds and symbolicates that stack and sends
+//! one `fatal` event: an exception named after the signal (`SIGSEGV`, with mechanism `signal`, `handled: false`, and
+//! the signal's number and code in `mechanism.meta.signal`), the crashed thread, the images it ran (`debug_meta`),
+//! the release and environment of the process that crashed, and its scope. Its session, if it tracked one, ends
+//! `crashed`. A crash is reported once, even by two processes starting together or a next start that dies too.
+//!
+//! It needs a spool, and takes effect only where a DSN (or transport) enables the SDK; turn it off with
+//! [`ClientOptions::native_crash_handler`]. On other systems the feature compiles to nothing (not yet). Try it with
+//! `examples/crash.rs` (`cargo run --example crash -- segfault`, then `cargo run --example crash`).
+//!
 //! # Logging
 //!
 //! With the `log` feature (on by default), [`integrations::log::Logger`] wraps the program's own logger, which
@@ -404,6 +425,10 @@
 //!   `init` sets it up beside the Sentry server, with a delivery and spool of its own, from
 //!   [`ClientOptions::otlp`] or when `OTEL_EXPORTER_OTLP_ENDPOINT` (or a signal's endpoint) is set. Implies `http`;
 //!   adds no crate (serde and ureq are there already).
+//! - `native-crash` (default): native crashes recorded by a signal handler and sent at the next start (see [Native
+//!   crashes](#native-crashes)); Linux on x86_64 and aarch64, nothing elsewhere. Adds `crash-handler` (the
+//!   rust-minidump project's, with `parking_lot`), `framehop` (on the gimli that backtrace uses) and `libc`. Its
+//!   `pthread_create` hook gives every new thread an alternate signal stack of 16 KiB.
 //! - `test`: [`test::with_captured_events`] and [`test::TestTransport`], to assert what your code reports.
 //! - `fuzzing`: not API. Exposes the crate-private parsers of untrusted input (the `Retry-After` and
 //!   `X-Sentry-Rate-Limits` headers, spooled envelopes) to the fuzz targets under `fuzz/`, with no semver promise.
@@ -421,8 +446,9 @@
 //! change. The `http` feature's [`ClientOptions`] do not expose ureq types.
 
 #![deny(missing_docs)]
-// One function walks the stack without the backtrace crate's lock (see `stacktrace::capture::walk`); nothing else may use
-// `unsafe`.
+// One function walks the stack without the backtrace crate's lock (see `stacktrace::capture::walk`), and the native
+// crash handler makes system calls from a signal handler (`native_crash/handler.rs`, `native_crash/signal_safe.rs`,
+// and its look at the thread's hub in `hub.rs`); nothing else may use `unsafe`.
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -452,6 +478,12 @@ mod loaded_images;
 pub mod logs;
 mod message;
 pub mod metrics;
+#[cfg(all(
+    feature = "native-crash",
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod native_crash;
 mod options;
 mod performance;
 pub mod protocol;

@@ -27,6 +27,13 @@
 //! replaced in place (not by rename, which shows as deleted) after it was loaded is read as it is now; a path that
 //! is not UTF-8 is sent lossily converted.
 
+#[cfg(all(
+    feature = "native-crash",
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+use std::os::unix::ffi::OsStrExt;
+
 use crate::protocol::debug_meta::DebugImage;
 
 /// The most images listed, and so the most files opened.
@@ -46,6 +53,27 @@ pub(crate) fn debug_images() -> Vec<DebugImage> {
     {
         Vec::new()
     }
+}
+
+/// The images listed in a copy of `/proc/self/maps` taken by a process that has since crashed, with the build ids
+/// of their files as they are now. A file changed after `crashed_at` is left out: it may no longer be the file that
+/// was loaded, and its build id would send the server to the wrong debug file.
+#[cfg(all(
+    feature = "native-crash",
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub(crate) fn debug_images_in(maps: &[u8], crashed_at: std::time::SystemTime) -> Vec<DebugImage> {
+    loaded_regions(maps)
+        .into_iter()
+        .filter(|region| {
+            let path = std::path::Path::new(std::ffi::OsStr::from_bytes(&region.path));
+            std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified <= crashed_at)
+        })
+        .filter_map(linux::image)
+        .collect()
 }
 
 #[cfg(target_os = "linux")]
@@ -71,7 +99,7 @@ mod linux {
             .collect()
     }
 
-    fn image(region: Region) -> Option<DebugImage> {
+    pub(super) fn image(region: Region) -> Option<DebugImage> {
         let path = Path::new(OsStr::from_bytes(&region.path));
         // Only regular files: opening a FIFO or a device that happens to be mapped could block or have effects.
         if !fs::metadata(path).ok()?.is_file() {

@@ -141,6 +141,8 @@ pub struct ClientOptions {
     pub max_attachment_bytes: usize,
     /// Sees each metric measurement before it is sent; may change or drop it.
     pub before_send_metric: Option<BeforeSendMetric>,
+    /// Records native crashes for the next start to send. See [`ClientOptions::native_crash_handler`].
+    pub native_crash_handler: bool,
     /// An OpenTelemetry collector to export to as well; see [`ClientOptions::otlp`].
     #[cfg(feature = "otlp")]
     pub otlp: Option<crate::transport::OtlpOptions>,
@@ -216,6 +218,7 @@ impl Default for ClientOptions {
             enable_metrics: false,
             before_send_metric: None,
             max_attachment_bytes: 20 * 1024 * 1024,
+            native_crash_handler: true,
             #[cfg(feature = "otlp")]
             otlp: None,
         }
@@ -583,6 +586,17 @@ impl ClientOptions {
         self
     }
 
+    /// Records native crashes (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, stack overflows) in the spool, and sends
+    /// each as a fatal event at the next start with the same spool. Defaults to on; it takes effect with the
+    /// `native-crash` feature (a default one) on Linux (x86_64 and aarch64) and with a spool, and does nothing
+    /// elsewhere. `init` installs the signal handler once for the life of the process; the previous handlers run
+    /// after it, and the process still ends with the signal. See the crate docs' "Native crashes".
+    #[must_use]
+    pub fn native_crash_handler(mut self, on: bool) -> Self {
+        self.native_crash_handler = on;
+        self
+    }
+
     /// Sets what a session stands for: the whole process ([`SessionMode::Application`], the default) or each
     /// request of a server ([`SessionMode::Request`], for services behind the tower layer).
     #[must_use]
@@ -755,6 +769,7 @@ impl fmt::Debug for ClientOptions {
             )
             .field("enable_metrics", &self.enable_metrics)
             .field("max_attachment_bytes", &self.max_attachment_bytes)
+            .field("native_crash_handler", &self.native_crash_handler)
             .field(
                 "before_send_metric",
                 &self.before_send_metric.as_ref().map(|_| "Fn"),

@@ -36,6 +36,8 @@
 //! `data.threads.values[].{name, stacktrace.frames[]}` (the thread name may also sit in `contexts` or `extra`).
 #![cfg(all(feature = "http", feature = "panic"))]
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
 use std::fmt;
@@ -181,6 +183,9 @@ fn error_message_and_panic_reach_bugsink() {
         .into_keys()
         .collect();
 
+    // ---- A native crash: the fixture program dies of SIGSEGV, and its next start reports it.
+    let crashed = native_crash(&dsn);
+
     // ---- Report, through the public API only.
     let guard = faultline::try_init(
         faultline::ClientOptions::new()
@@ -261,7 +266,7 @@ fn error_message_and_panic_reach_bugsink() {
     // ---- Read back. Bugsink digests events inside the ingest request, so they should be there already; poll anyway.
     let read_started = Instant::now();
     let deadline = read_started + READ_BACK_TIMEOUT;
-    let expected_events = 4 + usize::from(axum_hex.is_some());
+    let expected_events = 4 + usize::from(axum_hex.is_some()) + usize::from(crashed);
     let new_events: BTreeMap<String, String> = loop {
         let seen = match api.event_ids() {
             Ok(all) => {
@@ -333,6 +338,40 @@ fn error_message_and_panic_reach_bugsink() {
             format!("event {hex}: data.event_id is {}", data["event_id"]),
         );
         check_common(&mut checks, &format!("event {hex}"), data);
+    }
+
+    // The native crash, sent by the fixture's second start.
+    if crashed {
+        let crash = events
+            .values()
+            .map(|detail| &detail["data"])
+            .find(|data| data["exception"]["values"][0]["mechanism"]["type"] == "signal");
+        checks.check(
+            crash.is_some(),
+            "no event with a `signal` mechanism: the native crash is missing".to_owned(),
+        );
+        if let Some(crash) = crash {
+            let label = "native crash";
+            let exception = &crash["exception"]["values"][0];
+            checks.eq(label, "level", &crash["level"], "fatal");
+            checks.eq(label, "exception type", &exception["type"], "SIGSEGV");
+            checks.eq(label, "tags.mode", &tag(crash, "mode"), "segfault");
+            let crash_frames = frames(&exception["stacktrace"]);
+            checks.check(
+                crash_frames.iter().any(|f| {
+                    f["in_app"] == true
+                        && str_of(&f["function"])
+                            .is_some_and(|s| s.ends_with("crash_app::crash_segfault"))
+                        && str_of(&f["abs_path"]).is_some_and(|p| p.ends_with("crash-app/src/main.rs"))
+                        && f["lineno"].as_u64().is_some_and(|n| n > 0)
+                }),
+                format!(
+                    "{label}: no in-app frame `crash_app::crash_segfault` with its file and line; frames (oldest \
+                     first):\n{}",
+                    describe_frames(&crash_frames)
+                ),
+            );
+        }
     }
 
     // The error event.
@@ -527,6 +566,42 @@ fn error_message_and_panic_reach_bugsink() {
         read_in.as_millis(),
         started.elapsed().as_millis()
     );
+}
+
+/// Runs tests/fixtures/crash-app twice against the server: once to die of a null-pointer write, once to report it.
+/// `false` where native crashes are not recorded (the feature is off, or not Linux).
+fn native_crash(dsn: &str) -> bool {
+    if !cfg!(all(
+        feature = "native-crash",
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )) {
+        return false;
+    }
+    let spool = tempfile::tempdir().expect("a spool directory");
+    let run = |mode: &str| {
+        std::process::Command::new(support::fixture("crash-app"))
+            .env("CRASH_APP_DSN", dsn)
+            .env("CRASH_APP_SPOOL", spool.path())
+            .env("CRASH_APP_MODE", mode)
+            .env("CRASH_APP_RELEASE", "e2e@1.0.0")
+            .env("CRASH_APP_ENVIRONMENT", "e2e")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("run the crash-app fixture")
+    };
+    let crashed = run("segfault");
+    assert!(
+        !crashed.success(),
+        "the crash-app fixture did not crash: {crashed:?}"
+    );
+    let reported = run("report");
+    assert!(
+        reported.success(),
+        "the crash-app fixture's report run failed: {reported:?}"
+    );
+    true
 }
 
 /// Checks every event shares: what the client options and the SDK set.

@@ -60,6 +60,14 @@ fn report(info: &PanicHookInfo<'_>) {
     let trace = stacktrace::capture();
     let event = panic_event(info);
     Hub::with_current(|hub| client.capture_panic(hub.as_ref(), event, Some(trace)));
+    // A panic that cannot unwind (`panic = "abort"`, a panic in a `Drop` while unwinding) aborts right after the
+    // hooks: that SIGABRT is this panic, reported already, not a native crash of its own.
+    #[cfg(all(
+        feature = "native-crash",
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    crate::native_crash::handler::note_panic_reported();
 }
 
 /// The event for a panic: level fatal, one exception of type `panic` with mechanism `panic` (`handled: false`), the

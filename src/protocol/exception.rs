@@ -47,4 +47,31 @@ pub struct Mechanism {
     /// Free-form data, e.g. a panic's location.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub data: BTreeMap<String, serde_json::Value>,
+    /// What the operating system said about the error: for a native crash, its signal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<MechanismMeta>,
+}
+
+/// Operating-system details of an error's mechanism (`mechanism.meta`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MechanismMeta {
+    /// The POSIX signal that ended the process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<SignalMeta>,
+}
+
+/// A POSIX signal (`mechanism.meta.signal`): its number and name, and the `si_code` that says why it came.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignalMeta {
+    /// The signal's number, e.g. 11.
+    pub number: i32,
+    /// The signal's `si_code`, e.g. 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i32>,
+    /// The signal's name, e.g. `SIGSEGV`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The code's name, e.g. `SEGV_MAPERR`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_name: Option<String>,
 }

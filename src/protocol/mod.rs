@@ -30,7 +30,7 @@ pub use check_in::{CheckIn, CheckInStatus, MonitorConfig, MonitorIntervalUnit, M
 pub use debug_meta::{DebugImage, DebugMeta};
 pub use envelope::{ClientReport, DiscardedEvent, Envelope, EnvelopeItem, ParseEnvelopeError};
 pub use event::{ClientSdkInfo, Event, EventId, Thread, User};
-pub use exception::{Exception, Mechanism};
+pub use exception::{Exception, Mechanism, MechanismMeta, SignalMeta};
 pub use feedback::Feedback;
 pub use level::Level;
 pub use log::{Log, LogContainer, LogLevel, LogValue};

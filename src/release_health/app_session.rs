@@ -175,6 +175,25 @@ pub(crate) fn abandoned(mut running: SessionUpdate, written: SystemTime) -> Sess
     running
 }
 
+/// The update to send for a session whose process died of a native crash at `crashed_at` (its record says so):
+/// `crashed`, with at least one error, as of the crash.
+pub(crate) fn crashed_natively(
+    mut running: SessionUpdate,
+    crashed_at: SystemTime,
+) -> SessionUpdate {
+    running.timestamp = crashed_at.max(running.started);
+    running.duration = Some(
+        running
+            .timestamp
+            .duration_since(running.started)
+            .unwrap_or_default()
+            .as_secs_f64(),
+    );
+    running.status = SessionStatus::Crashed;
+    running.errors = running.errors.max(1);
+    running
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -9,7 +9,7 @@ use crate::delivery::spool::Spool;
 use crate::diagnostics::sdk_debug;
 use crate::protocol::envelope::{Envelope, EnvelopeItem};
 use crate::protocol::{SessionStatus, SessionUpdate};
-use crate::release_health::app_session::{AppSession, abandoned};
+use crate::release_health::app_session::{AppSession, abandoned, crashed_natively};
 use crate::release_health::distinct_id;
 
 /// How often the running session's file is written again, so its time tells when the process was last alive (and
@@ -27,6 +27,9 @@ pub(crate) struct AppSessionKeeper {
     next_beat: Instant,
     /// Whether the session's file was written once: if it is gone after that, another process took it.
     file_written: bool,
+    /// The processes whose native crashes this start reported, and when each crashed: their sessions end
+    /// `crashed`, not `abnormal`.
+    native_crashes: Vec<(u32, SystemTime)>,
 }
 
 impl AppSessionKeeper {
@@ -36,6 +39,7 @@ impl AppSessionKeeper {
             spool,
             next_beat: Instant::now(),
             file_written: false,
+            native_crashes: Vec::new(),
         }
     }
 
@@ -46,7 +50,20 @@ impl AppSessionKeeper {
         self.beat(Instant::now())
     }
 
-    /// The sessions other processes left running, as `abnormal` updates.
+    /// Notes that process `pid` died of a native crash at `at`, before `start` looks for the session it left.
+    #[cfg_attr(
+        not(all(
+            feature = "native-crash",
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )),
+        expect(dead_code, reason = "only native crash records tell of such deaths")
+    )]
+    pub(crate) fn note_native_crash(&mut self, pid: u32, at: SystemTime) {
+        self.native_crashes.push((pid, at));
+    }
+
+    /// The sessions other processes left running, as `abnormal` updates (`crashed` for a native crash).
     fn abandoned(&self) -> Vec<Envelope> {
         let Some(spool) = &self.spool else {
             return Vec::new();
@@ -62,7 +79,15 @@ impl AppSessionKeeper {
                     continue;
                 }
             };
-            let update = abandoned(running, found.written);
+            // The crash came after the session started and before its file was last written, if the pid was not
+            // reused in between.
+            let crash = self.native_crashes.iter().find(|(pid, at)| {
+                *pid == found.pid && *at >= running.started && *at + HEARTBEAT * 3 >= found.written
+            });
+            let update = match crash {
+                Some(&(_, at)) => crashed_natively(running, at),
+                None => abandoned(running, found.written),
+            };
             if now
                 .duration_since(update.timestamp)
                 .is_ok_and(|age| age >= MAX_AGE)

@@ -14,6 +14,12 @@
 pub(crate) mod app_session;
 pub(crate) mod batch;
 pub(crate) mod finish;
+#[cfg(all(
+    feature = "native-crash",
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod native_crash;
 pub(crate) mod processor;
 pub(crate) mod record_batcher;
 
@@ -26,6 +32,7 @@ use processor::Processor;
 use record_batcher::RecordBatcher;
 
 use crate::delivery::destinations::Destinations;
+use crate::delivery::spool::Spool;
 use crate::message::{Control, Task};
 use crate::protocol::envelope::{Envelope, EnvelopeItem};
 use crate::protocol::item_kind::ItemKind;
@@ -61,6 +68,19 @@ pub(crate) struct Worker {
     logs: RecordBatcher,
     /// When the metric measurements waiting in theirs go.
     metrics: RecordBatcher,
+    /// The spool, where earlier processes left their native crash records.
+    #[cfg_attr(
+        not(all(
+            feature = "native-crash",
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )),
+        expect(
+            dead_code,
+            reason = "only native crash records are read from the spool here"
+        )
+    )]
+    spool: Option<Arc<Spool>>,
 }
 
 impl Worker {
@@ -70,6 +90,7 @@ impl Worker {
         delivery: Destinations,
         batches: Batches,
         app_session: AppSessionKeeper,
+        spool: Option<Arc<Spool>>,
     ) -> Self {
         Worker {
             mailbox,
@@ -77,12 +98,27 @@ impl Worker {
             batches,
             delivery,
             app_session,
+            spool,
             logs: RecordBatcher::default(),
             metrics: RecordBatcher::default(),
         }
     }
 
     pub(crate) fn run(mut self) {
+        #[cfg(all(
+            feature = "native-crash",
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        ))]
+        if let Some(spool) = self.spool.clone() {
+            let reports = native_crash::reports(&self.processor, &spool);
+            for (pid, at) in reports.crashed {
+                self.app_session.note_native_crash(pid, at);
+            }
+            for (claim, envelope) in reports.stored {
+                self.delivery.deliver_claimed(claim, envelope);
+            }
+        }
         for abandoned in self.app_session.start() {
             self.ship(abandoned, true);
         }

@@ -90,6 +90,20 @@ impl Processor {
         }
     }
 
+    /// Resolves raw addresses into frames, oldest call first, under the in-app rules (for a native crash's stack,
+    /// unwound at the next start).
+    #[cfg(all(
+        feature = "native-crash",
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    pub(crate) fn symbolicate(
+        &self,
+        raw: &crate::stacktrace::RawTrace,
+    ) -> crate::protocol::Stacktrace {
+        lock(&self.symbolizer).resolve(raw, &self.rules)
+    }
+
     /// Computes the contexts and host name, and compiles the scrubbing rules, now rather than on the first event.
     pub(crate) fn warm_up(&self) {
         self.facts();

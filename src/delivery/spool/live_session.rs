@@ -45,6 +45,8 @@ fn is_gone(owner: Owner, age: std::time::Duration) -> bool {
 pub(crate) struct AbandonedSession {
     /// What the file held.
     pub(crate) bytes: Vec<u8>,
+    /// The pid of the process that left it.
+    pub(crate) pid: u32,
     /// When it was last written: the owner was alive then.
     pub(crate) written: SystemTime,
 }
@@ -135,7 +137,11 @@ impl Spool {
             let bytes = fs::read(&taken);
             let _ = fs::remove_file(&taken);
             if let Ok(bytes) = bytes {
-                found.push(AbandonedSession { bytes, written });
+                found.push(AbandonedSession {
+                    bytes,
+                    pid: owner.pid,
+                    written,
+                });
             }
         }
         found

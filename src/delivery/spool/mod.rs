@@ -78,6 +78,12 @@ use crate::protocol::Envelope;
 mod budget;
 mod claim;
 mod corrupt;
+#[cfg(all(
+    feature = "native-crash",
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub(crate) mod crash_records;
 mod files;
 mod index;
 mod live_session;

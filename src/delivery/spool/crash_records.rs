@@ -1,0 +1,239 @@
+//! Native crash records: the files the signal handler leaves in `crashes/`, taken once at the next start.
+//!
+//! ```text
+//! written by the handler   crashes/{pid}-{tid}-{unix_secs}-{nanos}.crash
+//! taken                    crashes/{record name}.taken-{pid}-{token:016x}
+//! ```
+//!
+//! A record's process is gone once the record can be read: it crashed. A record is taken when its pid is not a
+//! process (Linux, through `/proc`), when the pid is ours (an earlier process's, since this one has not crashed),
+//! or when it is older than [`WRITTEN_WITHIN`], which no handler takes. Taking renames the record, so of two
+//! processes starting together only one reports it; the taker deletes it once the crash's envelope is stored in the
+//! spool. A taken record whose taker died before that is taken again, by the same rules.
+//!
+//! The spool sees only bytes here: what a record means is `native_crash`'s business.
+
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::Spool;
+use super::files::create_private_dir;
+use super::owner::{Owner, pid_is_alive};
+
+/// The subdirectory of crash records.
+const CRASHES_DIR: &str = "crashes";
+/// A record's name ends with this; the handler writes it.
+pub(crate) const CRASH_RECORD_SUFFIX: &str = ".crash";
+/// What a taken record's name adds to the record's.
+const TAKEN_MARK: &str = ".taken-";
+/// A record older than this is taken even if a process with its pid exists (the pid was reused).
+const WRITTEN_WITHIN: Duration = Duration::from_secs(60);
+
+/// When this process first used the records' directory: a record with our pid written before then is an earlier
+/// process's, and one written since is our own, perhaps being written right now.
+static FIRST_USE: OnceLock<SystemTime> = OnceLock::new();
+
+/// A crash record taken from the spool: its bytes, and the file to delete once its report is stored.
+#[derive(Debug)]
+pub(crate) struct TakenCrashRecord {
+    pub(crate) bytes: Vec<u8>,
+    /// The record's own name, the same whoever takes it.
+    pub(crate) name: String,
+    path: PathBuf,
+}
+
+impl TakenCrashRecord {
+    /// Deletes the record: its report is stored.
+    pub(crate) fn done(self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+impl Spool {
+    /// The directory the native crash handler writes into, created (mode 0700) if it does not exist.
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be created.
+    pub(crate) fn crash_records_dir(&self) -> io::Result<PathBuf> {
+        FIRST_USE.get_or_init(SystemTime::now);
+        let dir = self.dir.join(CRASHES_DIR);
+        create_private_dir(&dir)?;
+        Ok(dir)
+    }
+
+    /// Takes the records of processes that crashed, oldest first; each is taken by one process only.
+    pub(crate) fn take_crash_records(&self) -> Vec<TakenCrashRecord> {
+        let dir = self.dir.join(CRASHES_DIR);
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let now = SystemTime::now();
+        let first_use = *FIRST_USE.get_or_init(|| now);
+        let me = Owner::this_process();
+        let mut taken = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let age = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(|written| now.duration_since(written).unwrap_or_default())
+                .unwrap_or_default();
+            let (record, takeable) = match name.split_once(TAKEN_MARK) {
+                Some((record, taker)) => (record, taker_is_gone(taker, age)),
+                None => (name, writer_is_gone(name, age, me, first_use)),
+            };
+            if !takeable || !record.ends_with(CRASH_RECORD_SUFFIX) {
+                continue;
+            }
+            let path = dir.join(format!("{record}{TAKEN_MARK}{}-{:016x}", me.pid, me.token));
+            if fs::rename(entry.path(), &path).is_err() {
+                continue;
+            }
+            match fs::read(&path) {
+                Ok(bytes) => taken.push(TakenCrashRecord {
+                    bytes,
+                    name: record.to_owned(),
+                    path,
+                }),
+                Err(_) => {
+                    let _ = fs::remove_file(&path);
+                }
+            }
+        }
+        // Names start with the pid, not the time: order by the time in the name.
+        taken.sort_by_key(|record| written_at(&record.name));
+        taken
+    }
+}
+
+/// Whether the process that wrote record `name` is gone.
+fn writer_is_gone(name: &str, age: Duration, me: Owner, first_use: SystemTime) -> bool {
+    let Some(pid) = name
+        .split('-')
+        .next()
+        .and_then(|pid| pid.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    if pid == me.pid {
+        let (secs, nanos) = written_at(name);
+        let written = UNIX_EPOCH + Duration::new(secs, u32::try_from(nanos).unwrap_or(0));
+        return written < first_use;
+    }
+    age >= WRITTEN_WITHIN || pid_is_alive(pid) == Some(false)
+}
+
+/// Whether the process that took a record (`{pid}-{token}`) is gone without reporting it.
+fn taker_is_gone(taker: &str, age: Duration) -> bool {
+    let Some((pid, token)) = taker.split_once('-') else {
+        return false;
+    };
+    let (Ok(pid), Ok(token)) = (pid.parse(), u64::from_str_radix(token, 16)) else {
+        return false;
+    };
+    Owner { pid, token }.is_gone(age)
+}
+
+/// The time in a record's name, `{pid}-{tid}-{secs}-{nanos}.crash`, for ordering.
+fn written_at(name: &str) -> (u64, u64) {
+    let stem = name.strip_suffix(CRASH_RECORD_SUFFIX).unwrap_or(name);
+    let mut parts = stem.split('-').skip(2).map(|p| p.parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// Whether `dir` holds a record that is not taken yet.
+#[cfg(test)]
+fn has_untaken(dir: &std::path::Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .ends_with(CRASH_RECORD_SUFFIX)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::delivery::spool::SpoolLimits;
+
+    fn open(dir: &Path) -> Spool {
+        Spool::open(
+            dir,
+            SpoolLimits {
+                max_files: 10,
+                max_bytes: 1 << 20,
+                max_age: Duration::from_secs(3600),
+            },
+        )
+        .unwrap()
+    }
+
+    /// A pid that is not a process: past the kernel's maximum.
+    const DEAD_PID: u32 = 4_194_305;
+
+    #[test]
+    fn records_of_dead_processes_are_taken_once_in_order_and_live_ones_wait() {
+        let scratch = tempfile::tempdir().unwrap();
+        let spool = open(scratch.path());
+        let dir = spool.crash_records_dir().unwrap();
+        fs::write(
+            dir.join(format!("{DEAD_PID}-1-1800000002-5.crash")),
+            b"second",
+        )
+        .unwrap();
+        fs::write(
+            dir.join(format!("{DEAD_PID}-1-1800000001-9.crash")),
+            b"first",
+        )
+        .unwrap();
+        // A process that is alive (the test runner's parent, or init) may still be writing its record.
+        let live = std::os::unix::process::parent_id();
+        fs::write(dir.join(format!("{live}-1-1800000000-0.crash")), b"live").unwrap();
+        fs::write(dir.join("unrelated.txt"), b"x").unwrap();
+
+        let taken = open(scratch.path()).take_crash_records();
+        let bytes: Vec<&[u8]> = taken.iter().map(|t| &t.bytes[..]).collect();
+        if pid_is_alive(live) == Some(true) {
+            assert_eq!(bytes, [&b"first"[..], &b"second"[..]]);
+        }
+        assert!(spool.take_crash_records().is_empty(), "taken once");
+        for record in taken {
+            record.done();
+        }
+        let left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!left.iter().any(|n| n.contains("taken")), "{left:?}");
+        assert!(has_untaken(&dir) == (pid_is_alive(live) == Some(true)));
+    }
+
+    #[test]
+    fn a_record_whose_taker_died_is_taken_again() {
+        let scratch = tempfile::tempdir().unwrap();
+        let spool = open(scratch.path());
+        let dir = spool.crash_records_dir().unwrap();
+        let record = format!("{DEAD_PID}-1-1800000001-9.crash");
+        fs::write(
+            dir.join(format!("{record}{TAKEN_MARK}{DEAD_PID}-00000000000000ab")),
+            b"again",
+        )
+        .unwrap();
+        let taken = spool.take_crash_records();
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].name, record);
+        assert_eq!(taken[0].bytes, b"again");
+        // Our own taken record is ours to finish, not to take again.
+        assert!(spool.take_crash_records().is_empty());
+    }
+}

@@ -1,0 +1,308 @@
+//! The signal handler: what runs when the program faults, and what `init` prepares for it.
+//!
+//! `crash-handler` installs the handler for SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT and SIGTRAP on an alternate
+//! signal stack, so that a stack overflow can be handled too. Its `pthread_create` hook gives every thread created
+//! after the handler is installed an alternate stack of 16 KiB; threads that existed before keep theirs (Rust's
+//! standard library gives each of its threads one, and `install` gives the calling thread one if it has none).
+//!
+//! [`on_crash`] writes one [crash record](super::record) into the directory `init` named, with only
+//! async-signal-safe calls and no allocation: every buffer is a static one, every path is formatted on the stack,
+//! and the stack and the memory map are copied through the kernel (`process_vm_readv`, `read`), so that a bad
+//! address gives a short copy rather than a second fault. Then it hands the signal back: `crash-handler` restores
+//! the handlers that were there before and lets the signal take its course, so a previous handler runs and the
+//! process ends with the same signal, exit status and core dump as without faultline.
+//!
+//! One record per process: a second thread that crashes while the first is being written waits for it
+//! (`crash-handler` runs one handler at a time) and writes nothing. A fault inside the handler is a signal that is
+//! blocked while it runs, so the kernel ends the process at once.
+
+use std::cell::UnsafeCell;
+use std::io;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+
+use crash_handler::{CrashContext, CrashEventResult, CrashHandler, make_crash_event};
+
+use super::record::{self, Header};
+use super::scope_copy;
+use super::signal_safe::{FixedBuf, copy_own_memory, read_to_fill, write_all};
+use crate::delivery::spool::crash_records::CRASH_RECORD_SUFFIX;
+
+/// At most this much of the crashing thread's stack is saved, from its stack pointer up.
+pub(crate) const STACK_BYTES: usize = 256 * 1024;
+/// At most this much of `/proc/self/maps`.
+const MAPS_BYTES: usize = 128 * 1024;
+/// At most this much of the scope, as JSON.
+const SCOPE_BYTES: usize = 64 * 1024;
+/// How far above the stack pointer the first readable stack byte is looked for: after a stack overflow the stack
+/// pointer is in the guard area below the stack.
+const GUARD_SEARCH: usize = 64 * 1024;
+const PAGE: usize = 4096;
+
+/// What `init` prepared: where records go and what the handler writes as is.
+struct Prepared {
+    /// The records' directory, without a trailing slash.
+    dir: Vec<u8>,
+    /// The release, environment and distribution, as JSON.
+    json: Vec<u8>,
+}
+
+static PREPARED: AtomicPtr<Prepared> = AtomicPtr::new(std::ptr::null_mut());
+/// Set by the first crash handled: one record per process.
+static CRASHED: AtomicBool = AtomicBool::new(false);
+/// The handler, attached once for the life of the process (detaching from another thread than the one that
+/// attached would unmap that thread's alternate stack while it is in use).
+static ATTACHED: OnceLock<Result<CrashHandler, String>> = OnceLock::new();
+
+/// The handler's buffers: static, so that the handler allocates nothing, and in `.bss`, so that they cost no
+/// memory until a crash touches them.
+struct Buffers {
+    stack: UnsafeCell<[u8; STACK_BYTES]>,
+    maps: UnsafeCell<[u8; MAPS_BYTES]>,
+    scope: UnsafeCell<[u8; SCOPE_BYTES]>,
+}
+
+// SAFETY: only `on_crash` touches the buffers, after winning `CRASHED`, so one thread at a time.
+unsafe impl Sync for Buffers {}
+
+static BUFFERS: Buffers = Buffers {
+    stack: UnsafeCell::new([0; STACK_BYTES]),
+    maps: UnsafeCell::new([0; MAPS_BYTES]),
+    scope: UnsafeCell::new([0; SCOPE_BYTES]),
+};
+
+/// Installs the handler (once per process) and points it at `dir` (which exists), with `prepared` (JSON) to write
+/// in every record. A later call replaces the directory and the JSON; the handler stays.
+///
+/// # Errors
+///
+/// When the handler cannot be installed (another crash handler of the same kind is installed already).
+pub(crate) fn install(dir: &Path, prepared: Vec<u8>) -> io::Result<()> {
+    crate::hub::prepare_crash_handler_hub();
+    let new = Box::into_raw(Box::new(Prepared {
+        dir: dir.as_os_str().as_encoded_bytes().to_vec(),
+        json: prepared,
+    }));
+    // The old one is left in place: the handler may be reading it on another thread right now. It is a path and
+    // a few strings, once per `init`.
+    PREPARED.store(new, Ordering::Release);
+    let attached = ATTACHED.get_or_init(|| {
+        // SAFETY: `on_crash` is async-signal-safe (see the module's documentation).
+        let event = unsafe { make_crash_event(on_crash) };
+        CrashHandler::attach(event).map_err(|e| e.to_string())
+    });
+    match attached {
+        Ok(_) => Ok(()),
+        Err(e) => Err(io::Error::other(format!(
+            "the native crash handler could not be installed: {e}"
+        ))),
+    }
+}
+
+/// The thread that last reported a panic (its kernel thread id, 0 for none), and when it did (monotonic clock,
+/// nanoseconds).
+static PANIC_THREAD: AtomicU64 = AtomicU64::new(0);
+static PANIC_AT: AtomicU64 = AtomicU64::new(0);
+/// A SIGABRT this soon after a panic on the same thread is the panic's abort.
+const PANIC_ABORT_WINDOW_NANOS: u64 = 60 * 1_000_000_000;
+
+/// Notes that this thread has just reported a panic: if the panic aborts the process (`panic = "abort"`), the
+/// handler leaves that SIGABRT alone, so one crash is reported once.
+pub(crate) fn note_panic_reported() {
+    // SAFETY: `gettid` has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    PANIC_AT.store(monotonic_nanos(), Ordering::Release);
+    PANIC_THREAD.store(u64::from(tid.unsigned_abs()), Ordering::Release);
+}
+
+/// Whether this SIGABRT is the abort that follows a panic the panic hook reported.
+fn is_abort_after_panic(header: &Header) -> bool {
+    header.signal == libc::SIGABRT.unsigned_abs()
+        && PANIC_THREAD.load(Ordering::Acquire) == u64::from(header.tid)
+        && monotonic_nanos().saturating_sub(PANIC_AT.load(Ordering::Acquire))
+            < PANIC_ABORT_WINDOW_NANOS
+}
+
+fn monotonic_nanos() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer; `clock_gettime` is async-signal-safe.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(now.tv_nsec).unwrap_or(0)
+}
+
+/// Stops writing records (the SDK shut down); the handler stays installed and passes every signal on.
+pub(crate) fn disarm() {
+    PREPARED.store(std::ptr::null_mut(), Ordering::Release);
+}
+
+/// Writes the crash record, then lets the signal go on to the handler that was there before.
+fn on_crash(context: &CrashContext) -> CrashEventResult {
+    if !CRASHED.swap(true, Ordering::AcqRel) {
+        // SAFETY: a non-null pointer is a `Prepared` that is never freed.
+        if let Some(prepared) = unsafe { PREPARED.load(Ordering::Acquire).as_ref() } {
+            write_record(prepared, context);
+        }
+    }
+    CrashEventResult::Handled(false)
+}
+
+fn write_record(prepared: &Prepared, context: &CrashContext) {
+    let header = header(context);
+    if is_abort_after_panic(&header) {
+        return;
+    }
+    let mut path_storage = [0u8; 4096];
+    let mut path = FixedBuf::new(&mut path_storage);
+    let named = path.raw(&prepared.dir).is_ok()
+        && path.raw(b"/").is_ok()
+        && path.display(header.pid).is_ok()
+        && path.raw(b"-").is_ok()
+        && path.display(header.tid).is_ok()
+        && path.raw(b"-").is_ok()
+        && path.display(header.secs).is_ok()
+        && path.raw(b"-").is_ok()
+        && path.display(header.nanos).is_ok()
+        && path.raw(CRASH_RECORD_SUFFIX.as_bytes()).is_ok()
+        && path.raw(b"\0").is_ok();
+    if !named {
+        return;
+    }
+    // SAFETY: the path is NUL-terminated.
+    let fd = unsafe {
+        libc::open(
+            path.bytes().as_ptr().cast(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+            0o600,
+        )
+    };
+    if fd < 0 {
+        return;
+    }
+    let section = |tag: u32, parts: &[&[u8]]| {
+        let len = parts.iter().map(|p| p.len()).sum();
+        write_all(fd, &record::section_head(tag, len)) && parts.iter().all(|p| write_all(fd, p))
+    };
+    let _ = write_all(fd, record::MAGIC)
+        && section(record::HEADER, &[&header.encode()])
+        && section(record::PREPARED, &[&prepared.json])
+        && {
+            // SAFETY: only this thread, which won `CRASHED`, uses the buffers.
+            let stack = unsafe { &mut *BUFFERS.stack.get() };
+            let (start, len) = copy_stack(header.sp, stack);
+            section(record::STACK, &[&start.to_le_bytes(), &stack[..len]])
+        }
+        && {
+            // SAFETY: as above.
+            let maps = unsafe { &mut *BUFFERS.maps.get() };
+            let len = read_file(c"/proc/self/maps", maps);
+            section(record::MAPS, &[&maps[..len]])
+        }
+        && {
+            // Last: the scope lives on the heap, which the crash may have broken.
+            // SAFETY: as above.
+            let storage = unsafe { &mut *BUFFERS.scope.get() };
+            match crate::hub::scope_for_crash_handler() {
+                Some(scope) => {
+                    let mut out = FixedBuf::new(storage);
+                    let written = scope_copy::write(&scope, &mut out).is_ok()
+                        && section(record::SCOPE, &[out.bytes()]);
+                    // Dropping the last reference would free memory: leave the snapshot to the dying process.
+                    std::mem::forget(scope);
+                    written
+                }
+                None => true,
+            }
+        };
+    // SAFETY: `fd` is ours; `fsync` and `close` are async-signal-safe.
+    unsafe {
+        libc::fsync(fd);
+        libc::close(fd);
+    }
+}
+
+fn header(context: &CrashContext) -> Header {
+    // `crash-handler` keeps the kernel's `siginfo_t` bytes in a `signalfd_siginfo`; read them back as what they
+    // are (both are 128 bytes) for the fault address.
+    // SAFETY: same size; `siginfo_t`'s alignment is no stricter than the field's.
+    let info: &libc::siginfo_t =
+        unsafe { &*std::ptr::from_ref(&context.siginfo).cast::<libc::siginfo_t>() };
+    // SAFETY: reading the union's address member is defined for every signal; it is meaningful for the faults.
+    let fault_address = unsafe { info.si_addr() } as u64;
+    let (pc, sp, fp, lr) = registers(context);
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer; `clock_gettime` is async-signal-safe.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
+    let mut thread_name = [0u8; 16];
+    // SAFETY: PR_GET_NAME writes at most 16 bytes, NUL included.
+    unsafe { libc::prctl(libc::PR_GET_NAME, thread_name.as_mut_ptr()) };
+    Header {
+        signal: context.siginfo.ssi_signo,
+        code: info.si_code,
+        fault_address,
+        pid: context.pid.unsigned_abs(),
+        tid: context.tid.unsigned_abs(),
+        secs: u64::try_from(now.tv_sec).unwrap_or(0),
+        nanos: u32::try_from(now.tv_nsec).unwrap_or(0),
+        pc,
+        sp,
+        fp,
+        lr,
+        thread_name,
+    }
+}
+
+/// The crashing thread's program counter, stack pointer, frame pointer and link register.
+#[cfg(target_arch = "x86_64")]
+fn registers(context: &CrashContext) -> (u64, u64, u64, u64) {
+    let gregs = &context.context.uc_mcontext.gregs;
+    let reg = |i: libc::c_int| gregs[usize::try_from(i).unwrap_or(0)] as u64;
+    (
+        reg(libc::REG_RIP),
+        reg(libc::REG_RSP),
+        reg(libc::REG_RBP),
+        0,
+    )
+}
+
+#[cfg(target_arch = "aarch64")]
+fn registers(context: &CrashContext) -> (u64, u64, u64, u64) {
+    let mc = &context.context.uc_mcontext;
+    (mc.pc, mc.sp, mc.regs[29], mc.regs[30])
+}
+
+/// Copies the stack from `sp` up into `buf`: the address of the first byte copied and the length. After a stack
+/// overflow `sp` is below the mapped stack; the copy then starts at the first readable page above it.
+fn copy_stack(sp: u64, buf: &mut [u8]) -> (u64, usize) {
+    let Ok(sp) = usize::try_from(sp) else {
+        return (0, 0);
+    };
+    let mut start = sp;
+    while start - sp <= GUARD_SEARCH {
+        let len = copy_own_memory(start, buf);
+        if len > 0 {
+            return (start as u64, len);
+        }
+        start = (start / PAGE + 1) * PAGE;
+    }
+    (sp as u64, 0)
+}
+
+/// Reads a file (a `/proc` one) into `buf`: the number of bytes read.
+fn read_file(path: &std::ffi::CStr, buf: &mut [u8]) -> usize {
+    // SAFETY: a NUL-terminated path.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return 0;
+    }
+    let len = read_to_fill(fd, buf);
+    // SAFETY: `fd` is ours.
+    unsafe { libc::close(fd) };
+    len
+}

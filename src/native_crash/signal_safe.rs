@@ -1,0 +1,256 @@
+//! Writing text without allocating, for the signal handler: a writer into a fixed buffer, JSON strings and values
+//! on top of it, and the few system calls the handler makes, wrapped so that they never panic.
+//!
+//! Nothing here allocates, takes a lock or calls anything that is not async-signal-safe: `core::fmt` formats
+//! integers and floats into buffers on the stack, and the system calls are `open`, `write`, `read`, `close` and
+//! `process_vm_readv`, all on the POSIX or Linux lists of calls that are safe in a signal handler.
+
+use std::fmt::{self, Write as _};
+
+/// The buffer was too small for what was written.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Full;
+
+/// A writer into a fixed byte buffer that refuses, rather than grows, when it is full.
+pub(super) struct FixedBuf<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> FixedBuf<'a> {
+    pub(super) fn new(buf: &'a mut [u8]) -> Self {
+        FixedBuf { buf, len: 0 }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Goes back to `len` bytes, dropping what was written after (a part that did not fit).
+    pub(super) fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub(super) fn raw(&mut self, bytes: &[u8]) -> Result<(), Full> {
+        let end = self.len.checked_add(bytes.len()).ok_or(Full)?;
+        let room = self.buf.get_mut(self.len..end).ok_or(Full)?;
+        room.copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+
+    /// Formats `value` with `Display` (integers, floats, ids): `core::fmt` needs no allocation for these.
+    pub(super) fn display(&mut self, value: impl fmt::Display) -> Result<(), Full> {
+        write!(self, "{value}").map_err(|_| Full)
+    }
+
+    /// A JSON string: quoted, with quotes, backslashes and control characters escaped.
+    pub(super) fn string(&mut self, text: &str) -> Result<(), Full> {
+        self.raw(b"\"")?;
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let escape: Option<&[u8]> = match b {
+                b'"' => Some(b"\\\""),
+                b'\\' => Some(b"\\\\"),
+                b'\n' => Some(b"\\n"),
+                b'\r' => Some(b"\\r"),
+                b'\t' => Some(b"\\t"),
+                0..=0x1f => None,
+                _ => continue,
+            };
+            self.raw(&bytes[start..i])?;
+            match escape {
+                Some(escape) => self.raw(escape)?,
+                None => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    self.raw(&[
+                        b'\\',
+                        b'u',
+                        b'0',
+                        b'0',
+                        HEX[usize::from(b >> 4)],
+                        HEX[usize::from(b & 0xf)],
+                    ])?;
+                }
+            }
+            start = i + 1;
+        }
+        self.raw(&bytes[start..])?;
+        self.raw(b"\"")
+    }
+
+    /// `"key":` with the key escaped, preceded by a comma unless `first`.
+    pub(super) fn key(&mut self, key: &str, first: bool) -> Result<(), Full> {
+        if !first {
+            self.raw(b",")?;
+        }
+        self.string(key)?;
+        self.raw(b":")
+    }
+
+    /// A JSON value, nested at most `depth` deep (deeper values become `null`). Non-finite floats, which JSON
+    /// cannot carry, become `null` too.
+    pub(super) fn value(&mut self, value: &serde_json::Value, depth: usize) -> Result<(), Full> {
+        use serde_json::Value;
+        match value {
+            Value::Null => self.raw(b"null"),
+            Value::Bool(b) => self.raw(if *b { b"true" } else { b"false" }),
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    self.display(i)
+                } else if let Some(u) = n.as_u64() {
+                    self.display(u)
+                } else {
+                    self.float(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            Value::String(s) => self.string(s),
+            _ if depth == 0 => self.raw(b"null"),
+            Value::Array(items) => {
+                self.raw(b"[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.raw(b",")?;
+                    }
+                    self.value(item, depth - 1)?;
+                }
+                self.raw(b"]")
+            }
+            Value::Object(map) => {
+                self.raw(b"{")?;
+                for (i, (key, item)) in map.iter().enumerate() {
+                    self.key(key, i == 0)?;
+                    self.value(item, depth - 1)?;
+                }
+                self.raw(b"}")
+            }
+        }
+    }
+
+    /// A float, or `null` where JSON has no number for it.
+    pub(super) fn float(&mut self, x: f64) -> Result<(), Full> {
+        if x.is_finite() {
+            self.display(x)
+        } else {
+            self.raw(b"null")
+        }
+    }
+}
+
+impl fmt::Write for FixedBuf<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.raw(s.as_bytes()).map_err(|_| fmt::Error)
+    }
+}
+
+/// Writes all of `bytes` to `fd`, retrying short writes and interruptions; `false` if the file refused.
+pub(super) fn write_all(fd: libc::c_int, mut bytes: &[u8]) -> bool {
+    while !bytes.is_empty() {
+        // SAFETY: the pointer and length describe a live slice.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return false;
+        }
+        if n == 0 {
+            return false;
+        }
+        bytes = &bytes[n.unsigned_abs()..];
+    }
+    true
+}
+
+/// Reads from `fd` into `buf` until it is full or the file ends; the number of bytes read.
+pub(super) fn read_to_fill(fd: libc::c_int, buf: &mut [u8]) -> usize {
+    let mut len = 0;
+    while len < buf.len() {
+        let room = &mut buf[len..];
+        // SAFETY: the pointer and length describe a live, writable slice.
+        let n = unsafe { libc::read(fd, room.as_mut_ptr().cast(), room.len()) };
+        if n < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        len += n.unsigned_abs();
+    }
+    len
+}
+
+/// Copies this process's memory at `address` into `buf` through the kernel, so that an address that is not mapped
+/// gives a short count instead of a fault; the number of bytes copied (0 when the first page is not readable).
+pub(super) fn copy_own_memory(address: usize, buf: &mut [u8]) -> usize {
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: std::ptr::without_provenance_mut(address),
+        iov_len: buf.len(),
+    };
+    // SAFETY: the local vector describes a live, writable buffer; the kernel checks the remote one and reports
+    // what it could not read instead of faulting.
+    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    usize::try_from(n).unwrap_or(0)
+}
+
+fn errno() -> libc::c_int {
+    // SAFETY: `__errno_location` returns this thread's errno, which is always valid to read.
+    unsafe { *libc::__errno_location() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_written_here_parses_back_the_same() {
+        let value = serde_json::json!({
+            "text": "quote \" backslash \\ newline \n tab \t bell \u{7} é 漢",
+            "n": [0, -7, u64::MAX, 1.5, 1e300],
+            "nested": {"a": {"b": {"c": true}}},
+            "none": null,
+        });
+        let mut storage = [0u8; 512];
+        let mut out = FixedBuf::new(&mut storage);
+        out.value(&value, 8).unwrap();
+        let back: serde_json::Value = serde_json::from_slice(out.bytes()).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn depth_and_room_are_bounded() {
+        let value = serde_json::json!({"a": {"b": {"c": 1}}});
+        let mut storage = [0u8; 64];
+        let mut out = FixedBuf::new(&mut storage);
+        out.value(&value, 2).unwrap();
+        assert_eq!(out.bytes(), br#"{"a":{"b":null}}"#);
+
+        let mut small = [0u8; 8];
+        let mut out = FixedBuf::new(&mut small);
+        assert_eq!(out.string("more than eight bytes"), Err(Full));
+        assert!(out.len() <= 8);
+        out.truncate(0);
+        assert_eq!(out.bytes(), b"");
+        assert_eq!(out.float(f64::NAN), Ok(()));
+        assert_eq!(out.bytes(), b"null");
+    }
+
+    #[test]
+    fn own_memory_is_copied_and_unmapped_memory_is_not() {
+        let source: Vec<u8> = (0..=255).collect();
+        let mut copy = [0u8; 256];
+        assert_eq!(copy_own_memory(source.as_ptr() as usize, &mut copy), 256);
+        assert_eq!(&copy[..], &source[..]);
+        // The first page is never mapped.
+        assert_eq!(copy_own_memory(16, &mut copy), 0);
+    }
+}

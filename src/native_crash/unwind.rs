@@ -1,0 +1,195 @@
+//! Unwinding a crashed thread's saved stack at the next start, with framehop.
+//!
+//! The handler saved the registers and the stack bytes; the unwind information is each module's `.eh_frame`
+//! (indexed by `.eh_frame_hdr`), read from the module's file, placed where the module was loaded at the crash.
+//! framehop follows the DWARF call-frame rules from frame to frame and falls back on frame pointers where a module
+//! has none, as a minidump stack walker would.
+
+use std::fs::File;
+use std::ops::Range;
+
+use framehop::{ExplicitModuleSectionInfo, FrameAddress, Module, Unwinder};
+use object::read::elf::ElfFile64;
+use object::{Object, ObjectSection, ObjectSegment, ReadCache};
+
+use super::record::Record;
+use crate::protocol::debug_meta::DebugImage;
+
+#[cfg(target_arch = "x86_64")]
+use framehop::x86_64::{CacheX86_64 as Cache, UnwindRegsX86_64, UnwinderX86_64 as NativeUnwinder};
+
+#[cfg(target_arch = "aarch64")]
+use framehop::aarch64::{
+    CacheAarch64 as Cache, UnwindRegsAarch64, UnwinderAarch64 as NativeUnwinder,
+};
+
+/// The most frames walked.
+const MAX_FRAMES: usize = 256;
+
+/// A module loaded at the crash: its file and where it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CrashModule {
+    pub(crate) path: String,
+    pub(crate) avma: Range<u64>,
+}
+
+/// The modules that code ran from at the crash, from its images.
+pub(crate) fn modules(images: &[DebugImage]) -> Vec<CrashModule> {
+    images
+        .iter()
+        .map(|image| CrashModule {
+            path: image.code_file.clone(),
+            avma: image.image_addr.0..image.image_addr.0 + image.image_size,
+        })
+        .collect()
+}
+
+/// The crashed thread's frames, newest first: the faulting instruction, then each return address. Each entry is
+/// the address as the program had it and whether it is a return address (to be looked up one byte back).
+pub(crate) fn unwind(record: &Record, modules: &[CrashModule]) -> Vec<(u64, bool)> {
+    let mut unwinder = NativeUnwinder::new();
+    for module in modules {
+        if let Some(module) = framehop_module(module) {
+            unwinder.add_module(module);
+        }
+    }
+    let header = &record.header;
+    let start = record.stack_start;
+    let stack = &record.stack;
+    let mut read_stack = |address: u64| -> Result<u64, ()> {
+        let offset = usize::try_from(address.checked_sub(start).ok_or(())?).map_err(|_| ())?;
+        let bytes = stack
+            .get(offset..offset.checked_add(8).ok_or(())?)
+            .ok_or(())?;
+        Ok(u64::from_le_bytes(bytes.try_into().map_err(|_| ())?))
+    };
+    #[cfg(target_arch = "x86_64")]
+    let regs = UnwindRegsX86_64::new(header.pc, header.sp, header.fp);
+    #[cfg(target_arch = "aarch64")]
+    let regs = UnwindRegsAarch64::new(header.lr, header.sp, header.fp);
+    let mut cache = Cache::<_>::new();
+    let mut frames = Vec::new();
+    let mut iter = unwinder.iter_frames(header.pc, regs, &mut cache, &mut read_stack);
+    while frames.len() < MAX_FRAMES {
+        match iter.next() {
+            Ok(Some(FrameAddress::InstructionPointer(ip))) => frames.push((ip, false)),
+            Ok(Some(FrameAddress::ReturnAddress(ra))) => frames.push((ra.get(), true)),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    if frames.is_empty() && header.pc != 0 {
+        frames.push((header.pc, false));
+    }
+    frames
+}
+
+/// The module's unwind sections, read from its file; `None` if it cannot be read as a 64-bit ELF file.
+fn framehop_module(module: &CrashModule) -> Option<Module<Vec<u8>>> {
+    let file = File::open(&module.path).ok()?;
+    let cache = ReadCache::new(file);
+    let elf = ElfFile64::<object::Endianness, _>::parse(&cache).ok()?;
+    // The address the file's first loadable byte is linked at: 0 for position-independent code.
+    let base_svma = elf
+        .segments()
+        .map(|segment| segment.address().saturating_sub(segment.file_range().0))
+        .min()
+        .unwrap_or(0);
+    let section = |name: &str| {
+        let section = elf.section_by_name(name)?;
+        let range = section.address()..section.address() + section.size();
+        Some((range, section.data().ok()?.to_vec()))
+    };
+    let eh_frame = section(".eh_frame");
+    let eh_frame_hdr = section(".eh_frame_hdr");
+    let text = section(".text");
+    let got = elf
+        .section_by_name(".got")
+        .map(|s| s.address()..s.address() + s.size());
+    let (eh_frame_svma, eh_frame) = eh_frame.map_or((None, None), |(r, d)| (Some(r), Some(d)));
+    let (eh_frame_hdr_svma, eh_frame_hdr) =
+        eh_frame_hdr.map_or((None, None), |(r, d)| (Some(r), Some(d)));
+    let (text_svma, text) = text.map_or((None, None), |(r, d)| (Some(r), Some(d)));
+    let info = ExplicitModuleSectionInfo {
+        base_svma,
+        text_svma,
+        text,
+        got_svma: got,
+        eh_frame_svma,
+        eh_frame,
+        eh_frame_hdr_svma,
+        eh_frame_hdr,
+        ..Default::default()
+    };
+    Some(Module::new(
+        module.path.clone(),
+        module.avma.clone(),
+        module.avma.start,
+        info,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::native_crash::record::Header;
+
+    /// Copies the caller's stack (from this frame up) into a record, with this frame's registers as the handler
+    /// would have them, and returns the record with the address of a function it must find on the way.
+    #[inline(never)]
+    fn record_here() -> Record {
+        let (pc, sp, fp): (u64, u64, u64);
+        // SAFETY: reads three registers, touches no memory.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            std::arch::asm!("lea {pc}, [rip]", "mov {sp}, rsp", "mov {fp}, rbp",
+                pc = out(reg) pc, sp = out(reg) sp, fp = out(reg) fp);
+        }
+        #[cfg(target_arch = "aarch64")]
+        unsafe {
+            std::arch::asm!("adr {pc}, .", "mov {sp}, sp", "mov {fp}, x29",
+                pc = out(reg) pc, sp = out(reg) sp, fp = out(reg) fp);
+        }
+        let mut stack = vec![0u8; 64 * 1024];
+        let len = super::super::signal_safe::copy_own_memory(sp as usize, &mut stack);
+        stack.truncate(len);
+        Record {
+            header: Header {
+                pc,
+                sp,
+                fp,
+                ..Header::default()
+            },
+            stack_start: sp,
+            stack,
+            maps: std::fs::read("/proc/self/maps").unwrap(),
+            ..Record::default()
+        }
+    }
+
+    #[inline(never)]
+    fn caller_of_record_here() -> (Record, u64) {
+        let record = record_here();
+        (record, caller_of_record_here as *const () as usize as u64)
+    }
+
+    #[test]
+    fn a_saved_stack_unwinds_through_its_callers() {
+        let (record, caller) = caller_of_record_here();
+        let images = crate::loaded_images::debug_images_in(
+            &record.maps,
+            std::time::SystemTime::now() + std::time::Duration::from_secs(1),
+        );
+        let modules = modules(&images);
+        assert!(!modules.is_empty());
+        let frames = unwind(&record, &modules);
+        assert!(frames.len() >= 3, "{frames:x?}");
+        assert!(!frames[0].1, "the first frame is the instruction itself");
+        // The second frame returns into the caller: within a few hundred bytes after its start.
+        let (ra, is_return) = frames[1];
+        assert!(is_return);
+        assert!(
+            ra > caller && ra - caller < 4096,
+            "{ra:x} should be inside caller_of_record_here at {caller:x}"
+        );
+    }
+}
