@@ -157,6 +157,9 @@ fn main() {
     if wanted('o') {
         structured_logs();
     }
+    if wanted('p') {
+        native_crash_handler();
+    }
 
     if let (Some(floor), Some(capture)) = (floor, capture) {
         println!(
@@ -168,6 +171,85 @@ fn main() {
     }
     println!("load average at the end: {}", harness::load_average());
     println!("total run time {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// (p) The native crash handler: what it adds to `init`, in fresh processes (the first `init` of a process attaches
+/// the handler: signal actions, an alternate signal stack) and in one process (a later `init` points the handler at
+/// its spool), and what it costs `configure_scope` and `add_breadcrumb` while it is armed: nothing is kept current
+/// for it, as the handler reads the scope only when the program crashes.
+fn native_crash_handler() {
+    const SAMPLES: usize = 15;
+    let mut first = [Vec::new(), Vec::new()];
+    for _ in 0..SAMPLES {
+        for (on, samples) in [true, false].into_iter().zip(first.iter_mut()) {
+            let r = harness::run_child("first-init", &[("BENCH_CRASH_HANDLER", on.to_string())]);
+            samples.push(Duration::from_nanos(
+                harness::get(&r, "init_ns").parse().unwrap(),
+            ));
+        }
+    }
+    let [first_on, first_off] = first.map(harness::median);
+    println!("(p) native crash handler");
+    println!(
+        "    first init of a process (median of {SAMPLES}): {} with the handler, {} without: {}",
+        fmt_dur(first_on),
+        fmt_dur(first_off),
+        ratio(first_on, first_off)
+    );
+
+    let spool = harness::bench_spool();
+    let options = |on: bool| {
+        ClientOptions::new()
+            .transport(Arc::new(Sink::default()))
+            .spool_dir(Some(spool.clone()))
+            .native_crash_handler(on)
+    };
+    // Attached once, outside the timing.
+    drop(faultline::init(options(true)));
+    let [on, off] = take_turns(200, |_| {
+        let mut took = [Duration::ZERO; 2];
+        for (slot, on) in took.iter_mut().zip([true, false]) {
+            let start = Instant::now();
+            let guard = faultline::init(options(on));
+            *slot = start.elapsed();
+            drop(guard);
+        }
+        took
+    });
+    println!(
+        "    a later init:        with the handler {}; without {}; median {}",
+        on.line(),
+        off.line(),
+        ratio(on.median, off.median)
+    );
+    for (label, on) in [("armed", true), ("off", false)] {
+        let guard = faultline::init(options(on));
+        let configure = harness::time_each(
+            100_000,
+            |i| faultline::configure_scope(|scope| scope.set_tag("request", i)),
+            |_| {},
+        );
+        let crumb = harness::time_each(
+            100_000,
+            |_| {
+                faultline::add_breadcrumb(|| {
+                    Breadcrumb::new("http", "GET /health").level(Level::Info)
+                })
+            },
+            |_| {},
+        );
+        println!(
+            "    handler {label:5}  configure_scope (set_tag): {}",
+            configure.line()
+        );
+        println!(
+            "    handler {label:5}  add_breadcrumb:            {}",
+            crumb.line()
+        );
+        faultline::configure_scope(|scope| scope.clear());
+        drop(guard);
+    }
+    println!();
 }
 
 /// (o) Structured logs: what one log call with three attributes and a parameter costs the caller (the record copied
@@ -1435,6 +1517,18 @@ fn child(role: &str) {
             harness::child_result("second_ns", second.as_nanos());
             harness::child_result("first_delivered_ns", delivered.as_nanos());
             drop(guard);
+        }
+        "first-init" => {
+            let on = std::env::var("BENCH_CRASH_HANDLER").expect("BENCH_CRASH_HANDLER") == "true";
+            let options = ClientOptions::new()
+                .transport(Arc::new(Sink::default()))
+                .spool_dir(Some(harness::bench_spool()))
+                .native_crash_handler(on);
+            let start = Instant::now();
+            let guard = faultline::init(options);
+            harness::child_result("init_ns", start.elapsed().as_nanos());
+            drop(guard);
+            let _ = std::fs::remove_dir_all(harness::bench_spool());
         }
         "burst" => {
             let dsn = std::env::var("BENCH_DSN").expect("BENCH_DSN");

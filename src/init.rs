@@ -281,7 +281,7 @@ impl Drop for InitGuard {
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
 fn install_crash_handler(options: &ClientOptions, spool: Option<&Spool>) {
-    use crate::native_crash::{handler, report::Prepared};
+    use crate::native_crash::handler::{self, Prepared};
 
     if !options.native_crash_handler {
         handler::disarm();
@@ -295,14 +295,11 @@ fn install_crash_handler(options: &ClientOptions, spool: Option<&Spool>) {
         return;
     };
     let prepared = Prepared {
-        release: options.release.as_deref().map(str::to_owned),
-        environment: options.environment.as_deref().map(str::to_owned),
-        server_name: options.server_name.as_deref().map(str::to_owned),
+        release: options.release.as_deref(),
+        environment: options.environment.as_deref(),
+        server_name: options.server_name.as_deref(),
     };
-    let installed = spool
-        .crash_records_dir()
-        .and_then(|dir| handler::install(&dir, serde_json::to_vec(&prepared).unwrap_or_default()));
-    if let Err(e) = installed {
+    if let Err(e) = handler::install(&spool.crash_records_dir(), &prepared) {
         diagnostics::sdk_debug!("native crashes are not recorded: {e}");
         handler::disarm();
     }

@@ -341,6 +341,7 @@ fn error_message_and_panic_reach_bugsink() {
     }
 
     // The native crash, sent by the fixture's second start.
+    let mut crash_summary = None;
     if crashed {
         let crash = events
             .values()
@@ -357,14 +358,24 @@ fn error_message_and_panic_reach_bugsink() {
             checks.eq(label, "exception type", &exception["type"], "SIGSEGV");
             checks.eq(label, "tags.mode", &tag(crash, "mode"), "segfault");
             let crash_frames = frames(&exception["stacktrace"]);
+            let crash_frame = crash_frames.iter().find(|f| {
+                f["in_app"] == true
+                    && str_of(&f["function"])
+                        .is_some_and(|s| s.ends_with("crash_app::crash_segfault"))
+                    && str_of(&f["abs_path"]).is_some_and(|p| p.ends_with("crash-app/src/main.rs"))
+                    && f["lineno"].as_u64().is_some_and(|n| n > 0)
+            });
+            crash_summary = crash_frame.map(|f| {
+                format!(
+                    "{} {}: {}, frame {}",
+                    crash["event_id"],
+                    exception["type"],
+                    exception["value"],
+                    describe_frame(f)
+                )
+            });
             checks.check(
-                crash_frames.iter().any(|f| {
-                    f["in_app"] == true
-                        && str_of(&f["function"])
-                            .is_some_and(|s| s.ends_with("crash_app::crash_segfault"))
-                        && str_of(&f["abs_path"]).is_some_and(|p| p.ends_with("crash-app/src/main.rs"))
-                        && f["lineno"].as_u64().is_some_and(|n| n > 0)
-                }),
+                crash_frame.is_some(),
                 format!(
                     "{label}: no in-app frame `crash_app::crash_segfault` with its file and line; frames (oldest \
                      first):\n{}",
@@ -560,6 +571,9 @@ fn error_message_and_panic_reach_bugsink() {
     println!("  message {message_hex}: level warning, \"e2e message\"");
     println!("  log     {log_hex}: level error from log::error!, breadcrumbs {crumbs:?}");
     println!("  panic   {panic_summary}");
+    if let Some(crash) = crash_summary {
+        println!("  native crash {crash}");
+    }
     println!(
         "  sent and flushed in {} ms, read back in {} ms, {} ms in all",
         sent_in.as_millis(),

@@ -31,6 +31,8 @@ use crate::delivery::spool::crash_records::CRASH_RECORD_SUFFIX;
 
 /// At most this much of the crashing thread's stack is saved, from its stack pointer up.
 pub(crate) const STACK_BYTES: usize = 256 * 1024;
+/// The longest record path (Linux's `PATH_MAX`).
+const PATH_BYTES: usize = 4096;
 /// At most this much of `/proc/self/maps`.
 const MAPS_BYTES: usize = 128 * 1024;
 /// At most this much of the scope, as JSON.
@@ -40,15 +42,55 @@ const SCOPE_BYTES: usize = 64 * 1024;
 const GUARD_SEARCH: usize = 64 * 1024;
 const PAGE: usize = 4096;
 
+/// What the records of this process say of it, from the options.
+#[derive(Debug, Default)]
+pub(crate) struct Prepared<'a> {
+    pub(crate) release: Option<&'a str>,
+    pub(crate) environment: Option<&'a str>,
+    pub(crate) server_name: Option<&'a str>,
+}
+
+impl Prepared<'_> {
+    /// As JSON, written here rather than by serde_json so that `init` does not pay for serde_json's first use.
+    fn to_json(&self) -> Vec<u8> {
+        let fields = [
+            ("release", self.release),
+            ("environment", self.environment),
+            ("server_name", self.server_name),
+        ];
+        let room: usize = fields
+            .iter()
+            .map(|(key, value)| key.len() + 8 + value.map_or(0, |v| v.len() * 6))
+            .sum();
+        let mut storage = vec![0u8; room + 2];
+        let mut out = FixedBuf::new(&mut storage);
+        let written = out.raw(b"{").is_ok()
+            && fields
+                .iter()
+                .filter_map(|(key, value)| Some((key, (*value)?)))
+                .enumerate()
+                .all(|(i, (key, value))| out.key(key, i == 0).is_ok() && out.string(value).is_ok())
+            && out.raw(b"}").is_ok();
+        if written {
+            let len = out.len();
+            storage.truncate(len);
+            storage
+        } else {
+            b"{}".to_vec()
+        }
+    }
+}
+
 /// What `init` prepared: where records go and what the handler writes as is.
-struct Prepared {
-    /// The records' directory, without a trailing slash.
+struct Armed {
+    /// The records' directory, without a trailing slash, and the same NUL-terminated (for `mkdir`).
     dir: Vec<u8>,
-    /// The release, environment and distribution, as JSON.
+    dir_c: Vec<u8>,
+    /// The release, environment and server name, as JSON.
     json: Vec<u8>,
 }
 
-static PREPARED: AtomicPtr<Prepared> = AtomicPtr::new(std::ptr::null_mut());
+static ARMED: AtomicPtr<Armed> = AtomicPtr::new(std::ptr::null_mut());
 /// Set by the first crash handled: one record per process.
 static CRASHED: AtomicBool = AtomicBool::new(false);
 /// The handler, attached once for the life of the process (detaching from another thread than the one that
@@ -58,6 +100,7 @@ static ATTACHED: OnceLock<Result<CrashHandler, String>> = OnceLock::new();
 /// The handler's buffers: static, so that the handler allocates nothing, and in `.bss`, so that they cost no
 /// memory until a crash touches them.
 struct Buffers {
+    path: UnsafeCell<[u8; PATH_BYTES]>,
     stack: UnsafeCell<[u8; STACK_BYTES]>,
     maps: UnsafeCell<[u8; MAPS_BYTES]>,
     scope: UnsafeCell<[u8; SCOPE_BYTES]>,
@@ -67,26 +110,31 @@ struct Buffers {
 unsafe impl Sync for Buffers {}
 
 static BUFFERS: Buffers = Buffers {
+    path: UnsafeCell::new([0; PATH_BYTES]),
     stack: UnsafeCell::new([0; STACK_BYTES]),
     maps: UnsafeCell::new([0; MAPS_BYTES]),
     scope: UnsafeCell::new([0; SCOPE_BYTES]),
 };
 
-/// Installs the handler (once per process) and points it at `dir` (which exists), with `prepared` (JSON) to write
-/// in every record. A later call replaces the directory and the JSON; the handler stays.
+/// Installs the handler (once per process) and points it at `dir` (created, mode 0700, when the first crash needs
+/// it), with `prepared` to write in every record. A later call replaces both; the handler stays.
 ///
 /// # Errors
 ///
 /// When the handler cannot be installed (another crash handler of the same kind is installed already).
-pub(crate) fn install(dir: &Path, prepared: Vec<u8>) -> io::Result<()> {
+pub(crate) fn install(dir: &Path, prepared: &Prepared<'_>) -> io::Result<()> {
     crate::hub::prepare_crash_handler_hub();
-    let new = Box::into_raw(Box::new(Prepared {
-        dir: dir.as_os_str().as_encoded_bytes().to_vec(),
-        json: prepared,
+    let dir = dir.as_os_str().as_encoded_bytes().to_vec();
+    let mut dir_c = dir.clone();
+    dir_c.push(0);
+    let new = Box::into_raw(Box::new(Armed {
+        dir,
+        dir_c,
+        json: prepared.to_json(),
     }));
     // The old one is left in place: the handler may be reading it on another thread right now. It is a path and
     // a few strings, once per `init`.
-    PREPARED.store(new, Ordering::Release);
+    ARMED.store(new, Ordering::Release);
     let attached = ATTACHED.get_or_init(|| {
         // SAFETY: `on_crash` is async-signal-safe (see the module's documentation).
         let event = unsafe { make_crash_event(on_crash) };
@@ -136,28 +184,28 @@ fn monotonic_nanos() -> u64 {
 
 /// Stops writing records (the SDK shut down); the handler stays installed and passes every signal on.
 pub(crate) fn disarm() {
-    PREPARED.store(std::ptr::null_mut(), Ordering::Release);
+    ARMED.store(std::ptr::null_mut(), Ordering::Release);
 }
 
 /// Writes the crash record, then lets the signal go on to the handler that was there before.
 fn on_crash(context: &CrashContext) -> CrashEventResult {
     if !CRASHED.swap(true, Ordering::AcqRel) {
-        // SAFETY: a non-null pointer is a `Prepared` that is never freed.
-        if let Some(prepared) = unsafe { PREPARED.load(Ordering::Acquire).as_ref() } {
-            write_record(prepared, context);
+        // SAFETY: a non-null pointer is an `Armed` that is never freed.
+        if let Some(armed) = unsafe { ARMED.load(Ordering::Acquire).as_ref() } {
+            write_record(armed, context);
         }
     }
     CrashEventResult::Handled(false)
 }
 
-fn write_record(prepared: &Prepared, context: &CrashContext) {
+fn write_record(armed: &Armed, context: &CrashContext) {
     let header = header(context);
     if is_abort_after_panic(&header) {
         return;
     }
-    let mut path_storage = [0u8; 4096];
-    let mut path = FixedBuf::new(&mut path_storage);
-    let named = path.raw(&prepared.dir).is_ok()
+    // SAFETY: only this thread, which won `CRASHED`, uses the buffers.
+    let mut path = FixedBuf::new(unsafe { &mut *BUFFERS.path.get() });
+    let named = path.raw(&armed.dir).is_ok()
         && path.raw(b"/").is_ok()
         && path.display(header.pid).is_ok()
         && path.raw(b"-").is_ok()
@@ -171,14 +219,23 @@ fn write_record(prepared: &Prepared, context: &CrashContext) {
     if !named {
         return;
     }
-    // SAFETY: the path is NUL-terminated.
-    let fd = unsafe {
-        libc::open(
-            path.bytes().as_ptr().cast(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
-            0o600,
-        )
+    let create = || {
+        // SAFETY: the path is NUL-terminated.
+        unsafe {
+            libc::open(
+                path.bytes().as_ptr().cast(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+                0o600,
+            )
+        }
     };
+    let mut fd = create();
+    if fd < 0 {
+        // The first crash to need the directory makes it (its parent, the spool, exists).
+        // SAFETY: the path is NUL-terminated; `mkdir` is async-signal-safe.
+        unsafe { libc::mkdir(armed.dir_c.as_ptr().cast(), 0o700) };
+        fd = create();
+    }
     if fd < 0 {
         return;
     }
@@ -188,7 +245,7 @@ fn write_record(prepared: &Prepared, context: &CrashContext) {
     };
     let _ = write_all(fd, record::MAGIC)
         && section(record::HEADER, &[&header.encode()])
-        && section(record::PREPARED, &[&prepared.json])
+        && section(record::PREPARED, &[&armed.json])
         && {
             // SAFETY: only this thread, which won `CRASHED`, uses the buffers.
             let stack = unsafe { &mut *BUFFERS.stack.get() };
@@ -305,4 +362,30 @@ fn read_file(path: &std::ffi::CStr, buf: &mut [u8]) -> usize {
     // SAFETY: `fd` is ours.
     unsafe { libc::close(fd) };
     len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prepared_json_reads_back() {
+        let prepared = Prepared {
+            release: Some("app@1.0 \"beta\"\n"),
+            environment: None,
+            server_name: Some("host-ü"),
+        };
+        let json: serde_json::Value = serde_json::from_slice(&prepared.to_json()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"release": "app@1.0 \"beta\"\n", "server_name": "host-ü"})
+        );
+        assert_eq!(Prepared::default().to_json(), b"{}");
+        let control = Prepared {
+            release: Some("\u{1}\u{1f}"),
+            ..Prepared::default()
+        };
+        let json: serde_json::Value = serde_json::from_slice(&control.to_json()).unwrap();
+        assert_eq!(json["release"], "\u{1}\u{1f}");
+    }
 }

@@ -28,13 +28,13 @@ use crate::protocol::time::Timestamp;
 use crate::protocol::{Exception, Level, Mechanism, MechanismMeta, SignalMeta};
 use crate::stacktrace::RawTrace;
 
-/// What `init` prepared for the handler to write as is.
-#[derive(Debug, Default, serde::Serialize, Deserialize)]
+/// What `init` prepared for the handler to write as is (see `handler::Prepared`).
+#[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct Prepared {
-    pub(crate) release: Option<String>,
-    pub(crate) environment: Option<String>,
-    pub(crate) server_name: Option<String>,
+struct PreparedFields {
+    release: Option<String>,
+    environment: Option<String>,
+    server_name: Option<String>,
 }
 
 /// The fatal event for crash record `record` (named `name`), its frames resolved by `symbolicate`.
@@ -50,7 +50,7 @@ pub(crate) fn event(
     let frames = unwind(record, &modules);
     let stacktrace = symbolicated(&frames, &modules, symbolicate);
 
-    let prepared: Prepared = serde_json::from_slice(&record.prepared).unwrap_or_default();
+    let prepared: PreparedFields = serde_json::from_slice(&record.prepared).unwrap_or_default();
     let (signal_name, description) = signal_names(header.signal);
     let code_name = code_name(header.signal, header.code);
     let thread_id = header.tid.to_string();

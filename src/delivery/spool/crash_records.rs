@@ -14,13 +14,11 @@
 //! The spool sees only bytes here: what a record means is `native_crash`'s business.
 
 use std::fs;
-use std::io;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Spool;
-use super::files::create_private_dir;
 use super::owner::{Owner, pid_is_alive};
 
 /// The subdirectory of crash records.
@@ -53,16 +51,11 @@ impl TakenCrashRecord {
 }
 
 impl Spool {
-    /// The directory the native crash handler writes into, created (mode 0700) if it does not exist.
-    ///
-    /// # Errors
-    ///
-    /// When the directory cannot be created.
-    pub(crate) fn crash_records_dir(&self) -> io::Result<PathBuf> {
+    /// The directory the native crash handler writes into. It is not created here: the handler creates it when it
+    /// first needs it (`mkdir` is safe in a signal handler), so that `init` spends no file-system call on it.
+    pub(crate) fn crash_records_dir(&self) -> PathBuf {
         FIRST_USE.get_or_init(SystemTime::now);
-        let dir = self.dir.join(CRASHES_DIR);
-        create_private_dir(&dir)?;
-        Ok(dir)
+        self.dir.join(CRASHES_DIR)
     }
 
     /// Takes the records of processes that crashed, oldest first; each is taken by one process only.
@@ -184,7 +177,8 @@ mod tests {
     fn records_of_dead_processes_are_taken_once_in_order_and_live_ones_wait() {
         let scratch = tempfile::tempdir().unwrap();
         let spool = open(scratch.path());
-        let dir = spool.crash_records_dir().unwrap();
+        let dir = spool.crash_records_dir();
+        fs::create_dir(&dir).unwrap();
         fs::write(
             dir.join(format!("{DEAD_PID}-1-1800000002-5.crash")),
             b"second",
@@ -222,7 +216,8 @@ mod tests {
     fn a_record_whose_taker_died_is_taken_again() {
         let scratch = tempfile::tempdir().unwrap();
         let spool = open(scratch.path());
-        let dir = spool.crash_records_dir().unwrap();
+        let dir = spool.crash_records_dir();
+        fs::create_dir(&dir).unwrap();
         let record = format!("{DEAD_PID}-1-1800000001-9.crash");
         fs::write(
             dir.join(format!("{record}{TAKEN_MARK}{DEAD_PID}-00000000000000ab")),
