@@ -55,24 +55,48 @@ pub(crate) fn debug_images() -> Vec<DebugImage> {
     }
 }
 
-/// The images listed in a copy of `/proc/self/maps` taken by a process that has since crashed, with the build ids
-/// of their files as they are now. A file changed after `crashed_at` is left out: it may no longer be the file that
-/// was loaded, and its build id would send the server to the wrong debug file.
+/// A module (the executable or a shared library) that was loaded in a process that has since crashed.
 #[cfg(all(
     feature = "native-crash",
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
-pub(crate) fn debug_images_in(maps: &[u8], crashed_at: std::time::SystemTime) -> Vec<DebugImage> {
+#[derive(Clone, Debug)]
+pub(crate) struct CrashedModule {
+    pub(crate) path: String,
+    /// Where it was loaded.
+    pub(crate) range: std::ops::Range<u64>,
+    /// Its image for `debug_meta`, when its file has a build id.
+    pub(crate) image: Option<DebugImage>,
+}
+
+/// The modules listed in a copy of `/proc/self/maps` taken by a process that has since crashed whose files are
+/// still the files that were loaded: the same inode, not changed after `crashed_at`. Another file at the same path
+/// (a deploy) would be unwound and symbolicated wrongly, and its build id would send the server to the wrong
+/// debug file, so such a module is left out.
+#[cfg(all(
+    feature = "native-crash",
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub(crate) fn modules_in(maps: &[u8], crashed_at: std::time::SystemTime) -> Vec<CrashedModule> {
+    use std::os::unix::fs::MetadataExt;
+
     loaded_regions(maps)
         .into_iter()
         .filter(|region| {
             let path = std::path::Path::new(std::ffi::OsStr::from_bytes(&region.path));
-            std::fs::metadata(path)
-                .and_then(|m| m.modified())
-                .is_ok_and(|modified| modified <= crashed_at)
+            std::fs::metadata(path).is_ok_and(|m| {
+                m.is_file()
+                    && (region.inode == 0 || m.ino() == region.inode)
+                    && m.modified().is_ok_and(|modified| modified <= crashed_at)
+            })
         })
-        .filter_map(linux::image)
+        .map(|region| CrashedModule {
+            path: String::from_utf8_lossy(&region.path).into_owned(),
+            range: region.start..region.end,
+            image: linux::image(region),
+        })
         .collect()
 }
 
@@ -132,6 +156,8 @@ struct Region {
     end: u64,
     /// Whether any of its mappings is executable.
     executable: bool,
+    /// The file's inode as it was mapped, to tell whether the file at `path` is still that file.
+    inode: u64,
 }
 
 /// One line of `/proc/self/maps`:
@@ -151,6 +177,7 @@ struct Mapping<'a> {
     end: u64,
     executable: bool,
     offset: u64,
+    inode: u64,
     path: &'a [u8],
 }
 
@@ -173,7 +200,7 @@ fn parse_mapping(line: &[u8]) -> Option<Mapping<'_>> {
     let perms = field(&mut rest)?;
     let offset = hex(field(&mut rest)?)?;
     let _device = field(&mut rest)?;
-    let _inode = field(&mut rest)?;
+    let inode = std::str::from_utf8(field(&mut rest)?).ok()?.parse().ok()?;
     let path = match rest.iter().position(|&b| b != b' ') {
         Some(start) => &rest[start..],
         None => &[],
@@ -189,6 +216,7 @@ fn parse_mapping(line: &[u8]) -> Option<Mapping<'_>> {
         end,
         executable: perms.get(2) == Some(&b'x'),
         offset,
+        inode,
         path,
     })
 }
@@ -240,6 +268,7 @@ fn loaded_regions(maps: impl std::io::BufRead) -> Vec<Region> {
                 start: mapping.start,
                 end: mapping.end,
                 executable: mapping.executable,
+                inode: mapping.inode,
             });
         }
     }
@@ -737,6 +766,7 @@ mod tests {
                 end: 0x7fd0_d373_b000,
                 executable: true,
                 offset: 0x26000,
+                inode: 326_279,
                 path: b"/usr/lib/libc.so.6",
             })
         );

@@ -1,9 +1,10 @@
 //! Native crashes, each in a child process built from tests/fixtures/crash-app: a null-pointer write, a stack
-//! overflow, `libc::abort()`, a SIGBUS from a file mapped past its end, and a segfault on a thread made with
-//! `pthread_create`. Each child must end exactly as the same program ends without the crash handler, and the next
-//! start must send exactly one fatal event for it, with the signal, a symbolicated frame in the fixture's own
-//! function, and the scope set before the crash. Twenty crashes in a row, each reported by the next start while it
-//! is itself about to crash, must give twenty reports, none twice.
+//! overflow, `libc::abort()`, a SIGBUS from a file mapped past its end, a segfault on a thread made with
+//! `pthread_create`, and a call through a function pointer to no code. Each child must end exactly as the same
+//! program ends without the crash handler, and the next start must send exactly one fatal event for it, with the
+//! signal, a symbolicated frame in the fixture's own function, and the scope set before the crash. A fault inside
+//! the handler ends the process at once. Twenty crashes in a row, each reported by the next start while it is itself
+//! about to crash, must give twenty reports, none twice.
 #![cfg(all(
     feature = "http",
     feature = "panic",
@@ -105,6 +106,19 @@ fn assert_crash_event(event: &Value, mode: &str, name: &str, number: i32, functi
     assert!(own["lineno"].as_u64().unwrap() > 0, "{own:#}");
     assert_eq!(own["in_app"], true, "{own:#}");
     assert!(own["instruction_addr"].as_str().unwrap().starts_with("0x"));
+    if mode == "abort" {
+        // Frames in a shared library too: libc's `abort`, newer than the fixture's frame.
+        let libc_abort = frames.iter().position(|f| {
+            f["function"]
+                .as_str()
+                .is_some_and(|s| s.contains("abort") && !s.contains("crash_app"))
+        });
+        let own_at = frames.iter().position(|f| f == own).unwrap();
+        assert!(
+            libc_abort.is_some_and(|at| at > own_at),
+            "no libc abort frame after crash_app::crash_abort: {frames:#?}"
+        );
+    }
     // The scope set before the crash.
     assert_eq!(event["tags"]["fixture"], "crash-app", "{event:#}");
     assert_eq!(event["tags"]["mode"], mode);
@@ -145,6 +159,7 @@ fn each_kind_of_crash_ends_the_process_as_before_and_is_reported_once_at_the_nex
         ("abort", "SIGABRT", libc::SIGABRT, "crash_abort"),
         ("sigbus", "SIGBUS", libc::SIGBUS, "crash_sigbus"),
         ("thread", "SIGSEGV", libc::SIGSEGV, "crash_segfault"),
+        ("bad-call", "SIGSEGV", libc::SIGSEGV, "crash_bad_call"),
     ];
     for (mode, name, number, function) in cases {
         let server = TestServer::ok();
@@ -193,6 +208,74 @@ fn each_kind_of_crash_ends_the_process_as_before_and_is_reported_once_at_the_nex
         let crashes = spool.path().join("crashes");
         assert_eq!(std::fs::read_dir(&crashes).unwrap().count(), 0, "{mode}");
     }
+}
+
+#[test]
+fn a_fault_inside_the_handler_ends_the_process_at_once_and_the_record_so_far_is_reported() {
+    let server = TestServer::ok();
+    let dsn = server.dsn("k", 1);
+    let spool = tempfile::tempdir().unwrap();
+    let status = run(&dsn, spool.path(), "fault-in-handler", 0, true);
+    // The second SIGSEGV comes while the handler blocks it: the kernel ends the process with it, and nothing runs
+    // after it (no previous handler, no second record).
+    assert_eq!(status.signal(), Some(libc::SIGSEGV), "{status:?}");
+    let records: Vec<_> = std::fs::read_dir(spool.path().join("crashes"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(records.len(), 1, "one record: {records:?}");
+
+    assert!(run(&dsn, spool.path(), "report", 1, true).success());
+    let events = crash_events(&server);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+    let exception = &event["exception"]["values"][0];
+    assert_eq!(exception["type"], "SIGSEGV");
+    let frames = exception["stacktrace"]["frames"].as_array().unwrap();
+    assert!(
+        frames.iter().any(|f| f["function"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("crash_app::crash_segfault"))),
+        "{frames:#?}"
+    );
+    // The scope is the part the handler could not write: the record has none, and the event no scope data.
+    assert!(event.get("user").is_none(), "{event:#}");
+    assert!(event["tags"].get("fixture").is_none(), "{event:#}");
+}
+
+#[test]
+fn a_crash_while_the_next_start_reports_the_last_one_loses_neither() {
+    let server = TestServer::ok();
+    let dsn = server.dsn("k", 1);
+    let spool = tempfile::tempdir().unwrap();
+    assert!(
+        run(&dsn, spool.path(), "segfault", 0, true)
+            .signal()
+            .is_some()
+    );
+    let output = Command::new(support::fixture("crash-app"))
+        .env("CRASH_APP_DSN", &dsn)
+        .env("CRASH_APP_SPOOL", spool.path())
+        .env("CRASH_APP_MODE", "crash-while-reporting")
+        .env("CRASH_APP_RUN", "1")
+        .env_remove("SENTRY_DSN")
+        .env_remove("SENTRY_RELEASE")
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.signal(), Some(libc::SIGSEGV));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "taken",
+        "the second run crashed while it held the first run's record"
+    );
+    assert!(run(&dsn, spool.path(), "report", 2, true).success());
+    let mut runs: Vec<String> = crash_events(&server)
+        .iter()
+        .map(|e| e["tags"]["run"].as_str().unwrap().to_owned())
+        .collect();
+    runs.sort();
+    assert_eq!(runs, ["0", "1"], "each crash reported once");
 }
 
 #[test]

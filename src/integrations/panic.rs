@@ -22,21 +22,38 @@ pub(crate) fn install() {
     INSTALL.call_once(|| {
         let next = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            report(info);
+            let reported = report(info);
             // Always chain: the default hook prints the message, and other tools (test harnesses, loggers) rely on
             // their own hooks running.
             next(info);
+            // A panic that cannot unwind (`panic = "abort"`, a panic in a `Drop` while unwinding) aborts right
+            // after the hooks: that SIGABRT is this panic, reported already, not a native crash of its own.
+            #[cfg(all(
+                feature = "native-crash",
+                target_os = "linux",
+                any(target_arch = "x86_64", target_arch = "aarch64")
+            ))]
+            if reported {
+                crate::native_crash::handler::note_panic_reported();
+            }
+            #[cfg(not(all(
+                feature = "native-crash",
+                target_os = "linux",
+                any(target_arch = "x86_64", target_arch = "aarch64")
+            )))]
+            let _ = reported;
         }));
     });
 }
 
-fn report(info: &PanicHookInfo<'_>) {
+/// Reports the panic; whether it did (not when the SDK is off, the hook re-entered, or the worker panicked).
+fn report(info: &PanicHookInfo<'_>) -> bool {
     // `try_with` because the hook can run while thread-locals are being destroyed.
     let entered = IN_HOOK
         .try_with(|flag| !flag.replace(true))
         .unwrap_or(false);
     if !entered {
-        return;
+        return false;
     }
     struct Leave;
     impl Drop for Leave {
@@ -47,7 +64,7 @@ fn report(info: &PanicHookInfo<'_>) {
     let _leave = Leave;
 
     let Some(client) = hub::client() else {
-        return;
+        return false;
     };
     // The worker's own panics (a failing transport, a panicking callback) are never reported through itself: that
     // could loop, and the worker cannot wait for itself.
@@ -55,19 +72,12 @@ fn report(info: &PanicHookInfo<'_>) {
         || std::thread::current().name()
             == Some(crate::delivery::destinations::COLLECTOR_THREAD_NAME)
     {
-        return;
+        return false;
     }
     let trace = stacktrace::capture();
     let event = panic_event(info);
     Hub::with_current(|hub| client.capture_panic(hub.as_ref(), event, Some(trace)));
-    // A panic that cannot unwind (`panic = "abort"`, a panic in a `Drop` while unwinding) aborts right after the
-    // hooks: that SIGABRT is this panic, reported already, not a native crash of its own.
-    #[cfg(all(
-        feature = "native-crash",
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
-    crate::native_crash::handler::note_panic_reported();
+    true
 }
 
 /// The event for a panic: level fatal, one exception of type `panic` with mechanism `panic` (`handled: false`), the

@@ -33,8 +33,8 @@ use crate::delivery::spool::crash_records::CRASH_RECORD_SUFFIX;
 pub(crate) const STACK_BYTES: usize = 256 * 1024;
 /// The longest record path (Linux's `PATH_MAX`).
 const PATH_BYTES: usize = 4096;
-/// At most this much of `/proc/self/maps`.
-const MAPS_BYTES: usize = 128 * 1024;
+/// At most this much of `/proc/self/maps` is read; only its file mappings are kept (see [`keep_file_mappings`]).
+const MAPS_BYTES: usize = 1024 * 1024;
 /// At most this much of the scope, as JSON.
 const SCOPE_BYTES: usize = 64 * 1024;
 /// How far above the stack pointer the first readable stack byte is looked for: after a stack overflow the stack
@@ -152,11 +152,12 @@ pub(crate) fn install(dir: &Path, prepared: &Prepared<'_>) -> io::Result<()> {
 /// nanoseconds).
 static PANIC_THREAD: AtomicU64 = AtomicU64::new(0);
 static PANIC_AT: AtomicU64 = AtomicU64::new(0);
-/// A SIGABRT this soon after a panic on the same thread is the panic's abort.
-const PANIC_ABORT_WINDOW_NANOS: u64 = 60 * 1_000_000_000;
+/// A SIGABRT this soon after the panic hooks returned on the same thread is the panic's abort (which follows at
+/// once); a real abort on a thread that just caught a panic is rarely this quick.
+const PANIC_ABORT_WINDOW_NANOS: u64 = 2 * 1_000_000_000;
 
-/// Notes that this thread has just reported a panic: if the panic aborts the process (`panic = "abort"`), the
-/// handler leaves that SIGABRT alone, so one crash is reported once.
+/// Notes that the panic hooks have just returned on this thread after reporting a panic: if the panic aborts the
+/// process (`panic = "abort"`), the handler leaves that SIGABRT alone, so one crash is reported once.
 pub(crate) fn note_panic_reported() {
     // SAFETY: `gettid` has no preconditions.
     let tid = unsafe { libc::gettid() };
@@ -256,6 +257,7 @@ fn write_record(armed: &Armed, context: &CrashContext) {
             // SAFETY: as above.
             let maps = unsafe { &mut *BUFFERS.maps.get() };
             let len = read_file(c"/proc/self/maps", maps);
+            let len = keep_file_mappings(maps, len);
             section(record::MAPS, &[&maps[..len]])
         }
         && {
@@ -351,6 +353,26 @@ fn copy_stack(sp: u64, buf: &mut [u8]) -> (u64, usize) {
     (sp as u64, 0)
 }
 
+/// Keeps, in place, the lines of the first `len` bytes of `/proc/self/maps` in `buf` that map a file (a path that
+/// starts with `/`); returns their length. Anonymous memory (thread stacks, the heap) comes before most libraries
+/// in address order and would crowd them out of a large process's record; only files can be unwound and symbolicated.
+fn keep_file_mappings(buf: &mut [u8], len: usize) -> usize {
+    let len = len.min(buf.len());
+    let (mut kept, mut start) = (0, 0);
+    while start < len {
+        let end = buf[start..len]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(len, |i| start + i + 1);
+        if buf[start..end].windows(2).any(|pair| pair == b" /") {
+            buf.copy_within(start..end, kept);
+            kept += end - start;
+        }
+        start = end;
+    }
+    kept
+}
+
 /// Reads a file (a `/proc` one) into `buf`: the number of bytes read.
 fn read_file(path: &std::ffi::CStr, buf: &mut [u8]) -> usize {
     // SAFETY: a NUL-terminated path.
@@ -367,6 +389,26 @@ fn read_file(path: &std::ffi::CStr, buf: &mut [u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_file_mappings_are_kept() {
+        let maps = b"\
+55d0a0000000-55d0a0002000 r--p 00000000 fe:00 11 /work/bin/app
+7f0000000000-7f0000800000 rw-p 00000000 00:00 0 
+7f0000800000-7f0000801000 ---p 00000000 00:00 0 
+7f0000900000-7f0000a00000 r-xp 00026000 fe:00 12   /usr/lib/libc.so.6
+7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0                          [stack]
+7f0000b00000-7f0000b01000 r--p 00000000 fe:00 13 /opt/my app/lib.so";
+        let mut buf = maps.to_vec();
+        let len = keep_file_mappings(&mut buf, maps.len());
+        assert_eq!(
+            std::str::from_utf8(&buf[..len]).unwrap(),
+            "55d0a0000000-55d0a0002000 r--p 00000000 fe:00 11 /work/bin/app\n\
+             7f0000900000-7f0000a00000 r-xp 00026000 fe:00 12   /usr/lib/libc.so.6\n\
+             7f0000b00000-7f0000b01000 r--p 00000000 fe:00 13 /opt/my app/lib.so"
+        );
+        assert_eq!(keep_file_mappings(&mut buf, 0), 0);
+    }
 
     #[test]
     fn the_prepared_json_reads_back() {

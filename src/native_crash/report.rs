@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::record::Record;
 use super::scope_copy::CrashScope;
 use super::unwind::{CrashModule, modules, unwind};
-use crate::loaded_images::debug_images_in;
+use crate::loaded_images::modules_in;
 use crate::protocol::debug_meta::DebugMeta;
 use crate::protocol::event::{Event, EventId, Thread};
 use crate::protocol::stacktrace::{Addr, Stacktrace};
@@ -44,9 +44,12 @@ pub(crate) fn event(
     symbolicate: impl FnOnce(&RawTrace) -> Stacktrace,
 ) -> Event {
     let header = &record.header;
-    let crashed_at = UNIX_EPOCH + Duration::new(header.secs, header.nanos.min(999_999_999));
-    let images = debug_images_in(&record.maps, crashed_at);
-    let modules = modules(&images);
+    let crashed_at = UNIX_EPOCH
+        .checked_add(Duration::new(header.secs, header.nanos.min(999_999_999)))
+        .unwrap_or_else(SystemTime::now);
+    let loaded = modules_in(&record.maps, crashed_at);
+    let modules = modules(&loaded);
+    let images: Vec<_> = loaded.into_iter().filter_map(|m| m.image).collect();
     let frames = unwind(record, &modules);
     let stacktrace = symbolicated(&frames, &modules, symbolicate);
 
@@ -99,9 +102,8 @@ pub(crate) fn event(
         main: Some(header.tid == header.pid),
         ..Thread::default()
     });
-    if !images.is_empty() {
-        event.debug_meta = Some(DebugMeta { images });
-    }
+    // Always set, even empty: the images of the process that reports are not the crashed one's.
+    event.debug_meta = Some(DebugMeta { images });
     CrashScope::read(record.scope.as_deref()).apply_to(&mut event);
     event
 }
@@ -118,13 +120,21 @@ fn symbolicated(
     let mut back = HashMap::new();
     let mut ips = Vec::with_capacity(frames.len());
     for (n, &(address, is_return)) in frames.iter().enumerate() {
-        let lookup = if is_return { address } else { address + 1 };
+        let lookup = if is_return {
+            address
+        } else {
+            address.wrapping_add(1)
+        };
         let moved = modules
             .iter()
             .find(|m| m.avma.contains(&address))
             .and_then(|m| {
                 let now = here.iter().find(|h| h.path == m.path)?;
-                Some(lookup - m.avma.start + now.avma.start)
+                Some(
+                    lookup
+                        .wrapping_sub(m.avma.start)
+                        .wrapping_add(now.avma.start),
+                )
             })
             // No module here to look in: an address in the never-mapped first page, which resolves to nothing.
             .unwrap_or(n as u64 + 1);
@@ -144,7 +154,7 @@ fn symbolicated(
 /// The modules loaded in this process now.
 fn debug_images_in_this_process() -> Vec<CrashModule> {
     let maps = std::fs::read("/proc/self/maps").unwrap_or_default();
-    modules(&debug_images_in(
+    modules(&modules_in(
         &maps,
         SystemTime::now() + Duration::from_secs(1),
     ))

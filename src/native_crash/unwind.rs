@@ -13,7 +13,7 @@ use object::read::elf::ElfFile64;
 use object::{Object, ObjectSection, ObjectSegment, ReadCache};
 
 use super::record::Record;
-use crate::protocol::debug_meta::DebugImage;
+use crate::loaded_images::CrashedModule;
 
 #[cfg(target_arch = "x86_64")]
 use framehop::x86_64::{CacheX86_64 as Cache, UnwindRegsX86_64, UnwinderX86_64 as NativeUnwinder};
@@ -33,13 +33,13 @@ pub(crate) struct CrashModule {
     pub(crate) avma: Range<u64>,
 }
 
-/// The modules that code ran from at the crash, from its images.
-pub(crate) fn modules(images: &[DebugImage]) -> Vec<CrashModule> {
-    images
+/// The modules that code ran from at the crash.
+pub(crate) fn modules(loaded: &[CrashedModule]) -> Vec<CrashModule> {
+    loaded
         .iter()
-        .map(|image| CrashModule {
-            path: image.code_file.clone(),
-            avma: image.image_addr.0..image.image_addr.0 + image.image_size,
+        .map(|module| CrashModule {
+            path: module.path.clone(),
+            avma: module.range.clone(),
         })
         .collect()
 }
@@ -63,16 +63,47 @@ pub(crate) fn unwind(record: &Record, modules: &[CrashModule]) -> Vec<(u64, bool
             .ok_or(())?;
         Ok(u64::from_le_bytes(bytes.try_into().map_err(|_| ())?))
     };
-    #[cfg(target_arch = "x86_64")]
-    let regs = UnwindRegsX86_64::new(header.pc, header.sp, header.fp);
-    #[cfg(target_arch = "aarch64")]
-    let regs = UnwindRegsAarch64::new(header.lr, header.sp, header.fp);
-    let mut cache = Cache::<_>::new();
     let mut frames = Vec::new();
-    let mut iter = unwinder.iter_frames(header.pc, regs, &mut cache, &mut read_stack);
+    let mut pc = header.pc;
+    let (mut sp, fp) = (header.sp, header.fp);
+    let restarted = !modules.iter().any(|m| m.avma.contains(&header.pc));
+    if restarted {
+        // The program jumped to an address that is no code (a call through a null or stale function pointer): no
+        // unwind rule covers it. The caller's return address is where the call left it: on top of the stack
+        // (x86_64) or in the link register (aarch64). Go on from there.
+        frames.push((header.pc, false));
+        #[cfg(target_arch = "x86_64")]
+        {
+            let Ok(ra) = read_stack(sp) else {
+                return frames;
+            };
+            pc = ra;
+            sp = sp.wrapping_add(8);
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            pc = header.lr;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    let regs = UnwindRegsX86_64::new(pc, sp, fp);
+    // Return addresses may carry a pointer-authentication signature in their high bits: strip everything above the
+    // highest address a module was loaded at.
+    #[cfg(target_arch = "aarch64")]
+    let regs = UnwindRegsAarch64::new_with_ptr_auth_mask(
+        framehop::aarch64::PtrAuthMask::from_max_known_address(
+            modules.iter().map(|m| m.avma.end).max().unwrap_or(u64::MAX),
+        ),
+        header.lr,
+        sp,
+        fp,
+    );
+    let mut cache = Cache::<_>::new();
+    let mut iter = unwinder.iter_frames(pc, regs, &mut cache, &mut read_stack);
     while frames.len() < MAX_FRAMES {
         match iter.next() {
-            Ok(Some(FrameAddress::InstructionPointer(ip))) => frames.push((ip, false)),
+            // After a restart the first frame is the caller's return address, not a faulting instruction.
+            Ok(Some(FrameAddress::InstructionPointer(ip))) => frames.push((ip, restarted)),
             Ok(Some(FrameAddress::ReturnAddress(ra))) => frames.push((ra.get(), true)),
             Ok(None) | Err(_) => break,
         }
@@ -96,7 +127,7 @@ fn framehop_module(module: &CrashModule) -> Option<Module<Vec<u8>>> {
         .unwrap_or(0);
     let section = |name: &str| {
         let section = elf.section_by_name(name)?;
-        let range = section.address()..section.address() + section.size();
+        let range = section.address()..section.address().checked_add(section.size())?;
         Some((range, section.data().ok()?.to_vec()))
     };
     let eh_frame = section(".eh_frame");
@@ -104,7 +135,7 @@ fn framehop_module(module: &CrashModule) -> Option<Module<Vec<u8>>> {
     let text = section(".text");
     let got = elf
         .section_by_name(".got")
-        .map(|s| s.address()..s.address() + s.size());
+        .and_then(|s| Some(s.address()..s.address().checked_add(s.size())?));
     let (eh_frame_svma, eh_frame) = eh_frame.map_or((None, None), |(r, d)| (Some(r), Some(d)));
     let (eh_frame_hdr_svma, eh_frame_hdr) =
         eh_frame_hdr.map_or((None, None), |(r, d)| (Some(r), Some(d)));
@@ -175,11 +206,11 @@ mod tests {
     #[test]
     fn a_saved_stack_unwinds_through_its_callers() {
         let (record, caller) = caller_of_record_here();
-        let images = crate::loaded_images::debug_images_in(
+        let loaded = crate::loaded_images::modules_in(
             &record.maps,
             std::time::SystemTime::now() + std::time::Duration::from_secs(1),
         );
-        let modules = modules(&images);
+        let modules = modules(&loaded);
         assert!(!modules.is_empty());
         let frames = unwind(&record, &modules);
         assert!(frames.len() >= 3, "{frames:x?}");

@@ -83,6 +83,21 @@ impl Symbolizer {
     /// decided by `rules` and the capturing/panicking machinery at the top trimmed. Every frame
     /// has its `instruction_addr`, also those no symbol was found for.
     pub(crate) fn resolve(&mut self, raw: &RawTrace, rules: &InAppRules) -> Stacktrace {
+        self.resolve_frames(raw, rules, true)
+    }
+
+    /// Like [`Symbolizer::resolve`], without trimming the SDK's and panic machinery at the top: a native crash's
+    /// stack starts where the fault was, which may be in any code, the SDK's included.
+    #[cfg(all(
+        feature = "native-crash",
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    pub(crate) fn resolve_untrimmed(&mut self, raw: &RawTrace, rules: &InAppRules) -> Stacktrace {
+        self.resolve_frames(raw, rules, false)
+    }
+
+    fn resolve_frames(&mut self, raw: &RawTrace, rules: &InAppRules, trim: bool) -> Stacktrace {
         if raw.is_empty() {
             return Stacktrace::default();
         }
@@ -100,7 +115,9 @@ impl Symbolizer {
             }
         }
         frames.reverse();
-        trim_machinery(&mut frames);
+        if trim {
+            trim_machinery(&mut frames);
+        }
         Stacktrace { frames }
     }
 

@@ -31,19 +31,39 @@ pub(crate) fn reports(processor: &Processor, spool: &Spool) -> Reports {
             taken.done();
             continue;
         };
-        let event = report::event(&record, &taken.name, |raw| processor.symbolicate(raw));
+        // A record that cannot be turned into an event must not stop the worker at every start.
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            report::event(&record, &taken.name, |raw| processor.symbolicate(raw))
+        }));
+        let Ok(event) = built else {
+            sdk_debug!(
+                "crash record {} could not be read into an event; deleted",
+                taken.name
+            );
+            taken.done();
+            continue;
+        };
         reports.crashed.push((record.header.pid, event.timestamp.0));
         let id = event.event_id;
+        // The crashed process's release and environment, even where it had none: not this process's.
+        let (release, environment) = (event.release.clone(), event.environment.clone());
         let pending = PendingEvent {
             event,
             trace: None,
             scope: Default::default(),
         };
         // `before_send` may drop it (counted there), which settles the record too.
-        let Some(event) = processor.prepare(pending) else {
+        let Some(mut event) = processor.prepare(pending) else {
             taken.done();
             continue;
         };
+        // `prepare` fills what the crashed process did not have with this process's: undo that.
+        if release.is_none() {
+            event.release = None;
+        }
+        if environment.is_none() {
+            event.environment = None;
+        }
         let envelope = super::batch::envelope(vec![EnvelopeItem::Event(Box::new(event))]);
         match spool.store_claimed(&envelope) {
             Ok((Some(claim), _)) => {

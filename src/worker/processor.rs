@@ -90,8 +90,8 @@ impl Processor {
         }
     }
 
-    /// Resolves raw addresses into frames, oldest call first, under the in-app rules (for a native crash's stack,
-    /// unwound at the next start).
+    /// Resolves raw addresses into frames, oldest call first, under the in-app rules, with nothing trimmed (for a
+    /// native crash's stack, unwound at the next start).
     #[cfg(all(
         feature = "native-crash",
         target_os = "linux",
@@ -101,7 +101,7 @@ impl Processor {
         &self,
         raw: &crate::stacktrace::RawTrace,
     ) -> crate::protocol::Stacktrace {
-        lock(&self.symbolizer).resolve(raw, &self.rules)
+        lock(&self.symbolizer).resolve_untrimmed(raw, &self.rules)
     }
 
     /// Computes the contexts and host name, and compiles the scrubbing rules, now rather than on the first event.

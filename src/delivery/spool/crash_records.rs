@@ -2,14 +2,17 @@
 //!
 //! ```text
 //! written by the handler   crashes/{pid}-{tid}-{unix_secs}-{nanos}.crash
-//! taken                    crashes/{record name}.taken-{pid}-{token:016x}
+//! taken                    crashes/{record name}.taken-{pid}-{token:016x}-{unix_secs}
 //! ```
 //!
 //! A record's process is gone once the record can be read: it crashed. A record is taken when its pid is not a
 //! process (Linux, through `/proc`), when the pid is ours (an earlier process's, since this one has not crashed),
 //! or when it is older than [`WRITTEN_WITHIN`], which no handler takes. Taking renames the record, so of two
 //! processes starting together only one reports it; the taker deletes it once the crash's envelope is stored in the
-//! spool. A taken record whose taker died before that is taken again, by the same rules.
+//! spool. A taken record whose taker died before that is taken again: at once where the taker's pid can be checked,
+//! else once the time of the take in its name is ten minutes old, as for a spool claim. At most
+//! [`MAX_RECORDS`] records are kept, the newest: a program that crashes at every start before its worker runs
+//! would otherwise fill the disk.
 //!
 //! The spool sees only bytes here: what a record means is `native_crash`'s business.
 
@@ -20,6 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Spool;
 use super::owner::{Owner, pid_is_alive};
+use crate::diagnostics::sdk_debug;
 
 /// The subdirectory of crash records.
 const CRASHES_DIR: &str = "crashes";
@@ -27,6 +31,8 @@ const CRASHES_DIR: &str = "crashes";
 pub(crate) const CRASH_RECORD_SUFFIX: &str = ".crash";
 /// What a taken record's name adds to the record's.
 const TAKEN_MARK: &str = ".taken-";
+/// The most records kept; older ones are deleted, unreported, when records are taken.
+const MAX_RECORDS: usize = 32;
 /// A record older than this is taken even if a process with its pid exists (the pid was reused).
 const WRITTEN_WITHIN: Duration = Duration::from_secs(60);
 
@@ -65,32 +71,52 @@ impl Spool {
             return Vec::new();
         };
         let now = SystemTime::now();
+        let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let first_use = *FIRST_USE.get_or_init(|| now);
         let me = Owner::this_process();
-        let mut taken = Vec::new();
+        let mut takeable = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            let age = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .map(|written| now.duration_since(written).unwrap_or_default())
-                .unwrap_or_default();
-            let (record, takeable) = match name.split_once(TAKEN_MARK) {
-                Some((record, taker)) => (record, taker_is_gone(taker, age)),
-                None => (name, writer_is_gone(name, age, me, first_use)),
+            let (record, gone) = match name.split_once(TAKEN_MARK) {
+                Some((record, taker)) => (record, taker_is_gone(taker, now_secs)),
+                None => {
+                    let age = entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .map(|written| now.duration_since(written).unwrap_or_default())
+                        .unwrap_or_default();
+                    (name, writer_is_gone(name, age, me, first_use))
+                }
             };
-            if !takeable || !record.ends_with(CRASH_RECORD_SUFFIX) {
+            if gone && record.ends_with(CRASH_RECORD_SUFFIX) {
+                takeable.push((written_at(record), record.to_owned(), entry.path()));
+            }
+        }
+        // Names start with the pid, not the time: order by the time in the name, and keep the newest.
+        takeable.sort();
+        let excess = takeable.len().saturating_sub(MAX_RECORDS);
+        let mut taken = Vec::new();
+        for (i, (_, record, found)) in takeable.into_iter().enumerate() {
+            let path = dir.join(format!(
+                "{record}{TAKEN_MARK}{}-{:016x}-{now_secs}",
+                me.pid, me.token
+            ));
+            // Renamed first, so that of two processes starting at once only one takes it.
+            if fs::rename(&found, &path).is_err() {
                 continue;
             }
-            let path = dir.join(format!("{record}{TAKEN_MARK}{}-{:016x}", me.pid, me.token));
-            if fs::rename(entry.path(), &path).is_err() {
+            if i < excess {
+                sdk_debug!(
+                    "more than {MAX_RECORDS} native crash records: {record} is deleted unreported"
+                );
+                let _ = fs::remove_file(&path);
                 continue;
             }
             match fs::read(&path) {
                 Ok(bytes) => taken.push(TakenCrashRecord {
                     bytes,
-                    name: record.to_owned(),
+                    name: record,
                     path,
                 }),
                 Err(_) => {
@@ -98,8 +124,6 @@ impl Spool {
                 }
             }
         }
-        // Names start with the pid, not the time: order by the time in the name.
-        taken.sort_by_key(|record| written_at(&record.name));
         taken
     }
 }
@@ -115,21 +139,30 @@ fn writer_is_gone(name: &str, age: Duration, me: Owner, first_use: SystemTime) -
     };
     if pid == me.pid {
         let (secs, nanos) = written_at(name);
-        let written = UNIX_EPOCH + Duration::new(secs, u32::try_from(nanos).unwrap_or(0));
-        return written < first_use;
+        let nanos = u32::try_from(nanos).unwrap_or(0).min(999_999_999);
+        return UNIX_EPOCH
+            .checked_add(Duration::new(secs, nanos))
+            .is_some_and(|written| written < first_use);
     }
     age >= WRITTEN_WITHIN || pid_is_alive(pid) == Some(false)
 }
 
-/// Whether the process that took a record (`{pid}-{token}`) is gone without reporting it.
-fn taker_is_gone(taker: &str, age: Duration) -> bool {
-    let Some((pid, token)) = taker.split_once('-') else {
+/// Whether the process that took a record (`{pid}-{token}-{secs}`, at `secs`) is gone without reporting it.
+fn taker_is_gone(taker: &str, now_secs: u64) -> bool {
+    let mut fields = taker.split('-');
+    let (Some(pid), Some(token), Some(secs), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
         return false;
     };
-    let (Ok(pid), Ok(token)) = (pid.parse(), u64::from_str_radix(token, 16)) else {
+    let (Ok(pid), Ok(token), Ok(secs)) = (
+        pid.parse(),
+        u64::from_str_radix(token, 16),
+        secs.parse::<u64>(),
+    ) else {
         return false;
     };
-    Owner { pid, token }.is_gone(age)
+    Owner { pid, token }.is_gone(Duration::from_secs(now_secs.saturating_sub(secs)))
 }
 
 /// The time in a record's name, `{pid}-{tid}-{secs}-{nanos}.crash`, for ordering.
@@ -220,7 +253,9 @@ mod tests {
         fs::create_dir(&dir).unwrap();
         let record = format!("{DEAD_PID}-1-1800000001-9.crash");
         fs::write(
-            dir.join(format!("{record}{TAKEN_MARK}{DEAD_PID}-00000000000000ab")),
+            dir.join(format!(
+                "{record}{TAKEN_MARK}{DEAD_PID}-00000000000000ab-1800000000"
+            )),
             b"again",
         )
         .unwrap();
@@ -230,5 +265,56 @@ mod tests {
         assert_eq!(taken[0].bytes, b"again");
         // Our own taken record is ours to finish, not to take again.
         assert!(spool.take_crash_records().is_empty());
+    }
+
+    #[test]
+    fn a_record_a_live_process_took_is_left_to_it_until_its_take_is_stale() {
+        let scratch = tempfile::tempdir().unwrap();
+        let spool = open(scratch.path());
+        let dir = spool.crash_records_dir();
+        fs::create_dir(&dir).unwrap();
+        let live = std::os::unix::process::parent_id();
+        if pid_is_alive(live) != Some(true) {
+            return;
+        }
+        let now = super::super::names::now_secs();
+        let record = format!("{DEAD_PID}-1-1700000000-0.crash");
+        let taken = dir.join(format!("{record}{TAKEN_MARK}{live}-00000000000000cd-{now}"));
+        fs::write(&taken, b"being reported").unwrap();
+        // However old the record itself (its time stays through the rename), a fresh take stands.
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        fs::File::options()
+            .write(true)
+            .open(&taken)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert!(spool.take_crash_records().is_empty());
+        // A take ten minutes old is stale whoever holds it.
+        let stale = dir.join(format!(
+            "{record}{TAKEN_MARK}{live}-00000000000000cd-{}",
+            now - 11 * 60
+        ));
+        fs::rename(&taken, &stale).unwrap();
+        assert_eq!(spool.take_crash_records().len(), 1);
+    }
+
+    #[test]
+    fn only_the_newest_records_are_kept() {
+        let scratch = tempfile::tempdir().unwrap();
+        let spool = open(scratch.path());
+        let dir = spool.crash_records_dir();
+        fs::create_dir(&dir).unwrap();
+        for i in 0..MAX_RECORDS + 8 {
+            fs::write(
+                dir.join(format!("{DEAD_PID}-1-{}-0.crash", 1_800_000_000 + i)),
+                i.to_string(),
+            )
+            .unwrap();
+        }
+        let taken = spool.take_crash_records();
+        assert_eq!(taken.len(), MAX_RECORDS);
+        assert_eq!(taken[0].bytes, b"8", "the oldest eight are gone");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), MAX_RECORDS);
     }
 }
