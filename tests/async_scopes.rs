@@ -10,15 +10,9 @@ use std::time::Duration;
 
 use faultline::{ClientOptions, FutureExt, Level, User};
 use serde_json::Value;
-use support::TestServer;
+use support::{TestServer, serial};
 
 const TASKS: usize = 200;
-
-/// The tests install the process-wide client, so they take turns.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 #[test]
 fn concurrent_tasks_keep_their_own_scopes() {

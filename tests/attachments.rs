@@ -5,18 +5,12 @@
 
 mod support;
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use faultline::ClientOptions;
 use faultline::protocol::Attachment;
 use serde_json::Value;
-use support::{Reply, TestServer, discarded};
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::{Reply, TestServer, discarded, serial};
 
 /// Each attachment the server received: its item header and its bytes, with the event id of its envelope.
 fn attachments(server: &TestServer) -> Vec<(Value, Vec<u8>, Value)> {

@@ -5,18 +5,12 @@
 
 mod support;
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use faultline::ClientOptions;
 use faultline::protocol::{Feedback, MonitorConfig, MonitorIntervalUnit, MonitorSchedule};
 use serde_json::Value;
-use support::TestServer;
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::{TestServer, serial};
 
 fn init(server: &TestServer) -> faultline::InitGuard {
     faultline::try_init(

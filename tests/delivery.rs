@@ -9,16 +9,11 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use faultline::{ClientOptions, Level};
-use support::{Reply, Request, TestServer, dsn_at, unused_addr};
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::{Reply, Request, TestServer, dsn_at, serial, unused_addr};
 
 fn options(dsn: &str, spool: &Path) -> ClientOptions {
     ClientOptions::new()

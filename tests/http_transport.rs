@@ -4,16 +4,10 @@
 mod support;
 
 use std::fmt;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use faultline::{ClientOptions, Level};
-use support::{Reply, TestServer};
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::{Reply, TestServer, serial};
 
 #[derive(Debug)]
 struct LoadError {

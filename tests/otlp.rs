@@ -9,18 +9,13 @@ mod support;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use faultline::ClientOptions;
 use faultline::transport::{OtlpOptions, OtlpTransport};
 use serde_json::Value;
-use support::{Reply, TestServer};
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::{Reply, TestServer, serial};
 
 /// The virtualenv's python with `opentelemetry-proto`, installed once by the project's script.
 fn python() -> &'static Path {

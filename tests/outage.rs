@@ -10,17 +10,12 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use faultline::{ClientOptions, Level};
-use support::{Reply, Request, TestServer, unused_addr};
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::{Reply, Request, TestServer, serial, unused_addr};
 
 fn options(dsn: &str, spool: &std::path::Path) -> ClientOptions {
     ClientOptions::new()

@@ -1,16 +1,13 @@
 //! Scopes and threads: a thread starts from the main thread's scope, not its spawner's, unless the spawner's scope
 //! is carried over with `current_scope()`. The tests install the process-wide client, so they take turns.
 
-use std::sync::{Mutex, MutexGuard};
+mod support;
+
 use std::time::Duration;
 
 use faultline::test::TestTransport;
 use faultline::{ClientOptions, Level};
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::serial;
 
 #[test]
 fn a_snapshot_carries_the_spawners_scope_into_a_thread() {

@@ -11,19 +11,14 @@ mod support;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use faultline::sink::JsonLinesSink;
 use faultline::transport::{HttpTransport, Tee, TransportOptions};
 use faultline::{Breadcrumb, ClientOptions, InitErrorKind, Level};
 use serde_json::Value;
-use support::TestServer;
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::{TestServer, serial};
 
 /// Text as the program writes it, and as it must arrive.
 const CASES: &[(&str, &str)] = &[

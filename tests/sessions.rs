@@ -9,16 +9,10 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
-use support::{Reply, TestServer, dsn_at, unused_addr};
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::{Reply, TestServer, dsn_at, serial, unused_addr};
 
 fn child(dsn: &str, spool: &Path, end: &str) -> Command {
     let mut command = Command::new(support::fixture("session-app"));

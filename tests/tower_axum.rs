@@ -7,7 +7,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
@@ -16,14 +15,9 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use faultline::{ClientOptions, User};
 use serde_json::Value;
-use support::TestServer;
+use support::{TestServer, serial};
 
 const REQUESTS: usize = 200;
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 async fn fail(Path(id): Path<u64>) -> StatusCode {
     faultline::configure_scope(|scope| {

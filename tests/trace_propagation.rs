@@ -6,17 +6,11 @@
 
 mod support;
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use faultline::{ClientOptions, TraceId};
 use serde_json::Value;
-use support::TestServer;
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::{TestServer, serial};
 
 fn options(server: &TestServer, key: &str) -> ClientOptions {
     ClientOptions::new()

@@ -5,20 +5,13 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use faultline::ClientOptions;
 use serde_json::Value;
-use support::TestServer;
+use support::{TestServer, serial};
 use tracing::instrument;
 use tracing_subscriber::prelude::*;
-
-/// The tests install the process-wide client, so they take turns.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The SDK sending to `server` at `traces_sample_rate` `rate`.
 fn init(server: &TestServer, rate: f64) -> faultline::InitGuard {

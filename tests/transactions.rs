@@ -10,17 +10,11 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use faultline::{ClientOptions, Level, SpanStatus};
 use serde_json::Value;
-use support::{Request, TestServer};
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::{Request, TestServer, serial};
 
 fn options(server: &TestServer) -> ClientOptions {
     ClientOptions::new()

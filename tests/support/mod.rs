@@ -22,6 +22,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+/// Makes the tests of one binary that install the process-wide client take turns: hold the guard for the test.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Longest request line or header line accepted, so garbage cannot grow a line without bound.
 const MAX_LINE: u64 = 64 * 1024;
 
