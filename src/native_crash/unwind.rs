@@ -64,26 +64,17 @@ pub(crate) fn unwind(record: &Record, modules: &[CrashModule]) -> Vec<(u64, bool
         Ok(u64::from_le_bytes(bytes.try_into().map_err(|_| ())?))
     };
     let mut frames = Vec::new();
-    let mut pc = header.pc;
-    let (mut sp, fp) = (header.sp, header.fp);
+    let (mut pc, mut sp, fp) = (header.pc, header.sp, header.fp);
     let restarted = !modules.iter().any(|m| m.avma.contains(&header.pc));
     if restarted {
         // The program jumped to an address that is no code (a call through a null or stale function pointer): no
         // unwind rule covers it. The caller's return address is where the call left it: on top of the stack
         // (x86_64) or in the link register (aarch64). Go on from there.
         frames.push((header.pc, false));
-        #[cfg(target_arch = "x86_64")]
-        {
-            let Ok(ra) = read_stack(sp) else {
-                return frames;
-            };
-            pc = ra;
-            sp = sp.wrapping_add(8);
-        }
-        #[cfg(target_arch = "aarch64")]
-        {
-            pc = header.lr;
-        }
+        let Some((caller, caller_sp)) = caller_of_bad_call(header, &mut read_stack) else {
+            return frames;
+        };
+        (pc, sp) = (caller, caller_sp);
     }
     #[cfg(target_arch = "x86_64")]
     let regs = UnwindRegsX86_64::new(pc, sp, fp);
@@ -112,6 +103,23 @@ pub(crate) fn unwind(record: &Record, modules: &[CrashModule]) -> Vec<(u64, bool
         frames.push((header.pc, false));
     }
     frames
+}
+
+/// Where a call to an address that is no code came from: the return address and the stack pointer after it.
+#[cfg(target_arch = "x86_64")]
+fn caller_of_bad_call(
+    header: &super::record::Header,
+    read_stack: &mut impl FnMut(u64) -> Result<u64, ()>,
+) -> Option<(u64, u64)> {
+    Some((read_stack(header.sp).ok()?, header.sp.wrapping_add(8)))
+}
+
+#[cfg(target_arch = "aarch64")]
+fn caller_of_bad_call(
+    header: &super::record::Header,
+    _read_stack: &mut impl FnMut(u64) -> Result<u64, ()>,
+) -> Option<(u64, u64)> {
+    Some((header.lr, header.sp))
 }
 
 /// The module's unwind sections, read from its file; `None` if it cannot be read as a 64-bit ELF file.
