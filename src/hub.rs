@@ -202,11 +202,7 @@ impl Drop for ThreadHub {
 }
 
 /// Creates the main hub, if it does not exist yet, so that the native crash handler can fall back on it.
-#[cfg(all(
-    feature = "native-crash",
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(faultline_native_crash)]
 pub(crate) fn prepare_crash_handler_hub() {
     LazyLock::force(&MAIN_HUB);
 }
@@ -218,11 +214,7 @@ pub(crate) fn prepare_crash_handler_hub() {
 /// The snapshot is a reference-count bump: while it is held, a change to the scope copies it instead of changing
 /// it in place, so the handler reads data that nothing writes. A bound future's scope is not looked at: which
 /// future a thread was polling is kept in a `RefCell` that a signal handler must not touch.
-#[cfg(all(
-    feature = "native-crash",
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(faultline_native_crash)]
 #[allow(
     unsafe_code,
     reason = "a signal handler cannot use the thread-local `Arc`: its first use registers a destructor"

@@ -75,11 +75,7 @@ pub fn try_init(options: impl Into<ClientOptions>) -> Result<InitGuard, InitErro
                     .and_then(|dir| open_spool(dir.join("otlp"), &options)),
             });
             let spool = spool_dir.and_then(|dir| open_spool(dir, &options));
-            #[cfg(all(
-                feature = "native-crash",
-                target_os = "linux",
-                any(target_arch = "x86_64", target_arch = "aarch64")
-            ))]
+            #[cfg(faultline_native_crash)]
             install_crash_handler(&options, spool.as_ref());
             Some(
                 Client::start(options, transport, spool, collector)
@@ -260,11 +256,7 @@ impl Drop for InitGuard {
         if let Some(client) = self.client.take() {
             hub::remove_client(&client);
             // A crash after the SDK shut down is not recorded (unless a later `init` started it again).
-            #[cfg(all(
-                feature = "native-crash",
-                target_os = "linux",
-                any(target_arch = "x86_64", target_arch = "aarch64")
-            ))]
+            #[cfg(faultline_native_crash)]
             if hub::client().is_none() {
                 crate::native_crash::handler::disarm();
             }
@@ -275,11 +267,7 @@ impl Drop for InitGuard {
 
 /// Installs the native crash handler, writing into the spool's `crashes/`, if the options ask for it and there is
 /// a spool; says why not otherwise (with `debug`).
-#[cfg(all(
-    feature = "native-crash",
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(faultline_native_crash)]
 fn install_crash_handler(options: &ClientOptions, spool: Option<&Spool>) {
     use crate::native_crash::handler::{self, Prepared};
 

@@ -426,7 +426,8 @@
 //!   [`ClientOptions::otlp`] or when `OTEL_EXPORTER_OTLP_ENDPOINT` (or a signal's endpoint) is set. Implies `http`;
 //!   adds no crate (serde and ureq are there already).
 //! - `native-crash` (default): native crashes recorded by a signal handler and sent at the next start (see [Native
-//!   crashes](#native-crashes)); Linux on x86_64 and aarch64, nothing elsewhere. Adds `crash-handler` (the
+//!   crashes](#native-crashes)); Linux on x86_64 and aarch64, nothing elsewhere, nor in a statically linked glibc
+//!   program (`crt-static` on a `-gnu` target), where `crash-handler`'s thread hook cannot work. Adds `crash-handler` (the
 //!   rust-minidump project's, with `parking_lot`), `framehop` (on the gimli that backtrace uses) and `libc`. Its
 //!   `pthread_create` hook gives every new thread an alternate signal stack of 16 KiB.
 //! - `test`: [`test::with_captured_events`] and [`test::TestTransport`], to assert what your code reports.
@@ -478,11 +479,7 @@ mod loaded_images;
 pub mod logs;
 mod message;
 pub mod metrics;
-#[cfg(all(
-    feature = "native-crash",
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(faultline_native_crash)]
 mod native_crash;
 mod options;
 mod performance;

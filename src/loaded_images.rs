@@ -27,11 +27,7 @@
 //! replaced in place (not by rename, which shows as deleted) after it was loaded is read as it is now; a path that
 //! is not UTF-8 is sent lossily converted.
 
-#[cfg(all(
-    feature = "native-crash",
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(faultline_native_crash)]
 use std::os::unix::ffi::OsStrExt;
 
 use crate::protocol::debug_meta::DebugImage;
@@ -56,11 +52,7 @@ pub(crate) fn debug_images() -> Vec<DebugImage> {
 }
 
 /// A module (the executable or a shared library) that was loaded in a process that has since crashed.
-#[cfg(all(
-    feature = "native-crash",
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(faultline_native_crash)]
 #[derive(Clone, Debug)]
 pub(crate) struct CrashedModule {
     pub(crate) path: String,
@@ -74,11 +66,7 @@ pub(crate) struct CrashedModule {
 /// still the files that were loaded: the same inode, not changed after `crashed_at`. Another file at the same path
 /// (a deploy) would be unwound and symbolicated wrongly, and its build id would send the server to the wrong
 /// debug file, so such a module is left out.
-#[cfg(all(
-    feature = "native-crash",
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(faultline_native_crash)]
 pub(crate) fn modules_in(maps: &[u8], crashed_at: std::time::SystemTime) -> Vec<CrashedModule> {
     use std::os::unix::fs::MetadataExt;
 

@@ -234,41 +234,25 @@ impl Scope {
     }
 
     /// The level that overrides events', if one is set (read by the native crash handler, like the three below).
-    #[cfg(all(
-        feature = "native-crash",
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
+    #[cfg(faultline_native_crash)]
     pub(crate) fn level_override(&self) -> Option<Level> {
         self.level
     }
 
     /// The grouping fingerprint; empty for the default grouping.
-    #[cfg(all(
-        feature = "native-crash",
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
+    #[cfg(faultline_native_crash)]
     pub(crate) fn fingerprint(&self) -> &[String] {
         &self.fingerprint
     }
 
     /// The extra data.
-    #[cfg(all(
-        feature = "native-crash",
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
+    #[cfg(faultline_native_crash)]
     pub(crate) fn extra(&self) -> &BTreeMap<String, serde_json::Value> {
         &self.extra
     }
 
     /// The contexts.
-    #[cfg(all(
-        feature = "native-crash",
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
+    #[cfg(faultline_native_crash)]
     pub(crate) fn contexts(&self) -> &BTreeMap<String, serde_json::Value> {
         &self.contexts
     }

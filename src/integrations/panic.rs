@@ -28,19 +28,11 @@ pub(crate) fn install() {
             next(info);
             // A panic that cannot unwind (`panic = "abort"`, a panic in a `Drop` while unwinding) aborts right
             // after the hooks: that SIGABRT is this panic, reported already, not a native crash of its own.
-            #[cfg(all(
-                feature = "native-crash",
-                target_os = "linux",
-                any(target_arch = "x86_64", target_arch = "aarch64")
-            ))]
+            #[cfg(faultline_native_crash)]
             if reported {
                 crate::native_crash::handler::note_panic_reported();
             }
-            #[cfg(not(all(
-                feature = "native-crash",
-                target_os = "linux",
-                any(target_arch = "x86_64", target_arch = "aarch64")
-            )))]
+            #[cfg(not(faultline_native_crash))]
             let _ = reported;
         }));
     });

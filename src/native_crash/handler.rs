@@ -158,6 +158,10 @@ const PANIC_ABORT_WINDOW_NANOS: u64 = 2 * 1_000_000_000;
 
 /// Notes that the panic hooks have just returned on this thread after reporting a panic: if the panic aborts the
 /// process (`panic = "abort"`), the handler leaves that SIGABRT alone, so one crash is reported once.
+#[cfg_attr(
+    not(feature = "panic"),
+    expect(dead_code, reason = "only the panic hook reports panics")
+)]
 pub(crate) fn note_panic_reported() {
     // SAFETY: `gettid` has no preconditions.
     let tid = unsafe { libc::gettid() };

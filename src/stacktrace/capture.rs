@@ -15,14 +15,7 @@ pub(crate) struct RawTrace {
 
 impl RawTrace {
     /// A trace made of the given addresses, most recent first (a native crash's, unwound at the next start).
-    #[cfg(any(
-        test,
-        all(
-            feature = "native-crash",
-            target_os = "linux",
-            any(target_arch = "x86_64", target_arch = "aarch64")
-        )
-    ))]
+    #[cfg(any(test, faultline_native_crash))]
     pub(crate) fn from_ips(ips: Vec<u64>) -> Self {
         Self { ips }
     }

@@ -88,11 +88,7 @@ impl Symbolizer {
 
     /// Like [`Symbolizer::resolve`], without trimming the SDK's and panic machinery at the top: a native crash's
     /// stack starts where the fault was, which may be in any code, the SDK's included.
-    #[cfg(all(
-        feature = "native-crash",
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
+    #[cfg(faultline_native_crash)]
     pub(crate) fn resolve_untrimmed(&mut self, raw: &RawTrace, rules: &InAppRules) -> Stacktrace {
         self.resolve_frames(raw, rules, false)
     }

@@ -52,11 +52,7 @@ impl AppSessionKeeper {
 
     /// Notes that process `pid` died of a native crash at `at`, before `start` looks for the session it left.
     #[cfg_attr(
-        not(all(
-            feature = "native-crash",
-            target_os = "linux",
-            any(target_arch = "x86_64", target_arch = "aarch64")
-        )),
+        not(faultline_native_crash),
         expect(dead_code, reason = "only native crash records tell of such deaths")
     )]
     pub(crate) fn note_native_crash(&mut self, pid: u32, at: SystemTime) {

@@ -14,11 +14,7 @@
 pub(crate) mod app_session;
 pub(crate) mod batch;
 pub(crate) mod finish;
-#[cfg(all(
-    feature = "native-crash",
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(faultline_native_crash)]
 mod native_crash;
 pub(crate) mod processor;
 pub(crate) mod record_batcher;
@@ -70,11 +66,7 @@ pub(crate) struct Worker {
     metrics: RecordBatcher,
     /// The spool, where earlier processes left their native crash records.
     #[cfg_attr(
-        not(all(
-            feature = "native-crash",
-            target_os = "linux",
-            any(target_arch = "x86_64", target_arch = "aarch64")
-        )),
+        not(faultline_native_crash),
         expect(
             dead_code,
             reason = "only native crash records are read from the spool here"
@@ -105,11 +97,7 @@ impl Worker {
     }
 
     pub(crate) fn run(mut self) {
-        #[cfg(all(
-            feature = "native-crash",
-            target_os = "linux",
-            any(target_arch = "x86_64", target_arch = "aarch64")
-        ))]
+        #[cfg(faultline_native_crash)]
         if let Some(spool) = self.spool.clone() {
             let reports = native_crash::reports(&self.processor, &spool);
             for (pid, at) in reports.crashed {

@@ -92,11 +92,7 @@ impl Processor {
 
     /// Resolves raw addresses into frames, oldest call first, under the in-app rules, with nothing trimmed (for a
     /// native crash's stack, unwound at the next start).
-    #[cfg(all(
-        feature = "native-crash",
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
+    #[cfg(faultline_native_crash)]
     pub(crate) fn symbolicate(
         &self,
         raw: &crate::stacktrace::RawTrace,

@@ -78,11 +78,7 @@ use crate::protocol::Envelope;
 mod budget;
 mod claim;
 mod corrupt;
-#[cfg(all(
-    feature = "native-crash",
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(faultline_native_crash)]
 pub(crate) mod crash_records;
 mod files;
 mod index;
