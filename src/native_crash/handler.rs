@@ -163,10 +163,11 @@ const PANIC_ABORT_WINDOW_NANOS: u64 = 2 * 1_000_000_000;
     expect(dead_code, reason = "only the panic hook reports panics")
 )]
 pub(crate) fn note_panic_reported() {
-    // SAFETY: `gettid` has no preconditions.
-    let tid = unsafe { libc::gettid() };
+    // SAFETY: the `gettid` system call has no arguments and no preconditions (the libc wrapper is missing from
+    // older musl).
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
     PANIC_AT.store(monotonic_nanos(), Ordering::Release);
-    PANIC_THREAD.store(u64::from(tid.unsigned_abs()), Ordering::Release);
+    PANIC_THREAD.store(tid.unsigned_abs(), Ordering::Release);
 }
 
 /// Whether this SIGABRT is the abort that follows a panic the panic hook reported.
