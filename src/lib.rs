@@ -101,6 +101,10 @@
 //! the release and environment of the process that crashed, and its scope. Its session, if it tracked one, ends
 //! `crashed`. A crash is reported once, even by two processes starting together or a next start that dies too.
 //!
+//! A runtime that recovers from some faults itself (a JVM, a WebAssembly runtime's guard pages) must install its
+//! handlers after `init`, so that they run first and pass on only real crashes; installed before, its faults would be
+//! taken for crashes.
+//!
 //! It needs a spool, and takes effect only where a DSN (or transport) enables the SDK; turn it off with
 //! [`ClientOptions::native_crash_handler`]. On other systems the feature compiles to nothing (not yet). Try it with
 //! `examples/crash.rs` (`cargo run --example crash -- segfault`, then `cargo run --example crash`).
