@@ -287,7 +287,13 @@ fn install_crash_handler(options: &ClientOptions, spool: Option<&Spool>) {
         environment: options.environment.as_deref(),
         server_name: options.server_name.as_deref(),
     };
-    if let Err(e) = handler::install(&spool.crash_records_dir(), &prepared) {
+    hub::prepare_crash_handler_hub();
+    let installed = handler::install(
+        &spool.crash_records_dir(),
+        &prepared,
+        hub::scope_for_crash_handler,
+    );
+    if let Err(e) = installed {
         diagnostics::sdk_debug!("native crashes are not recorded: {e}");
         handler::disarm();
     }

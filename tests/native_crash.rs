@@ -53,6 +53,16 @@ fn crash_events(server: &TestServer) -> Vec<Value> {
         .collect()
 }
 
+/// A loopback server, its DSN, and a spool in which the fixture crashed once in `mode` (as run 0).
+fn after_a_crash(mode: &str) -> (TestServer, String, tempfile::TempDir) {
+    let server = TestServer::ok();
+    let dsn = server.dsn("k", 1);
+    let spool = tempfile::tempdir().unwrap();
+    let status = run(&dsn, spool.path(), mode, 0, true);
+    assert!(status.signal().is_some(), "{mode}: {status:?}");
+    (server, dsn, spool)
+}
+
 /// The statuses of the last `session` update of each session the server heard of, by session id.
 fn session_ends(server: &TestServer) -> BTreeMap<String, (String, u64)> {
     let mut ends = BTreeMap::new();
@@ -245,14 +255,7 @@ fn a_fault_inside_the_handler_ends_the_process_at_once_and_the_record_so_far_is_
 
 #[test]
 fn a_crash_while_the_next_start_reports_the_last_one_loses_neither() {
-    let server = TestServer::ok();
-    let dsn = server.dsn("k", 1);
-    let spool = tempfile::tempdir().unwrap();
-    assert!(
-        run(&dsn, spool.path(), "segfault", 0, true)
-            .signal()
-            .is_some()
-    );
+    let (server, dsn, spool) = after_a_crash("segfault");
     let output = Command::new(support::fixture("crash-app"))
         .env("CRASH_APP_DSN", &dsn)
         .env("CRASH_APP_SPOOL", spool.path())
@@ -276,6 +279,31 @@ fn a_crash_while_the_next_start_reports_the_last_one_loses_neither() {
         .collect();
     runs.sort();
     assert_eq!(runs, ["0", "1"], "each crash reported once");
+}
+
+#[test]
+fn the_crashed_session_ends_crashed_whoever_reports_the_crash() {
+    let (server, dsn, spool) = after_a_crash("segfault");
+    let sessions = spool.path().join("sessions");
+    let marked: Vec<String> = std::fs::read_dir(&sessions)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".session.crashed"))
+        .collect();
+    assert_eq!(marked.len(), 1, "the handler marked the session's file");
+    // Another process reported the crash itself: its record is gone.
+    for record in std::fs::read_dir(spool.path().join("crashes")).unwrap() {
+        std::fs::remove_file(record.unwrap().path()).unwrap();
+    }
+    assert!(run(&dsn, spool.path(), "report", 1, true).success());
+    assert!(crash_events(&server).is_empty());
+    let mut statuses: Vec<String> = session_ends(&server)
+        .into_values()
+        .map(|(status, _)| status)
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, ["crashed", "exited"]);
 }
 
 #[test]

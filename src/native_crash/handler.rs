@@ -28,6 +28,7 @@ use super::record::{self, Header};
 use super::scope_copy;
 use super::signal_safe::{FixedBuf, copy_own_memory, read_to_fill, write_all};
 use crate::delivery::spool::crash_records::CRASH_RECORD_SUFFIX;
+use crate::delivery::spool::names::CRASHED_MARK;
 
 /// At most this much of the crashing thread's stack is saved, from its stack pointer up.
 pub(crate) const STACK_BYTES: usize = 256 * 1024;
@@ -88,6 +89,36 @@ struct Armed {
     dir_c: Vec<u8>,
     /// The release, environment and server name, as JSON.
     json: Vec<u8>,
+    /// Reads the crashing thread's scope without waiting or allocating (`hub::scope_for_crash_handler`, handed in
+    /// by `init` so that this module does not depend on the caller's side).
+    scope: ScopeReader,
+}
+
+/// See [`Armed::scope`].
+pub(crate) type ScopeReader = fn() -> Option<std::sync::Arc<crate::scope::Scope>>;
+
+/// The running session's file (`from`) and the name that marks it crashed (`to`), NUL-terminated.
+struct SessionFile {
+    from: Vec<u8>,
+    to: Vec<u8>,
+}
+
+static SESSION_FILE: AtomicPtr<SessionFile> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Notes where this process's running session has its file, for the handler to mark it crashed.
+pub(crate) fn note_session_file(path: &Path) {
+    let from = path.as_os_str().as_encoded_bytes();
+    let mut to = from.to_vec();
+    // The mark tells whichever process later finds the file to end the session `crashed`, not `abnormal`.
+    to.extend_from_slice(CRASHED_MARK.as_bytes());
+    to.push(0);
+    let mut from = from.to_vec();
+    from.push(0);
+    // Left in place when replaced, like `Armed`: the handler may be reading it.
+    SESSION_FILE.store(
+        Box::into_raw(Box::new(SessionFile { from, to })),
+        Ordering::Release,
+    );
 }
 
 static ARMED: AtomicPtr<Armed> = AtomicPtr::new(std::ptr::null_mut());
@@ -122,8 +153,7 @@ static BUFFERS: Buffers = Buffers {
 /// # Errors
 ///
 /// When the handler cannot be installed (another crash handler of the same kind is installed already).
-pub(crate) fn install(dir: &Path, prepared: &Prepared<'_>) -> io::Result<()> {
-    crate::hub::prepare_crash_handler_hub();
+pub(crate) fn install(dir: &Path, prepared: &Prepared<'_>, scope: ScopeReader) -> io::Result<()> {
     let dir = dir.as_os_str().as_encoded_bytes().to_vec();
     let mut dir_c = dir.clone();
     dir_c.push(0);
@@ -131,6 +161,7 @@ pub(crate) fn install(dir: &Path, prepared: &Prepared<'_>) -> io::Result<()> {
         dir,
         dir_c,
         json: prepared.to_json(),
+        scope,
     }));
     // The old one is left in place: the handler may be reading it on another thread right now. It is a path and
     // a few strings, once per `init`.
@@ -209,6 +240,11 @@ fn write_record(armed: &Armed, context: &CrashContext) {
     if is_abort_after_panic(&header) {
         return;
     }
+    // SAFETY: a non-null pointer is a `SessionFile` that is never freed.
+    if let Some(session) = unsafe { SESSION_FILE.load(Ordering::Acquire).as_ref() } {
+        // SAFETY: both names are NUL-terminated; `rename` is async-signal-safe.
+        unsafe { libc::rename(session.from.as_ptr().cast(), session.to.as_ptr().cast()) };
+    }
     // SAFETY: only this thread, which won `CRASHED`, uses the buffers.
     let mut path = FixedBuf::new(unsafe { &mut *BUFFERS.path.get() });
     let named = path.raw(&armed.dir).is_ok()
@@ -269,7 +305,7 @@ fn write_record(armed: &Armed, context: &CrashContext) {
             // Last: the scope lives on the heap, which the crash may have broken.
             // SAFETY: as above.
             let storage = unsafe { &mut *BUFFERS.scope.get() };
-            match crate::hub::scope_for_crash_handler() {
+            match (armed.scope)() {
                 Some(scope) => {
                     let mut out = FixedBuf::new(storage);
                     let written = scope_copy::write(&scope, &mut out).is_ok()

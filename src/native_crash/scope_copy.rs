@@ -2,7 +2,7 @@
 //! into the crash's event.
 //!
 //! The handler reads the crashing thread's current scope (else the main thread's) through a reference-count bump
-//! (see `hub::scope_for_crash_handler`), so keeping a copy current costs the program nothing while it runs: no
+//! (`hub::scope_for_crash_handler`, which `init` hands to the handler), so keeping a copy current costs the program nothing while it runs: no
 //! `configure_scope` or `add_breadcrumb` does any extra work for it.
 
 use std::collections::BTreeMap;

@@ -82,6 +82,8 @@ impl AppSessionKeeper {
             });
             let update = match crash {
                 Some(&(_, at)) => crashed_natively(running, at),
+                // Marked by the handler, but its record was reported by another process (or not at all).
+                None if found.crashed => crashed_natively(running, found.written),
                 None => abandoned(running, found.written),
             };
             if now
@@ -145,6 +147,10 @@ impl AppSessionKeeper {
                 session.persist(SystemTime::now(), |running| {
                     written = write(Some(spool), session, running);
                 });
+                #[cfg(faultline_native_crash)]
+                if written && !self.file_written {
+                    crate::native_crash::handler::note_session_file(&spool.live_session_path(&id));
+                }
                 self.file_written |= written;
             }
         }

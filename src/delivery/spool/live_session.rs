@@ -23,8 +23,8 @@ use std::time::SystemTime;
 use super::Spool;
 use super::files::{create_private_dir, create_private_file};
 use super::names::{
-    SESSIONS_DIR, TEMP_PREFIX, live_session_name, parse_live_session_name, parse_temp_name,
-    temp_name,
+    CRASHED_MARK, SESSIONS_DIR, TEMP_PREFIX, live_session_name, parse_live_session_name,
+    parse_temp_name, temp_name,
 };
 use super::owner::{Owner, pid_is_alive};
 
@@ -47,6 +47,8 @@ pub(crate) struct AbandonedSession {
     pub(crate) bytes: Vec<u8>,
     /// The pid of the process that left it.
     pub(crate) pid: u32,
+    /// Whether the native crash handler marked it: the process died of a crash.
+    pub(crate) crashed: bool,
     /// When it was last written: the owner was alive then.
     pub(crate) written: SystemTime,
 }
@@ -80,6 +82,16 @@ impl Spool {
             let _ = fs::remove_file(&temp);
         }
         placed
+    }
+
+    /// Where this process's running session `id` has its file.
+    #[cfg_attr(
+        not(faultline_native_crash),
+        expect(dead_code, reason = "only the native crash handler needs the path")
+    )]
+    pub(crate) fn live_session_path(&self, id: &str) -> PathBuf {
+        self.sessions_dir()
+            .join(live_session_name(Owner::this_process(), id))
     }
 
     /// Whether this process's running session `id` still has its file (another process may have taken it).
@@ -123,6 +135,11 @@ impl Spool {
                 }
                 continue;
             }
+            // A native crash marks the file it left (see `native_crash::handler`).
+            let (name, crashed) = match name.strip_suffix(CRASHED_MARK) {
+                Some(name) => (name, true),
+                None => (name, false),
+            };
             let Some(owner) = parse_live_session_name(name) else {
                 continue;
             };
@@ -141,6 +158,7 @@ impl Spool {
                     bytes,
                     pid: owner.pid,
                     written,
+                    crashed,
                 });
             }
         }

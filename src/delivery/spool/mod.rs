@@ -84,7 +84,7 @@ mod files;
 mod index;
 mod live_session;
 mod location;
-mod names;
+pub(crate) mod names;
 mod owner;
 
 pub(crate) use budget::SpoolLimits;

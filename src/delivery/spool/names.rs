@@ -5,6 +5,7 @@
 //! claimed     {waiting name}.claimed-{pid}-{token:016x}-{unix_secs}
 //! temporary   .tmp-{pid}-{token:016x}-{seq}
 //! live session sessions/{pid}-{token:016x}-{session id}.session
+//!              sessions/{pid}-{token:016x}-{session id}.session.crashed   (after a native crash)
 //! ```
 //!
 //! A waiting name starts with the time it was made, so the lexical order of names is the queue's order: strictly
@@ -29,6 +30,8 @@ pub(super) const CORRUPT_DIR: &str = "corrupt";
 pub(super) const SESSIONS_DIR: &str = "sessions";
 /// A running session's file ends with this.
 const SESSION_SUFFIX: &str = ".session";
+/// What the native crash handler adds to the running session's file: the process died of a crash.
+pub(crate) const CRASHED_MARK: &str = ".crashed";
 
 /// The claim part of a claimed file's name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
