@@ -7,7 +7,7 @@
 //!
 //! [`on_crash`] writes one [crash record](super::record) into the directory `init` named, with only
 //! async-signal-safe calls and no allocation: every buffer is a static one, every path is formatted on the stack,
-//! and the stack and the memory map are copied through the kernel (`process_vm_readv`, `read`), so that a bad
+//! and the stack and the memory map are copied by the kernel (`write` straight from the stack, `read`), so that a bad
 //! address gives a short copy rather than a second fault. Then it hands the signal back: `crash-handler` restores
 //! the handlers that were there before and lets the signal take its course, so a previous handler runs and the
 //! process ends with the same signal, exit status and core dump as without faultline.
@@ -26,12 +26,12 @@ use crash_handler::{CrashContext, CrashEventResult, CrashHandler, make_crash_eve
 
 use super::record::{self, Header};
 use super::scope_copy;
-use super::signal_safe::{FixedBuf, copy_own_memory, read_to_fill, write_all};
+use super::signal_safe::{FixedBuf, pwrite_all, read_to_fill, write_all, write_own_memory};
 use crate::delivery::spool::crash_records::CRASH_RECORD_SUFFIX;
 use crate::delivery::spool::names::CRASHED_MARK;
 
 /// At most this much of the crashing thread's stack is saved, from its stack pointer up.
-pub(crate) const STACK_BYTES: usize = 256 * 1024;
+const STACK_BYTES: usize = 256 * 1024;
 /// The longest record path (Linux's `PATH_MAX`).
 const PATH_BYTES: usize = 4096;
 /// At most this much of `/proc/self/maps` is read; only its file mappings are kept (see [`keep_file_mappings`]).
@@ -132,7 +132,6 @@ static ATTACHED: OnceLock<Result<CrashHandler, String>> = OnceLock::new();
 /// memory until a crash touches them.
 struct Buffers {
     path: UnsafeCell<[u8; PATH_BYTES]>,
-    stack: UnsafeCell<[u8; STACK_BYTES]>,
     maps: UnsafeCell<[u8; MAPS_BYTES]>,
     scope: UnsafeCell<[u8; SCOPE_BYTES]>,
 }
@@ -142,7 +141,6 @@ unsafe impl Sync for Buffers {}
 
 static BUFFERS: Buffers = Buffers {
     path: UnsafeCell::new([0; PATH_BYTES]),
-    stack: UnsafeCell::new([0; STACK_BYTES]),
     maps: UnsafeCell::new([0; MAPS_BYTES]),
     scope: UnsafeCell::new([0; SCOPE_BYTES]),
 };
@@ -288,12 +286,7 @@ fn write_record(armed: &Armed, context: &CrashContext) {
     let _ = write_all(fd, record::MAGIC)
         && section(record::HEADER, &[&header.encode()])
         && section(record::PREPARED, &[&armed.json])
-        && {
-            // SAFETY: only this thread, which won `CRASHED`, uses the buffers.
-            let stack = unsafe { &mut *BUFFERS.stack.get() };
-            let (start, len) = copy_stack(header.sp, stack);
-            section(record::STACK, &[&start.to_le_bytes(), &stack[..len]])
-        }
+        && write_stack_section(fd, header.sp)
         && {
             // SAFETY: as above.
             let maps = unsafe { &mut *BUFFERS.maps.get() };
@@ -377,21 +370,41 @@ fn registers(context: &CrashContext) -> (u64, u64, u64, u64) {
     (mc.pc, mc.sp, mc.regs[29], mc.regs[30])
 }
 
-/// Copies the stack from `sp` up into `buf`: the address of the first byte copied and the length. After a stack
-/// overflow `sp` is below the mapped stack; the copy then starts at the first readable page above it.
-fn copy_stack(sp: u64, buf: &mut [u8]) -> (u64, usize) {
-    let Ok(sp) = usize::try_from(sp) else {
-        return (0, 0);
-    };
-    let mut start = sp;
-    while start - sp <= GUARD_SEARCH {
-        let len = copy_own_memory(start, buf);
-        if len > 0 {
-            return (start as u64, len);
-        }
-        start = (start / PAGE + 1) * PAGE;
+/// Writes the stack section: the crashing thread's stack from `sp` up, straight from memory into the record, as
+/// far as it is readable and at most [`STACK_BYTES`]. After a stack overflow `sp` is below the mapped stack; the
+/// section then starts at the first readable page above it. The section's head (its length and the address of its
+/// first byte) is written last, over a placeholder, once they are known. `false` if the file refused a write.
+fn write_stack_section(fd: libc::c_int, sp: u64) -> bool {
+    // SAFETY: `lseek` on our own file descriptor.
+    let head_at = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) };
+    if head_at < 0 || !write_all(fd, &[0; 16]) {
+        return false;
     }
-    (sp as u64, 0)
+    let (start, len) = match usize::try_from(sp) {
+        Ok(sp) => write_stack_from(fd, sp),
+        Err(_) => (0, 0),
+    };
+    let mut head = [0u8; 16];
+    head[..8].copy_from_slice(&record::section_head(record::STACK, 8 + len));
+    head[8..].copy_from_slice(&(start as u64).to_le_bytes());
+    pwrite_all(fd, &head, head_at)
+}
+
+/// Writes the stack from the first readable byte at or above `sp` (looking [`GUARD_SEARCH`] bytes up, a page at a
+/// time): the address written from and the length.
+fn write_stack_from(fd: libc::c_int, sp: usize) -> (usize, usize) {
+    let mut start = sp;
+    while start.wrapping_sub(sp) <= GUARD_SEARCH {
+        let len = write_own_memory(fd, start, STACK_BYTES);
+        if len > 0 {
+            return (start, len);
+        }
+        start = (start / PAGE).wrapping_add(1).wrapping_mul(PAGE);
+        if start == 0 {
+            break;
+        }
+    }
+    (sp, 0)
 }
 
 /// Keeps, in place, the lines of the first `len` bytes of `/proc/self/maps` in `buf` that map a file (a path that

@@ -188,9 +188,17 @@ mod tests {
             std::arch::asm!("adr {pc}, .", "mov {sp}, sp", "mov {fp}, x29",
                 pc = out(reg) pc, sp = out(reg) sp, fp = out(reg) fp);
         }
-        let mut stack = vec![0u8; 64 * 1024];
-        let len = super::super::signal_safe::copy_own_memory(sp as usize, &mut stack);
-        stack.truncate(len);
+        // Copied as the handler copies it: written from memory into a file by the kernel.
+        let mut file = tempfile::tempfile().unwrap();
+        let len = super::super::signal_safe::write_own_memory(
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            sp as usize,
+            64 * 1024,
+        );
+        let mut stack = Vec::new();
+        std::io::Seek::rewind(&mut file).unwrap();
+        std::io::Read::read_to_end(&mut file, &mut stack).unwrap();
+        assert_eq!(stack.len(), len);
         Record {
             header: Header {
                 pc,
