@@ -97,10 +97,12 @@ struct Armed {
 /// See [`Armed::scope`].
 pub(crate) type ScopeReader = fn() -> Option<std::sync::Arc<crate::scope::Scope>>;
 
-/// The running session's file (`from`) and the name that marks it crashed (`to`), NUL-terminated.
+/// The running session's file (`from`) and the name that marks it crashed (`to`), NUL-terminated, and the process
+/// whose session it is (a child made by `fork` inherits this, but not the session).
 struct SessionFile {
     from: Vec<u8>,
     to: Vec<u8>,
+    pid: u32,
 }
 
 static SESSION_FILE: AtomicPtr<SessionFile> = AtomicPtr::new(std::ptr::null_mut());
@@ -115,8 +117,9 @@ pub(crate) fn note_session_file(path: &Path) {
     let mut from = from.to_vec();
     from.push(0);
     // Left in place when replaced, like `Armed`: the handler may be reading it.
+    let pid = std::process::id();
     SESSION_FILE.store(
-        Box::into_raw(Box::new(SessionFile { from, to })),
+        Box::into_raw(Box::new(SessionFile { from, to, pid })),
         Ordering::Release,
     );
 }
@@ -239,7 +242,8 @@ fn write_record(armed: &Armed, context: &CrashContext) {
         return;
     }
     // SAFETY: a non-null pointer is a `SessionFile` that is never freed.
-    if let Some(session) = unsafe { SESSION_FILE.load(Ordering::Acquire).as_ref() } {
+    let session = unsafe { SESSION_FILE.load(Ordering::Acquire).as_ref() };
+    if let Some(session) = session.filter(|session| session.pid == header.pid) {
         // SAFETY: both names are NUL-terminated; `rename` is async-signal-safe.
         unsafe { libc::rename(session.from.as_ptr().cast(), session.to.as_ptr().cast()) };
     }
@@ -377,7 +381,11 @@ fn registers(context: &CrashContext) -> (u64, u64, u64, u64) {
 fn write_stack_section(fd: libc::c_int, sp: u64) -> bool {
     // SAFETY: `lseek` on our own file descriptor.
     let head_at = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) };
-    if head_at < 0 || !write_all(fd, &[0; 16]) {
+    // Until it is rewritten, the head claims more bytes than any record holds, so that a record whose head could
+    // not be rewritten reads as cut short here rather than as sections made of stack bytes.
+    let mut placeholder = [0u8; 16];
+    placeholder[..8].copy_from_slice(&record::section_head(record::STACK, u32::MAX as usize));
+    if head_at < 0 || !write_all(fd, &placeholder) {
         return false;
     }
     let (start, len) = match usize::try_from(sp) {

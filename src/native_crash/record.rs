@@ -224,4 +224,18 @@ mod tests {
         }
         assert!(parse(b"not a record").is_none());
     }
+
+    #[test]
+    fn a_stack_head_left_as_its_placeholder_ends_the_reading() {
+        let mut bytes = MAGIC.to_vec();
+        section(&mut bytes, HEADER, &header().encode());
+        bytes.extend_from_slice(&section_head(STACK, u32::MAX as usize));
+        bytes.extend_from_slice(&[0; 8]);
+        // Stack bytes that look like a section head must not be read as one.
+        bytes.extend_from_slice(&section_head(HEADER, 3));
+        bytes.extend_from_slice(b"xyz");
+        let record = parse(&bytes).unwrap();
+        assert_eq!(record.header, header());
+        assert!(record.stack.is_empty() && record.maps.is_empty());
+    }
 }

@@ -192,16 +192,15 @@ pub(super) fn read_to_fill(fd: libc::c_int, buf: &mut [u8]) -> usize {
 /// Unlike `process_vm_readv`, `write` is allowed by every system-call filter (a systemd service's
 /// `SystemCallFilter=@system-service` leaves `process_vm_readv` out, and kills the process that calls it).
 pub(super) fn write_own_memory(fd: libc::c_int, address: usize, len: usize) -> usize {
+    // A page at a time: kernels before 5.16 fail a whole chunk that ends in an unreadable byte, so a longer write
+    // could stop up to a page before the true end.
+    const PAGE: usize = 4096;
     let mut done = 0;
     while done < len {
+        let at = address.wrapping_add(done);
+        let chunk = (len - done).min(PAGE - at % PAGE);
         // SAFETY: the kernel reads the range and reports what it cannot read (EFAULT) instead of faulting.
-        let n = unsafe {
-            libc::write(
-                fd,
-                std::ptr::without_provenance(address.wrapping_add(done)),
-                len - done,
-            )
-        };
+        let n = unsafe { libc::write(fd, std::ptr::without_provenance(at), chunk) };
         if n < 0 && errno() == libc::EINTR {
             continue;
         }
@@ -290,5 +289,38 @@ mod tests {
         let mut expected = source.clone();
         expected[1..3].copy_from_slice(b"ab");
         assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn a_write_that_runs_into_an_unreadable_page_stops_there() {
+        use std::os::fd::AsRawFd;
+
+        // SAFETY: two fresh anonymous pages, the second made unreadable; unmapped at the end.
+        let base = unsafe {
+            let base = libc::mmap(
+                std::ptr::null_mut(),
+                8192,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(base, libc::MAP_FAILED);
+            std::ptr::write_bytes(base.cast::<u8>(), 7, 4096);
+            assert_eq!(
+                libc::mprotect(base.cast::<u8>().add(4096).cast(), 4096, libc::PROT_NONE),
+                0
+            );
+            base as usize
+        };
+        let file = tempfile::tempfile().unwrap();
+        let fd = file.as_raw_fd();
+        // From 100 bytes before the unreadable page, asking for 1,000: exactly the 100 readable ones go out.
+        assert_eq!(write_own_memory(fd, base + 4096 - 100, 1000), 100);
+        // SAFETY: our own file descriptor.
+        assert_eq!(unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) }, 100);
+        assert_eq!(file.metadata().unwrap().len(), 100);
+        // SAFETY: the mapping made above.
+        unsafe { libc::munmap(std::ptr::without_provenance_mut(base), 8192) };
     }
 }

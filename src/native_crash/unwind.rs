@@ -65,7 +65,10 @@ pub(crate) fn unwind(record: &Record, modules: &[CrashModule]) -> Vec<(u64, bool
     };
     let mut frames = Vec::new();
     let (mut pc, mut sp, fp) = (header.pc, header.sp, header.fp);
-    let restarted = !modules.iter().any(|m| m.avma.contains(&header.pc));
+    // A fault at the very instruction address, outside every module: the program jumped there.
+    let restarted = header.signal == libc::SIGSEGV.unsigned_abs()
+        && header.fault_address == header.pc
+        && !modules.iter().any(|m| m.avma.contains(&header.pc));
     if restarted {
         // The program jumped to an address that is no code (a call through a null or stale function pointer): no
         // unwind rule covers it. The caller's return address is where the call left it: on top of the stack

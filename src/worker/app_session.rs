@@ -80,11 +80,11 @@ impl AppSessionKeeper {
             let crash = self.native_crashes.iter().find(|(pid, at)| {
                 *pid == found.pid && *at >= running.started && *at + HEARTBEAT * 3 >= found.written
             });
-            let update = match crash {
-                Some(&(_, at)) => crashed_natively(running, at),
+            let update = match (crash, found.crashed) {
+                (Some(&(_, at)), _) => crashed_natively(running, at),
                 // Marked by the handler, but its record was reported by another process (or not at all).
-                None if found.crashed => crashed_natively(running, found.written),
-                None => abandoned(running, found.written),
+                (None, Some(at)) => crashed_natively(running, at),
+                (None, None) => abandoned(running, found.written),
             };
             if now
                 .duration_since(update.timestamp)

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! written by the handler   crashes/{pid}-{tid}-{unix_secs}-{nanos}.crash
-//! taken                    crashes/{record name}.taken-{pid}-{token:016x}-{unix_secs}
+//! taken                    crashes/{record name}.taken-{pid}-{token:016x}-{unix_secs}-{takes}
 //! ```
 //!
 //! A record's process is gone once the record can be read: it crashed. A record is taken when its pid is not a
@@ -10,9 +10,10 @@
 //! or when it is older than [`WRITTEN_WITHIN`], which no handler takes. Taking renames the record, so of two
 //! processes starting together only one reports it; the taker deletes it once the crash's envelope is stored in the
 //! spool. A taken record whose taker died before that is taken again: at once where the taker's pid can be checked,
-//! else once the time of the take in its name is ten minutes old, as for a spool claim. At most
-//! [`MAX_RECORDS`] records are kept, the newest: a program that crashes at every start before its worker runs
-//! would otherwise fill the disk.
+//! else once the time of the take in its name is ten minutes old, as for a spool claim; however often that happens
+//! (a program in a crash loop may die before its worker reports anything, time after time), each report must still
+//! arrive. The name counts the takes, for diagnostics. At most [`MAX_RECORDS`] records are kept, the newest: a
+//! program that crashes at every start before its worker runs would otherwise fill the disk.
 //!
 //! The spool sees only bytes here: what a record means is `native_crash`'s business.
 
@@ -78,28 +79,42 @@ impl Spool {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            let (record, gone) = match name.split_once(TAKEN_MARK) {
-                Some((record, taker)) => (record, taker_is_gone(taker, now_secs)),
+            let (record, gone, takes) = match name.split_once(TAKEN_MARK) {
+                Some((record, taker)) => {
+                    let (gone, takes) = taker_is_gone(taker, now_secs);
+                    (record, gone, takes)
+                }
                 None => {
                     let age = entry
                         .metadata()
                         .and_then(|m| m.modified())
                         .map(|written| now.duration_since(written).unwrap_or_default())
                         .unwrap_or_default();
-                    (name, writer_is_gone(name, age, me, first_use))
+                    (name, writer_is_gone(name, age, me, first_use), 0)
                 }
             };
             if gone && record.ends_with(CRASH_RECORD_SUFFIX) {
-                takeable.push((written_at(record), record.to_owned(), entry.path()));
+                if takes > 0 {
+                    sdk_debug!(
+                        "native crash record {record} is taken again (take {})",
+                        takes + 1
+                    );
+                }
+                takeable.push((
+                    written_at(record),
+                    record.to_owned(),
+                    entry.path(),
+                    takes + 1,
+                ));
             }
         }
         // Names start with the pid, not the time: order by the time in the name, and keep the newest.
         takeable.sort();
         let excess = takeable.len().saturating_sub(MAX_RECORDS);
         let mut taken = Vec::new();
-        for (i, (_, record, found)) in takeable.into_iter().enumerate() {
+        for (i, (_, record, found, takes)) in takeable.into_iter().enumerate() {
             let path = dir.join(format!(
-                "{record}{TAKEN_MARK}{}-{:016x}-{now_secs}",
+                "{record}{TAKEN_MARK}{}-{:016x}-{now_secs}-{takes}",
                 me.pid, me.token
             ));
             // Renamed first, so that of two processes starting at once only one takes it.
@@ -147,22 +162,29 @@ fn writer_is_gone(name: &str, age: Duration, me: Owner, first_use: SystemTime) -
     age >= WRITTEN_WITHIN || pid_is_alive(pid) == Some(false)
 }
 
-/// Whether the process that took a record (`{pid}-{token}-{secs}`, at `secs`) is gone without reporting it.
-fn taker_is_gone(taker: &str, now_secs: u64) -> bool {
+/// Whether the process that took a record (`{pid}-{token}-{secs}-{takes}`, at `secs`, the record's `takes`-th take)
+/// is gone without reporting it, and how often the record was taken.
+fn taker_is_gone(taker: &str, now_secs: u64) -> (bool, u32) {
     let mut fields = taker.split('-');
-    let (Some(pid), Some(token), Some(secs), None) =
-        (fields.next(), fields.next(), fields.next(), fields.next())
-    else {
-        return false;
+    let (Some(pid), Some(token), Some(secs), takes, None) = (
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+    ) else {
+        return (false, 0);
     };
     let (Ok(pid), Ok(token), Ok(secs)) = (
         pid.parse(),
         u64::from_str_radix(token, 16),
         secs.parse::<u64>(),
     ) else {
-        return false;
+        return (false, 0);
     };
-    Owner { pid, token }.is_gone(Duration::from_secs(now_secs.saturating_sub(secs)))
+    let takes = takes.and_then(|n| n.parse().ok()).unwrap_or(1);
+    let gone = Owner { pid, token }.is_gone(Duration::from_secs(now_secs.saturating_sub(secs)));
+    (gone, takes)
 }
 
 /// The time in a record's name, `{pid}-{tid}-{secs}-{nanos}.crash`, for ordering.
@@ -297,6 +319,26 @@ mod tests {
         ));
         fs::rename(&taken, &stale).unwrap();
         assert_eq!(spool.take_crash_records().len(), 1);
+    }
+
+    #[test]
+    fn each_take_is_counted_in_the_name() {
+        let scratch = tempfile::tempdir().unwrap();
+        let spool = open(scratch.path());
+        let dir = spool.crash_records_dir();
+        fs::create_dir(&dir).unwrap();
+        let record = format!("{DEAD_PID}-1-1800000001-9.crash");
+        let taken = format!("{record}{TAKEN_MARK}{DEAD_PID}-00000000000000ab-1800000000-7");
+        fs::write(dir.join(taken), b"again").unwrap();
+        let again = spool.take_crash_records();
+        assert_eq!(again.len(), 1, "taken again, however often its takers died");
+        let name = again[0]
+            .path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(name.ends_with("-8"), "{name}");
     }
 
     #[test]

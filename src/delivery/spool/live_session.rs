@@ -47,8 +47,8 @@ pub(crate) struct AbandonedSession {
     pub(crate) bytes: Vec<u8>,
     /// The pid of the process that left it.
     pub(crate) pid: u32,
-    /// Whether the native crash handler marked it: the process died of a crash.
-    pub(crate) crashed: bool,
+    /// When the process died of a native crash, if the crash handler marked the file.
+    pub(crate) crashed: Option<SystemTime>,
     /// When it was last written: the owner was alive then.
     pub(crate) written: SystemTime,
 }
@@ -135,16 +135,25 @@ impl Spool {
                 }
                 continue;
             }
-            // A native crash marks the file it left (see `native_crash::handler`).
+            // A native crash marks the file it left (see `native_crash::handler`); the rename sets the file's
+            // change time, which is when the crash came.
             let (name, crashed) = match name.strip_suffix(CRASHED_MARK) {
-                Some(name) => (name, true),
-                None => (name, false),
+                Some(name) => (name, Some(changed_at(&entry).unwrap_or(written))),
+                None => (name, None),
             };
             let Some(owner) = parse_live_session_name(name) else {
                 continue;
             };
             if !is_gone(owner, age) {
                 continue;
+            }
+            // A heartbeat that was under way when the process crashed may have put the file back beside the
+            // marked one: the marked one speaks for the session, and the other goes with it.
+            if crashed.is_none() && dir.join(format!("{name}{CRASHED_MARK}")).exists() {
+                continue;
+            }
+            if crashed.is_some() {
+                let _ = fs::remove_file(dir.join(name));
             }
             // Renamed first, so that of two processes starting at once only one takes it.
             let taken = dir.join(temp_name());
@@ -166,6 +175,23 @@ impl Spool {
     }
 }
 
+/// When a directory entry's file last changed name or metadata (its ctime), on Unix.
+fn changed_at(entry: &fs::DirEntry) -> Option<SystemTime> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = entry.metadata().ok()?;
+        let secs = u64::try_from(metadata.ctime()).ok()?;
+        let nanos = u32::try_from(metadata.ctime_nsec()).ok()?;
+        std::time::UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos.min(999_999_999)))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = entry;
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -183,6 +209,27 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_crashed_session_and_a_copy_put_back_beside_it_are_one_crashed_session() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spool = open(tmp.path());
+        let dir = tmp.path().join(SESSIONS_DIR);
+        fs::create_dir_all(&dir).unwrap();
+        // A pid past the kernel's maximum: a process that is gone.
+        let dead = Owner {
+            pid: 4_194_305,
+            token: 7,
+        };
+        let name = live_session_name(dead, "c3");
+        fs::write(dir.join(format!("{name}{CRASHED_MARK}")), b"marked").unwrap();
+        fs::write(dir.join(&name), b"put back by a late heartbeat").unwrap();
+        let taken = spool.take_abandoned_sessions();
+        assert_eq!(taken.len(), 1, "{taken:?}");
+        assert_eq!(taken[0].bytes, b"marked");
+        assert!(taken[0].crashed.is_some());
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
     }
 
     #[test]
