@@ -307,6 +307,30 @@ fn the_crashed_session_ends_crashed_whoever_reports_the_crash() {
 }
 
 #[test]
+fn a_crash_without_a_release_is_not_given_the_next_starts() {
+    let server = TestServer::ok();
+    let dsn = server.dsn("k", 1);
+    let spool = tempfile::tempdir().unwrap();
+    let status = Command::new(support::fixture("crash-app"))
+        .env("CRASH_APP_DSN", &dsn)
+        .env("CRASH_APP_SPOOL", spool.path())
+        .env("CRASH_APP_MODE", "segfault")
+        .env("CRASH_APP_RELEASE", "none")
+        .env_remove("SENTRY_DSN")
+        .env_remove("SENTRY_RELEASE")
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGSEGV));
+    // The next start has a release (crash-app@1.0.0); the crashed process had none.
+    assert!(run(&dsn, spool.path(), "report", 1, true).success());
+    let events = crash_events(&server);
+    assert_eq!(events.len(), 1);
+    assert!(events[0].get("release").is_none(), "{:#}", events[0]);
+    assert_eq!(events[0]["environment"], "test");
+}
+
+#[test]
 fn twenty_crashes_in_a_row_are_each_reported_once() {
     let server = TestServer::ok();
     let dsn = server.dsn("k", 1);

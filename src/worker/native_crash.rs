@@ -45,25 +45,17 @@ pub(crate) fn reports(processor: &Processor, spool: &Spool) -> Reports {
         };
         reports.crashed.push((record.header.pid, event.timestamp.0));
         let id = event.event_id;
-        // The crashed process's release and environment, even where it had none: not this process's.
-        let (release, environment) = (event.release.clone(), event.environment.clone());
         let pending = PendingEvent {
             event,
             trace: None,
             scope: Default::default(),
         };
         // `before_send` may drop it (counted there), which settles the record too.
-        let Some(mut event) = processor.prepare(pending) else {
+        // The crashed process's release and environment, even where it had none: not this process's.
+        let Some(event) = processor.prepare_foreign(pending) else {
             taken.done();
             continue;
         };
-        // `prepare` fills what the crashed process did not have with this process's: undo that.
-        if release.is_none() {
-            event.release = None;
-        }
-        if environment.is_none() {
-            event.environment = None;
-        }
         let envelope = super::batch::envelope(vec![EnvelopeItem::Event(Box::new(event))]);
         match spool.store_claimed(&envelope) {
             Ok((Some(claim), _)) => {

@@ -126,6 +126,17 @@ impl Processor {
 
     /// The event to send, or `None` when `before_send` drops it (counted).
     pub(crate) fn prepare(&self, pending: PendingEvent) -> Option<Event> {
+        self.prepare_with(pending, true)
+    }
+
+    /// Like [`Processor::prepare`] for an event of another process (a native crash reported at the next start):
+    /// its release and environment are that process's, and stay unset where it had none.
+    #[cfg(faultline_native_crash)]
+    pub(crate) fn prepare_foreign(&self, pending: PendingEvent) -> Option<Event> {
+        self.prepare_with(pending, false)
+    }
+
+    fn prepare_with(&self, pending: PendingEvent, own: bool) -> Option<Event> {
         let PendingEvent {
             mut event,
             trace,
@@ -133,10 +144,10 @@ impl Processor {
         } = pending;
         let options = &self.options;
         let facts = self.facts();
-        if event.release.is_none() {
+        if own && event.release.is_none() {
             event.release = options.release.as_deref().map(str::to_owned);
         }
-        if event.environment.is_none() {
+        if own && event.environment.is_none() {
             event.environment = options.environment.as_deref().map(str::to_owned);
         }
         if event.server_name.is_none() {
