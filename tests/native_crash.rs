@@ -23,22 +23,29 @@ use std::process::{Command, ExitStatus, Stdio};
 use serde_json::Value;
 use support::TestServer;
 
-fn run(dsn: &str, spool: &Path, mode: &str, run: usize, handler: bool) -> ExitStatus {
+/// The fixture, set to run in `mode` against `dsn` with `spool`, its `run` tag set, its output discarded.
+fn fixture(dsn: &str, spool: &Path, mode: &str, run: usize) -> Command {
     let mut command = Command::new(support::fixture("crash-app"));
-    if run == 0 {
-        // The first run of each case settles first, so that its session has a file to end.
-        command.env("CRASH_APP_SETTLE", "1");
-    }
     command
         .env("CRASH_APP_DSN", dsn)
         .env("CRASH_APP_SPOOL", spool)
         .env("CRASH_APP_MODE", mode)
         .env("CRASH_APP_RUN", run.to_string())
-        .env("CRASH_APP_HANDLER", if handler { "on" } else { "off" })
         .env_remove("SENTRY_DSN")
         .env_remove("SENTRY_RELEASE")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
+fn run(dsn: &str, spool: &Path, mode: &str, run: usize, handler: bool) -> ExitStatus {
+    let mut command = fixture(dsn, spool, mode, run);
+    if run == 0 {
+        // The first run of each case settles first, so that its session has a file to end.
+        command.env("CRASH_APP_SETTLE", "1");
+    }
+    command
+        .env("CRASH_APP_HANDLER", if handler { "on" } else { "off" })
         .status()
         .unwrap()
 }
@@ -256,14 +263,8 @@ fn a_fault_inside_the_handler_ends_the_process_at_once_and_the_record_so_far_is_
 #[test]
 fn a_crash_while_the_next_start_reports_the_last_one_loses_neither() {
     let (server, dsn, spool) = after_a_crash("segfault");
-    let output = Command::new(support::fixture("crash-app"))
-        .env("CRASH_APP_DSN", &dsn)
-        .env("CRASH_APP_SPOOL", spool.path())
-        .env("CRASH_APP_MODE", "crash-while-reporting")
-        .env("CRASH_APP_RUN", "1")
-        .env_remove("SENTRY_DSN")
-        .env_remove("SENTRY_RELEASE")
-        .stderr(Stdio::null())
+    let output = fixture(&dsn, spool.path(), "crash-while-reporting", 1)
+        .stdout(Stdio::piped())
         .output()
         .unwrap();
     assert_eq!(output.status.signal(), Some(libc::SIGSEGV));
@@ -311,14 +312,8 @@ fn a_crash_without_a_release_is_not_given_the_next_starts() {
     let server = TestServer::ok();
     let dsn = server.dsn("k", 1);
     let spool = tempfile::tempdir().unwrap();
-    let status = Command::new(support::fixture("crash-app"))
-        .env("CRASH_APP_DSN", &dsn)
-        .env("CRASH_APP_SPOOL", spool.path())
-        .env("CRASH_APP_MODE", "segfault")
+    let status = fixture(&dsn, spool.path(), "segfault", 0)
         .env("CRASH_APP_RELEASE", "none")
-        .env_remove("SENTRY_DSN")
-        .env_remove("SENTRY_RELEASE")
-        .stderr(Stdio::null())
         .status()
         .unwrap();
     assert_eq!(status.signal(), Some(libc::SIGSEGV));

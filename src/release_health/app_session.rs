@@ -162,26 +162,22 @@ impl AppSession {
 
 /// The update to send for a session a process left running: `abnormal`, as of the last time it was written
 /// (`written`, the file's time, when that is later than the time inside), with its duration up to then.
-pub(crate) fn abandoned(mut running: SessionUpdate, written: SystemTime) -> SessionUpdate {
-    running.timestamp = running.timestamp.max(written).max(running.started);
-    running.duration = Some(
-        running
-            .timestamp
-            .duration_since(running.started)
-            .unwrap_or_default()
-            .as_secs_f64(),
-    );
-    running.status = SessionStatus::Abnormal;
-    running
+pub(crate) fn abandoned(running: SessionUpdate, written: SystemTime) -> SessionUpdate {
+    let at = running.timestamp.max(written);
+    ended_at(running, at, SessionStatus::Abnormal)
 }
 
 /// The update to send for a session whose process died of a native crash at `crashed_at` (its record says so):
 /// `crashed`, with at least one error, as of the crash.
-pub(crate) fn crashed_natively(
-    mut running: SessionUpdate,
-    crashed_at: SystemTime,
-) -> SessionUpdate {
-    running.timestamp = crashed_at.max(running.started);
+pub(crate) fn crashed_natively(running: SessionUpdate, crashed_at: SystemTime) -> SessionUpdate {
+    let mut update = ended_at(running, crashed_at, SessionStatus::Crashed);
+    update.errors = update.errors.max(1);
+    update
+}
+
+/// `running` ended with `status` at `at` (never before it started), with its duration up to then.
+fn ended_at(mut running: SessionUpdate, at: SystemTime, status: SessionStatus) -> SessionUpdate {
+    running.timestamp = at.max(running.started);
     running.duration = Some(
         running
             .timestamp
@@ -189,8 +185,7 @@ pub(crate) fn crashed_natively(
             .unwrap_or_default()
             .as_secs_f64(),
     );
-    running.status = SessionStatus::Crashed;
-    running.errors = running.errors.max(1);
+    running.status = status;
     running
 }
 

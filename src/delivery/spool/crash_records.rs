@@ -208,21 +208,10 @@ fn has_untaken(dir: &std::path::Path) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::delivery::spool::SpoolLimits;
 
-    fn open(dir: &Path) -> Spool {
-        Spool::open(
-            dir,
-            SpoolLimits {
-                max_files: 10,
-                max_bytes: 1 << 20,
-                max_age: Duration::from_secs(3600),
-            },
-        )
-        .unwrap()
+    fn open(dir: &std::path::Path) -> Spool {
+        super::super::open_for_tests(dir)
     }
 
     /// A pid that is not a process: past the kernel's maximum.

@@ -197,18 +197,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::delivery::spool::SpoolLimits;
 
     fn open(dir: &std::path::Path) -> Spool {
-        Spool::open(
-            dir,
-            SpoolLimits {
-                max_files: 10,
-                max_bytes: 1 << 20,
-                max_age: Duration::from_secs(3600),
-            },
-        )
-        .unwrap()
+        super::super::open_for_tests(dir)
     }
 
     #[test]

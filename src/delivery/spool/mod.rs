@@ -96,6 +96,17 @@ use index::Index;
 use names::{claim_name, envelope_name, now_secs, temp_name};
 use owner::Owner;
 
+/// A spool in `dir` with small budgets (10 files, 1 MiB, an hour), for the tests of the spool's own files.
+#[cfg(test)]
+pub(super) fn open_for_tests(dir: &Path) -> Spool {
+    let limits = SpoolLimits {
+        max_files: 10,
+        max_bytes: 1 << 20,
+        max_age: std::time::Duration::from_secs(3600),
+    };
+    Spool::open(dir, limits).unwrap()
+}
+
 /// What [`Spool::store`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Stored {
