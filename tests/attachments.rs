@@ -78,12 +78,11 @@ fn an_events_attachments_arrive_byte_for_byte_and_past_the_cap_are_counted() {
     assert_eq!(discarded(&server, "buffer_overflow", "attachment"), 5000);
 }
 
-#[test]
-fn a_rate_limit_on_attachments_drops_them_counted_and_keeps_the_event() {
-    let _serial = serial();
-    let server = TestServer::start(|_, _| {
-        Reply::ok().header("X-Sentry-Rate-Limits", "60:attachment:organization")
-    });
+/// Two errors captured, each flushed, in a scope with one attachment of `bytes`, against a server that answers every
+/// request with a rate limit on `category`; returns the server once the client is gone.
+fn two_errors_with_an_attachment(category: &str, bytes: &[u8]) -> TestServer {
+    let limit = format!("60:{category}:organization");
+    let server = TestServer::start(move |_, _| Reply::ok().header("X-Sentry-Rate-Limits", &limit));
     let guard = faultline::try_init(
         ClientOptions::new()
             .dsn(server.dsn("k", 1))
@@ -92,13 +91,20 @@ fn a_rate_limit_on_attachments_drops_them_counted_and_keeps_the_event() {
     )
     .unwrap();
     faultline::configure_scope(|scope| {
-        scope.add_attachment(Attachment::new("a.txt", b"abc".to_vec()))
+        scope.add_attachment(Attachment::new("a.txt", bytes.to_vec()))
     });
     for i in 0..2 {
         faultline::capture_error(&std::io::Error::other(format!("error {i}")));
         assert!(faultline::flush(Duration::from_secs(10)));
     }
     drop(guard);
+    server
+}
+
+#[test]
+fn a_rate_limit_on_attachments_drops_them_counted_and_keeps_the_event() {
+    let _serial = serial();
+    let server = two_errors_with_an_attachment("attachment", b"abc");
     let events = server
         .requests()
         .iter()
@@ -120,24 +126,7 @@ fn a_rate_limit_on_attachments_drops_them_counted_and_keeps_the_event() {
 #[test]
 fn a_rate_limit_on_errors_takes_the_attachments_with_their_event() {
     let _serial = serial();
-    let server = TestServer::start(|_, _| {
-        Reply::ok().header("X-Sentry-Rate-Limits", "60:error:organization")
-    });
-    let guard = faultline::try_init(
-        ClientOptions::new()
-            .dsn(server.dsn("k", 1))
-            .spool_dir(None)
-            .auto_session_tracking(false),
-    )
-    .unwrap();
-    faultline::configure_scope(|scope| {
-        scope.add_attachment(Attachment::new("a.txt", b"abcd".to_vec()))
-    });
-    for i in 0..2 {
-        faultline::capture_error(&std::io::Error::other(format!("error {i}")));
-        assert!(faultline::flush(Duration::from_secs(10)));
-    }
-    drop(guard);
+    let server = two_errors_with_an_attachment("error", b"abcd");
     for request in server.requests() {
         let envelope = request.envelope();
         if envelope.item("attachment").is_some() {

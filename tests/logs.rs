@@ -27,10 +27,7 @@ fn containers(server: &TestServer) -> Vec<(Value, Vec<Value>)> {
 }
 
 fn logs(server: &TestServer) -> Vec<Value> {
-    containers(server)
-        .into_iter()
-        .flat_map(|(_, items)| items)
-        .collect()
+    support::container_items(server, "log")
 }
 
 #[test]

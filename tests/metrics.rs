@@ -26,10 +26,7 @@ fn containers(server: &TestServer) -> Vec<(Value, Vec<Value>)> {
 }
 
 fn metrics(server: &TestServer) -> Vec<Value> {
-    containers(server)
-        .into_iter()
-        .flat_map(|(_, items)| items)
-        .collect()
+    support::container_items(server, "trace_metric")
 }
 
 #[test]

@@ -783,3 +783,11 @@ pub fn containers(
         })
         .collect()
 }
+
+/// Every item of every `ty` container the server received, in order (see [`containers`]).
+pub fn container_items(server: &TestServer, ty: &str) -> Vec<serde_json::Value> {
+    containers(server, ty)
+        .into_iter()
+        .flat_map(|(_, items)| items)
+        .collect()
+}
