@@ -471,3 +471,159 @@ fn a_transaction_whose_last_handle_goes_while_the_scope_changes_does_not_hang() 
         BTreeSet::from(["replaced".into(), "popped".into(), "inside".into()])
     );
 }
+
+#[test]
+fn span_times_follow_the_program_in_order_and_length() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(options(&server).traces_sample_rate(1.0)).unwrap();
+    let before = std::time::SystemTime::now();
+    let transaction = faultline::start_transaction("timed", "task");
+    let first = transaction.start_child("sleep", "first");
+    std::thread::sleep(Duration::from_millis(30));
+    first.finish();
+    // A span ended on another thread, as a span handed to a worker pool is.
+    let second = transaction.start_child("sleep", "second");
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(10));
+        second.finish();
+    })
+    .join()
+    .unwrap();
+    transaction.finish();
+    let after = std::time::SystemTime::now();
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+    let sent = transactions(&server);
+    assert_eq!(sent.len(), 1);
+    let t = &sent[0];
+    let secs = |time: std::time::SystemTime| {
+        time.duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    // Times are wall-clock times, rounded to the microsecond on the wire.
+    let (start, end) = (
+        t["start_timestamp"].as_f64().unwrap(),
+        t["timestamp"].as_f64().unwrap(),
+    );
+    assert!(
+        secs(before) - 1e-6 <= start && end <= secs(after) + 1e-6,
+        "{t}"
+    );
+    let span = |description: &str| {
+        let span = t["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["description"] == description)
+            .unwrap_or_else(|| panic!("no span {description}: {t}"));
+        (
+            span["start_timestamp"].as_f64().unwrap(),
+            span["timestamp"].as_f64().unwrap(),
+        )
+    };
+    let (first, second) = (span("first"), span("second"));
+    assert!(first.1 - first.0 >= 0.030 - 2e-6, "{first:?}");
+    assert!(second.1 - second.0 >= 0.010 - 2e-6, "{second:?}");
+    assert!(
+        first.1 <= second.0 + 2e-6,
+        "the second starts after the first ends: {t}"
+    );
+    assert!(end - start >= 0.040 - 2e-6, "{t}");
+}
+
+#[test]
+fn a_transaction_keeps_its_first_thousand_spans_and_counts_the_rest_every_time() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(options(&server).traces_sample_rate(1.0)).unwrap();
+    // Three in a row: the later ones fill slots that the worker emptied and handed back.
+    for round in 0..3 {
+        let transaction = faultline::start_transaction(format!("batch {round}"), "task");
+        for i in 0..1_100 {
+            let span = transaction.start_child("step", format!("{round}/{i}"));
+            span.set_data("i", i);
+            span.finish();
+        }
+        transaction.finish();
+        assert!(faultline::flush(Duration::from_secs(10)));
+    }
+    drop(guard);
+    let sent = transactions(&server);
+    assert_eq!(sent.len(), 3);
+    for t in &sent {
+        let round = t["transaction"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("batch ");
+        let spans = t["spans"].as_array().unwrap();
+        assert_eq!(spans.len(), 1_000, "{round}");
+        for (i, span) in spans.iter().enumerate() {
+            assert_eq!(span["description"], format!("{round}/{i}"));
+            assert_eq!(span["data"]["i"], i);
+            assert_eq!(span["status"], "ok");
+        }
+    }
+    assert_eq!(
+        reported(&server).get(&("buffer_overflow".to_owned(), "span".to_owned())),
+        Some(&300)
+    );
+}
+
+#[test]
+fn a_span_handed_to_other_threads_ends_once_when_its_last_handle_goes() {
+    let _serial = serial();
+    let server = TestServer::ok();
+    let guard = faultline::try_init(options(&server).traces_sample_rate(1.0)).unwrap();
+    let transaction = faultline::start_transaction("threads", "task");
+    // Eight threads each drop a clone of two spans. The first span is still open after that, and its finish
+    // makes it `ok`; the second ends as `cancelled` when its last handle goes. Eight other spans are finished by
+    // two threads at once and end once, as `ok`.
+    let kept = transaction.start_child("shared", "finished after its clones went");
+    let dropped = transaction.start_child("shared", "cancelled");
+    let finished: Vec<faultline::Span> = (0..8)
+        .map(|i| transaction.start_child("raced", format!("finished {i}")))
+        .collect();
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            let clones = (kept.clone(), dropped.clone());
+            scope.spawn(move || drop(clones));
+        }
+        for _ in 0..2 {
+            let finished = finished.clone();
+            scope.spawn(move || finished.iter().for_each(faultline::Span::finish));
+        }
+    });
+    kept.finish();
+    drop((kept, dropped, finished));
+    // A clone outlives its transaction: it changes nothing once the transaction has finished.
+    let late = transaction.start_child("late", "closed by its transaction");
+    let late_clone = late.clone();
+    transaction.finish();
+    late.set_status(SpanStatus::InternalError);
+    late.finish();
+    drop(late_clone);
+    assert!(faultline::flush(Duration::from_secs(10)));
+    drop(guard);
+    let sent = transactions(&server);
+    assert_eq!(sent.len(), 1);
+    let statuses: BTreeMap<&str, &str> = sent[0]["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["description"].as_str().unwrap(),
+                s["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(statuses.len(), 11, "{statuses:?}");
+    assert_eq!(statuses["finished after its clones went"], "ok");
+    assert_eq!(statuses["cancelled"], "cancelled");
+    assert_eq!(statuses["closed by its transaction"], "deadline_exceeded");
+    for i in 0..8 {
+        assert_eq!(statuses[format!("finished {i}").as_str()], "ok");
+    }
+}

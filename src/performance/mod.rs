@@ -2,6 +2,7 @@
 //!
 //! - `propagation_context.rs`: the trace of a scope when no span is current.
 //! - `records.rs`: what a transaction and its spans record while they run, shared by their handles.
+//! - `ticks.rs`: the cheap clock that spans read, which their transaction turns into times.
 //! - `handles.rs`: [`Transaction`], [`Span`] and [`TransactionOrSpan`], what the program holds.
 //! - `sampler.rs`: the sampling decision of a new transaction.
 //! - `start.rs`: starting transactions, on the client and scope of the calling thread.
@@ -16,6 +17,7 @@ pub(crate) mod propagation_context;
 pub(crate) mod records;
 pub(crate) mod sampler;
 pub(crate) mod start;
+pub(crate) mod ticks;
 pub(crate) mod trace_origin;
 
 pub use handles::{Span, Transaction, TransactionOrSpan};

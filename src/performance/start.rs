@@ -7,11 +7,13 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use super::handles::Transaction;
-use super::records::{TransactionRecord, TransactionSink, TransactionState};
+use super::records::{
+    Clock, SpanCells, SpanSlots, TransactionRecord, TransactionSink, TransactionState,
+};
 use super::sampler::{self, Decision, SamplingContext};
 use crate::hub;
 use crate::protocol::propagation::DynamicSamplingContext;
-use crate::protocol::{SpanId, Timestamp, TraceId};
+use crate::protocol::{SpanId, TraceId};
 
 /// The trace a new transaction continues, as far as it is known.
 #[derive(Clone, Debug, Default)]
@@ -119,20 +121,17 @@ pub(crate) fn start(
         head_dsc: std::sync::OnceLock::new(),
         dropped_spans: AtomicU64::new(0),
         sink,
+        // An unsampled transaction's times are never read: spare it the clock.
+        clock: decision.sampled.then(Clock::start),
+        cells: SpanCells::default(),
         state: Mutex::new(TransactionState {
             name,
             source,
             status: None,
             tags: BTreeMap::new(),
             data: serde_json::Map::new(),
-            // An unsampled transaction's times are never read: spare it the clock.
-            start: if decision.sampled {
-                Timestamp::now()
-            } else {
-                Timestamp(std::time::UNIX_EPOCH)
-            },
             finished: false,
-            spans: Vec::new(),
+            spans: SpanSlots::default(),
         }),
     };
     Transaction {

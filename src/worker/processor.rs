@@ -253,10 +253,9 @@ impl Processor {
         trace.status = Some(transaction.status);
         trace.origin = Some(origin.to_string());
         trace.data = transaction.data;
-        let spans = transaction
-            .spans
-            .into_iter()
-            .map(|span| SpanEvent {
+        let mut spans = Vec::with_capacity(transaction.spans.len());
+        transaction.spans.drain(|span| {
+            spans.push(SpanEvent {
                 span_id: span.span_id,
                 trace_id: transaction.trace_id,
                 parent_span_id: Some(span.parent_span_id),
@@ -269,8 +268,8 @@ impl Processor {
                 // The transaction closed every span that was still open.
                 timestamp: span.end.unwrap_or(transaction.end),
                 origin: Some(origin.clone()),
-            })
-            .collect();
+            });
+        });
         let mut event = TransactionEvent {
             event_id: EventId::new(),
             ty: "transaction".into(),
