@@ -277,9 +277,11 @@
 //! # });
 //! ```
 //!
-//! - **Cheap on the caller.** Starting and finishing a span takes its transaction's own lock twice, reads the
-//!   clock twice and allocates its handle; an unsampled transaction records nothing and is counted in client
-//!   reports. `docs/performance.md` has the figures.
+//! - **Cheap on the caller.** Starting a span takes its transaction's own lock once and allocates nothing of its
+//!   own; finishing it takes no lock. Spans read the CPU's time-stamp counter where the kernel keeps time by it
+//!   (else the monotonic clock), and their transaction turns those readings into times when it finishes. An
+//!   unsampled transaction records nothing and is counted in client reports. `docs/performance.md` has the
+//!   figures.
 //! - **Ends.** Spans still open when their transaction finishes end with it as `deadline_exceeded`; a transaction
 //!   or span whose handles all go unfinished ends as `cancelled`. At most 1000 spans a transaction.
 //! - **Distributed traces.** [`continue_from_headers`] continues an incoming request's trace from `sentry-trace`
