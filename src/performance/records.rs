@@ -22,7 +22,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -60,7 +60,7 @@ pub(crate) trait TransactionSink: Send + Sync {
 }
 
 /// A sampled transaction's clock: its start by the wall clock, the monotonic clock and the ticks. Times within it
-/// are ticks, which become wall-clock times when it finishes.
+/// are ticks since its start, which become wall-clock times when it finishes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Clock {
     wall: SystemTime,
@@ -78,9 +78,10 @@ impl Clock {
         }
     }
 
-    /// The ticks now, at most what fits in a cell's `end` beside its two bits.
+    /// The ticks since the start (none for a reading before it, which another CPU's counter could give), at most
+    /// what fits in a cell's `end` beside its two bits.
     fn now(&self) -> u64 {
-        ticks::now().min(u64::MAX >> 2)
+        ticks::now().saturating_sub(self.ticks).min(u64::MAX >> 2)
     }
 
     /// Reads the clock again, at the transaction's end, to turn ticks into times.
@@ -89,7 +90,7 @@ impl Clock {
         Times {
             clock: *self,
             nanos,
-            ticks: self.now().saturating_sub(self.ticks),
+            ticks: self.now(),
         }
     }
 }
@@ -102,10 +103,10 @@ struct Times {
 }
 
 impl Times {
-    /// The wall-clock time of `ticks`, within the transaction (a reading from before its start, which another
-    /// thread's counter could give, is its start; one from after its end is its end).
-    fn at(&self, ticks: u64) -> Timestamp {
-        let since = ticks.saturating_sub(self.clock.ticks).min(self.ticks);
+    /// The wall-clock time `since` ticks after the start, within the transaction (a reading from after its end is
+    /// its end).
+    fn at(&self, since: u64) -> Timestamp {
+        let since = since.min(self.ticks);
         let nanos = (u128::from(since) * u128::from(self.nanos))
             .checked_div(u128::from(self.ticks))
             .map_or(0, |nanos| u64::try_from(nanos).unwrap_or(self.nanos));
@@ -132,8 +133,9 @@ struct SpanCell {
     /// [`OPEN`] while it runs; then when it ended (in ticks) shifted left by two, with how it ended ([`FINISHED`],
     /// [`CANCELLED`], [`CLOSED`]) in the low two bits.
     end: AtomicU64,
-    /// How many handles of it there are; the last one to go ends it as `cancelled`.
-    handles: AtomicU32,
+    /// How many handles of it there are; the last one to go ends it as `cancelled`. 64 bits, so that no number of
+    /// clones can wrap it.
+    handles: AtomicU64,
 }
 
 /// A transaction's span cells, by slot, in chunks allocated as its spans start and freed with it, so a cell's
@@ -288,8 +290,9 @@ pub(crate) struct SpanSlot {
     pub(crate) status: Option<SpanStatus>,
     pub(crate) tags: BTreeMap<String, String>,
     pub(crate) data: serde_json::Map<String, serde_json::Value>,
-    /// When it started: ticks while its transaction runs, then the time.
+    /// When it started, in ticks since its transaction's start.
     pub(crate) start_ticks: u64,
+    /// When it started: the Unix epoch while its transaction runs, the time once it has finished.
     pub(crate) start: Timestamp,
     /// When it ended: `None` until its transaction finishes (its cell has the end until then).
     pub(crate) end: Option<Timestamp>,
@@ -404,14 +407,15 @@ impl TransactionRecord {
         let mut spans = std::mem::take(&mut state.spans);
         let closed = (clock.now() << 2) | CLOSED;
         for (slot, span) in spans.iter_mut().enumerate() {
-            let Some(cell) = self.cells.get(slot) else {
-                continue;
-            };
             // An open span is closed now; one that ended keeps its end. The cell is not read again, so a span
-            // ending on another thread meanwhile changes nothing.
-            let ended = match cell.end.swap(closed, Ordering::AcqRel) {
-                OPEN => closed,
-                ended => ended,
+            // ending on another thread meanwhile changes nothing. (Every slot has a cell: it was made first.)
+            let ended = match self
+                .cells
+                .get(slot)
+                .map(|cell| cell.end.swap(closed, Ordering::AcqRel))
+            {
+                Some(OPEN) | None => closed,
+                Some(ended) => ended,
             };
             span.start = times.at(span.start_ticks);
             span.end = Some(times.at(ended >> 2).max(span.start));
@@ -437,7 +441,7 @@ impl TransactionRecord {
             status: state.status.unwrap_or(status),
             tags: std::mem::take(&mut state.tags),
             data: std::mem::take(&mut state.data),
-            start: times.at(clock.ticks),
+            start: times.at(0),
             end: times.end(),
             spans,
             dropped_spans: self.dropped_spans.load(Ordering::Relaxed),
@@ -548,5 +552,59 @@ impl Drop for SpanRecord {
             fence(Ordering::Acquire);
             self.end(CANCELLED);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn times(nanos: u64, ticks: u64) -> Times {
+        let clock = Clock {
+            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            monotonic: Instant::now(),
+            ticks: 12_345,
+        };
+        Times {
+            clock,
+            nanos,
+            ticks,
+        }
+    }
+
+    fn since_start(times: &Times, at: Timestamp) -> Duration {
+        at.0.duration_since(times.clock.wall).unwrap()
+    }
+
+    #[test]
+    fn ticks_become_times_in_proportion_within_the_transaction() {
+        // 3 ticks a nanosecond, over 40 ms.
+        let t = times(40_000_000, 120_000_000);
+        assert_eq!(since_start(&t, t.at(0)), Duration::ZERO);
+        assert_eq!(since_start(&t, t.at(30_000_000)), Duration::from_millis(10));
+        assert_eq!(
+            since_start(&t, t.at(120_000_000)),
+            Duration::from_millis(40)
+        );
+        // A reading after the end is the end.
+        assert_eq!(t.at(u64::MAX >> 2), t.end());
+        assert_eq!(since_start(&t, t.end()), Duration::from_millis(40));
+    }
+
+    #[test]
+    fn degenerate_clocks_give_times_within_the_transaction() {
+        // No ticks passed (a counter that stood still or went back): every time is the start.
+        let t = times(5_000, 0);
+        assert_eq!(since_start(&t, t.at(1_000)), Duration::ZERO);
+        // The largest values a cell holds, and the most nanoseconds: no overflow, and the end is the end.
+        let t = times(u64::MAX, u64::MAX >> 2);
+        assert_eq!(t.at(u64::MAX >> 2), t.end());
+        assert!(t.at(u64::MAX >> 3) <= t.end());
+        // A wall clock so late that the end does not fit stays at the start rather than failing.
+        let mut t = times(2_000, 2_000);
+        t.clock.wall = SystemTime::UNIX_EPOCH
+            .checked_add(Duration::new(i64::MAX as u64, 999_999_000))
+            .unwrap();
+        assert_eq!(t.at(2_000), Timestamp(t.clock.wall));
     }
 }

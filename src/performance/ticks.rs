@@ -12,7 +12,9 @@
 //!
 //! The counter is used only where the kernel's own clock source is `tsc`: the kernel then found it invariant and
 //! in step across CPUs, which is what makes ticks read on different threads comparable. Elsewhere (other clock
-//! sources, other systems and architectures) a tick is a nanosecond of the monotonic clock.
+//! sources, other systems and architectures) a tick is a nanosecond of the monotonic clock. The choice is made
+//! once per process; should the kernel later give up the counter (its watchdog finding it unstable), spans keep
+//! reading it, and their transaction clamps every time it makes of them to lie within its own start and end.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -73,8 +75,9 @@ fn kernel_keeps_time_by_counter() -> bool {
     reason = "reading the time-stamp counter; see the safety comment"
 )]
 fn counter() -> u64 {
-    // SAFETY: `rdtsc` reads a register and has no other effect; every x86_64 CPU has it, and the kernel (whose
-    // clock source it is, checked before this is called) has not disabled it for user space.
+    // SAFETY: `_rdtsc` has no memory-safety preconditions; it is `unsafe` only as the `core::arch` intrinsics
+    // are, and every x86_64 CPU has the instruction. (A thread that disabled it with `prctl(PR_SET_TSC)` would
+    // get SIGSEGV, not undefined behaviour; the kernel's clock source being `tsc` makes that unlikely.)
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
