@@ -149,40 +149,39 @@ impl fmt::Write for FixedBuf<'_> {
 }
 
 /// Writes all of `bytes` to `fd`, retrying short writes and interruptions; `false` if the file refused.
-pub(super) fn write_all(fd: libc::c_int, mut bytes: &[u8]) -> bool {
-    while !bytes.is_empty() {
+pub(super) fn write_all(fd: libc::c_int, bytes: &[u8]) -> bool {
+    let done = transfer(bytes.len(), |done| {
+        let rest = &bytes[done..];
         // SAFETY: the pointer and length describe a live slice.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n < 0 {
-            if errno() == libc::EINTR {
-                continue;
-            }
-            return false;
-        }
-        if n == 0 {
-            return false;
-        }
-        bytes = &bytes[n.unsigned_abs()..];
-    }
-    true
+        unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) }
+    });
+    done == bytes.len()
 }
 
-/// Reads from `fd` into `buf` until it is full or the file ends; the number of bytes read.
-pub(super) fn read_to_fill(fd: libc::c_int, buf: &mut [u8]) -> usize {
-    let mut len = 0;
-    while len < buf.len() {
-        let room = &mut buf[len..];
-        // SAFETY: the pointer and length describe a live, writable slice.
-        let n = unsafe { libc::read(fd, room.as_mut_ptr().cast(), room.len()) };
+/// Makes the system call `call(done)` with `done` the bytes moved so far, until `len` are moved, retrying
+/// interruptions; stops at an error or end of file. Returns how many bytes were moved.
+fn transfer(len: usize, mut call: impl FnMut(usize) -> isize) -> usize {
+    let mut done = 0;
+    while done < len {
+        let n = call(done);
         if n < 0 && errno() == libc::EINTR {
             continue;
         }
         if n <= 0 {
             break;
         }
-        len += n.unsigned_abs();
+        done += n.unsigned_abs();
     }
-    len
+    done
+}
+
+/// Reads from `fd` into `buf` until it is full or the file ends; the number of bytes read.
+pub(super) fn read_to_fill(fd: libc::c_int, buf: &mut [u8]) -> usize {
+    transfer(buf.len(), |done| {
+        let room = &mut buf[done..];
+        // SAFETY: the pointer and length describe a live, writable slice.
+        unsafe { libc::read(fd, room.as_mut_ptr().cast(), room.len()) }
+    })
 }
 
 /// Writes up to `len` bytes of this process's memory at `address` to `fd` (a regular file): the kernel copies them
@@ -195,38 +194,23 @@ pub(super) fn write_own_memory(fd: libc::c_int, address: usize, len: usize) -> u
     // A page at a time: kernels before 5.16 fail a whole chunk that ends in an unreadable byte, so a longer write
     // could stop up to a page before the true end.
     const PAGE: usize = 4096;
-    let mut done = 0;
-    while done < len {
+    transfer(len, |done| {
         let at = address.wrapping_add(done);
         let chunk = (len - done).min(PAGE - at % PAGE);
         // SAFETY: the kernel reads the range and reports what it cannot read (EFAULT) instead of faulting.
-        let n = unsafe { libc::write(fd, std::ptr::without_provenance(at), chunk) };
-        if n < 0 && errno() == libc::EINTR {
-            continue;
-        }
-        if n <= 0 {
-            break;
-        }
-        done += n.unsigned_abs();
-    }
-    done
+        unsafe { libc::write(fd, std::ptr::without_provenance(at), chunk) }
+    })
 }
 
 /// Writes all of `bytes` to `fd` at `offset`, leaving the file's position alone; `false` if the file refused.
-pub(super) fn pwrite_all(fd: libc::c_int, mut bytes: &[u8], mut offset: libc::off_t) -> bool {
-    while !bytes.is_empty() {
+pub(super) fn pwrite_all(fd: libc::c_int, bytes: &[u8], offset: libc::off_t) -> bool {
+    let done = transfer(bytes.len(), |done| {
+        let rest = &bytes[done..];
+        let at = offset.saturating_add(libc::off_t::try_from(done).unwrap_or(libc::off_t::MAX));
         // SAFETY: the pointer and length describe a live slice.
-        let n = unsafe { libc::pwrite(fd, bytes.as_ptr().cast(), bytes.len(), offset) };
-        if n < 0 && errno() == libc::EINTR {
-            continue;
-        }
-        if n <= 0 {
-            return false;
-        }
-        bytes = &bytes[n.unsigned_abs()..];
-        offset += libc::off_t::try_from(n).unwrap_or(0);
-    }
-    true
+        unsafe { libc::pwrite(fd, rest.as_ptr().cast(), rest.len(), at) }
+    });
+    done == bytes.len()
 }
 
 fn errno() -> libc::c_int {
