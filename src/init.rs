@@ -75,7 +75,7 @@ pub fn try_init(options: impl Into<ClientOptions>) -> Result<InitGuard, InitErro
                     .and_then(|dir| open_spool(dir.join("otlp"), &options)),
             });
             let spool = spool_dir.and_then(|dir| open_spool(dir, &options));
-            if options.traces_sample_rate.is_some() || options.traces_sampler.is_some() {
+            if options.samples_transactions() {
                 // Where span times come from is decided here, not at the first span.
                 crate::performance::ticks::warm_up();
             }

@@ -231,6 +231,12 @@ impl ClientOptions {
         ClientOptions::default()
     }
 
+    /// Whether transactions are sampled at all: a `traces_sample_rate` or a `traces_sampler` is set, and not
+    /// `errors_only`.
+    pub(crate) fn samples_transactions(&self) -> bool {
+        (self.traces_sample_rate.is_some() || self.traces_sampler.is_some()) && !self.errors_only
+    }
+
     /// Sets the DSN. Defaults to `None` (then `SENTRY_DSN` is used if set; without either, the SDK is disabled).
     #[must_use]
     pub fn dsn(mut self, dsn: impl Into<String>) -> Self {

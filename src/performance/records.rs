@@ -251,9 +251,7 @@ impl SpanSlots {
     fn iter_mut(&mut self) -> impl Iterator<Item = &mut SpanSlot> {
         self.chunks.iter_mut().flatten()
     }
-}
 
-impl SpanSlots {
     /// Hands each slot to `each`, in order, and the emptied chunks back for later transactions (up to
     /// [`SPARE_CHUNKS`] wait; the rest are freed).
     pub(crate) fn drain(self, mut each: impl FnMut(SpanSlot)) {

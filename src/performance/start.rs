@@ -65,8 +65,7 @@ pub(crate) fn start(
     };
     let with_sampler = hub::with_client(|client| {
         let options = &client.options;
-        let enabled = options.traces_sample_rate.is_some() || options.traces_sampler.is_some();
-        if !enabled || options.errors_only {
+        if !options.samples_transactions() {
             return None;
         }
         decided = true;
