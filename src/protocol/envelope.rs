@@ -200,14 +200,57 @@ impl Envelope {
     ///
     /// Fails when the writer fails or an item cannot be serialised.
     pub fn to_writer<W: Write>(&self, mut w: W, sent_at: Option<SystemTime>) -> io::Result<()> {
-        self.write(&mut w, sent_at, &|_| false)
+        let mut out = Vec::new();
+        self.write_into(&mut out, sent_at, &|_| false)?;
+        w.write_all(&out)
     }
 
-    /// [`Envelope::to_writer`] without the items `skip` picks out, through a `dyn Write` so that one copy serves
-    /// every writer.
-    fn write(
+    /// The wire form as bytes.
+    pub fn to_vec(&self, sent_at: Option<SystemTime>) -> Vec<u8> {
+        self.to_vec_with(sent_at, &|_| false)
+    }
+
+    /// Appends the wire form to `out`, which the caller may keep from one envelope to the next: the HTTP transport
+    /// serialises every envelope into the same buffer rather than growing a new one each time.
+    #[cfg_attr(
+        not(feature = "http"),
+        expect(dead_code, reason = "only the HTTP transport keeps a buffer")
+    )]
+    pub(crate) fn append_to(&self, out: &mut Vec<u8>, sent_at: Option<SystemTime>) {
+        let start = out.len();
+        // Every item serialises (maps have string keys, floats are finite or written as null by serde_json), so
+        // the error branch is unreachable in practice; it leaves `out` as it was.
+        if self.write_into(out, sent_at, &|_| false).is_err() {
+            out.truncate(start);
+        }
+    }
+
+    /// The wire form, without `sent_at`, of what may be sent again while its first request may still arrive: its
+    /// client reports are left out, so that their counts cannot reach the server twice.
+    pub(crate) fn to_vec_without_reports(&self) -> Vec<u8> {
+        self.to_vec_with(None, &|item| item.ty() == "client_report")
+    }
+
+    fn to_vec_with(
         &self,
-        w: &mut dyn Write,
+        sent_at: Option<SystemTime>,
+        skip: &dyn Fn(&EnvelopeItem) -> bool,
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1024);
+        if self.write_into(&mut out, sent_at, skip).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// Appends the wire form, without the items `skip` picks out, to `out`.
+    ///
+    /// Each item is serialised straight into `out` and its header line, which holds the payload's length, is then
+    /// moved in front of it: no buffer of its own per item or per envelope, so that serialising costs no
+    /// allocation beyond `out`'s growth.
+    fn write_into(
+        &self,
+        out: &mut Vec<u8>,
         sent_at: Option<SystemTime>,
         skip: &dyn Fn(&EnvelopeItem) -> bool,
     ) -> io::Result<()> {
@@ -242,34 +285,31 @@ impl Envelope {
             sdk: self.sdk.as_ref(),
             trace: self.trace.as_ref(),
         };
-        // Everything is serialised into one `Vec` and then written: one writer type for serde_json to compile for,
-        // and its errors (never seen in practice: maps have string keys) need not be converted with their text.
+        // serde_json's errors (never seen in practice: maps have string keys) need not be converted with their text.
         let unserialisable = |_| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
                 "an envelope item does not serialise",
             )
         };
-        let mut buf = Vec::with_capacity(1024);
-        serde_json::to_writer(&mut buf, &headers).map_err(unserialisable)?;
-        buf.push(b'\n');
-        w.write_all(&buf)?;
-        let mut line = Vec::with_capacity(64);
+        serde_json::to_writer(&mut *out, &headers).map_err(unserialisable)?;
+        out.push(b'\n');
         for item in self.items.iter().filter(|item| !skip(item)) {
-            buf.clear();
+            let item_start = out.len();
+            let mut sink = &mut *out;
             match item {
-                EnvelopeItem::Event(event) => serde_json::to_writer(&mut buf, event),
+                EnvelopeItem::Event(event) => serde_json::to_writer(&mut sink, event),
                 EnvelopeItem::Transaction(transaction) => {
-                    serde_json::to_writer(&mut buf, transaction)
+                    serde_json::to_writer(&mut sink, transaction)
                 }
-                EnvelopeItem::ClientReport(report) => serde_json::to_writer(&mut buf, report),
-                EnvelopeItem::Session(update) => serde_json::to_writer(&mut buf, update),
-                EnvelopeItem::Sessions(aggregates) => serde_json::to_writer(&mut buf, aggregates),
-                EnvelopeItem::Logs(logs) => serde_json::to_writer(&mut buf, logs),
-                EnvelopeItem::Metrics(metrics) => serde_json::to_writer(&mut buf, metrics),
-                EnvelopeItem::CheckIn(check_in) => serde_json::to_writer(&mut buf, check_in),
+                EnvelopeItem::ClientReport(report) => serde_json::to_writer(&mut sink, report),
+                EnvelopeItem::Session(update) => serde_json::to_writer(&mut sink, update),
+                EnvelopeItem::Sessions(aggregates) => serde_json::to_writer(&mut sink, aggregates),
+                EnvelopeItem::Logs(logs) => serde_json::to_writer(&mut sink, logs),
+                EnvelopeItem::Metrics(metrics) => serde_json::to_writer(&mut sink, metrics),
+                EnvelopeItem::CheckIn(check_in) => serde_json::to_writer(&mut sink, check_in),
                 EnvelopeItem::Feedback(event) => serde_json::to_writer(
-                    &mut buf,
+                    &mut sink,
                     &FeedbackPayload {
                         ty: "feedback",
                         event,
@@ -278,12 +318,13 @@ impl Envelope {
                 EnvelopeItem::Raw { .. } | EnvelopeItem::Attachment(_) => Ok(()),
             }
             .map_err(unserialisable)?;
-            let payload: &[u8] = match item {
-                EnvelopeItem::Raw { payload, .. } => payload,
-                EnvelopeItem::Attachment(attachment) => &attachment.bytes,
-                _ => &buf,
+            // Raw payloads and attachments are bytes already: they are copied after their header line.
+            let given: Option<&[u8]> = match item {
+                EnvelopeItem::Raw { payload, .. } => Some(payload),
+                EnvelopeItem::Attachment(attachment) => Some(&attachment.bytes),
+                _ => None,
             };
-            line.clear();
+            let length = given.map_or(out.len() - item_start, <[u8]>::len);
             let (item_count, content_type) = match item {
                 EnvelopeItem::Logs(logs) => (Some(logs.items.len()), Some(LOG_CONTENT_TYPE)),
                 EnvelopeItem::Metrics(metrics) => {
@@ -309,44 +350,24 @@ impl Envelope {
             };
             let item_headers = ItemHeaders {
                 ty: item.ty(),
-                length: payload.len(),
+                length,
                 item_count,
                 content_type,
                 filename,
                 attachment_type,
             };
-            serde_json::to_writer(&mut line, &item_headers).map_err(unserialisable)?;
-            line.push(b'\n');
-            w.write_all(&line)?;
-            w.write_all(payload)?;
-            w.write_all(b"\n")?;
+            let header_start = out.len();
+            serde_json::to_writer(&mut *out, &item_headers).map_err(unserialisable)?;
+            out.push(b'\n');
+            // The header line was written after the payload, once its length was known: rotate it in front.
+            let header_len = out.len() - header_start;
+            out[item_start..].rotate_right(header_len);
+            if let Some(payload) = given {
+                out.extend_from_slice(payload);
+            }
+            out.push(b'\n');
         }
         Ok(())
-    }
-
-    /// The wire form as bytes.
-    pub fn to_vec(&self, sent_at: Option<SystemTime>) -> Vec<u8> {
-        self.to_vec_with(sent_at, &|_| false)
-    }
-
-    /// The wire form, without `sent_at`, of what may be sent again while its first request may still arrive: its
-    /// client reports are left out, so that their counts cannot reach the server twice.
-    pub(crate) fn to_vec_without_reports(&self) -> Vec<u8> {
-        self.to_vec_with(None, &|item| item.ty() == "client_report")
-    }
-
-    fn to_vec_with(
-        &self,
-        sent_at: Option<SystemTime>,
-        skip: &dyn Fn(&EnvelopeItem) -> bool,
-    ) -> Vec<u8> {
-        let mut out = Vec::with_capacity(1024);
-        // Writing to a Vec cannot fail, and every item serialises (maps have string keys, floats are finite or
-        // written as null by serde_json), so the error branch is unreachable in practice.
-        if self.write(&mut out, sent_at, skip).is_err() {
-            out.clear();
-        }
-        out
     }
 
     /// Parses the wire form.
@@ -1068,6 +1089,20 @@ mod tests {
                 prop_assert_eq!(&raw.sdk, &envelope.sdk);
                 prop_assert_eq!(raw.to_vec(None), envelope.to_vec(None));
                 prop_assert_eq!(raw.to_event().map(Cow::into_owned), envelope.event().cloned());
+            }
+
+            /// Appended to a buffer that already holds bytes (the HTTP transport's, kept from the last request), the
+            /// wire form is the same bytes after them; `to_writer` writes them too.
+            #[test]
+            fn appending_and_writing_give_the_same_bytes(envelope in envelope(), before in vec(any::<u8>(), 0..64)) {
+                let bytes = envelope.to_vec(None);
+                let mut out = before.clone();
+                envelope.append_to(&mut out, None);
+                prop_assert_eq!(&out[..before.len()], &before[..]);
+                prop_assert_eq!(&out[before.len()..], &bytes[..]);
+                let mut written = Vec::new();
+                envelope.to_writer(&mut written, None).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(written, bytes);
             }
 
             /// Any bytes at all.

@@ -1,36 +1,33 @@
 //! Gzip request bodies for `Content-Encoding: gzip`.
 //!
-//! The format is RFC 1952 ("GZIP file format specification version 4.3"): a fixed 10-byte header, the body as one
-//! raw DEFLATE stream, and a trailer with the body's CRC-32 and length. The stream and the CRC come from `flate2`
-//! (pure-Rust `miniz_oxide` backend). Gzip is the one encoding that Sentry/Relay, self-hosted Sentry, GlitchTip and
-//! Bugsink all accept.
+//! The format is RFC 1952 ("GZIP file format specification version 4.3"): a 10-byte header, the body as one DEFLATE
+//! stream, and a trailer with the body's CRC-32 and length. All of it comes from `flate2` on its pure-Rust `zlib-rs`
+//! backend, which writes the gzip framing itself. Gzip is the one encoding that Sentry/Relay, self-hosted Sentry,
+//! GlitchTip and Bugsink all accept.
+//!
+//! Why `zlib-rs` rather than `miniz_oxide` (which `backtrace` brings anyway): resetting miniz_oxide's compressor
+//! zeroes about 300 KiB of tables before every body, and at level 1 zlib-rs compresses faster. Measured with
+//! `BENCH_ONLY=g cargo bench --bench capture` on 2026-12-07, three runs each, taking turns: the worker spent 62–72 µs
+//! of CPU per event with zlib-rs at level 1 against 70–91 µs with miniz_oxide at level 1, and delivered 7,390–8,965
+//! against 6,526–8,082 events/s. Its bodies are larger: 1,740 bytes against 1,434 for the same 6.8 KiB event.
+//! zlib-rs at level 2 makes them smaller than miniz_oxide's (1,348 bytes) but costs more than either (77–88 µs).
 //!
 //! [`Gzip`] keeps one compressor and resets it for each body, rather than using `flate2::write::GzEncoder`, which
-//! cannot be reset: setting up a compressor (about 300 KiB of tables, zeroed and moved) cost a tenth of the worker's
-//! time per event in the end-to-end benchmark (`cargo bench --bench capture`, scenario g, under `perf`).
+//! cannot be reset: setting up a compressor (hundreds of KiB of tables, zeroed and moved) cost a tenth of the
+//! worker's time per event in the same benchmark.
 //!
 //! Bodies below [`GZIP_THRESHOLD`] are sent as they are: the 18 bytes of framing and the CPU are not worth it there.
 
 use std::sync::{Mutex, PoisonError};
 
-use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+use flate2::{Compress, Compression, FlushCompress, Status};
 
 /// Bodies shorter than this (1 KiB) are not compressed. A small message event is a few hundred bytes, where
 /// gzip saves little; a typical event with a stack trace is several KiB of JSON and shrinks to a fraction.
 pub(crate) const GZIP_THRESHOLD: usize = 1024;
 
-/// The DEFLATE level: 1, the fastest. On a 7 KiB event it gives a body about 10% larger than level 6 and raises the
-/// worker's end-to-end rate by about 10% (`cargo bench --bench capture`, scenario g).
+/// The DEFLATE level: 1, the fastest (see the module's documentation for what it costs and saves).
 const LEVEL: u32 = 1;
-
-/// A request body ready to send, with the `Content-Encoding` header value it needs, if any.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Body {
-    /// The bytes to send.
-    pub(crate) bytes: Vec<u8>,
-    /// `Some("gzip")` when `bytes` is gzip; `None` when it is the body as given.
-    pub(crate) content_encoding: Option<&'static str>,
-}
 
 /// A gzip encoder that keeps its compressor from one body to the next.
 pub(crate) struct Gzip {
@@ -40,60 +37,43 @@ pub(crate) struct Gzip {
 impl Default for Gzip {
     fn default() -> Self {
         Gzip {
-            deflate: Mutex::new(Compress::new(Compression::new(LEVEL), false)),
+            deflate: Mutex::new(Compress::new_gzip(Compression::new(LEVEL), WINDOW_BITS)),
         }
     }
 }
 
 impl Gzip {
-    /// Gzips `body` when it is at least [`GZIP_THRESHOLD`] bytes long and compression makes it smaller; otherwise
-    /// returns it unchanged with no `Content-Encoding`.
-    pub(crate) fn encode_body(&self, body: Vec<u8>) -> Body {
-        if body.len() >= GZIP_THRESHOLD {
-            let compressed = self.gzip(&body);
-            if compressed.len() < body.len() {
-                return Body {
-                    bytes: compressed,
-                    content_encoding: Some("gzip"),
-                };
-            }
-        }
-        Body {
-            bytes: body,
-            content_encoding: None,
-        }
+    /// Gzips `body` into `out` (cleared first) when it is at least [`GZIP_THRESHOLD`] bytes long, and returns
+    /// whether `out` now holds a gzip body smaller than `body`: if not, `body` is to be sent as it is, with no
+    /// `Content-Encoding`. `out` may be kept from one body to the next.
+    pub(crate) fn encode_into(&self, body: &[u8], out: &mut Vec<u8>) -> bool {
+        body.len() >= GZIP_THRESHOLD && self.gzip_into(body, out) && out.len() < body.len()
     }
 
-    /// The gzip (RFC 1952) form of `data`, whatever its size.
-    pub(crate) fn gzip(&self, data: &[u8]) -> Vec<u8> {
+    /// Writes the gzip (RFC 1952) form of `data`, whatever its size, into `out` (cleared first); returns `false`,
+    /// with `out` unusable, if the compressor failed.
+    pub(crate) fn gzip_into(&self, data: &[u8], out: &mut Vec<u8>) -> bool {
         let mut deflate = self.deflate.lock().unwrap_or_else(PoisonError::into_inner);
         deflate.reset();
-        let mut out = Vec::with_capacity(HEADER.len() + data.len() / 3 + 64);
-        out.extend_from_slice(&HEADER);
+        out.clear();
+        out.reserve(data.len() / 3 + 64);
         loop {
             let consumed = usize::try_from(deflate.total_in()).unwrap_or(data.len());
-            let status = deflate.compress_vec(&data[consumed..], &mut out, FlushCompress::Finish);
+            let status = deflate.compress_vec(&data[consumed..], out, FlushCompress::Finish);
             match status {
-                Ok(Status::StreamEnd) => break,
+                Ok(Status::StreamEnd) => return true,
                 // Out of room in `out`: give it more and go on.
                 Ok(Status::Ok | Status::BufError) => out.reserve(out.capacity().max(256)),
-                // miniz_oxide reports no error for in-memory input; a stream that failed anyway is not sent
-                // compressed (the caller sends the body as it is when this is not smaller).
-                Err(_) => return data.to_vec(),
+                // The compressor reports no error for input in memory; a stream that failed anyway is not sent
+                // compressed.
+                Err(_) => return false,
             }
         }
-        let mut crc = Crc::new();
-        crc.update(data);
-        out.extend_from_slice(&crc.sum().to_le_bytes());
-        // ISIZE is the input length modulo 2^32: the truncation is what the format asks for.
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        out
     }
 }
 
-/// The gzip header: ID1 ID2 (magic), CM = 8 (deflate), FLG = 0 (no name, comment or extra field), MTIME = 0 (no
-/// time stamp: the body is not a file), XFL = 0, OS = 255 (unknown).
-const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+/// The DEFLATE window: 2^15 bytes, the largest, as zlib's own gzip default.
+const WINDOW_BITS: u8 = 15;
 
 #[cfg(test)]
 mod tests {
@@ -129,7 +109,8 @@ mod tests {
             json_like(10_000),
             Vec::new(),
         ] {
-            let gz = gzip.gzip(&data);
+            let mut gz = Vec::new();
+            assert!(gzip.gzip_into(&data, &mut gz));
             assert!(gz.len() >= 18, "header and trailer");
             assert_eq!(&gz[..2], &[0x1f, 0x8b], "magic");
             assert_eq!(gz[2], 8, "CM = deflate");
@@ -147,36 +128,31 @@ mod tests {
     #[test]
     fn large_compressible_bodies_are_gzipped() {
         let data = json_like(8 * 1024);
-        let body = Gzip::default().encode_body(data.clone());
-        assert_eq!(body.content_encoding, Some("gzip"));
-        assert!(
-            body.bytes.len() < data.len() / 4,
-            "{} bytes",
-            body.bytes.len()
-        );
-        assert_eq!(body.bytes, Gzip::default().gzip(&data));
+        // A buffer left over from a larger body is cleared, not appended to.
+        let mut out = vec![7; 100_000];
+        assert!(Gzip::default().encode_into(&data, &mut out));
+        assert!(out.len() < data.len() / 4, "{} bytes", out.len());
+        let mut fresh = Vec::new();
+        assert!(Gzip::default().gzip_into(&data, &mut fresh));
+        assert_eq!(out, fresh);
     }
 
     #[test]
     fn the_threshold_is_inclusive() {
-        let at = Gzip::default().encode_body(json_like(GZIP_THRESHOLD));
-        assert_eq!(at.content_encoding, Some("gzip"));
-        let below = json_like(GZIP_THRESHOLD - 1);
-        assert_eq!(
-            Gzip::default().encode_body(below.clone()),
-            Body {
-                bytes: below,
-                content_encoding: None
-            }
-        );
+        let mut out = Vec::new();
+        assert!(Gzip::default().encode_into(&json_like(GZIP_THRESHOLD), &mut out));
+        assert!(!Gzip::default().encode_into(&json_like(GZIP_THRESHOLD - 1), &mut out));
     }
 
     #[test]
     fn small_and_incompressible_bodies_are_left_alone() {
         for data in [Vec::new(), b"{}".to_vec(), json_like(100), noise(64 * 1024)] {
-            let body = Gzip::default().encode_body(data.clone());
-            assert_eq!(body.content_encoding, None, "{} bytes", data.len());
-            assert_eq!(body.bytes, data);
+            let mut out = Vec::new();
+            assert!(
+                !Gzip::default().encode_into(&data, &mut out),
+                "{} bytes",
+                data.len()
+            );
         }
     }
 }
