@@ -10,54 +10,133 @@ pub(crate) const MAX_VALUE_LEN: usize = 8192;
 /// How many errors of a chain are kept (a cycle in `source()` must not loop forever).
 const MAX_CHAIN: usize = 32;
 
-/// One error of a chain, as the caller records it: the compact form that waits in the queue. The worker turns the
+/// An error chain as the caller records it: the compact form that waits in the queue. Each error's short type
+/// name, module and message are written one after the other into one string, with where each part ends beside it,
+/// so that a chain of any length costs two allocations, each of exactly the size it needs. The worker turns the
 /// links into protocol [`Exception`]s ([`exceptions`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Link {
-    /// The short type name, e.g. `ParseIntError`.
-    pub(crate) ty: String,
-    /// The module path, when known.
-    pub(crate) module: Option<String>,
-    /// The `Display` output, cut at [`MAX_VALUE_LEN`].
-    pub(crate) value: String,
+pub(crate) struct Links {
+    /// Every link's parts, one after the other.
+    text: Box<str>,
+    /// Where each link's parts end in `text`, **root cause first**, the captured error last.
+    ends: Box<[LinkEnds]>,
 }
 
-/// The links of `err` and its sources, **root cause first**, the captured error last. `type_name` is
-/// `std::any::type_name` of the captured error's static type, which names it exactly unless it is a `dyn Error`.
-pub(crate) fn links_from_error(err: &(dyn Error + 'static), type_name: &str) -> Vec<Link> {
-    let mut out = Vec::with_capacity(4);
-    let mut current: Option<&(dyn Error + 'static)> = Some(err);
-    let mut first = true;
-    while let Some(e) = current {
-        if out.len() == MAX_CHAIN {
-            break;
+/// Where one link's parts lie in [`Links::text`]: its type name from `start` to `ty`, its module (none when empty)
+/// from `ty` to `module`, its message from `module` to `value`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct LinkEnds {
+    start: usize,
+    ty: usize,
+    module: usize,
+    value: usize,
+}
+
+/// One error of a chain: its short type name (e.g. `ParseIntError`), its module path when known, and its
+/// `Display` output, cut at [`MAX_VALUE_LEN`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Link<'a> {
+    pub(crate) ty: &'a str,
+    pub(crate) module: Option<&'a str>,
+    pub(crate) value: &'a str,
+}
+
+impl Links {
+    /// The links of `err` and its sources. `type_name` is `std::any::type_name` of the captured error's static
+    /// type, which names it exactly unless it is a `dyn Error`.
+    ///
+    /// The parts are written into a buffer kept per thread, then copied out at their length.
+    pub(crate) fn from_error(err: &(dyn Error + 'static), type_name: &str) -> Links {
+        thread_local! {
+            static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
-        let (ty, module) = if first && !type_name.contains("dyn ") {
-            split_type_name(type_name, e)
-        } else {
-            dyn_type_name(e)
-        };
-        out.push(Link {
-            ty,
-            module,
-            value: display(e),
+        let built = BUFFER.try_with(|buffer| {
+            // A `Display` or `Debug` that captures an error itself would find the buffer borrowed: it gets a fresh
+            // one.
+            let mut buffer = buffer.try_borrow_mut().ok()?;
+            let links = Links::build(err, type_name, &mut buffer);
+            // A huge message must not keep its buffer alive on this thread.
+            if buffer.capacity() > 4 * MAX_VALUE_LEN {
+                *buffer = String::new();
+            }
+            Some(links)
         });
-        first = false;
-        current = e.source();
+        built
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Links::build(err, type_name, &mut String::new()))
     }
-    out.reverse();
-    out
+
+    fn build(err: &(dyn Error + 'static), type_name: &str, text: &mut String) -> Links {
+        text.clear();
+        let mut ends = [LinkEnds::default(); MAX_CHAIN];
+        let mut len = 0;
+        let mut current: Option<&(dyn Error + 'static)> = Some(err);
+        while let Some(e) = current {
+            if len == MAX_CHAIN {
+                break;
+            }
+            let start = text.len();
+            let prefix;
+            let name = if len == 0 && !type_name.contains("dyn ") {
+                split_type_name(type_name, e)
+            } else {
+                prefix = Prefix::of(e);
+                dyn_type_name(e, prefix.as_str())
+            };
+            for piece in name.ty {
+                text.push_str(piece);
+            }
+            let ty = text.len();
+            text.push_str(name.module.unwrap_or(""));
+            let module = text.len();
+            push_display(text, e);
+            ends[len] = LinkEnds {
+                start,
+                ty,
+                module,
+                value: text.len(),
+            };
+            len += 1;
+            current = e.source();
+        }
+        let ends = &mut ends[..len];
+        ends.reverse();
+        Links {
+            text: Box::from(text.as_str()),
+            ends: Box::from(&*ends),
+        }
+    }
+
+    /// The links, root cause first.
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = Link<'_>> + ExactSizeIterator {
+        self.ends.iter().map(|ends| Link {
+            ty: &self.text[ends.start..ends.ty],
+            module: Some(&self.text[ends.ty..ends.module]).filter(|m| !m.is_empty()),
+            value: &self.text[ends.module..ends.value],
+        })
+    }
+
+    /// The captured error: the last link.
+    pub(crate) fn last(&self) -> Option<Link<'_>> {
+        self.iter().next_back()
+    }
+
+    /// A hash of the chain's types and values, equal to the [`signature`] of the exceptions made from it.
+    pub(crate) fn signature(&self) -> u64 {
+        signature_of(self.iter().map(|link| (link.ty, Some(link.value))))
+    }
 }
 
 /// The protocol exceptions for a chain's links, in the same order, the last one marked as a handled error
 /// (mechanism `generic`).
-pub(crate) fn exceptions(links: Vec<Link>) -> Vec<Exception> {
+pub(crate) fn exceptions(links: &Links) -> Vec<Exception> {
     let mut out: Vec<Exception> = links
-        .into_iter()
+        .iter()
         .map(|link| Exception {
-            ty: link.ty,
-            module: link.module,
-            value: Some(link.value),
+            ty: link.ty.to_owned(),
+            module: link.module.map(str::to_owned),
+            value: Some(link.value.to_owned()),
             ..Exception::default()
         })
         .collect();
@@ -72,7 +151,7 @@ pub(crate) fn exceptions(links: Vec<Link>) -> Vec<Exception> {
 }
 
 /// The exceptions for `err` and its sources, **root cause first**, the captured error last (see
-/// [`links_from_error`]).
+/// [`Links::from_error`]).
 #[cfg_attr(
     not(any(feature = "log", feature = "tracing", feature = "anyhow")),
     expect(
@@ -84,47 +163,21 @@ pub(crate) fn exceptions_from_error(
     err: &(dyn Error + 'static),
     type_name: &str,
 ) -> Vec<Exception> {
-    exceptions(links_from_error(err, type_name))
+    exceptions(&Links::from_error(err, type_name))
 }
 
-/// The error's `Display` output, cut at [`MAX_VALUE_LEN`] and allocated at its own length: it is written into a
-/// reused per-thread buffer first, so a message costs one allocation and the queued copy holds no spare capacity.
-fn display(e: &dyn Error) -> String {
-    use fmt::Write;
-    thread_local! {
-        static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-    }
-    let written = BUFFER.try_with(|buffer| {
-        // A `Display` that captures an error itself would find the buffer borrowed: it gets a fresh one.
-        let mut buffer = buffer.try_borrow_mut().ok()?;
-        buffer.clear();
-        let _ = write!(buffer, "{e}");
-        let out = truncated_copy(&buffer, MAX_VALUE_LEN);
-        // A huge message must not keep its buffer alive on this thread.
-        if buffer.capacity() > 4 * MAX_VALUE_LEN {
-            *buffer = String::new();
+/// Appends the error's `Display` output to `text`, cut at [`MAX_VALUE_LEN`] bytes like [`truncate`].
+fn push_display(text: &mut String, e: &dyn Error) {
+    let start = text.len();
+    let _ = write!(text, "{e}");
+    if text.len() - start > MAX_VALUE_LEN {
+        let mut cut = start + MAX_VALUE_LEN.saturating_sub('…'.len_utf8());
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
         }
-        Some(out)
-    });
-    written
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| truncate(e.to_string(), MAX_VALUE_LEN))
-}
-
-/// A copy of `s` cut like [`truncate`], allocated at the length it ends up with.
-fn truncated_copy(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return String::from(s);
+        text.truncate(cut);
+        text.push('…');
     }
-    let mut cut = max.saturating_sub('…'.len_utf8());
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let mut out = String::with_capacity(cut + '…'.len_utf8());
-    out.push_str(&s[..cut]);
-    out.push('…');
-    out
 }
 
 /// A hash of the chain's types and values: equal for the same error captured twice.
@@ -133,15 +186,6 @@ pub(crate) fn signature(exceptions: &[Exception]) -> u64 {
         exceptions
             .iter()
             .map(|e| (e.ty.as_str(), e.value.as_deref())),
-    )
-}
-
-/// [`signature`] for a chain's links; equal to the signature of the exceptions made from them.
-pub(crate) fn links_signature(links: &[Link]) -> u64 {
-    signature_of(
-        links
-            .iter()
-            .map(|l| (l.ty.as_str(), Some(l.value.as_str()))),
     )
 }
 
@@ -155,9 +199,31 @@ fn signature_of<'a>(chain: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> 
     hasher.finish()
 }
 
+/// A type name as pieces to write one after the other (so that naming an error allocates nothing), and its module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TypeName<'a> {
+    pub(crate) ty: [&'a str; 3],
+    pub(crate) module: Option<&'a str>,
+}
+
+impl TypeName<'_> {
+    fn known(ty: &'static str, module: &'static str) -> TypeName<'static> {
+        TypeName {
+            ty: [ty, "", ""],
+            module: Some(module),
+        }
+    }
+
+    /// The short type name, joined.
+    #[cfg(test)]
+    fn joined(&self) -> String {
+        self.ty.concat()
+    }
+}
+
 /// Splits `demo::config::ConfigError` into (`ConfigError`, `demo::config`); generic arguments stay on the name.
 /// A bare `Error` keeps its crate, e.g. `serde_json::Error`, because "Error" alone groups unrelated failures.
-pub(crate) fn split_type_name(full: &str, err: &(dyn Error + 'static)) -> (String, Option<String>) {
+pub(crate) fn split_type_name<'a>(full: &'a str, err: &(dyn Error + 'static)) -> TypeName<'a> {
     if let Some(known) = std_type_name(err) {
         return known;
     }
@@ -167,74 +233,116 @@ pub(crate) fn split_type_name(full: &str, err: &(dyn Error + 'static)) -> (Strin
         Some((module, name)) => {
             let ty = if name == "Error" {
                 let krate = module.split("::").next().unwrap_or(module);
-                format!("{krate}::{name}{generics}")
+                // `krate::Error<generics>`: the crate and the name are adjacent in `full` only when the module is
+                // the crate itself, so the pieces are written one after the other.
+                [krate, "::Error", generics]
             } else {
-                format!("{name}{generics}")
+                [name, generics, ""]
             };
-            (ty, Some(module.to_owned()))
+            TypeName {
+                ty,
+                module: Some(module),
+            }
         }
-        None => (full.to_owned(), None),
+        None => TypeName {
+            ty: [full, "", ""],
+            module: None,
+        },
     }
 }
 
 /// Names for std error types whose `type_name` or `Debug` output is unhelpful.
-fn std_type_name(err: &(dyn Error + 'static)) -> Option<(String, Option<String>)> {
-    let (ty, module) = if err.is::<std::io::Error>() {
-        ("io::Error", "std::io")
+fn std_type_name(err: &(dyn Error + 'static)) -> Option<TypeName<'static>> {
+    if err.is::<std::io::Error>() {
+        Some(TypeName::known("io::Error", "std::io"))
     } else if err.is::<fmt::Error>() {
-        ("fmt::Error", "core::fmt")
+        Some(TypeName::known("fmt::Error", "core::fmt"))
     } else {
-        return None;
-    };
-    Some((ty.to_owned(), Some(module.to_owned())))
+        None
+    }
 }
 
 /// The best name for an error known only as `dyn Error`: a known std type, else the leading identifier of its
-/// `Debug` output (`ParseIntError { kind: InvalidDigit }` → `ParseIntError`), as the Rust Sentry SDK does.
-fn dyn_type_name(err: &(dyn Error + 'static)) -> (String, Option<String>) {
+/// `Debug` output, `debug` (`ParseIntError { kind: InvalidDigit }` → `ParseIntError`), as the Rust Sentry SDK does.
+fn dyn_type_name<'a>(err: &(dyn Error + 'static), debug: &'a str) -> TypeName<'a> {
     if let Some(known) = std_type_name(err) {
         return known;
     }
-    let prefix = debug_prefix(err);
-    let end = prefix
+    let end = debug
         .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-        .unwrap_or(prefix.len());
-    let ident = prefix[..end].trim_end_matches(':');
+        .unwrap_or(debug.len());
+    let ident = debug[..end].trim_end_matches(':');
     if ident.is_empty() || !ident.starts_with(|c: char| c.is_alphabetic() || c == '_') {
         // A Debug that starts with a quote or a number (e.g. the boxed string errors behind `"...".into()`).
-        return ("Error".to_owned(), None);
+        return TypeName {
+            ty: ["Error", "", ""],
+            module: None,
+        };
     }
     match ident.rsplit_once("::") {
-        Some((module, name)) => (name.to_owned(), Some(module.to_owned())),
-        None => (ident.to_owned(), None),
+        Some((module, name)) => TypeName {
+            ty: [name, "", ""],
+            module: Some(module),
+        },
+        None => TypeName {
+            ty: [ident, "", ""],
+            module: None,
+        },
     }
 }
 
 /// The first 128 bytes of the error's `Debug` output. Formatting stops there: only the start matters to the callers,
 /// and `Debug` output can be huge (an `anyhow::Error` prints its whole chain and backtrace).
+#[cfg_attr(
+    not(feature = "anyhow"),
+    expect(
+        dead_code,
+        reason = "only the anyhow integration reads a link's `Debug` output"
+    )
+)]
 pub(crate) fn debug_prefix(err: &(dyn Error + 'static)) -> String {
-    let mut prefix = Prefix(String::with_capacity(128));
-    let _ = write!(prefix, "{err:?}");
-    prefix.0
+    Prefix::of(err).as_str().to_owned()
 }
 
-/// A `fmt::Write` that keeps the first 128 bytes and then fails, which stops the formatter early.
-#[derive(Default)]
-struct Prefix(String);
+/// A `fmt::Write` into a buffer on the stack that keeps the first [`Prefix::LEN`] bytes and then fails, which stops
+/// the formatter early.
+struct Prefix {
+    bytes: [u8; Prefix::LEN],
+    len: usize,
+}
+
+impl Prefix {
+    const LEN: usize = 128;
+
+    /// The start of `err`'s `Debug` output.
+    fn of(err: &(dyn Error + 'static)) -> Prefix {
+        let mut prefix = Prefix {
+            bytes: [0; Prefix::LEN],
+            len: 0,
+        };
+        let _ = write!(prefix, "{err:?}");
+        prefix
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s, or their starts cut on a character boundary, were copied in.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
 
 impl fmt::Write for Prefix {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let room = 128 - self.0.len();
-        if s.len() <= room {
-            self.0.push_str(s);
-            Ok(())
-        } else {
-            let mut cut = room;
-            while !s.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            self.0.push_str(&s[..cut]);
+        let room = Prefix::LEN - self.len;
+        let mut take = s.len().min(room);
+        while !s.is_char_boundary(take) {
+            take -= 1;
+        }
+        self.bytes[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
+        self.len += take;
+        if take < s.len() {
             Err(fmt::Error)
+        } else {
+            Ok(())
         }
     }
 }
@@ -331,39 +439,129 @@ mod tests {
         );
         let io_typed = exceptions_from_error(&io, std::any::type_name::<std::io::Error>());
         assert_eq!(io_typed[0].ty, "io::Error");
-        let (ty, module) = split_type_name("serde_json::error::Error", &outer());
+        let name = split_type_name("serde_json::error::Error", &outer());
         assert_eq!(
-            (ty.as_str(), module.as_deref()),
+            (name.joined().as_str(), name.module),
             ("serde_json::Error", Some("serde_json::error"))
         );
-        let (ty, _) = split_type_name("demo::Wrap<alloc::string::String>", &outer());
-        assert_eq!(ty, "Wrap<alloc::string::String>");
+        let name = split_type_name("demo::sub::Error<u8>", &outer());
+        assert_eq!(
+            (name.joined().as_str(), name.module),
+            ("demo::Error<u8>", Some("demo::sub"))
+        );
+        let name = split_type_name("demo::Wrap<alloc::string::String>", &outer());
+        assert_eq!(name.joined(), "Wrap<alloc::string::String>");
+        assert_eq!(split_type_name("Bare", &outer()).joined(), "Bare");
         let boxed: Box<dyn Error> = "plain message".into();
         let values = exceptions_from_error(boxed.as_ref(), "dyn core::error::Error");
         assert_eq!(values[0].ty, "Error");
         assert_eq!(values[0].value.as_deref(), Some("plain message"));
     }
 
+    /// An error whose message is the given text.
+    #[derive(Debug)]
+    struct Says(String);
+    impl fmt::Display for Says {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl Error for Says {}
+
     #[test]
-    fn copies_are_cut_like_truncate_and_hold_no_spare_room() {
-        for text in ["", "short", "ééééé", "aé€𝄞b", &"x".repeat(40)] {
-            for max in [0, 1, 3, 4, 5, 6, 7, 10, 100] {
-                let copy = truncated_copy(text, max);
-                assert_eq!(copy, truncate(text.to_owned(), max), "{text:?} at {max}");
-                assert_eq!(copy.capacity(), copy.len(), "{text:?} at {max}");
+    fn messages_are_cut_like_truncate_and_the_links_hold_no_spare_room() {
+        for text in [
+            String::new(),
+            "short".into(),
+            "aé€𝄞b".into(),
+            "é".repeat(MAX_VALUE_LEN),
+            "x".repeat(MAX_VALUE_LEN - 1),
+            "x".repeat(MAX_VALUE_LEN),
+            "x".repeat(MAX_VALUE_LEN + 1),
+            format!("{}𝄞", "x".repeat(MAX_VALUE_LEN - 2)),
+        ] {
+            let links = Links::from_error(&Says(text.clone()), "demo::Says");
+            let link = links.last().unwrap();
+            assert_eq!(
+                link.value,
+                truncate(text.clone(), MAX_VALUE_LEN),
+                "{} bytes",
+                text.len()
+            );
+            assert_eq!((link.ty, link.module), ("Says", Some("demo")));
+            assert_eq!(links.text.len(), "Saysdemo".len() + link.value.len());
+        }
+    }
+
+    #[test]
+    fn a_chain_is_cut_at_its_limit_keeping_the_captured_error() {
+        /// An error that is its own source: a cycle `source()` would follow forever.
+        #[derive(Debug)]
+        struct Cycle;
+        impl fmt::Display for Cycle {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("again")
             }
         }
+        impl Error for Cycle {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                Some(self)
+            }
+        }
+        let links = Links::from_error(&Cycle, "demo::Cycle");
+        assert_eq!(links.iter().len(), MAX_CHAIN);
+        // The captured error is named from its static type, the others from `Debug`.
+        assert_eq!(links.last().unwrap().module, Some("demo"));
+        assert_eq!(links.iter().next().unwrap().module, None);
+        assert!(
+            links
+                .iter()
+                .all(|link| link.ty == "Cycle" && link.value == "again")
+        );
+    }
+
+    #[test]
+    fn a_display_that_captures_an_error_gets_its_own_buffer() {
+        /// An error whose `Display` records another chain on the same thread, as a logging `Display` might.
+        #[derive(Debug)]
+        struct Reentrant;
+        impl fmt::Display for Reentrant {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let inner = Links::from_error(&Says("inner".into()), "demo::Says");
+                write!(f, "outer around {}", inner.last().unwrap().value)
+            }
+        }
+        impl Error for Reentrant {}
+        let links = Links::from_error(&Reentrant, "demo::Reentrant");
+        assert_eq!(links.last().unwrap().value, "outer around inner");
+        assert_eq!(links.last().unwrap().ty, "Reentrant");
     }
 
     #[test]
     fn links_and_exceptions_have_the_same_signature() {
         let err = outer();
-        let links = links_from_error(&err, std::any::type_name::<Outer>());
-        let signature = links_signature(&links);
-        assert_eq!(signature, super::signature(&exceptions(links.clone())));
-        let mut other = links;
-        other[0].value.push('!');
-        assert_ne!(links_signature(&other), signature);
+        let links = Links::from_error(&err, std::any::type_name::<Outer>());
+        let signature = links.signature();
+        assert_eq!(signature, super::signature(&exceptions(&links)));
+        let other = Links::from_error(
+            &Outer {
+                source: Middle {
+                    source: "".parse::<u16>().unwrap_err(),
+                },
+            },
+            std::any::type_name::<Outer>(),
+        );
+        assert_ne!(other.signature(), signature);
+    }
+
+    #[test]
+    fn the_debug_prefix_stops_at_128_bytes_on_a_char_boundary() {
+        let long = Says(format!("{}é and more", "x".repeat(121)));
+        // `Says("` is 6 bytes and 121 x's fill the rest but one byte, where `é` (two bytes) does not fit.
+        assert_eq!(debug_prefix(&long), format!("Says(\"{}", "x".repeat(121)));
+        let longer = Says("x".repeat(200));
+        assert_eq!(debug_prefix(&longer), format!("Says(\"{}", "x".repeat(122)));
+        assert_eq!(debug_prefix(&Says("hi".into())), "Says(\"hi\")");
     }
 
     #[test]

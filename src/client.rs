@@ -269,9 +269,9 @@ impl Client {
     /// only when the list is not empty): an ignored error does not count in its session.
     fn ignores(&self, err: &(dyn Error + 'static), type_name: &str) -> bool {
         !self.options.ignore_errors.is_empty()
-            && chain::links_from_error(err, type_name)
+            && chain::Links::from_error(err, type_name)
                 .last()
-                .is_some_and(|last| self.is_ignored(&last.ty, last.module.as_deref()))
+                .is_some_and(|last| self.is_ignored(last.ty, last.module))
     }
 
     /// Whether `ignore_errors` names the event's captured error (its last exception).
@@ -314,11 +314,11 @@ impl Client {
             return EventId::nil();
         }
         let timestamp = Timestamp::now();
-        let chain = chain::links_from_error(err, type_name);
+        let chain = chain::Links::from_error(err, type_name);
         let ignored = chain
             .last()
-            .is_some_and(|last| self.is_ignored(&last.ty, last.module.as_deref()));
-        if ignored || hub.is_repeat(chain::links_signature(&chain)) {
+            .is_some_and(|last| self.is_ignored(last.ty, last.module));
+        if ignored || hub.is_repeat(chain.signature()) {
             self.counters
                 .discard(Reason::EventProcessor, DataCategory::Error);
             return EventId::nil();

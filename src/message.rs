@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::chain::Link;
+use crate::chain::Links;
 use crate::delivery::spool::Claim;
 use crate::performance::records::FinishedTransaction;
 use crate::protocol::attachment::Attachment;
@@ -43,7 +43,7 @@ pub(crate) struct PendingError {
     pub(crate) event_id: EventId,
     pub(crate) timestamp: Timestamp,
     /// Root cause first, the captured error last.
-    pub(crate) chain: Vec<Link>,
+    pub(crate) chain: Links,
     /// The capturing thread's stack, unresolved; it goes to the last exception.
     pub(crate) trace: Option<RawTrace>,
     /// The scope at capture time (a shared snapshot).

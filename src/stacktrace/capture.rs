@@ -10,14 +10,16 @@ pub(crate) const MAX_FRAMES: usize = 256;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct RawTrace {
     /// Return addresses (the first one is inside `backtrace::trace` itself), at most [`MAX_FRAMES`].
-    ips: Vec<u64>,
+    ips: Box<[u64]>,
 }
 
 impl RawTrace {
     /// A trace made of the given addresses, most recent first (a native crash's, unwound at the next start).
     #[cfg(any(test, faultline_native_crash))]
     pub(crate) fn from_ips(ips: Vec<u64>) -> Self {
-        Self { ips }
+        Self {
+            ips: ips.into_boxed_slice(),
+        }
     }
 
     /// The recorded addresses, most recent call first.
@@ -57,7 +59,7 @@ pub(crate) fn capture() -> RawTrace {
         len < MAX_FRAMES
     });
     RawTrace {
-        ips: buffer[..len].to_vec(),
+        ips: Box::from(&buffer[..len]),
     }
 }
 

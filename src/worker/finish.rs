@@ -63,7 +63,7 @@ fn event_of(error: PendingError) -> PendingEvent {
     let event = Event {
         event_id,
         timestamp,
-        exception: chain::exceptions(chain),
+        exception: chain::exceptions(&chain),
         ..Event::default()
     };
     PendingEvent {
