@@ -24,12 +24,15 @@ pub(crate) struct Links {
 
 /// Where one link's parts lie in [`Links::text`]: its type name from `start` to `ty`, its module (none when empty)
 /// from `ty` to `module`, its message from `module` to `value`.
+///
+/// Offsets are `u32`, half the size of `usize`: a chain's text is at most [`MAX_CHAIN`] messages of [`MAX_VALUE_LEN`]
+/// bytes with their names, and a chain that somehow passed 4 GiB would stop at the link that did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct LinkEnds {
-    start: usize,
-    ty: usize,
-    module: usize,
-    value: usize,
+    start: u32,
+    ty: u32,
+    module: u32,
+    value: u32,
 }
 
 /// One error of a chain: its short type name (e.g. `ParseIntError`), its module path when known, and its
@@ -91,11 +94,16 @@ impl Links {
             text.push_str(name.module.unwrap_or(""));
             let module = text.len();
             push_display(text, e);
+            let offsets = [start, ty, module, text.len()].map(u32::try_from);
+            let [Ok(start), Ok(ty), Ok(module), Ok(value)] = offsets else {
+                text.truncate(start);
+                break;
+            };
             ends[len] = LinkEnds {
                 start,
                 ty,
                 module,
-                value: text.len(),
+                value,
             };
             len += 1;
             current = e.source();
@@ -110,10 +118,11 @@ impl Links {
 
     /// The links, root cause first.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = Link<'_>> + ExactSizeIterator {
-        self.ends.iter().map(|ends| Link {
-            ty: &self.text[ends.start..ends.ty],
-            module: Some(&self.text[ends.ty..ends.module]).filter(|m| !m.is_empty()),
-            value: &self.text[ends.module..ends.value],
+        let part = |from: u32, to: u32| self.text.get(from as usize..to as usize).unwrap_or("");
+        self.ends.iter().map(move |ends| Link {
+            ty: part(ends.start, ends.ty),
+            module: Some(part(ends.ty, ends.module)).filter(|m| !m.is_empty()),
+            value: part(ends.module, ends.value),
         })
     }
 

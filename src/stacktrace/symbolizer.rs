@@ -102,7 +102,7 @@ impl Symbolizer {
         // nothing about the error, and resolving them makes backtrace load libc's debug information, tens of
         // megabytes where a separate debug file is installed.
         let mut frames = Vec::with_capacity(raw.len() + raw.len() / 2);
-        for &ip in raw.ips() {
+        for ip in raw.ips() {
             let finished = self.lookup(ip, rules);
             // Each address's frames are cached oldest call first (inlined callees last); reverse them here.
             frames.extend(finished.iter().rev().cloned());
