@@ -1267,6 +1267,7 @@ fn end_to_end_once(label: &str, spool: Option<std::path::PathBuf>, err: &harness
     deep(DEPTH, &mut || faultline::capture_error(err));
     assert!(faultline::flush(FLUSH));
     let (before, events_before) = (faultline::stats(), server.events());
+    let worker_cpu_before = worker_cpu();
     let start = Instant::now();
     let flushed = deep(DEPTH, &mut || {
         for _ in 0..N {
@@ -1275,6 +1276,7 @@ fn end_to_end_once(label: &str, spool: Option<std::path::PathBuf>, err: &harness
         faultline::flush(FLUSH)
     });
     let elapsed = start.elapsed();
+    let worker_cpu = worker_cpu().saturating_sub(worker_cpu_before);
     let after = faultline::stats();
     let sent = after.sent - before.sent;
     let lost = dropped(&after) - dropped(&before);
@@ -1291,7 +1293,29 @@ fn end_to_end_once(label: &str, spool: Option<std::path::PathBuf>, err: &harness
         N as i64 - sent as i64 - lost as i64,
         server.bytes() as f64 / server.requests().max(1) as f64
     );
+    println!(
+        "      the worker thread was on a CPU for {} per event",
+        fmt_dur(worker_cpu / sent.max(1) as u32)
+    );
     drop(guard);
+}
+
+/// The time faultline's worker thread has spent on a CPU (Linux: the first field of its `schedstat`, in
+/// nanoseconds); zero where that cannot be read.
+fn worker_cpu() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.trim_end() == "faultline-worke")
+        })
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .map(Duration::from_nanos)
+        .sum()
 }
 
 /// (g) Events per second delivered to a loopback HTTP server, every event accounted for: with the spool (the

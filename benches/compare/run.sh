@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # faultline next to sentry 0.49.5, everything measured in this one run:
 #  1. the comparison binary: per-call costs (captures, breadcrumbs, spans and transactions), first capture after
-#     init, end-to-end events per second to a loopback server, and peak memory of a 10,000-event burst (in this
-#     binary, which links both SDKs, and in two programs built with it that link one SDK each), for faultline,
-#     sentry and a bare backtrace walk;
+#     init, end-to-end events per second to a loopback server, and peak memory of a 10,000-event burst, for
+#     faultline, sentry and a bare backtrace walk. It links both SDKs, so Cargo unifies their features (sentry's
+#     regexes get faultline's `regex` engines, its ureq faultline's TLS code); it therefore first builds the programs
+#     built alone, packages of their own with their own lock files (alone-sentry/, and alone-faultline/ with its
+#     default features and with sentry's configuration's capabilities, each into its own target/ directory), and
+#     runs them next to its own figures: sentry's capture_error, both SDKs end to end, and the peak memory of all
+#     three;
 #  2. a hello-world per SDK: crates in its dependency tree, a clean release build's time and units, and the stripped
 #     binary's size. sentry is built as configured in Cargo.toml (its `ureq` feature brings no TLS) and with
 #     `rustls`; faultline with its default features (HTTPS through rustls, `log`, the panic hook), with the same
 #     capabilities as sentry's configuration (plain HTTP and the panic hook), and without any transport.
 #
-# Usage: benches/compare/run.sh   (honours CARGO_TARGET_DIR; JOBS sets cargo's -j, 2 by default). About ten minutes
-# on two cores, most of it the three clean builds.
+# Usage: benches/compare/run.sh   (honours CARGO_TARGET_DIR, except for the programs built alone; JOBS sets cargo's
+# -j, 2 by default, for them too). About ten minutes on two cores, most of it the three clean builds, and the first
+# time a few more minutes to build the programs built alone.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 target="${CARGO_TARGET_DIR:-$here/target}"
 jobs="${JOBS:-2}"
+# The job count for cargo when the comparison binary builds the programs built alone.
+export CARGO_BUILD_JOBS="$jobs"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) memory"
 echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC'); $(rustc --version)"

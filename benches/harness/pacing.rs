@@ -1,5 +1,5 @@
 //! How the benchmarks pace faultline's captures, shared by `capture.rs` and `compare/`. It uses faultline, so it sits
-//! beside the SDK-neutral harness rather than in it: `burst-sentry` includes the harness and must not link faultline.
+//! beside the SDK-neutral harness rather than in it: `alone-sentry` includes the harness and must not link faultline.
 
 use crate::harness::{self, FLUSH, IDLE, Summary};
 

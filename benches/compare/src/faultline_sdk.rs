@@ -1,8 +1,11 @@
-//! faultline's side of the comparison: its configurations and its part of the peak-memory burst. Compiled into the
-//! comparison binary and, alone, into `burst-faultline`, a program that links faultline and not sentry.
+//! faultline's side of the comparison: its configurations, its capture rounds, its end-to-end run and its part of the
+//! peak-memory burst. Compiled into the comparison binary and into `alone-faultline`, a program in a package of its
+//! own that links faultline and not sentry.
 
+use std::hint::black_box;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::burst;
 use crate::harness::{self, DEPTH, FLUSH, deep};
@@ -164,6 +167,65 @@ pub(crate) fn faultline_http(dsn: String, queue: usize) -> faultline::InitGuard 
             .spool_dir(Some(spool))
             .queue_size(queue),
     )
+}
+
+/// One capture round: `n` `capture_error` calls from the benchmark's deep stack, each timed, faultline flushing every
+/// [`pacing::PACE`] calls (untimed) so the queue stays short.
+pub(crate) fn capture_errors(n: usize, err: &harness::RequestFailed) -> harness::Summary {
+    deep(DEPTH, &mut || {
+        pacing::paced(n, || {
+            black_box(faultline::capture_error(err));
+        })
+    })
+}
+
+/// What faultline counted in one end-to-end run.
+pub(crate) struct Delivery {
+    /// From the first of the `n` calls to the end of the flush after the last.
+    pub(crate) elapsed: Duration,
+    /// Events faultline counted as sent, and as dropped whatever the reason, during those calls and that flush.
+    pub(crate) sent: u64,
+    pub(crate) dropped: u64,
+    /// Events faultline counted as sent before the clock started: the warm-up event.
+    #[allow(
+        dead_code,
+        reason = "read by alone-faultline, whose parent counts the warm-up at its server"
+    )]
+    pub(crate) warm_up_sent: u64,
+}
+
+/// One end-to-end run: faultline with its HTTP transport and a queue of `n` to the server at `dsn`, one event first
+/// (the connection is open and the address cache warm when the clock starts), then `n` `capture_error` calls from
+/// the benchmark's deep stack and a flush, timed. `warm` runs once the first event is delivered, before the clock
+/// starts (a server in the same process reads its counters there); faultline is stopped before this returns.
+pub(crate) fn end_to_end<W>(
+    dsn: String,
+    n: usize,
+    err: &harness::RequestFailed,
+    warm: impl FnOnce() -> W,
+) -> (Delivery, W) {
+    let guard = faultline_http(dsn, n);
+    deep(DEPTH, &mut || faultline::capture_error(err));
+    faultline::flush(FLUSH);
+    let before = faultline::stats();
+    let warm = warm();
+    let start = Instant::now();
+    deep(DEPTH, &mut || {
+        for _ in 0..n {
+            faultline::capture_error(err);
+        }
+        faultline::flush(FLUSH)
+    });
+    let elapsed = start.elapsed();
+    let after = faultline::stats();
+    drop(guard);
+    let delivery = Delivery {
+        elapsed,
+        sent: after.sent - before.sent,
+        dropped: pacing::dropped(&after) - pacing::dropped(&before),
+        warm_up_sent: before.sent,
+    };
+    (delivery, warm)
 }
 
 /// The burst of [`burst::BURST_N`] errors to the server at `dsn`, reporting resident memory at each stage.

@@ -4,20 +4,34 @@
 //! The SDKs take turns: both keep a process-wide client, so each scenario starts one, measures it and stops it
 //! before the other's turn. The stack-walking scenarios run in rounds, the floor, faultline and sentry each taking a
 //! turn in every round, and each figure is the median of its rounds: a noisy moment of a shared machine then weighs
-//! on all three alike instead of on whichever ran during it. Figures that need a fresh process (the first capture after `init`, peak memory) come
-//! from re-executing this binary with `FAULTLINE_BENCH_CHILD` set; peak memory also from `burst-faultline` and
-//! `burst-sentry` (`src/bin/`), built alongside, which link one SDK each. `run.sh` runs this and the build
-//! comparison.
+//! on all three alike instead of on whichever ran during it. Figures that need a fresh process (the first capture
+//! after `init`, peak memory) come from re-executing this binary with `FAULTLINE_BENCH_CHILD` set.
+//!
+//! This binary links both SDKs, so Cargo unifies their features: sentry's regexes run on the engines faultline
+//! enables in `regex`, and its ureq carries faultline's TLS code. The programs built alone (`src/alone.rs`) link one
+//! SDK each, in packages of their own with their own lock files pinned to this one's versions: `alone-sentry/`, and
+//! `alone-faultline/` twice, with faultline's default features and with sentry's configuration's capabilities (plain
+//! HTTP and the panic hook). A full run and `end-to-end` build them first (`cargo build --release --locked` into
+//! their own `target/` directories) and run them as child processes, from the same source as this binary's
+//! scenarios: sentry built alone takes a turn in each round of `capture_error`, both built alone in each round end
+//! to end (sending to a server in this process), and peak memory is measured in all three besides this binary.
+//! `run.sh` runs this and the build comparison.
 //!
 //! `faultline-compare spans` runs only the span and transaction scenarios (`spans.rs`), in well under a second;
 //! `faultline-compare tower` only the tower layers (`tower.rs`); `faultline-compare logs` only the structured log
-//! records (`logs.rs`); `faultline-compare metrics` only the metric measurements (`metrics.rs`).
+//! records (`logs.rs`); `faultline-compare metrics` only the metric measurements (`metrics.rs`);
+//! `faultline-compare end-to-end` only the events per second to a loopback server.
 
 #[path = "../../harness/mod.rs"]
 mod harness;
 #[path = "../../harness/pacing.rs"]
 mod pacing;
 
+#[allow(
+    dead_code,
+    reason = "the children's side of it serves the programs built alone"
+)]
+mod alone;
 mod burst;
 mod faultline_sdk;
 mod logs;
@@ -28,13 +42,15 @@ mod tally;
 mod tower;
 
 use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use burst::BURST_N;
 use faultline_sdk::{FaultlineDiscard, faultline_discarding, faultline_http};
 use harness::{DEPTH, FLUSH, IDLE, LoopbackServer, Mode, Summary, deep, fmt_dur, sample_error};
 
-use sentry_sdk::{sentry_discarding, sentry_flush, sentry_http};
+use sentry_sdk::{sentry_discarding, sentry_http};
 
 /// Calls per scenario. sentry resolves symbols on the calling thread, so its captures take long enough that fewer
 /// calls give as stable a median; faultline's are cheap enough for ten times as many.
@@ -93,10 +109,10 @@ fn main() {
     let only = std::env::args().nth(1);
     if let Some(other) = only
         .as_deref()
-        .filter(|a| !matches!(*a, "spans" | "tower" | "logs" | "metrics"))
+        .filter(|a| !matches!(*a, "spans" | "tower" | "logs" | "metrics" | "end-to-end"))
     {
         eprintln!(
-            "unknown argument `{other}`; usage: faultline-compare [spans | tower | logs | metrics]"
+            "unknown argument `{other}`; usage: faultline-compare [spans | tower | logs | metrics | end-to-end]"
         );
         std::process::exit(2);
     }
@@ -104,6 +120,7 @@ fn main() {
     let only_tower = only.as_deref() == Some("tower");
     let only_logs = only.as_deref() == Some("logs");
     let only_metrics = only.as_deref() == Some("metrics");
+    let only_end_to_end = only.as_deref() == Some("end-to-end");
     let started = Instant::now();
     println!("faultline (this tree) vs sentry 0.49.5 vs a bare backtrace::trace walk, in one run");
     let timer = harness::timer_overhead().median;
@@ -112,6 +129,15 @@ fn main() {
         fmt_dur(timer)
     );
     println!("load average at the start: {}", harness::load_average());
+    if only_end_to_end {
+        let alone = build_alone();
+        println!();
+        end_to_end(&sample_error(), &alone);
+        println!();
+        println!("load average at the end: {}", harness::load_average());
+        println!("total run time {:.1} s", started.elapsed().as_secs_f64());
+        return;
+    }
     if only_metrics {
         println!();
         print_metrics(&metrics::measure(ROUNDS), timer);
@@ -144,15 +170,18 @@ fn main() {
         println!("total run time {:.1} s", started.elapsed().as_secs_f64());
         return;
     }
+    let alone = build_alone();
     let err = sample_error();
 
-    // The stack-walking scenarios run in rounds: the floor, faultline and sentry each take a turn in every round,
-    // so all three meet the machine's quiet and noisy moments alike, and each figure is the median of its rounds.
+    // The stack-walking scenarios run in rounds: the floor, faultline, sentry and sentry built alone each take a
+    // turn in every round, so all meet the machine's quiet and noisy moments alike, and each figure is the median
+    // of its rounds.
     let mut floor_rounds = Vec::new();
     let mut faultline_error_rounds = Vec::new();
     let mut faultline_message_rounds = Vec::new();
     let mut sentry_error_rounds = Vec::new();
     let mut sentry_message_rounds = Vec::new();
+    let mut sentry_alone_rounds = Vec::new();
     let (mut faultline_sent, mut faultline_dropped) = (0, 0);
     for _ in 0..ROUNDS {
         floor_rounds.push(deep(DEPTH, &mut || {
@@ -168,11 +197,7 @@ fn main() {
         // capture_error from a 20-frame stack, 2-level source chain, stack attached; faultline flushes every 64
         // calls (untimed) so the queue stays short, sentry's discarding transport runs inline.
         let guard = faultline_discarding();
-        faultline_error_rounds.push(deep(DEPTH, &mut || {
-            pacing::paced(FAST_N / ROUNDS, || {
-                black_box(faultline::capture_error(&err));
-            })
-        }));
+        faultline_error_rounds.push(faultline_sdk::capture_errors(FAST_N / ROUNDS, &err));
         faultline_message_rounds.push(deep(DEPTH, &mut || {
             pacing::paced(FAST_N / ROUNDS, || {
                 black_box(faultline::capture_message(
@@ -188,15 +213,7 @@ fn main() {
         drop(guard);
 
         let guard = sentry_discarding();
-        sentry_error_rounds.push(deep(DEPTH, &mut || {
-            harness::time_each(
-                SLOW_N / ROUNDS,
-                |_| {
-                    black_box(sentry::capture_error(&err));
-                },
-                |_| {},
-            )
-        }));
+        sentry_error_rounds.push(sentry_sdk::capture_errors(SLOW_N / ROUNDS, &err));
         sentry_message_rounds.push(deep(DEPTH, &mut || {
             harness::time_each(
                 SLOW_N / ROUNDS,
@@ -210,6 +227,14 @@ fn main() {
             )
         }));
         drop(guard);
+
+        // The same capture_error calls in a program that links sentry alone, a fresh process each round.
+        let r = alone::run(
+            &alone.sentry,
+            alone::CAPTURE,
+            &[("BENCH_N", (SLOW_N / ROUNDS).to_string())],
+        );
+        sentry_alone_rounds.push(alone::summary(&r));
     }
     let floor = Summary::median_of(&floor_rounds);
     let faultline_error = Summary::median_of(&faultline_error_rounds);
@@ -284,6 +309,17 @@ fn main() {
         )),
     });
     rows.push(Row {
+        name: "capture_error, sentry built alone",
+        faultline: rows[0].faultline.clone(),
+        sentry: Summary::median_of(&sentry_alone_rounds),
+        floor: Some(floor.clone()),
+        round_ratios: Some(round_ratios(
+            &faultline_error_rounds,
+            &sentry_alone_rounds,
+            &floor_rounds,
+        )),
+    });
+    rows.push(Row {
         name: "capture_error, worker asleep before each",
         faultline: faultline_idle,
         sentry: rows[0].sentry.clone(),
@@ -332,7 +368,12 @@ fn main() {
     println!();
     print_table(&rows, &floor, &floor_after_quiet);
     println!();
-    print_rounds(&floor_rounds, &faultline_error_rounds, &sentry_error_rounds);
+    print_rounds(
+        &floor_rounds,
+        &faultline_error_rounds,
+        &sentry_error_rounds,
+        &sentry_alone_rounds,
+    );
     println!();
     print_spans(&spans::measure(ROUNDS), timer);
     println!();
@@ -342,22 +383,23 @@ fn main() {
     println!();
     print_metrics(&metrics::measure(ROUNDS), timer);
     println!();
-    end_to_end(&err);
+    end_to_end(&err, &alone);
     println!();
-    peak_rss();
+    peak_rss(&alone);
     println!();
     println!("load average at the end: {}", harness::load_average());
     println!("total run time {:.1} s", started.elapsed().as_secs_f64());
 }
 
-/// capture_error round by round: how far each round's figures and ratios stray from the medians in the table.
-fn print_rounds(floor: &[Summary], faultline: &[Summary], sentry: &[Summary]) {
+/// capture_error round by round: how far each round's figures and ratios stray from the medians in the table, sentry
+/// built alone included.
+fn print_rounds(floor: &[Summary], faultline: &[Summary], sentry: &[Summary], alone: &[Summary]) {
     println!(
         "capture_error, stack attached, round by round (the table above has the median of each column, and of each \
-         ratio)"
+         ratio; \"alone\": sentry built alone)"
     );
     println!(
-        "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8}",
+        "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8} {:>10} {:>10} {:>8}",
         "round",
         "floor",
         "p99",
@@ -367,13 +409,22 @@ fn print_rounds(floor: &[Summary], faultline: &[Summary], sentry: &[Summary]) {
         "p99",
         "s/fl p50",
         "s/fl p99",
-        "fl/floor"
+        "fl/floor",
+        "alone",
+        "p99",
+        "a/fl p50"
     );
-    for (i, ((floor, faultline), sentry)) in floor.iter().zip(faultline).zip(sentry).enumerate() {
+    for (i, (((floor, faultline), sentry), alone)) in floor
+        .iter()
+        .zip(faultline)
+        .zip(sentry)
+        .zip(alone)
+        .enumerate()
+    {
         let versus =
             |a: Duration, b: Duration| format!("{:.0}×", a.as_secs_f64() / b.as_secs_f64());
         println!(
-            "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8}",
+            "  {:<6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8} {:>10} {:>10} {:>8}",
             i + 1,
             fmt_dur(floor.median),
             fmt_dur(floor.p99),
@@ -384,6 +435,9 @@ fn print_rounds(floor: &[Summary], faultline: &[Summary], sentry: &[Summary]) {
             versus(sentry.median, faultline.median),
             versus(sentry.p99, faultline.p99),
             harness::ratio(faultline.median, floor.median),
+            fmt_dur(alone.median),
+            fmt_dur(alone.p99),
+            versus(alone.median, faultline.median),
         );
     }
 }
@@ -864,6 +918,11 @@ fn print_table(rows: &[Row], floor: &Summary, floor_after_quiet: &Summary) {
         "(The stack-attached rows and the first floor are medians of {ROUNDS} rounds; their ratios are the medians of \
          the rounds' ratios.)"
     );
+    println!(
+        "(sentry built alone: the same capture_error calls in alone-sentry, which links sentry and not faultline, so \
+         its dependencies get sentry's features only; a fresh process in each round, after this binary's sentry turn, \
+         with the first row's faultline figures.)"
+    );
 }
 
 /// A capture that is dropped because the queue is full: each SDK sends to a loopback server that never answers,
@@ -935,58 +994,130 @@ fn first_capture() -> (Summary, Summary) {
     (result.pop().expect("two"), sentry)
 }
 
+/// The programs built alone (`src/alone.rs`), ready to run.
+struct Alone {
+    sentry: PathBuf,
+    /// sentry with its `rustls` feature: HTTPS, as faultline's default features have it.
+    sentry_rustls: PathBuf,
+    /// faultline with its default features.
+    faultline: PathBuf,
+    /// faultline with the capabilities of sentry's configuration: plain HTTP and the panic hook.
+    faultline_http: PathBuf,
+}
+
+/// Builds the programs built alone, each package with its own lock file into its own target directory
+/// (`alone-faultline` into one per feature, as both builds make the same binary), and returns their paths. Cargo is
+/// `$CARGO` when set (under `cargo run`), else the one on the `PATH`; a failed build ends the run with cargo's
+/// output.
+fn build_alone() -> Alone {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let start = Instant::now();
+    let build = |package: &str, feature: Option<&str>| -> PathBuf {
+        let dir = here.join(package);
+        let target = match feature {
+            Some(feature) => dir.join("target").join(feature),
+            None => dir.join("target"),
+        };
+        let mut command = Command::new(&cargo);
+        command
+            .args([
+                "build",
+                "--release",
+                "--locked",
+                "--quiet",
+                "--manifest-path",
+            ])
+            .arg(dir.join("Cargo.toml"));
+        if let Some(feature) = feature {
+            command.args(["--features", feature]);
+        }
+        command.arg("--target-dir").arg(&target);
+        // What cargo prints (warnings of the faultline being worked on, say) only when the build fails.
+        let output = command
+            .output()
+            .unwrap_or_else(|e| panic!("running {cargo:?}: {e}"));
+        if !output.status.success() {
+            eprintln!(
+                "building {package} failed ({}): {command:?}\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+            std::process::exit(1);
+        }
+        target.join("release").join(package)
+    };
+    let alone = Alone {
+        sentry: build("alone-sentry", None),
+        sentry_rustls: build("alone-sentry", Some("rustls")),
+        faultline: build("alone-faultline", Some("defaults")),
+        faultline_http: build("alone-faultline", Some("http")),
+    };
+    println!(
+        "built alone: alone-sentry as configured and with `rustls`, alone-faultline with `defaults` and with `http` \
+         (cargo build --release --locked, {:.1} s)",
+        start.elapsed().as_secs_f64()
+    );
+    alone
+}
+
 /// Events per second delivered to a loopback HTTP server, with a queue large enough for the whole burst, and the
-/// tally of every event. The SDKs alternate for [`E2E_ROUNDS`] rounds and the median rate counts, since other work
-/// on a shared machine moves a single sub-second round.
-fn end_to_end(err: &harness::RequestFailed) {
+/// tally of every event: each SDK in this binary, and in the programs built alone (faultline's with `http`). They
+/// alternate for [`E2E_ROUNDS`] rounds and the median rate counts, since other work on a shared machine moves a
+/// single sub-second round.
+fn end_to_end(err: &harness::RequestFailed, alone: &Alone) {
     println!(
         "end to end: {E2E_N} capture_error calls ({DEPTH} frames deep) to a loopback HTTP/1.1 server answering 200 {{}}, queue of {E2E_N}, {E2E_ROUNDS} rounds"
     );
+    println!(
+        "  (\"alone\": alone-faultline built with `http` (plain HTTP, panic hook) and alone-sentry, each a child process \
+         sending to a server in this one; their bytes per request include the warm-up event's request)"
+    );
     let mut faultline_rates = Vec::new();
+    let mut faultline_alone_rates = Vec::new();
     let mut sentry_rates = Vec::new();
+    let mut sentry_alone_rates = Vec::new();
     for round in 1..=E2E_ROUNDS {
         let (rate, tally) = faultline_end_to_end(err);
-        println!("  round {round} faultline: {rate:>6.0} events/s; {tally}");
+        println!("  round {round} faultline:       {rate:>6.0} events/s; {tally}");
         faultline_rates.push(rate);
+        let (rate, tally) = alone_end_to_end(&alone.faultline_http);
+        println!("  round {round} faultline alone: {rate:>6.0} events/s; {tally}");
+        faultline_alone_rates.push(rate);
         let (rate, tally) = sentry_end_to_end(err);
-        println!("  round {round} sentry:    {rate:>6.0} events/s; {tally}");
+        println!("  round {round} sentry:          {rate:>6.0} events/s; {tally}");
         sentry_rates.push(rate);
+        let (rate, tally) = alone_end_to_end(&alone.sentry);
+        println!("  round {round} sentry alone:    {rate:>6.0} events/s; {tally}");
+        sentry_alone_rates.push(rate);
     }
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
     let (faultline_rate, sentry_rate) = (median(faultline_rates), median(sentry_rates));
+    let (faultline_alone_rate, sentry_alone_rate) =
+        (median(faultline_alone_rates), median(sentry_alone_rates));
     println!(
-        "  median: faultline {faultline_rate:.0} events/s, sentry {sentry_rate:.0} events/s; faultline / sentry {:.2}×",
-        faultline_rate / sentry_rate
+        "  median: faultline {faultline_rate:.0} events/s, sentry {sentry_rate:.0} events/s; faultline / sentry {:.2}×; \
+         sentry alone {sentry_alone_rate:.0} events/s, faultline / sentry alone {:.2}×",
+        faultline_rate / sentry_rate,
+        faultline_rate / sentry_alone_rate,
+    );
+    println!(
+        "  median, built alone: faultline (http) {faultline_alone_rate:.0} events/s, sentry {sentry_alone_rate:.0} \
+         events/s; faultline alone / sentry alone {:.2}×",
+        faultline_alone_rate / sentry_alone_rate,
     );
 }
 
 fn faultline_end_to_end(err: &harness::RequestFailed) -> (f64, String) {
     let server = LoopbackServer::start(Mode::Answer);
-    let guard = faultline_http(server.dsn(), E2E_N);
-    // One event first: the connection is open and the address cache warm when the clock starts.
-    deep(DEPTH, &mut || faultline::capture_error(err));
-    faultline::flush(FLUSH);
-    let (before, events_before, bytes_before, requests_before) = (
-        faultline::stats(),
-        server.events(),
-        server.bytes(),
-        server.requests(),
-    );
-    let start = Instant::now();
-    deep(DEPTH, &mut || {
-        for _ in 0..E2E_N {
-            faultline::capture_error(err);
-        }
-        faultline::flush(FLUSH)
-    });
-    let elapsed = start.elapsed();
-    let after = faultline::stats();
-    drop(guard);
-    let sent = after.sent - before.sent;
-    let dropped = pacing::dropped(&after) - pacing::dropped(&before);
+    let (delivery, (events_before, bytes_before, requests_before)) =
+        faultline_sdk::end_to_end(server.dsn(), E2E_N, err, || {
+            (server.events(), server.bytes(), server.requests())
+        });
+    let (sent, dropped) = (delivery.sent, delivery.dropped);
     let received = server.events() - events_before;
     let tally = format!(
         "captured {E2E_N} = sent {sent} + dropped {dropped} + unaccounted {}; server received {received} events, {:.0} bytes each",
@@ -994,31 +1125,17 @@ fn faultline_end_to_end(err: &harness::RequestFailed) -> (f64, String) {
         (server.bytes() - bytes_before) as f64
             / (server.requests() - requests_before).max(1) as f64
     );
-    (received as f64 / elapsed.as_secs_f64(), tally)
+    (received as f64 / delivery.elapsed.as_secs_f64(), tally)
 }
 
 fn sentry_end_to_end(err: &harness::RequestFailed) -> (f64, String) {
     let server = LoopbackServer::start(Mode::Answer);
-    let guard = sentry_http(&server.dsn(), Some(E2E_N));
-    deep(DEPTH, &mut || sentry::capture_error(err));
-    sentry_flush(FLUSH);
-    let (events_before, bytes_before, requests_before) =
-        (server.events(), server.bytes(), server.requests());
-    let start = Instant::now();
-    deep(DEPTH, &mut || {
-        for _ in 0..E2E_N {
-            sentry::capture_error(err);
-        }
-        sentry_flush(FLUSH)
-    });
-    let elapsed = start.elapsed();
-    let received = server.events() - events_before;
-    let (bytes, requests) = (
-        server.bytes() - bytes_before,
-        server.requests() - requests_before,
-    );
-    // sentry reports what it dropped in client reports on later envelopes; closing the client sends what is left.
-    drop(guard);
+    let counts = || (server.events(), server.bytes(), server.requests());
+    let (elapsed, before, after) =
+        sentry_sdk::end_to_end(&server.dsn(), E2E_N, err, counts, counts);
+    let received = after.0 - before.0;
+    let (bytes, requests) = (after.1 - before.1, after.2 - before.2);
+    // sentry reports what it dropped in client reports on later envelopes; closing the client sent what was left.
     let reported = server.reported_discards();
     let tally = format!(
         "captured {E2E_N} = received {received} + reported dropped {reported} + unaccounted {}; {:.0} bytes each",
@@ -1028,18 +1145,57 @@ fn sentry_end_to_end(err: &harness::RequestFailed) -> (f64, String) {
     (received as f64 / elapsed.as_secs_f64(), tally)
 }
 
+/// One end-to-end run of a program built alone, a child process sending to a fresh server here: the server's count,
+/// less the warm-up events the child reports, over the child's own elapsed time, and the tally as for this binary's
+/// runs (faultline's counts from the child, sentry's dropped events from its client reports).
+fn alone_end_to_end(program: &Path) -> (f64, String) {
+    let server = LoopbackServer::start(Mode::Answer);
+    let r = alone::run(
+        program,
+        alone::END_TO_END,
+        &[("BENCH_DSN", server.dsn()), ("BENCH_N", E2E_N.to_string())],
+    );
+    let get = |key| harness::get(&r, key).parse::<u64>().expect("a count");
+    let elapsed = Duration::from_nanos(get("elapsed_ns"));
+    let received = server.events().saturating_sub(get("warm_up_events"));
+    let bytes_each = server.bytes() as f64 / server.requests().max(1) as f64;
+    let captured = get("captured") as i64;
+    let tally = if r.iter().any(|(key, _)| key == "sent") {
+        let (sent, dropped) = (get("sent"), get("dropped"));
+        format!(
+            "captured {captured} = sent {sent} + dropped {dropped} + unaccounted {}; server received {received} events, {bytes_each:.0} bytes each",
+            captured - sent as i64 - dropped as i64,
+        )
+    } else {
+        let reported = server.reported_discards();
+        format!(
+            "captured {captured} = received {received} + reported dropped {reported} + unaccounted {}; {bytes_each:.0} bytes each",
+            captured - received as i64 - reported as i64,
+        )
+    };
+    (received as f64 / elapsed.as_secs_f64(), tally)
+}
+
+/// Where a burst runs: this binary re-executed for a child role, or a program built alone.
+#[derive(Clone, Copy)]
+enum Burst<'a> {
+    ThisBinary(&'static str),
+    Alone(&'a Path),
+}
+
 /// Peak resident memory of a fresh process per SDK around a burst of 10,000 `capture_error` calls to a loopback
 /// server (in this process, so its memory is not counted), in two kinds of program: this binary, which links both
-/// SDKs, and `burst-faultline`/`burst-sentry`, built next to it from the same code, which link one each. Resolving
-/// symbols loads the program's own debug information, so in this binary each SDK also pays for the other's; a
-/// program that uses one SDK carries only that one's.
-fn peak_rss() {
+/// SDKs, and the programs built alone, which link one each (faultline twice: with its default features, and with
+/// the capabilities of sentry's configuration, `http`). Resolving symbols loads the program's own debug
+/// information, so in this binary each SDK also pays for the other's; a program that uses one SDK carries only that
+/// one's, and builds its dependencies with that SDK's features only.
+fn peak_rss(alone: &Alone) {
     let server = LoopbackServer::start(Mode::Answer);
     println!(
         "peak RSS (VmHWM, KiB) of a fresh process around a {BURST_N}-event burst to a loopback server"
     );
     println!(
-        "  {:<16} {:<10} {:<16} {:>9} {:>11} {:>12} {:>9} {:>9} {:>22}",
+        "  {:<16} {:<16} {:<17} {:>9} {:>11} {:>12} {:>9} {:>9} {:>22}",
         "program",
         "sdk",
         "queue",
@@ -1050,29 +1206,52 @@ fn peak_rss() {
         "growth",
         "delivered / dropped"
     );
-    let here = std::env::current_exe().expect("the bench binary's path");
-    let mut ratios = Vec::new();
-    for program in ["both SDKs", "its SDK alone"] {
-        let mut peaks = Vec::new();
+    let programs: [(&str, &[(&str, Burst)]); 2] = [
+        (
+            "both SDKs",
+            &[
+                ("faultline", Burst::ThisBinary("burst-faultline")),
+                ("sentry", Burst::ThisBinary("burst-sentry")),
+            ],
+        ),
+        (
+            "built alone",
+            &[
+                ("faultline", Burst::Alone(&alone.faultline)),
+                ("faultline (http)", Burst::Alone(&alone.faultline_http)),
+                ("sentry", Burst::Alone(&alone.sentry)),
+                ("sentry + rustls", Burst::Alone(&alone.sentry_rustls)),
+            ],
+        ),
+    ];
+    let mut peaks = Vec::new();
+    for (program, sdks) in programs {
         for (queue_label, faultline_queue, sentry_queue) in
             [("default", "100", "default"), ("10000", "10000", "10000")]
         {
-            for (sdk, queue) in [("faultline", faultline_queue), ("sentry", sentry_queue)] {
+            for &(sdk, burst) in sdks {
+                let is_sentry = sdk.starts_with("sentry");
+                let queue = if is_sentry {
+                    sentry_queue
+                } else {
+                    faultline_queue
+                };
                 let events_before = server.events();
                 let discards_before = server.reported_discards();
                 let env = [("BENCH_DSN", server.dsn()), ("BENCH_QUEUE", queue.into())];
-                let r = match program {
-                    "both SDKs" => harness::run_child(&format!("burst-{sdk}"), &env),
-                    _ => harness::run_program(&here.with_file_name(format!("burst-{sdk}")), &env),
+                let r = match burst {
+                    Burst::ThisBinary(role) => harness::run_child(role, &env),
+                    Burst::Alone(path) => alone::run(path, alone::BURST, &env),
                 };
                 let kib = |k| harness::get(&r, k).parse::<u64>().unwrap();
                 let delivered = server.events() - events_before;
-                let dropped = match sdk {
-                    "faultline" => kib("dropped"),
-                    _ => server.reported_discards() - discards_before,
+                let dropped = if is_sentry {
+                    server.reported_discards() - discards_before
+                } else {
+                    kib("dropped")
                 };
                 println!(
-                    "  {:<16} {:<10} {:<16} {:>9} {:>11} {:>12} {:>9} {:>9} {:>22}",
+                    "  {:<16} {:<16} {:<17} {:>9} {:>11} {:>12} {:>9} {:>9} {:>22}",
                     program,
                     sdk,
                     format!("{queue_label} ({queue})"),
@@ -1083,18 +1262,43 @@ fn peak_rss() {
                     kib("hwm_peak_kib") - kib("hwm_start_kib"),
                     format!("{delivered} / {dropped}"),
                 );
-                peaks.push(kib("hwm_peak_kib"));
+                peaks.push(((program, sdk, queue_label), kib("hwm_peak_kib")));
             }
         }
-        ratios.push((
-            program,
-            peaks[0] as f64 / peaks[1] as f64,
-            peaks[2] as f64 / peaks[3] as f64,
-        ));
     }
-    for (program, default_queues, big_queues) in ratios {
+    let peak = |key| {
+        peaks
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|&(_, kib)| kib as f64)
+            .expect("measured")
+    };
+    for (program, faultline, sentry, label) in [
+        ("both SDKs", "faultline", "sentry", "both SDKs"),
+        (
+            "built alone",
+            "faultline (http)",
+            "sentry",
+            "built alone, the same capabilities (faultline with http and panic, sentry as configured)",
+        ),
+        (
+            "built alone",
+            "faultline",
+            "sentry + rustls",
+            "built alone, with TLS (faultline's default features, sentry with rustls)",
+        ),
+        (
+            "built alone",
+            "faultline",
+            "sentry",
+            "built alone, faultline's default features against sentry as configured (no TLS)",
+        ),
+    ] {
+        let ratio = |queue| peak((program, faultline, queue)) / peak((program, sentry, queue));
         println!(
-            "  peak faultline / sentry, {program}: {default_queues:.2}× with default queues, {big_queues:.2}× with queues of 10000"
+            "  peak faultline / sentry, {label}: {:.2}× with default queues, {:.2}× with queues of 10000",
+            ratio("default"),
+            ratio("10000"),
         );
     }
 }

@@ -1,11 +1,12 @@
-//! sentry's side of the comparison: its configurations and its part of the peak-memory burst. Compiled into the
-//! comparison binary and, alone, into `burst-sentry`, a program that links sentry and not faultline.
+//! sentry's side of the comparison: its configurations, its capture rounds, its end-to-end run and its part of the
+//! peak-memory burst. Compiled into the comparison binary and into `alone-sentry`, a program in a package of its own
+//! that links sentry and not faultline (and so builds sentry's dependencies with sentry's features only).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::burst;
 use crate::harness::{self, DEPTH, FLUSH, deep};
@@ -187,6 +188,49 @@ pub(crate) fn sentry_flush(timeout: Duration) -> bool {
     sentry::Hub::current()
         .client()
         .is_none_or(|client| client.flush(Some(timeout)))
+}
+
+/// One capture round: `n` `capture_error` calls from the benchmark's deep stack, each timed (a discarding transport
+/// runs inline, so nothing queues up).
+pub(crate) fn capture_errors(n: usize, err: &harness::RequestFailed) -> harness::Summary {
+    deep(DEPTH, &mut || {
+        harness::time_each(
+            n,
+            |_| {
+                black_box(sentry::capture_error(err));
+            },
+            |_| {},
+        )
+    })
+}
+
+/// One end-to-end run: sentry with its ureq transport and a queue of `n` to the server at `dsn`, one event first
+/// (the connection is open when the clock starts), then `n` `capture_error` calls from the benchmark's deep stack
+/// and a flush, timed; returns the time with what `warm` and `done` returned. `warm` runs once the first event is
+/// delivered, before the clock starts, and `done` after the flush, before the client closes: closing sends the
+/// client reports of what sentry dropped, after `done` and before this returns.
+pub(crate) fn end_to_end<W, D>(
+    dsn: &str,
+    n: usize,
+    err: &harness::RequestFailed,
+    warm: impl FnOnce() -> W,
+    done: impl FnOnce() -> D,
+) -> (Duration, W, D) {
+    let guard = sentry_http(dsn, Some(n));
+    deep(DEPTH, &mut || sentry::capture_error(err));
+    sentry_flush(FLUSH);
+    let warm = warm();
+    let start = Instant::now();
+    deep(DEPTH, &mut || {
+        for _ in 0..n {
+            sentry::capture_error(err);
+        }
+        sentry_flush(FLUSH)
+    });
+    let elapsed = start.elapsed();
+    let done = done();
+    drop(guard);
+    (elapsed, warm, done)
 }
 
 /// The burst of [`burst::BURST_N`] errors to the server at `dsn`, reporting resident memory at each stage.
