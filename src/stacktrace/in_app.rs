@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::names::{display_filename, has_path_prefix, subject_path};
+use super::names::{display_filename, has_path_prefix, slashes, subject_path};
 use crate::protocol::stacktrace::Frame;
 
 /// What decides `in_app` and how file names are shortened.
@@ -138,7 +138,9 @@ fn is_in_app(frame: &Frame, rules: &InAppRules) -> Option<bool> {
         return Some(false);
     }
     let abs_path = frame.abs_path.as_deref();
-    if abs_path.is_some_and(|path| is_dependency_source(path, rules.cargo_home.as_deref())) {
+    if abs_path.is_some_and(|path| {
+        is_dependency_source(path, rules.cargo_home.as_deref()) || is_sdk_source(path)
+    }) {
         return Some(false);
     }
     let subject = subject?;
@@ -156,9 +158,25 @@ fn is_in_app(frame: &Frame, rules: &InAppRules) -> Option<bool> {
     }
 }
 
+/// This crate's source directory as it was compiled (`…/faultline-0.1.0/src/` from crates.io, the checkout's `src/`
+/// for a path dependency), with `/` separators.
+static SDK_SOURCE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| slashes(concat!(env!("CARGO_MANIFEST_DIR"), "/src/")).into_owned());
+
+/// The same directory as Cargo's `trim-paths` writes it, relative to the registry.
+const SDK_SOURCE_TRIMMED: &str = concat!("faultline-", env!("CARGO_PKG_VERSION"), "/src/");
+
+/// Whether a source path is one of this SDK's files: never application code, even inside the project (a path
+/// dependency, a vendored copy), and machinery at the top of a trace. It is how frames are told apart where the
+/// debug information names inlined functions without their path (`debug = "line-tables-only"`).
+pub(crate) fn is_sdk_source(abs_path: &str) -> bool {
+    let path = slashes(abs_path);
+    path.starts_with(SDK_SOURCE.as_str()) || path.contains(SDK_SOURCE_TRIMMED)
+}
+
 /// Whether a source path belongs to a downloaded dependency or to the standard library.
 fn is_dependency_source(abs_path: &str, cargo_home: Option<&Path>) -> bool {
-    let unified = abs_path.replace('\\', "/");
+    let unified = slashes(abs_path);
     unified.contains("/.cargo/registry/")
         || unified.contains("/.cargo/git/")
         || unified.starts_with("/rustc/")
@@ -300,6 +318,40 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[test]
+    fn the_sdks_own_sources_are_never_in_app() {
+        // Bare names, as a build with line tables only gives inlined functions, from this crate's files: inside the
+        // project (a path dependency) and as Cargo's `trim-paths` writes them.
+        let sdk = format!("{}/src/client.rs", env!("CARGO_MANIFEST_DIR"));
+        let trimmed = format!("faultline-{}/src/lib.rs", env!("CARGO_PKG_VERSION"));
+        let inside = InAppRules::new(
+            Vec::new(),
+            Vec::new(),
+            Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
+        );
+        for path in [sdk.as_str(), trimmed.as_str()] {
+            assert!(is_sdk_source(path), "{path}");
+            assert_eq!(
+                is_in_app(&frame("capture_error<demo::Error>", Some(path)), &inside),
+                Some(false),
+                "{path}"
+            );
+        }
+        // An include rule still wins.
+        let included = rules(&["capture_error"], &[]);
+        assert_eq!(
+            is_in_app(&frame("capture_error<demo::Error>", Some(&sdk)), &included),
+            Some(true)
+        );
+        // The project's own files next to `src/` are not the SDK's.
+        let test_file = format!("{}/tests/transactions.rs", env!("CARGO_MANIFEST_DIR"));
+        assert!(!is_sdk_source(&test_file));
+        assert_eq!(
+            is_in_app(&frame("run", Some(&test_file)), &inside),
+            Some(true)
+        );
     }
 
     #[test]

@@ -198,6 +198,15 @@ fn clean_path(s: &str) -> String {
     segments.join("::")
 }
 
+/// `path` with each `\` turned into `/`, borrowed when it has none.
+pub(crate) fn slashes(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.contains('\\') {
+        std::borrow::Cow::Owned(path.replace('\\', "/"))
+    } else {
+        std::borrow::Cow::Borrowed(path)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::capture::RawTrace;
-use super::in_app::InAppRules;
+use super::in_app::{InAppRules, is_sdk_source};
+use super::names::slashes;
 use super::names::{module_of, strip_hash};
 use crate::protocol::stacktrace::{Addr, Frame, Stacktrace};
 
@@ -244,27 +245,60 @@ fn is_entry_point(frame: &Frame) -> bool {
     })
 }
 
+/// Source files whose frames are capturing and panicking machinery, by the end of their path, for builds whose debug
+/// information names inlined functions without their path (`debug = "line-tables-only"`, or `debug = 1`): there an
+/// inlined `faultline::capture_error` is `capture_error<E>`, `core::panicking::panic_fmt` is `panic_fmt`, and
+/// [`MACHINERY`]'s prefixes match neither. The standard library's paths are the same in every build
+/// (`/rustc/<commit>/library/…`).
+const MACHINERY_SOURCES: &[&str] = &[
+    "library/std/src/panicking.rs",
+    "library/core/src/panicking.rs",
+    "library/std/src/panic.rs",
+    "library/core/src/panic.rs",
+    "library/std/src/sys/backtrace.rs",
+    "library/std/src/sys_common/backtrace.rs",
+    "library/core/src/ops/function.rs",
+    "library/alloc/src/boxed.rs",
+    "library/core/src/result.rs",
+    "library/core/src/option.rs",
+];
+
+/// Whether a frame is part of capturing or panicking: by its name ([`MACHINERY`]) or, where the name lacks its path,
+/// by its source file (this crate's, or [`MACHINERY_SOURCES`]).
+fn is_machinery(frame: &Frame) -> bool {
+    let by_name = frame
+        .function
+        .as_deref()
+        .is_some_and(|name| MACHINERY.iter().any(|prefix| name.starts_with(prefix)));
+    by_name
+        || frame.abs_path.as_deref().is_some_and(|path| {
+            is_sdk_source(path) || {
+                let path = slashes(path);
+                MACHINERY_SOURCES
+                    .iter()
+                    .any(|source| path.ends_with(source))
+            }
+        })
+}
+
 /// Drops the SDK's and the unwinder's frames at the most recent end (the tail: frames are oldest first).
 ///
-/// From the top, it walks down over library frames (not application code, with a symbol) and cuts below the
-/// deepest [`MACHINERY`] frame among them, so std adapters between SDK frames (a thread-local access, a closure
-/// call) go too. It stops at the first frame the rules call application code, or one without a symbol, so a
-/// `faultline::` frame further down (a user closure run by `faultline::with_scope`) stays. If every frame would go,
-/// all are kept so the event still has a trace.
+/// From the top, it walks down over machinery frames ([`is_machinery`]) and library frames (`in_app` decided
+/// `false`), and cuts below the deepest machinery frame among them, so std adapters between SDK frames (a
+/// thread-local access, a closure call) go too. It stops at the first other frame: application code, a frame whose
+/// `in_app` the rules could not decide (with names that lack their path, the application's own frames are often
+/// those), or one without a symbol; so a `faultline::` frame further down (a user closure run by
+/// `faultline::with_scope`) stays. If every frame would go, all are kept so the event still has a trace.
 fn trim_machinery(frames: &mut Vec<Frame>) {
-    let is_machinery = |frame: &Frame| {
-        frame
-            .function
-            .as_deref()
-            .is_some_and(|name| MACHINERY.iter().any(|prefix| name.starts_with(prefix)))
-    };
     let mut cut = None;
     for (index, frame) in frames.iter().enumerate().rev() {
-        if frame.in_app == Some(true) || frame.function.is_none() {
+        if frame.function.is_none() || frame.in_app == Some(true) {
             break;
         }
         if is_machinery(frame) {
             cut = Some(index);
+        } else if frame.in_app != Some(false) {
+            break;
         }
     }
     if let Some(cut) = cut.filter(|&cut| cut > 0) {
@@ -372,6 +406,95 @@ mod tests {
         let mut trace = frames(&["demo::main", "somelib::report", "faultline::capture_error"]);
         trim_machinery(&mut trace);
         assert_eq!(names(&trace), ["demo::main", "somelib::report"]);
+    }
+
+    /// Frames as a build with `debug = "line-tables-only"` resolves them: inlined functions named without their
+    /// path, each with its source file, `in_app` as the default rules decide it.
+    fn short_frames(frames: &[(&str, &str)]) -> Vec<Frame> {
+        let mut frames: Vec<Frame> = frames
+            .iter()
+            .map(|(name, path)| Frame {
+                function: Some(name.to_string()),
+                abs_path: Some(path.to_string()),
+                ..Frame::default()
+            })
+            .collect();
+        InAppRules::default().complete(&mut frames);
+        frames
+    }
+
+    #[test]
+    fn trimming_finds_inlined_machinery_by_its_source_file() {
+        let sdk = |file: &str| format!("{}/src/{file}", env!("CARGO_MANIFEST_DIR"));
+        let std = |file: &str| format!("/rustc/59807616e1fa/library/{file}");
+        let registry = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+        let backtrace = format!("{registry}/backtrace-0.3.77/src/backtrace/libunwind.rs");
+        let capture = [
+            ("demo::main", "/src/demo/src/main.rs"),
+            ("report<demo::Error>", "/src/demo/src/report.rs"),
+            ("capture_error<demo::Error>", &sdk("lib.rs")),
+            (
+                "try_with<faultline::hub::ThreadHub>",
+                &std("std/src/thread/local.rs"),
+            ),
+            (
+                "with_current<faultline::protocol::event::EventId>",
+                &sdk("hub.rs"),
+            ),
+            ("capture", &sdk("stacktrace/capture.rs")),
+            ("trace", &backtrace),
+        ];
+        let mut trace = short_frames(&capture);
+        trim_machinery(&mut trace);
+        assert_eq!(names(&trace), ["demo::main", "report<demo::Error>"]);
+
+        // From crates.io with Cargo's `trim-paths`: the SDK's files are relative to the registry.
+        let trimmed = format!("faultline-{}/src/lib.rs", env!("CARGO_PKG_VERSION"));
+        let mut trace = short_frames(&[
+            ("report<demo::Error>", "/src/demo/src/report.rs"),
+            ("capture_error<demo::Error>", &trimmed),
+        ]);
+        trim_machinery(&mut trace);
+        assert_eq!(names(&trace), ["report<demo::Error>"]);
+
+        // A panic: the hook, then std's panicking functions, named without their path, then `unwrap`'s.
+        let mut trace = short_frames(&[
+            ("parse_port", "/src/demo/src/config.rs"),
+            (
+                "unwrap<u16, core::num::error::ParseIntError>",
+                &std("core/src/result.rs"),
+            ),
+            ("unwrap_failed", &std("core/src/result.rs")),
+            ("panic_fmt", &std("core/src/panicking.rs")),
+            ("{closure#0}", &std("std/src/panicking.rs")),
+            (
+                "__rust_end_short_backtrace<std::panicking::panic_handler::{closure_env#0}, !>",
+                &std("std/src/sys/backtrace.rs"),
+            ),
+            ("panic_with_hook", &std("std/src/panicking.rs")),
+            (
+                "call<(&std::panic::PanicHookInfo), dyn core::ops::function::Fn<(&std::panic::PanicHookInfo)>, alloc::alloc::Global>",
+                &std("alloc/src/boxed.rs"),
+            ),
+            ("{closure#0}", &sdk("integrations/panic.rs")),
+            ("capture", &sdk("stacktrace/capture.rs")),
+        ]);
+        trim_machinery(&mut trace);
+        assert_eq!(names(&trace), ["parse_port"]);
+
+        // The application's frames, whose `in_app` the default rules cannot tell from a bare name, stop the walk:
+        // the SDK frame below the user's closure stays.
+        let mut trace = short_frames(&[
+            ("with_scope<demo::main::{closure_env#0}>", &sdk("lib.rs")),
+            ("{closure#0}", "/src/demo/src/main.rs"),
+            ("capture_error<demo::Error>", &sdk("lib.rs")),
+        ]);
+        assert_eq!(trace[1].in_app, None);
+        trim_machinery(&mut trace);
+        assert_eq!(
+            names(&trace),
+            ["with_scope<demo::main::{closure_env#0}>", "{closure#0}"]
+        );
     }
 
     #[test]
