@@ -9,9 +9,9 @@
 //!
 //! This binary links both SDKs, so Cargo unifies their features: sentry's regexes run on the engines faultline
 //! enables in `regex`, and its ureq carries faultline's TLS code. The programs built alone (`src/alone.rs`) link one
-//! SDK each, in packages of their own with their own lock files pinned to this one's versions: `alone-sentry/`, and
-//! `alone-faultline/` twice, with faultline's default features and with sentry's configuration's capabilities (plain
-//! HTTP and the panic hook). A full run and `end-to-end` build them first (`cargo build --release --locked` into
+//! SDK each, in packages of their own with their own lock files pinned to this one's versions: `alone-sentry/` as
+//! configured and with `rustls`, and `alone-faultline/` three times, with faultline's default features and with the
+//! capabilities of sentry's configuration without and with TLS (plain HTTP or rustls, and the panic hook). A full run and `end-to-end` build them first (`cargo build --release --locked` into
 //! their own `target/` directories) and run them as child processes, from the same source as this binary's
 //! scenarios: sentry built alone takes a turn in each round of `capture_error`, both built alone in each round end
 //! to end (sending to a server in this process), and peak memory is measured in all three besides this binary.
@@ -1003,6 +1003,8 @@ struct Alone {
     faultline: PathBuf,
     /// faultline with the capabilities of sentry's configuration: plain HTTP and the panic hook.
     faultline_http: PathBuf,
+    /// faultline with the capabilities of sentry's configuration with `rustls`: HTTPS and the panic hook.
+    faultline_tls: PathBuf,
 }
 
 /// Builds the programs built alone, each package with its own lock file into its own target directory
@@ -1052,10 +1054,11 @@ fn build_alone() -> Alone {
         sentry_rustls: build("alone-sentry", Some("rustls")),
         faultline: build("alone-faultline", Some("defaults")),
         faultline_http: build("alone-faultline", Some("http")),
+        faultline_tls: build("alone-faultline", Some("tls")),
     };
     println!(
-        "built alone: alone-sentry as configured and with `rustls`, alone-faultline with `defaults` and with `http` \
-         (cargo build --release --locked, {:.1} s)",
+        "built alone: alone-sentry as configured and with `rustls`, alone-faultline with `defaults`, `http` and \
+         `tls` (cargo build --release --locked, {:.1} s)",
         start.elapsed().as_secs_f64()
     );
     alone
@@ -1185,8 +1188,8 @@ enum Burst<'a> {
 
 /// Peak resident memory of a fresh process per SDK around a burst of 10,000 `capture_error` calls to a loopback
 /// server (in this process, so its memory is not counted), in two kinds of program: this binary, which links both
-/// SDKs, and the programs built alone, which link one each (faultline twice: with its default features, and with
-/// the capabilities of sentry's configuration, `http`). Resolving symbols loads the program's own debug
+/// SDKs, and the programs built alone, which link one each (faultline with its default features, and with the
+/// capabilities of sentry's configuration, `http` or `tls`; sentry as configured and with `rustls`). Resolving symbols loads the program's own debug
 /// information, so in this binary each SDK also pays for the other's; a program that uses one SDK carries only that
 /// one's, and builds its dependencies with that SDK's features only.
 fn peak_rss(alone: &Alone) {
@@ -1219,6 +1222,7 @@ fn peak_rss(alone: &Alone) {
             &[
                 ("faultline", Burst::Alone(&alone.faultline)),
                 ("faultline (http)", Burst::Alone(&alone.faultline_http)),
+                ("faultline (tls)", Burst::Alone(&alone.faultline_tls)),
                 ("sentry", Burst::Alone(&alone.sentry)),
                 ("sentry + rustls", Burst::Alone(&alone.sentry_rustls)),
             ],
@@ -1283,9 +1287,15 @@ fn peak_rss(alone: &Alone) {
         ),
         (
             "built alone",
+            "faultline (tls)",
+            "sentry + rustls",
+            "built alone, the same capabilities with TLS (faultline with rustls and panic, sentry with rustls)",
+        ),
+        (
+            "built alone",
             "faultline",
             "sentry + rustls",
-            "built alone, with TLS (faultline's default features, sentry with rustls)",
+            "built alone, faultline's default features (with native crashes and log) against sentry with rustls",
         ),
         (
             "built alone",
