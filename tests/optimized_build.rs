@@ -1,7 +1,7 @@
 //! A program built optimised with line tables only (tests/fixtures/optimized-app), as a release build that wants
 //! file and line in its reports is. There the SDK's generic functions are inlined into the caller, and the debug
-//! information names inlined functions without their path (`capture_error<E>`, `panic_fmt`): the SDK's and the
-//! panic runtime's frames must still be trimmed from the top of the stack, which must start at the code that
+//! information names inlined functions without their path (`capture_error<E>`, `panic_fmt`): the SDK's, anyhow's
+//! and the panic runtime's frames must still be trimmed from the top of the stack, which must start at the code that
 //! failed.
 
 mod support;
@@ -61,6 +61,8 @@ fn errors_and_panics_start_at_the_code_that_failed() {
     let server = TestServer::ok();
     let output = Command::new(support::fixture("optimized-app"))
         .env("OPTIMIZED_APP_DSN", server.dsn("k", 1))
+        // anyhow captures a backtrace for each error made, which `capture_anyhow` sends as the stack trace.
+        .env("RUST_LIB_BACKTRACE", "1")
         .output()
         .unwrap();
     assert!(
@@ -78,6 +80,11 @@ fn errors_and_panics_start_at_the_code_that_failed() {
         .find(|e| e["exception"]["values"][0]["value"] == "the order could not be placed")
         .expect("the error's event");
     assert_starts_at(error, "report_failure");
+    let anyhow = events
+        .iter()
+        .find(|e| e["exception"]["values"][1]["value"] == "reading the port")
+        .unwrap_or_else(|| panic!("the anyhow error's event in {events:#?}"));
+    assert_starts_at(anyhow, "load_config");
     let panic = events
         .iter()
         .find(|e| e["exception"]["values"][0]["mechanism"]["type"] == "panic")

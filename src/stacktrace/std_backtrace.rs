@@ -131,22 +131,46 @@ fn clean_name(name: &str) -> String {
 }
 
 /// Drops the unbroken run of frames at the most recent end (the tail) whose code belongs to one of `crates`, e.g.
-/// the standard library's capture and a library's error constructors. A frame without a name ends the run; if
-/// every frame would go, all are kept.
+/// the standard library's capture and a library's error constructors: by the crate its name starts with or, where
+/// the name lacks its path (an inlined function in a build with line tables only: `ext_context<E, C>`), by its
+/// source file. A frame without a name ends the run; if every frame would go, all are kept.
 pub(crate) fn trim_newest(frames: &mut Vec<Frame>, crates: &[&str]) {
     let is_machinery = |frame: &Frame| {
-        frame
+        let by_name = frame
             .function
             .as_deref()
             .and_then(names::subject_path)
             .is_some_and(|path| {
                 let krate = path.split("::").next().unwrap_or(&path);
                 crates.contains(&krate)
-            })
+            });
+        by_name
+            || frame
+                .abs_path
+                .as_deref()
+                .is_some_and(|path| crates.iter().any(|krate| is_crate_source(path, krate)))
     };
     if let Some(last_kept) = frames.iter().rposition(|frame| !is_machinery(frame)) {
         frames.truncate(last_kept + 1);
     }
+}
+
+/// Whether `path` is a source file of the crate `krate`: the standard library's `library/{krate}/src/`, or a
+/// downloaded crate's directory, `{krate}-{version}`.
+fn is_crate_source(path: &str, krate: &str) -> bool {
+    let path = names::slashes(path);
+    if matches!(krate, "std" | "core" | "alloc") {
+        return path.split_once("/library/").is_some_and(|(_, rest)| {
+            rest.strip_prefix(krate)
+                .is_some_and(|rest| rest.starts_with("/src/"))
+        });
+    }
+    path.split('/').any(|component| {
+        component
+            .strip_prefix(krate)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
+    })
 }
 
 #[cfg(test)]
@@ -245,6 +269,52 @@ some note that is not an entry
         assert_eq!(load.raw_function, None);
         assert!(parse_std_backtrace("disabled backtrace").is_empty());
         assert!(parse_std_backtrace("").is_empty());
+    }
+
+    #[test]
+    fn inlined_library_frames_are_told_by_their_source_files() {
+        // `{:#}` of an anyhow backtrace from a build with line tables only: anyhow's constructors, inlined into the
+        // caller, are named without their path.
+        let text = "   0:     0x55d1 - std::backtrace_rs::backtrace::libunwind::trace
+                               at /rustc/5980/library/std/src/../../backtrace/src/backtrace/libunwind.rs:117:9
+   1:     0x55d2 - <std::backtrace::Backtrace>::capture
+                               at /rustc/5980/library/std/src/backtrace.rs:296:9
+   2:     0x55d3 - ext_context<core::num::error::ParseIntError, &str>
+                               at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/anyhow-1.0.105/src/backtrace.rs:10:14
+   3:     0x55d3 - context<u16, core::num::error::ParseIntError, &str>
+                               at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/anyhow-1.0.105/src/context.rs:54:37
+   4:     0x55d3 - unwrap_or_else<u16>
+                               at /rustc/5980/library/core/src/result.rs:1622:23
+   5:     0x55d3 - load_config
+                               at /src/demo/src/main.rs:36:10
+";
+        let mut frames = parse_std_backtrace(text);
+        trim_newest(&mut frames, &["std", "core", "alloc", "anyhow"]);
+        assert_eq!(
+            frames
+                .iter()
+                .filter_map(|f| f.function.as_deref())
+                .collect::<Vec<_>>(),
+            ["load_config"]
+        );
+        assert!(is_crate_source(
+            "C:\\r\\anyhow-1.0.105\\src\\lib.rs",
+            "anyhow"
+        ));
+        assert!(!is_crate_source("/src/anyhowish-1.0/src/lib.rs", "anyhow"));
+        assert!(!is_crate_source("/src/anyhow-x/src/lib.rs", "anyhow"));
+        assert!(is_crate_source(
+            "/rustc/5980/library/core/src/result.rs",
+            "core"
+        ));
+        assert!(!is_crate_source(
+            "/rustc/5980/library/core/src/result.rs",
+            "std"
+        ));
+        assert!(!is_crate_source(
+            "/src/demo/library/coreutils/src/x.rs",
+            "core"
+        ));
     }
 
     #[test]
