@@ -166,12 +166,18 @@ static SDK_SOURCE: std::sync::LazyLock<String> =
 /// The same directory as Cargo's `trim-paths` writes it, relative to the registry.
 const SDK_SOURCE_TRIMMED: &str = concat!("faultline-", env!("CARGO_PKG_VERSION"), "/src/");
 
+/// [`SDK_SOURCE_TRIMMED`] as a whole directory name inside a path (not the end of `axum-faultline-0.1.0`).
+static SDK_SOURCE_IN_A_DIRECTORY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("/{SDK_SOURCE_TRIMMED}"));
+
 /// Whether a source path is one of this SDK's files: never application code, even inside the project (a path
 /// dependency, a vendored copy), and machinery at the top of a trace. It is how frames are told apart where the
 /// debug information names inlined functions without their path (`debug = "line-tables-only"`).
 pub(crate) fn is_sdk_source(abs_path: &str) -> bool {
     let path = slashes(abs_path);
-    path.starts_with(SDK_SOURCE.as_str()) || path.contains(SDK_SOURCE_TRIMMED)
+    path.starts_with(SDK_SOURCE.as_str())
+        || path.starts_with(SDK_SOURCE_TRIMMED)
+        || path.contains(&*SDK_SOURCE_IN_A_DIRECTORY)
 }
 
 /// Whether a source path belongs to a downloaded dependency or to the standard library.

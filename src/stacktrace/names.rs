@@ -207,6 +207,34 @@ pub(crate) fn slashes(path: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Whether `path` is a source file of the crate `krate`: the standard library's `library/{krate}/src/` where std's
+/// sources live (`/rustc/<commit>/…`, or the `rust-src` component's `lib/rustlib/src/rust/`), or a downloaded
+/// crate's `{krate}-{version}/src/` directory in Cargo's registry or git checkouts, or at the start of a path written
+/// by Cargo's `trim-paths`. A crate named with `_` has a directory with `-`.
+pub(crate) fn is_crate_source(path: &str, krate: &str) -> bool {
+    let path = slashes(path);
+    if matches!(krate, "std" | "core" | "alloc") {
+        let in_std = path.starts_with("/rustc/") || path.contains("/lib/rustlib/src/rust/");
+        return in_std
+            && path.rsplit_once("/library/").is_some_and(|(_, rest)| {
+                rest.strip_prefix(krate)
+                    .is_some_and(|rest| rest.starts_with("/src/"))
+            });
+    }
+    let downloaded =
+        path.contains("/.cargo/registry/src/") || path.contains("/.cargo/git/checkouts/");
+    let directory = krate.replace('_', "-");
+    let is_crate_directory = |component: &str| {
+        component
+            .strip_prefix(directory.as_str())
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
+    };
+    let mut components = path.split('/');
+    let trimmed = components.next().is_some_and(is_crate_directory);
+    trimmed || (downloaded && components.any(is_crate_directory))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

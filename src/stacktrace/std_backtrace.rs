@@ -145,32 +145,15 @@ pub(crate) fn trim_newest(frames: &mut Vec<Frame>, crates: &[&str]) {
                 crates.contains(&krate)
             });
         by_name
-            || frame
-                .abs_path
-                .as_deref()
-                .is_some_and(|path| crates.iter().any(|krate| is_crate_source(path, krate)))
+            || frame.abs_path.as_deref().is_some_and(|path| {
+                crates
+                    .iter()
+                    .any(|krate| names::is_crate_source(path, krate))
+            })
     };
     if let Some(last_kept) = frames.iter().rposition(|frame| !is_machinery(frame)) {
         frames.truncate(last_kept + 1);
     }
-}
-
-/// Whether `path` is a source file of the crate `krate`: the standard library's `library/{krate}/src/`, or a
-/// downloaded crate's directory, `{krate}-{version}`.
-fn is_crate_source(path: &str, krate: &str) -> bool {
-    let path = names::slashes(path);
-    if matches!(krate, "std" | "core" | "alloc") {
-        return path.split_once("/library/").is_some_and(|(_, rest)| {
-            rest.strip_prefix(krate)
-                .is_some_and(|rest| rest.starts_with("/src/"))
-        });
-    }
-    path.split('/').any(|component| {
-        component
-            .strip_prefix(krate)
-            .and_then(|rest| rest.strip_prefix('-'))
-            .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
-    })
 }
 
 #[cfg(test)]
@@ -297,23 +280,51 @@ some note that is not an entry
                 .collect::<Vec<_>>(),
             ["load_config"]
         );
-        assert!(is_crate_source(
-            "C:\\r\\anyhow-1.0.105\\src\\lib.rs",
+        let registry = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+        assert!(names::is_crate_source(
+            &format!("{registry}/anyhow-1.0.105/src/lib.rs"),
             "anyhow"
         ));
-        assert!(!is_crate_source("/src/anyhowish-1.0/src/lib.rs", "anyhow"));
-        assert!(!is_crate_source("/src/anyhow-x/src/lib.rs", "anyhow"));
-        assert!(is_crate_source(
+        assert!(names::is_crate_source(
+            "C:\\Users\\u\\.cargo\\registry\\src\\index\\anyhow-1.0.105\\src\\lib.rs",
+            "anyhow"
+        ));
+        assert!(
+            names::is_crate_source("anyhow-1.0.105/src/lib.rs", "anyhow"),
+            "trim-paths"
+        );
+        assert!(names::is_crate_source(
+            &format!("{registry}/color-eyre-0.6.3/src/lib.rs"),
+            "color_eyre"
+        ));
+        assert!(!names::is_crate_source(
+            &format!("{registry}/anyhowish-1.0/src/lib.rs"),
+            "anyhow"
+        ));
+        assert!(!names::is_crate_source(
+            &format!("{registry}/anyhow-x/src/lib.rs"),
+            "anyhow"
+        ));
+        // The application's own directories that only look like a crate's or std's.
+        assert!(!names::is_crate_source(
+            "/home/u/anyhow-2024/src/main.rs",
+            "anyhow"
+        ));
+        assert!(!names::is_crate_source(
+            "/home/u/library/core/src/x.rs",
+            "core"
+        ));
+        assert!(names::is_crate_source(
             "/rustc/5980/library/core/src/result.rs",
             "core"
         ));
-        assert!(!is_crate_source(
+        assert!(!names::is_crate_source(
             "/rustc/5980/library/core/src/result.rs",
             "std"
         ));
-        assert!(!is_crate_source(
-            "/src/demo/library/coreutils/src/x.rs",
-            "core"
+        assert!(names::is_crate_source(
+            "/home/u/.rustup/toolchains/stable/lib/rustlib/src/rust/library/std/src/backtrace.rs",
+            "std"
         ));
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::capture::RawTrace;
 use super::in_app::{InAppRules, is_sdk_source};
-use super::names::slashes;
+use super::names::{is_crate_source, slashes};
 use super::names::{module_of, strip_hash};
 use crate::protocol::stacktrace::{Addr, Frame, Stacktrace};
 
@@ -16,9 +16,9 @@ use crate::protocol::stacktrace::{Addr, Frame, Stacktrace};
 pub(crate) const DEFAULT_CACHE_CAPACITY: usize = 4096;
 
 /// Prefixes of the demangled function names that make up capturing and panicking rather than the
-/// code that failed. [`Symbolizer::resolve`] drops the unbroken run of them at the most recent
-/// end of a trace; the same names deeper down (a user closure run by `faultline::with_scope`,
-/// `std::panic::catch_unwind` around user code) stay.
+/// code that failed. [`Symbolizer::resolve`] drops the run of them at the most recent end of a trace; the same
+/// names deeper down (a user closure run by `faultline::with_scope`, `std::panic::catch_unwind` around user code)
+/// stay.
 const MACHINERY: &[&str] = &[
     // This SDK: the panic hook, `capture_*`, and the walk itself (`capture` and `walk` in capture.rs).
     "faultline::",
@@ -35,6 +35,13 @@ const MACHINERY: &[&str] = &[
     "rust_begin_unwind",
     "__rustc::rust_begin_unwind",
     "_Unwind_",
+];
+
+/// Prefixes of the names of std's adapters that sit inside the machinery (the boxed panic hook's call, `unwrap`'s
+/// cold panic path) but also everywhere in ordinary code (`Option::map`, a closure's `call_once`). They are
+/// trimmed only in the unbroken run of machinery at the top, never past a library frame that is not machinery, so
+/// that a panic inside a dependency keeps the dependency's frames that led to it.
+const ADAPTERS: &[&str] = &[
     // The boxed panic hook: legacy mangling prints `<alloc::boxed::Box<F,A> as core::ops::
     // function::Fn<Args>>::call`, v0 the full `Box<dyn for<'a, 'b> Fn(&PanicHookInfo) …>`.
     "<alloc::boxed::Box<",
@@ -245,60 +252,117 @@ fn is_entry_point(frame: &Frame) -> bool {
     })
 }
 
-/// Source files whose frames are capturing and panicking machinery, by the end of their path, for builds whose debug
+/// The standard library's source files whose frames are [`MACHINERY`] and [`ADAPTERS`], for builds whose debug
 /// information names inlined functions without their path (`debug = "line-tables-only"`, or `debug = 1`): there an
-/// inlined `faultline::capture_error` is `capture_error<E>`, `core::panicking::panic_fmt` is `panic_fmt`, and
-/// [`MACHINERY`]'s prefixes match neither. The standard library's paths are the same in every build
-/// (`/rustc/<commit>/library/…`).
+/// inlined `faultline::capture_error` is `capture_error<E>`, `core::panicking::panic_fmt` is `panic_fmt`, and the
+/// name prefixes match neither. They count only in std's own location (see [`std_source`]).
 const MACHINERY_SOURCES: &[&str] = &[
-    "library/std/src/panicking.rs",
-    "library/core/src/panicking.rs",
-    "library/std/src/panic.rs",
-    "library/core/src/panic.rs",
-    "library/std/src/sys/backtrace.rs",
-    "library/std/src/sys_common/backtrace.rs",
-    "library/core/src/ops/function.rs",
-    "library/alloc/src/boxed.rs",
-    "library/core/src/result.rs",
-    "library/core/src/option.rs",
+    "/library/std/src/panicking.rs",
+    "/library/core/src/panicking.rs",
+    "/library/std/src/panic.rs",
+    "/library/core/src/panic.rs",
+    "/library/std/src/sys/backtrace.rs",
+    "/library/std/src/sys_common/backtrace.rs",
 ];
 
-/// Whether a frame is part of capturing or panicking: by its name ([`MACHINERY`]) or, where the name lacks its path,
-/// by its source file (this crate's, or [`MACHINERY_SOURCES`]).
-fn is_machinery(frame: &Frame) -> bool {
-    let by_name = frame
-        .function
-        .as_deref()
-        .is_some_and(|name| MACHINERY.iter().any(|prefix| name.starts_with(prefix)));
-    by_name
-        || frame.abs_path.as_deref().is_some_and(|path| {
-            is_sdk_source(path) || {
-                let path = slashes(path);
-                MACHINERY_SOURCES
-                    .iter()
-                    .any(|source| path.ends_with(source))
-            }
-        })
+/// Like [`MACHINERY_SOURCES`], for [`ADAPTERS`].
+const ADAPTER_SOURCES: &[&str] = &[
+    "/library/core/src/ops/function.rs",
+    "/library/alloc/src/boxed.rs",
+    "/library/core/src/result.rs",
+    "/library/core/src/option.rs",
+];
+
+/// What part a frame plays at the top of a trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    /// Capturing or panicking: the SDK, the stack walk, the panic runtime.
+    Machinery,
+    /// One of std's adapters, machinery only next to machinery.
+    Adapter,
+    /// Anything else.
+    Other,
+}
+
+/// The part a frame plays: by its name or, where the name lacks its path, by its source file (this crate's, or
+/// std's [`MACHINERY_SOURCES`] and [`ADAPTER_SOURCES`]).
+fn part(frame: &Frame) -> Part {
+    let name = frame.function.as_deref().unwrap_or("");
+    let named = |prefixes: &[&str]| prefixes.iter().any(|prefix| name.starts_with(prefix));
+    if named(MACHINERY) {
+        return Part::Machinery;
+    }
+    if named(ADAPTERS) {
+        return Part::Adapter;
+    }
+    let Some(path) = frame.abs_path.as_deref() else {
+        return Part::Other;
+    };
+    // The SDK's own files, and the `backtrace` crate's, whose `trace` the walk goes through.
+    if is_sdk_source(path) || is_crate_source(path, "backtrace") {
+        return Part::Machinery;
+    }
+    let path = slashes(path);
+    match std_source(&path) {
+        Some(file) if MACHINERY_SOURCES.contains(&file) => Part::Machinery,
+        Some(file) if ADAPTER_SOURCES.contains(&file) => Part::Adapter,
+        _ => Part::Other,
+    }
+}
+
+/// Whether a frame is the standard library's: by its name's crate, or by its source file.
+fn is_std(frame: &Frame) -> bool {
+    let named = frame.function.as_deref().is_some_and(|name| {
+        let name = name.trim_start_matches('<');
+        ["std::", "core::", "alloc::"]
+            .iter()
+            .any(|krate| name.starts_with(krate))
+    });
+    named
+        || frame
+            .abs_path
+            .as_deref()
+            .is_some_and(|path| std_source(&slashes(path)).is_some())
+}
+
+/// The part of a standard library path from `/library/` on (`/library/core/src/result.rs`), when the path is in
+/// std's own location: `/rustc/<commit>/…` as the toolchain's std is built, or the `rust-src` component
+/// (`…/lib/rustlib/src/rust/…`).
+fn std_source(path: &str) -> Option<&str> {
+    let at = path
+        .strip_prefix("/rustc/")
+        .map(|rest| path.len() - rest.len())
+        .or_else(|| path.find("/lib/rustlib/src/rust/"))?;
+    let from = at + path[at..].find("/library/")?;
+    Some(&path[from..])
 }
 
 /// Drops the SDK's and the unwinder's frames at the most recent end (the tail: frames are oldest first).
 ///
-/// From the top, it walks down over machinery frames ([`is_machinery`]) and library frames (`in_app` decided
-/// `false`), and cuts below the deepest machinery frame among them, so std adapters between SDK frames (a
-/// thread-local access, a closure call) go too. It stops at the first other frame: application code, a frame whose
+/// From the top, it walks down over machinery frames ([`part`]) and library frames (`in_app` decided `false`), and
+/// cuts below the deepest machinery frame among them, so library frames between SDK frames (a thread-local access, a
+/// closure call) go too; std's [`ADAPTERS`] count as machinery only above the first library frame that is not std's,
+/// so that a panic inside a dependency keeps the dependency's frames down to it.
+///
+/// A limit: in a build with line tables only whose paths are remapped (`--remap-path-prefix` on a path dependency,
+/// a git dependency under `trim-paths`), the SDK's inlined frames are told neither by name nor by file, and the walk
+/// stops at them. It stops at the first other frame: application code, a frame whose
 /// `in_app` the rules could not decide (with names that lack their path, the application's own frames are often
 /// those), or one without a symbol; so a `faultline::` frame further down (a user closure run by
 /// `faultline::with_scope`) stays. If every frame would go, all are kept so the event still has a trace.
 fn trim_machinery(frames: &mut Vec<Frame>) {
     let mut cut = None;
+    // Whether no library frame other than std's came yet: adapters count only while it holds.
+    let mut unbroken = true;
     for (index, frame) in frames.iter().enumerate().rev() {
         if frame.function.is_none() || frame.in_app == Some(true) {
             break;
         }
-        if is_machinery(frame) {
-            cut = Some(index);
-        } else if frame.in_app != Some(false) {
-            break;
+        match part(frame) {
+            Part::Machinery => cut = Some(index),
+            Part::Adapter if unbroken => cut = Some(index),
+            _ if frame.in_app == Some(false) => unbroken &= is_std(frame),
+            _ => break,
         }
     }
     if let Some(cut) = cut.filter(|&cut| cut > 0) {
@@ -495,6 +559,62 @@ mod tests {
             names(&trace),
             ["with_scope<demo::main::{closure_env#0}>", "{closure#0}"]
         );
+    }
+
+    #[test]
+    fn trimming_keeps_a_dependencys_frames_down_to_its_panic() {
+        let std = |file: &str| format!("/rustc/59807616e1fa/library/{file}");
+        let dep = |file: &str| {
+            format!(
+                "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/dep-1.2.3/src/{file}"
+            )
+        };
+        let sdk = |file: &str| format!("{}/src/{file}", env!("CARGO_MANIFEST_DIR"));
+        // A panic in `inner`, in a dependency, reached through an inlined `Option::map` in the same dependency.
+        let mut trace = short_frames(&[
+            ("serve", "/src/demo/src/main.rs"),
+            ("outer", &dep("lib.rs")),
+            (
+                "map<u8, u16, dep::outer::{closure_env#0}>",
+                &std("core/src/option.rs"),
+            ),
+            ("{closure#0}", &dep("lib.rs")),
+            ("inner", &dep("parse.rs")),
+            (
+                "unwrap<u16, core::num::error::ParseIntError>",
+                &std("core/src/result.rs"),
+            ),
+            ("unwrap_failed", &std("core/src/result.rs")),
+            ("panic_fmt", &std("core/src/panicking.rs")),
+            ("{closure#0}", &sdk("integrations/panic.rs")),
+        ]);
+        trim_machinery(&mut trace);
+        assert_eq!(
+            names(&trace),
+            [
+                "serve",
+                "outer",
+                "map<u8, u16, dep::outer::{closure_env#0}>",
+                "{closure#0}",
+                "inner"
+            ]
+        );
+
+        // The application's own files that only look like std's or the SDK's are not machinery.
+        let version = env!("CARGO_PKG_VERSION");
+        for path in [
+            "/srv/app/library/core/src/result.rs".to_owned(),
+            "/srv/app/mylibrary/core/src/option.rs".to_owned(),
+            format!("/srv/app/axum-faultline-{version}/src/lib.rs"),
+        ] {
+            let mut trace = short_frames(&[
+                ("serve", "/src/demo/src/main.rs"),
+                ("report", &path),
+                ("capture_error<demo::Error>", &sdk("lib.rs")),
+            ]);
+            trim_machinery(&mut trace);
+            assert_eq!(names(&trace), ["serve", "report"], "{path}");
+        }
     }
 
     #[test]

@@ -112,6 +112,8 @@ impl Transport for HttpTransport {
             Err(TryLockError::WouldBlock) => None,
         };
         let buffers = kept.as_deref_mut().unwrap_or(&mut own);
+        // Empty also before: a panic during the last request (caught by delivery) left them as they were.
+        buffers.reset();
         let outcome = self.send_with(envelope, buffers);
         buffers.reset();
         outcome
