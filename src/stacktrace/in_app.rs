@@ -163,12 +163,9 @@ fn is_in_app(frame: &Frame, rules: &InAppRules) -> Option<bool> {
 static SDK_SOURCE: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| slashes(concat!(env!("CARGO_MANIFEST_DIR"), "/src/")).into_owned());
 
-/// The same directory as Cargo's `trim-paths` writes it, relative to the registry.
-const SDK_SOURCE_TRIMMED: &str = concat!("faultline-", env!("CARGO_PKG_VERSION"), "/src/");
-
-/// [`SDK_SOURCE_TRIMMED`] as a whole directory name inside a path (not the end of `axum-faultline-0.1.0`).
-static SDK_SOURCE_IN_A_DIRECTORY: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| format!("/{SDK_SOURCE_TRIMMED}"));
+/// The same directory as Cargo's `trim-paths` writes it, relative to the registry, with the `/` before it: it is a
+/// whole directory name inside a path (not the end of `axum-faultline-0.1.0`), or the path's start without the `/`.
+const SDK_SOURCE_IN_A_DIRECTORY: &str = concat!("/faultline-", env!("CARGO_PKG_VERSION"), "/src/");
 
 /// Whether a source path is one of this SDK's files: never application code, even inside the project (a path
 /// dependency, a vendored copy), and machinery at the top of a trace. It is how frames are told apart where the
@@ -176,8 +173,8 @@ static SDK_SOURCE_IN_A_DIRECTORY: std::sync::LazyLock<String> =
 pub(crate) fn is_sdk_source(abs_path: &str) -> bool {
     let path = slashes(abs_path);
     path.starts_with(SDK_SOURCE.as_str())
-        || path.starts_with(SDK_SOURCE_TRIMMED)
-        || path.contains(&*SDK_SOURCE_IN_A_DIRECTORY)
+        || path.starts_with(&SDK_SOURCE_IN_A_DIRECTORY[1..])
+        || path.contains(SDK_SOURCE_IN_A_DIRECTORY)
 }
 
 /// Whether a source path belongs to a downloaded dependency or to the standard library.

@@ -91,7 +91,7 @@ pub(crate) fn display_filename(
         return rest.to_owned();
     }
     // Compare with `/` separators so Windows paths follow the same rules.
-    let unified = abs_path.replace('\\', "/");
+    let unified = slashes(abs_path);
     let in_cargo_home = cargo_home
         .and_then(|home| path.strip_prefix(home).ok())
         .map(|rest| rest.to_string_lossy().replace('\\', "/"))
@@ -207,6 +207,18 @@ pub(crate) fn slashes(path: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The part of a standard library path from `/library/` on (`/library/core/src/result.rs`), when the path is in
+/// std's own location: `/rustc/<commit>/…` as the toolchain's std is built, or the `rust-src` component
+/// (`…/lib/rustlib/src/rust/…`).
+pub(crate) fn std_source(path: &str) -> Option<&str> {
+    let at = path
+        .strip_prefix("/rustc/")
+        .map(|rest| path.len() - rest.len())
+        .or_else(|| path.find("/lib/rustlib/src/rust/"))?;
+    let from = at + path[at..].find("/library/")?;
+    Some(&path[from..])
+}
+
 /// Whether `path` is a source file of the crate `krate`: the standard library's `library/{krate}/src/` where std's
 /// sources live (`/rustc/<commit>/…`, or the `rust-src` component's `lib/rustlib/src/rust/`), or a downloaded
 /// crate's `{krate}-{version}/src/` directory in Cargo's registry or git checkouts, or at the start of a path written
@@ -214,12 +226,10 @@ pub(crate) fn slashes(path: &str) -> std::borrow::Cow<'_, str> {
 pub(crate) fn is_crate_source(path: &str, krate: &str) -> bool {
     let path = slashes(path);
     if matches!(krate, "std" | "core" | "alloc") {
-        let in_std = path.starts_with("/rustc/") || path.contains("/lib/rustlib/src/rust/");
-        return in_std
-            && path.rsplit_once("/library/").is_some_and(|(_, rest)| {
-                rest.strip_prefix(krate)
-                    .is_some_and(|rest| rest.starts_with("/src/"))
-            });
+        return std_source(&path)
+            .and_then(|file| file.strip_prefix("/library/"))
+            .and_then(|rest| rest.strip_prefix(krate))
+            .is_some_and(|rest| rest.starts_with("/src/"));
     }
     let downloaded =
         path.contains("/.cargo/registry/src/") || path.contains("/.cargo/git/checkouts/");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::capture::RawTrace;
 use super::in_app::{InAppRules, is_sdk_source};
-use super::names::{is_crate_source, slashes};
+use super::names::{is_crate_source, slashes, std_source};
 use super::names::{module_of, strip_hash};
 use crate::protocol::stacktrace::{Addr, Frame, Stacktrace};
 
@@ -39,8 +39,8 @@ const MACHINERY: &[&str] = &[
 
 /// Prefixes of the names of std's adapters that sit inside the machinery (the boxed panic hook's call, `unwrap`'s
 /// cold panic path) but also everywhere in ordinary code (`Option::map`, a closure's `call_once`). They are
-/// trimmed only in the unbroken run of machinery at the top, never past a library frame that is not machinery, so
-/// that a panic inside a dependency keeps the dependency's frames that led to it.
+/// trimmed only above the first library frame that is not std's, so that a panic inside a dependency keeps the
+/// dependency's frames that led to it.
 const ADAPTERS: &[&str] = &[
     // The boxed panic hook: legacy mangling prints `<alloc::boxed::Box<F,A> as core::ops::
     // function::Fn<Args>>::call`, v0 the full `Box<dyn for<'a, 'b> Fn(&PanicHookInfo) …>`.
@@ -323,18 +323,6 @@ fn is_std(frame: &Frame) -> bool {
             .abs_path
             .as_deref()
             .is_some_and(|path| std_source(&slashes(path)).is_some())
-}
-
-/// The part of a standard library path from `/library/` on (`/library/core/src/result.rs`), when the path is in
-/// std's own location: `/rustc/<commit>/…` as the toolchain's std is built, or the `rust-src` component
-/// (`…/lib/rustlib/src/rust/…`).
-fn std_source(path: &str) -> Option<&str> {
-    let at = path
-        .strip_prefix("/rustc/")
-        .map(|rest| path.len() - rest.len())
-        .or_else(|| path.find("/lib/rustlib/src/rust/"))?;
-    let from = at + path[at..].find("/library/")?;
-    Some(&path[from..])
 }
 
 /// Drops the SDK's and the unwinder's frames at the most recent end (the tail: frames are oldest first).
