@@ -200,9 +200,21 @@ impl Envelope {
     ///
     /// Fails when the writer fails or an item cannot be serialised.
     pub fn to_writer<W: Write>(&self, mut w: W, sent_at: Option<SystemTime>) -> io::Result<()> {
-        let mut out = Vec::new();
-        self.write_into(&mut out, sent_at, &|_| false)?;
-        w.write_all(&out)
+        // One item at a time through a buffer of its own; raw payloads and attachments go to the writer as they
+        // are, not copied.
+        let mut buf = Vec::with_capacity(1024);
+        self.write_headers(&mut buf, sent_at)?;
+        w.write_all(&buf)?;
+        for item in &self.items {
+            buf.clear();
+            let payload = write_item(&mut buf, item)?;
+            w.write_all(&buf)?;
+            if let Some(payload) = payload {
+                w.write_all(payload)?;
+            }
+            w.write_all(b"\n")?;
+        }
+        Ok(())
     }
 
     /// The wire form as bytes.
@@ -245,15 +257,26 @@ impl Envelope {
 
     /// Appends the wire form, without the items `skip` picks out, to `out`.
     ///
-    /// Each item is serialised straight into `out` and its header line, which holds the payload's length, is then
-    /// moved in front of it: no buffer of its own per item or per envelope, so that serialising costs no
-    /// allocation beyond `out`'s growth.
+    /// Each item is serialised straight into `out` (see [`write_item`]): no buffer of its own per item or per
+    /// envelope, so that serialising costs no allocation beyond `out`'s growth.
     fn write_into(
         &self,
         out: &mut Vec<u8>,
         sent_at: Option<SystemTime>,
         skip: &dyn Fn(&EnvelopeItem) -> bool,
     ) -> io::Result<()> {
+        self.write_headers(out, sent_at)?;
+        for item in self.items.iter().filter(|item| !skip(item)) {
+            if let Some(payload) = write_item(out, item)? {
+                out.extend_from_slice(payload);
+            }
+            out.push(b'\n');
+        }
+        Ok(())
+    }
+
+    /// Appends the envelope's header line.
+    fn write_headers(&self, out: &mut Vec<u8>, sent_at: Option<SystemTime>) -> io::Result<()> {
         #[derive(Serialize)]
         struct Headers<'a> {
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -265,108 +288,14 @@ impl Envelope {
             #[serde(skip_serializing_if = "Option::is_none")]
             trace: Option<&'a DynamicSamplingContext>,
         }
-        #[derive(Serialize)]
-        struct ItemHeaders<'a> {
-            #[serde(rename = "type")]
-            ty: &'a str,
-            length: usize,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            item_count: Option<usize>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            content_type: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            filename: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            attachment_type: Option<&'static str>,
-        }
         let headers = Headers {
             event_id: self.event_id,
             sent_at: sent_at.map(|t| Rfc3339(t).to_string()),
             sdk: self.sdk.as_ref(),
             trace: self.trace.as_ref(),
         };
-        // serde_json's errors (never seen in practice: maps have string keys) need not be converted with their text.
-        let unserialisable = |_| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                "an envelope item does not serialise",
-            )
-        };
         serde_json::to_writer(&mut *out, &headers).map_err(unserialisable)?;
         out.push(b'\n');
-        for item in self.items.iter().filter(|item| !skip(item)) {
-            let item_start = out.len();
-            let mut sink = &mut *out;
-            match item {
-                EnvelopeItem::Event(event) => serde_json::to_writer(&mut sink, event),
-                EnvelopeItem::Transaction(transaction) => {
-                    serde_json::to_writer(&mut sink, transaction)
-                }
-                EnvelopeItem::ClientReport(report) => serde_json::to_writer(&mut sink, report),
-                EnvelopeItem::Session(update) => serde_json::to_writer(&mut sink, update),
-                EnvelopeItem::Sessions(aggregates) => serde_json::to_writer(&mut sink, aggregates),
-                EnvelopeItem::Logs(logs) => serde_json::to_writer(&mut sink, logs),
-                EnvelopeItem::Metrics(metrics) => serde_json::to_writer(&mut sink, metrics),
-                EnvelopeItem::CheckIn(check_in) => serde_json::to_writer(&mut sink, check_in),
-                EnvelopeItem::Feedback(event) => serde_json::to_writer(
-                    &mut sink,
-                    &FeedbackPayload {
-                        ty: "feedback",
-                        event,
-                    },
-                ),
-                EnvelopeItem::Raw { .. } | EnvelopeItem::Attachment(_) => Ok(()),
-            }
-            .map_err(unserialisable)?;
-            // Raw payloads and attachments are bytes already: they are copied after their header line.
-            let given: Option<&[u8]> = match item {
-                EnvelopeItem::Raw { payload, .. } => Some(payload),
-                EnvelopeItem::Attachment(attachment) => Some(&attachment.bytes),
-                _ => None,
-            };
-            let length = given.map_or(out.len() - item_start, <[u8]>::len);
-            let (item_count, content_type) = match item {
-                EnvelopeItem::Logs(logs) => (Some(logs.items.len()), Some(LOG_CONTENT_TYPE)),
-                EnvelopeItem::Metrics(metrics) => {
-                    (Some(metrics.items.len()), Some(TRACE_METRIC_CONTENT_TYPE))
-                }
-                EnvelopeItem::Attachment(attachment) => (
-                    None,
-                    Some(
-                        attachment
-                            .content_type
-                            .as_deref()
-                            .unwrap_or("application/octet-stream"),
-                    ),
-                ),
-                _ => (None, None),
-            };
-            let (filename, attachment_type) = match item {
-                EnvelopeItem::Attachment(attachment) => (
-                    Some(attachment.filename.as_str()),
-                    Some(attachment.attachment_type.as_str()),
-                ),
-                _ => (None, None),
-            };
-            let item_headers = ItemHeaders {
-                ty: item.ty(),
-                length,
-                item_count,
-                content_type,
-                filename,
-                attachment_type,
-            };
-            let header_start = out.len();
-            serde_json::to_writer(&mut *out, &item_headers).map_err(unserialisable)?;
-            out.push(b'\n');
-            // The header line was written after the payload, once its length was known: rotate it in front.
-            let header_len = out.len() - header_start;
-            out[item_start..].rotate_right(header_len);
-            if let Some(payload) = given {
-                out.extend_from_slice(payload);
-            }
-            out.push(b'\n');
-        }
         Ok(())
     }
 
@@ -551,6 +480,101 @@ impl Envelope {
     }
 }
 
+/// serde_json's errors (never seen in practice: maps have string keys) need not be converted with their text.
+fn unserialisable(_: serde_json::Error) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "an envelope item does not serialise",
+    )
+}
+
+/// Appends `item`'s header line and, for a serialised kind, its payload. The payload of a raw item or an
+/// attachment is bytes already: it is returned for the caller to write after the header line, and the item's closing
+/// newline is the caller's too.
+///
+/// The payload is serialised first, straight into `out`; the header line, which holds the payload's length, is then
+/// written after it and rotated in front.
+fn write_item<'a>(out: &mut Vec<u8>, item: &'a EnvelopeItem) -> io::Result<Option<&'a [u8]>> {
+    #[derive(Serialize)]
+    struct ItemHeaders<'a> {
+        #[serde(rename = "type")]
+        ty: &'a str,
+        length: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        item_count: Option<usize>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        content_type: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        filename: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        attachment_type: Option<&'static str>,
+    }
+    let item_start = out.len();
+    let mut sink = &mut *out;
+    match item {
+        EnvelopeItem::Event(event) => serde_json::to_writer(&mut sink, event),
+        EnvelopeItem::Transaction(transaction) => serde_json::to_writer(&mut sink, transaction),
+        EnvelopeItem::ClientReport(report) => serde_json::to_writer(&mut sink, report),
+        EnvelopeItem::Session(update) => serde_json::to_writer(&mut sink, update),
+        EnvelopeItem::Sessions(aggregates) => serde_json::to_writer(&mut sink, aggregates),
+        EnvelopeItem::Logs(logs) => serde_json::to_writer(&mut sink, logs),
+        EnvelopeItem::Metrics(metrics) => serde_json::to_writer(&mut sink, metrics),
+        EnvelopeItem::CheckIn(check_in) => serde_json::to_writer(&mut sink, check_in),
+        EnvelopeItem::Feedback(event) => serde_json::to_writer(
+            &mut sink,
+            &FeedbackPayload {
+                ty: "feedback",
+                event,
+            },
+        ),
+        EnvelopeItem::Raw { .. } | EnvelopeItem::Attachment(_) => Ok(()),
+    }
+    .map_err(unserialisable)?;
+    let given: Option<&[u8]> = match item {
+        EnvelopeItem::Raw { payload, .. } => Some(payload),
+        EnvelopeItem::Attachment(attachment) => Some(&attachment.bytes),
+        _ => None,
+    };
+    let length = given.map_or(out.len() - item_start, <[u8]>::len);
+    let (item_count, content_type) = match item {
+        EnvelopeItem::Logs(logs) => (Some(logs.items.len()), Some(LOG_CONTENT_TYPE)),
+        EnvelopeItem::Metrics(metrics) => {
+            (Some(metrics.items.len()), Some(TRACE_METRIC_CONTENT_TYPE))
+        }
+        EnvelopeItem::Attachment(attachment) => (
+            None,
+            Some(
+                attachment
+                    .content_type
+                    .as_deref()
+                    .unwrap_or("application/octet-stream"),
+            ),
+        ),
+        _ => (None, None),
+    };
+    let (filename, attachment_type) = match item {
+        EnvelopeItem::Attachment(attachment) => (
+            Some(attachment.filename.as_str()),
+            Some(attachment.attachment_type.as_str()),
+        ),
+        _ => (None, None),
+    };
+    let item_headers = ItemHeaders {
+        ty: item.ty(),
+        length,
+        item_count,
+        content_type,
+        filename,
+        attachment_type,
+    };
+    let header_start = out.len();
+    serde_json::to_writer(&mut *out, &item_headers).map_err(unserialisable)?;
+    out.push(b'\n');
+    let header_len = out.len() - header_start;
+    out[item_start..].rotate_right(header_len);
+    Ok(given)
+}
+
 /// A header line read into `T`: `None` unless it is one JSON object that `T` accepts.
 fn header_line<T: DeserializeOwned>(line: &[u8]) -> Option<T> {
     // serde_json also reads a struct from an array of its fields in order (`["event",5]`); a header line is an
@@ -610,6 +634,7 @@ impl std::error::Error for ParseEnvelopeError {}
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
@@ -729,6 +754,47 @@ mod tests {
         );
         assert!(!bytes.windows(2).any(|w| w == b"\n\n"), "no blank lines");
         assert_eq!(Envelope::from_slice(&bytes).unwrap(), envelope);
+    }
+
+    /// `to_writer` hands an attachment's bytes to the writer as they are, never through a copy of the envelope.
+    #[test]
+    fn to_writer_writes_attachment_bytes_without_copying_them() {
+        struct Writes(Vec<(*const u8, Vec<u8>)>);
+        impl Write for Writes {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.push((buf.as_ptr(), buf.to_vec()));
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let attachment = Attachment::new("dump.bin", vec![7u8; 1 << 20]);
+        let bytes = Arc::clone(&attachment.bytes);
+        let mut envelope = Envelope::from_event(fixed_event());
+        envelope.items.push(EnvelopeItem::Attachment(attachment));
+        let mut writes = Writes(Vec::new());
+        envelope.to_writer(&mut writes, None).unwrap();
+        let written: Vec<u8> = writes
+            .0
+            .iter()
+            .flat_map(|(_, w)| w.iter().copied())
+            .collect();
+        assert_eq!(written, envelope.to_vec(None));
+        assert!(
+            writes
+                .0
+                .iter()
+                .any(|(ptr, w)| *ptr == bytes.as_ptr() && w.len() == bytes.len()),
+            "the attachment was copied before it was written"
+        );
+        assert!(
+            writes
+                .0
+                .iter()
+                .all(|(ptr, w)| *ptr == bytes.as_ptr() || w.len() < 64 * 1024),
+            "some write carried the attachment in a buffer"
+        );
     }
 
     #[test]
