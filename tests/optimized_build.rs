@@ -32,7 +32,7 @@ fn describe(frames: &[serde_json::Value]) -> String {
         .collect()
 }
 
-/// The most recent frame is `function`, in the fixture's own source, and no frame is the SDK's or backtrace's (the
+/// The most recent frame is `function`, in the fixture's own source and `in_app`, and no frame is the SDK's or backtrace's (the
 /// panic runtime's frames below the thread's closure stay: they are where the thread started).
 fn assert_starts_at(event: &serde_json::Value, function: &str) {
     let frames = frames(event);
@@ -46,6 +46,13 @@ fn assert_starts_at(event: &serde_json::Value, function: &str) {
         "the top frame is not `{function}`:\n{}",
         describe(&frames)
     );
+    // Started from another directory, as a service is, the program's own frames are still the application's.
+    assert_eq!(
+        top["in_app"],
+        true,
+        "the top frame is not in_app:\n{}",
+        describe(&frames)
+    );
     for frame in &frames {
         let path = frame["abs_path"].as_str().unwrap_or("");
         assert!(
@@ -53,6 +60,14 @@ fn assert_starts_at(event: &serde_json::Value, function: &str) {
             "a machinery frame was kept:\n{}",
             describe(&frames)
         );
+        if path.starts_with("/rustc/") || path.contains("/.cargo/registry/") {
+            assert_ne!(
+                frame["in_app"],
+                true,
+                "a library frame is in_app:\n{}",
+                describe(&frames)
+            );
+        }
     }
 }
 
@@ -63,6 +78,8 @@ fn errors_and_panics_start_at_the_code_that_failed() {
         .env("OPTIMIZED_APP_DSN", server.dsn("k", 1))
         // anyhow captures a backtrace for each error made, which `capture_anyhow` sends as the stack trace.
         .env("RUST_LIB_BACKTRACE", "1")
+        // Not the project's directory: in_app must not depend on where the program was started.
+        .current_dir(std::env::temp_dir())
         .output()
         .unwrap();
     assert!(

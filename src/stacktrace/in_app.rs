@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::names::{display_filename, has_path_prefix, slashes, subject_path};
+use super::names::{display_filename, has_path_prefix, slashes, std_source, subject_path};
 use crate::protocol::stacktrace::Frame;
 
 /// What decides `in_app` and how file names are shortened.
@@ -147,13 +147,17 @@ fn is_in_app(frame: &Frame, rules: &InAppRules) -> Option<bool> {
     match subject.split_once("::") {
         Some((krate, _)) => Some(!LIBRARY_CRATES.contains(&krate)),
         None if is_runtime_symbol(&subject) => Some(false),
-        // Any other bare symbol is C or `#[no_mangle]` code: ours only if its source is.
+        // Any other bare symbol is an inlined function named without its path (`debug = "line-tables-only"`), C, or
+        // `#[no_mangle]` code. A Rust file that none of the checks above placed in a dependency or std is a
+        // workspace member's or a path dependency's: the application's, wherever the program was started. Other
+        // files are the application's only inside the project.
         None => {
             let root = rules.project_root.as_deref();
             let in_project = abs_path
                 .zip(root)
                 .is_some_and(|(p, r)| Path::new(p).starts_with(r));
-            in_project.then_some(true)
+            let own_rust = abs_path.is_some_and(|p| p.ends_with(".rs"));
+            (in_project || own_rust).then_some(true)
         }
     }
 }
@@ -177,13 +181,39 @@ pub(crate) fn is_sdk_source(abs_path: &str) -> bool {
         || path.contains(SDK_SOURCE_IN_A_DIRECTORY)
 }
 
-/// Whether a source path belongs to a downloaded dependency or to the standard library.
+/// Whether a source path belongs to a downloaded dependency or to the standard library: Cargo's registry and git
+/// checkouts (also under `$CARGO_HOME`), std's sources (`/rustc/<commit>/`, the `rust-src` component), or a path
+/// that Cargo's `trim-paths` wrote for a downloaded crate (`serde_json-1.0.140/src/de.rs`).
 fn is_dependency_source(abs_path: &str, cargo_home: Option<&Path>) -> bool {
     let unified = slashes(abs_path);
     unified.contains("/.cargo/registry/")
         || unified.contains("/.cargo/git/")
         || unified.starts_with("/rustc/")
+        || std_source(&unified).is_some()
+        || is_trimmed_crate_path(&unified)
         || cargo_home.is_some_and(|home| Path::new(abs_path).starts_with(home))
+}
+
+/// Whether a relative path starts with a downloaded crate's directory, `{name}-{major}.{minor}.{patch}…/`, as
+/// Cargo's `trim-paths` writes the paths of dependencies. (It writes a workspace member's relative to the workspace,
+/// `src/main.rs`.)
+fn is_trimmed_crate_path(path: &str) -> bool {
+    if path.starts_with('/') || path.starts_with('.') || path.contains(':') {
+        return false;
+    }
+    let Some((directory, _)) = path.split_once('/') else {
+        return false;
+    };
+    // The version follows the first `-` that starts a `major.minor.patch` (a name may hold `-`, a version too).
+    directory.match_indices('-').any(|(at, _)| {
+        let mut parts = directory[at + 1..].splitn(3, '.');
+        at > 0
+            && (0..3).all(|_| {
+                parts
+                    .next()
+                    .is_some_and(|part| part.starts_with(|c: char| c.is_ascii_digit()))
+            })
+    })
 }
 
 /// Whether a path-less symbol is one of [`RUNTIME_SYMBOLS`].
@@ -313,6 +343,10 @@ mod tests {
             "C:\\Users\\u\\.cargo\\registry\\src\\index\\ureq-3.0.0\\src\\lib.rs",
             "/opt/cargo/registry/src/index/ureq-3.0.0/src/lib.rs", // $CARGO_HOME
             "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/std/src/rt.rs",
+            "/home/u/.rustup/toolchains/stable/lib/rustlib/src/rust/library/core/src/option.rs",
+            "serde_json-1.0.140/src/de.rs", // `trim-paths`
+            "ring-0.17.14/crypto/curve25519/curve25519.c",
+            "ureq-3.0.0-rc1/src/lib.rs",
         ] {
             // A function from a crate that would otherwise count as the application's.
             assert_eq!(
@@ -376,6 +410,38 @@ mod tests {
             Some(true),
             "#[no_mangle] fn in the project"
         );
+        // Inlined functions named without their path, as `debug = "line-tables-only"` gives them: a Rust file
+        // outside the downloads and std is the application's even outside the project directory (a service started
+        // from `/`), or relative as `trim-paths` writes a workspace member's.
+        for path in [
+            "/srv/build/shop/src/orders.rs",
+            "src/main.rs",
+            "crates/billing/src/lib.rs",
+            "billing-v2/src/lib.rs",
+        ] {
+            assert_eq!(
+                is_in_app(&frame("place_order", Some(path)), &no_rules),
+                Some(true),
+                "{path}"
+            );
+        }
+        for (path, expected) in [
+            ("/usr/lib/x86_64-linux-gnu/../../src/zlib/inflate.c", None),
+            (
+                "/home/u/.cargo/registry/src/index/ureq-3.0.0/src/run.rs",
+                Some(false),
+            ),
+            (
+                "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/core/src/option.rs",
+                Some(false),
+            ),
+        ] {
+            assert_eq!(
+                is_in_app(&frame("inflate_fast", Some(path)), &no_rules),
+                expected,
+                "{path}"
+            );
+        }
     }
 
     #[test]
