@@ -454,9 +454,10 @@
 
 #![deny(missing_docs)]
 // One function walks the stack without the backtrace crate's lock (see `stacktrace::capture::walk`), one reads the
-// time-stamp counter (`performance/ticks.rs`), and the native crash handler makes system calls from a signal
-// handler (`native_crash/handler.rs`, `native_crash/signal_safe.rs`, and its look at the thread's hub in `hub.rs`);
-// nothing else may use `unsafe`.
+// time-stamp counter (`performance/ticks.rs`), one maps the executable read-only to read its debug information
+// (`stacktrace/executable.rs`), and the native crash handler makes system calls from a signal handler
+// (`native_crash/handler.rs`, `native_crash/signal_safe.rs`, and its look at the thread's hub in `hub.rs`); nothing
+// else may use `unsafe`.
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

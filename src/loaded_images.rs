@@ -51,6 +51,13 @@ pub(crate) fn debug_images() -> Vec<DebugImage> {
     }
 }
 
+/// Where the running executable's image is in memory (Linux): its run of mappings in `/proc/self/maps`, found by
+/// the path and inode of `/proc/self/exe`. `None` elsewhere, or when the file was deleted since it was started.
+#[cfg(target_os = "linux")]
+pub(crate) fn executable_range() -> Option<std::ops::Range<u64>> {
+    linux::executable_range()
+}
+
 /// A module (the executable or a shared library) that was loaded in a process that has since crashed.
 #[cfg(faultline_native_crash)]
 #[derive(Clone, Debug)]
@@ -109,6 +116,17 @@ mod linux {
             .into_iter()
             .filter_map(image)
             .collect()
+    }
+
+    pub(super) fn executable_range() -> Option<std::ops::Range<u64>> {
+        use std::os::unix::fs::MetadataExt;
+        let path = fs::read_link("/proc/self/exe").ok()?;
+        let inode = fs::metadata("/proc/self/exe").ok()?.ino();
+        let maps = File::open("/proc/self/maps").ok()?;
+        loaded_regions(BufReader::new(maps))
+            .into_iter()
+            .find(|region| region.inode == inode && region.path == path.as_os_str().as_bytes())
+            .map(|region| region.start..region.end)
     }
 
     pub(super) fn image(region: Region) -> Option<DebugImage> {

@@ -7,10 +7,16 @@
 //! | `capture.rs` | [`RawTrace`] and [`capture()`]: the stack walk, without backtrace's lock |
 //! | `symbolizer.rs` | [`Symbolizer`]: resolution, its cache by address, trimming of the SDK's and panic frames |
 //! | `in_app.rs` | [`InAppRules`]: whether a frame is application code, and how its file name is shown |
+//! | `executable.rs` | the running executable's own frames (Linux), from its DWARF, read by `dwarf_units.rs` |
+//! | `dwarf_units.rs` | [`DwarfUnits`](dwarf_units::DwarfUnits): frames from DWARF, parsing only the units looked up |
 //! | `names.rs` | pure string functions on symbol names and source paths (hashes, modules, display file names) |
 //! | `std_backtrace.rs` | frames read from the text of a `std::backtrace::Backtrace` (feature `anyhow`) |
 
 mod capture;
+#[cfg(target_os = "linux")]
+mod dwarf_units;
+#[cfg(target_os = "linux")]
+mod executable;
 mod in_app;
 mod names;
 #[cfg(feature = "anyhow")]

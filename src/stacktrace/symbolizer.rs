@@ -182,9 +182,18 @@ fn resolve_address(ip: u64) -> Arc<[Frame]> {
         // so the address is passed as captured. Subtracting here would probe `ip - 2`.
         // The callback runs once per function at that address: with gimli, the innermost inlined
         // function first, then each caller it was inlined into, then the real function.
-        backtrace::resolve(std::ptr::without_provenance_mut(addr), |symbol| {
-            frames.push(frame_from_symbol(symbol, ip));
-        });
+        #[cfg(target_os = "linux")]
+        let own = super::executable::resolve(ip);
+        #[cfg(not(target_os = "linux"))]
+        let own: Option<Vec<super::dwarf_units::DwarfFrame>> = None;
+        match own {
+            Some(found) => frames.extend(found.into_iter().map(|frame| {
+                frame_from_parts(frame.name, frame.file, frame.line, frame.column, ip, None)
+            })),
+            None => backtrace::resolve(std::ptr::without_provenance_mut(addr), |symbol| {
+                frames.push(frame_from_symbol(symbol, ip));
+            }),
+        }
     }
     if frames.is_empty() {
         frames.push(Frame {
@@ -199,13 +208,40 @@ fn resolve_address(ip: u64) -> Arc<[Frame]> {
 
 /// One protocol frame from what backtrace found (without `filename` and `in_app`).
 fn frame_from_symbol(symbol: &backtrace::Symbol, ip: u64) -> Frame {
-    let (function, raw_function) = match symbol.name() {
+    frame_from_parts(
+        symbol.name().map(|name| name.as_bytes()),
+        symbol
+            .filename()
+            .map(|path| path.to_string_lossy().into_owned()),
+        symbol.lineno(),
+        symbol.colno(),
+        ip,
+        symbol_start(symbol),
+    )
+}
+
+/// One protocol frame (without `filename` and `in_app`) from a symbol's name as written and its location.
+fn frame_from_parts(
+    name: Option<&[u8]>,
+    abs_path: Option<String>,
+    lineno: Option<u32>,
+    colno: Option<u32>,
+    ip: u64,
+    symbol_addr: Option<Addr>,
+) -> Frame {
+    let (function, raw_function) = match name {
         Some(name) => {
-            // `{:#}` prints the demangled name without the hash (`rustc-demangle`'s alternate
-            // form), or the raw bytes when the name is not a Rust symbol.
-            let demangled = format!("{name:#}");
+            // The demangled name without the hash (`rustc-demangle`'s alternate form), or the bytes as they are
+            // when the name is not a Rust symbol: what `backtrace::SymbolName` prints with `{:#}`.
+            let demangled = std::str::from_utf8(name)
+                .ok()
+                .and_then(|name| rustc_demangle::try_demangle(name).ok())
+                .map_or_else(
+                    || String::from_utf8_lossy(name).into_owned(),
+                    |demangled| format!("{demangled:#}"),
+                );
             let function = strip_hash(&demangled).to_owned();
-            let raw = String::from_utf8_lossy(name.as_bytes());
+            let raw = String::from_utf8_lossy(name);
             let raw_function = (raw != function).then(|| raw.into_owned());
             (Some(function), raw_function)
         }
@@ -215,13 +251,11 @@ fn frame_from_symbol(symbol: &backtrace::Symbol, ip: u64) -> Frame {
         module: function.as_deref().and_then(module_of),
         function,
         raw_function,
-        abs_path: symbol
-            .filename()
-            .map(|path| path.to_string_lossy().into_owned()),
-        lineno: symbol.lineno(),
-        colno: symbol.colno(),
+        abs_path,
+        lineno,
+        colno,
         instruction_addr: Some(Addr(ip)),
-        symbol_addr: symbol_start(symbol),
+        symbol_addr,
         ..Frame::default()
     }
 }

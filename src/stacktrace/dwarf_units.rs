@@ -1,0 +1,797 @@
+//! Frames for an address from DWARF, parsing only the compilation units that addresses fall in.
+//!
+//! `addr2line`, which the `backtrace` crate symbolicates with, builds every compilation unit of a file before its
+//! first lookup: each unit's abbreviation table and line-program header, and it touches each unit's first entries.
+//! For a service that links rustls and ring, that is about 35 MB of a 44 MB process (see `docs/performance.md`),
+//! though a stack trace touches a few dozen units out of some 1,500. Here the units are indexed by address from
+//! `.debug_aranges` (or, for a unit it leaves out, from the unit's first entry, read and dropped), and a unit is
+//! parsed when an address falls in it, then kept in a bounded cache.
+//!
+//! The lookup gives what `addr2line::Context::find_frames` gives, in the same order (innermost inlined function
+//! first), with the same rules for names and file paths; `tests` in [`super::executable`] hold the two to the same
+//! frames.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use gimli::{AttributeValue, EndianSlice, RunTimeEndian, UnitOffset};
+
+/// The DWARF reader: sections borrowed from the mapped file for the life of the process.
+pub(crate) type Reader = EndianSlice<'static, RunTimeEndian>;
+
+/// The most units kept parsed; past it the cache starts over (a trace's addresses come back within a trace or two).
+const MAX_UNITS: usize = 64;
+
+/// How many references (`DW_AT_abstract_origin`, `DW_AT_specification`) a name may be followed through, as in
+/// addr2line.
+const NAME_DEPTH: usize = 16;
+
+/// How deeply inlined functions may nest before the rest is ignored.
+const MAX_INLINE_DEPTH: usize = 256;
+
+/// One function of a frame, innermost first, as found in the debug information.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct DwarfFrame {
+    /// The function's name as written (mangled, or bare in a build with line tables only); `None` when the debug
+    /// information has none and the caller must ask the symbol table.
+    pub(crate) name: Option<&'static [u8]>,
+    pub(crate) file: Option<String>,
+    pub(crate) line: Option<u32>,
+    pub(crate) column: Option<u32>,
+}
+
+/// A file's DWARF, with its units indexed by address and parsed on demand.
+pub(crate) struct DwarfUnits {
+    dwarf: gimli::Dwarf<Reader>,
+    /// Address ranges and the unit (its offset in `.debug_info`) each belongs to, by start address.
+    ranges: Vec<(u64, u64, usize)>,
+    /// The offset of every unit, in order, to find the unit a cross-unit reference points into.
+    unit_starts: Vec<usize>,
+    /// Units parsed so far, by offset.
+    parsed: HashMap<usize, ParsedUnit>,
+}
+
+impl std::fmt::Debug for DwarfUnits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DwarfUnits")
+            .field("ranges", &self.ranges.len())
+            .field("units", &self.unit_starts.len())
+            .field("parsed", &self.parsed.len())
+            .finish()
+    }
+}
+
+/// A parsed unit, with its functions and line table read when first needed.
+struct ParsedUnit {
+    unit: gimli::Unit<Reader>,
+    functions: Option<Vec<FunctionRange>>,
+    lines: Option<Lines>,
+}
+
+/// One address range of a `DW_TAG_subprogram`.
+#[derive(Clone, Copy)]
+struct FunctionRange {
+    begin: u64,
+    end: u64,
+    die: UnitOffset<usize>,
+}
+
+/// A unit's line table: its sequences by start address, and its files as paths.
+struct Lines {
+    sequences: Vec<Sequence>,
+    files: Vec<Option<String>>,
+}
+
+struct Sequence {
+    start: u64,
+    end: u64,
+    rows: Vec<Row>,
+}
+
+#[derive(Clone, Copy)]
+struct Row {
+    address: u64,
+    file: u64,
+    line: u32,
+    column: u32,
+}
+
+/// An entry's name as written, and the reference (`DW_AT_abstract_origin`, `DW_AT_specification`) to follow for
+/// one when it has none.
+type Named = (Option<&'static [u8]>, Option<AttributeValue<Reader>>);
+
+/// An inlined call that holds the probed address: its name and where it was called from.
+struct Inlined {
+    name: Option<&'static [u8]>,
+    call_file: Option<u64>,
+    call_line: u32,
+    call_column: u32,
+}
+
+impl DwarfUnits {
+    /// Indexes the units of `dwarf`. Fails on malformed unit headers; a unit whose ranges cannot be read is left
+    /// out of the index.
+    pub(crate) fn new(dwarf: gimli::Dwarf<Reader>) -> gimli::Result<Self> {
+        let mut ranges = Vec::new();
+        let mut covered = Vec::new();
+        let mut headers = dwarf.debug_aranges.headers();
+        while let Some(header) = headers.next()? {
+            let unit = header.debug_info_offset().0;
+            covered.push(unit);
+            let mut entries = header.entries();
+            while let Some(entry) = entries.next()? {
+                let range = entry.range();
+                if range.begin != 0 && range.begin < range.end {
+                    ranges.push((range.begin, range.end, unit));
+                }
+            }
+        }
+        covered.sort_unstable();
+        let mut unit_starts = Vec::new();
+        let mut units = dwarf.units();
+        while let Some(header) = units.next()? {
+            let Some(offset) = header.offset().as_debug_info_offset() else {
+                continue;
+            };
+            unit_starts.push(offset.0);
+            if covered.binary_search(&offset.0).is_ok()
+                || !matches!(
+                    header.type_(),
+                    gimli::UnitType::Compilation | gimli::UnitType::Skeleton(_)
+                )
+            {
+                continue;
+            }
+            // Not in `.debug_aranges` (rustc leaves most of its units out): the ranges of the unit's first entry,
+            // read with its abbreviations alone, which are dropped after.
+            let unit_ranges = match root_ranges(&dwarf, &header) {
+                Some(found) => found,
+                None => {
+                    // Forms that need the unit's bases (DWARF 5's `addrx`, `rnglistx`): the whole unit, for that.
+                    let Ok(unit) = dwarf.unit(header) else {
+                        continue;
+                    };
+                    let unit = gimli::UnitRef::new(&dwarf, &unit);
+                    let mut found = Vec::new();
+                    let mut entries = unit.entries();
+                    if let Ok(Some((_, root))) = entries.next_dfs() {
+                        if let Ok(mut root_ranges) = unit.die_ranges(root) {
+                            while let Ok(Some(range)) = root_ranges.next() {
+                                found.push(range);
+                            }
+                        }
+                    }
+                    found
+                }
+            };
+            for range in unit_ranges {
+                if range.begin != 0 && range.begin < range.end {
+                    ranges.push((range.begin, range.end, offset.0));
+                }
+            }
+        }
+        ranges.sort_unstable();
+        ranges.shrink_to_fit();
+        unit_starts.shrink_to_fit();
+        Ok(Self {
+            dwarf,
+            ranges,
+            unit_starts,
+            parsed: HashMap::new(),
+        })
+    }
+
+    /// The frames at `probe` (an address in the file's own terms, with the load bias taken off), innermost inlined
+    /// function first, as `addr2line` finds them: empty when no unit holds the address. A unit with no function
+    /// there gives one frame with a location and no name.
+    pub(crate) fn find_frames(&mut self, probe: u64) -> gimli::Result<Vec<DwarfFrame>> {
+        let end = self.ranges.partition_point(|&(begin, _, _)| begin <= probe);
+        let mut candidates: Vec<usize> = self.ranges[..end]
+            .iter()
+            .rev()
+            .filter(|&&(_, range_end, _)| probe < range_end)
+            .map(|&(_, _, unit)| unit)
+            .collect();
+        candidates.dedup();
+        for unit in candidates {
+            let frames = self.frames_in(unit, probe)?;
+            if !frames.is_empty() {
+                return Ok(frames);
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// The frames at `probe` from the unit at `offset`; empty when it has neither a function nor a line there.
+    fn frames_in(&mut self, offset: usize, probe: u64) -> gimli::Result<Vec<DwarfFrame>> {
+        self.parse(offset)?;
+        let function = self.function_at(offset, probe)?;
+        let location = self.location(offset, probe)?;
+        let Some(die) = function else {
+            return Ok(match location {
+                Some(location) => vec![location],
+                None => Vec::new(),
+            });
+        };
+        let (name, inlined) = self.function_and_inlined(offset, die, probe)?;
+        // Following a name into another unit may have dropped this one from a full cache.
+        self.parse(offset)?;
+        // Innermost first: the innermost inlined function is where the line table says; each one further out is
+        // where the call inside it was made.
+        let mut frames = Vec::with_capacity(inlined.len() + 1);
+        let mut here = location.unwrap_or_default();
+        for call in inlined.iter().rev() {
+            here.name = call.name;
+            let caller = DwarfFrame {
+                name: None,
+                file: match call.call_file {
+                    Some(file) => self.file(offset, file)?,
+                    None => None,
+                },
+                line: (call.call_line != 0).then_some(call.call_line),
+                column: (call.call_column != 0).then_some(call.call_column),
+            };
+            frames.push(std::mem::replace(&mut here, caller));
+        }
+        here.name = name;
+        frames.push(here);
+        Ok(frames)
+    }
+
+    /// Parses the unit at `offset` into the cache, unless it is there.
+    fn parse(&mut self, offset: usize) -> gimli::Result<()> {
+        if self.parsed.contains_key(&offset) {
+            return Ok(());
+        }
+        if self.parsed.len() >= MAX_UNITS {
+            self.parsed.clear();
+        }
+        let header = self
+            .dwarf
+            .debug_info
+            .header_from_offset(gimli::DebugInfoOffset(offset))?;
+        let unit = self.dwarf.unit(header)?;
+        self.parsed.insert(
+            offset,
+            ParsedUnit {
+                unit,
+                functions: None,
+                lines: None,
+            },
+        );
+        Ok(())
+    }
+
+    fn unit(&self, offset: usize) -> gimli::Result<&ParsedUnit> {
+        self.parsed
+            .get(&offset)
+            .ok_or(gimli::Error::NoEntryAtGivenOffset)
+    }
+
+    /// The `DW_TAG_subprogram` whose range holds `probe`, if any.
+    fn function_at(&mut self, offset: usize, probe: u64) -> gimli::Result<Option<UnitOffset>> {
+        self.parse(offset)?;
+        if self.unit(offset)?.functions.is_none() {
+            let functions =
+                functions_of(gimli::UnitRef::new(&self.dwarf, &self.unit(offset)?.unit))?;
+            if let Some(parsed) = self.parsed.get_mut(&offset) {
+                parsed.functions = Some(functions);
+            }
+        }
+        let functions = self.unit(offset)?.functions.as_deref().unwrap_or_default();
+        let found = functions.binary_search_by(|range| {
+            if probe < range.begin {
+                Ordering::Greater
+            } else if probe >= range.end {
+                Ordering::Less
+            } else {
+                Ordering::Equal
+            }
+        });
+        Ok(found.ok().map(|index| functions[index].die))
+    }
+
+    /// The line table's location of `probe` in the unit at `offset`.
+    fn location(&mut self, offset: usize, probe: u64) -> gimli::Result<Option<DwarfFrame>> {
+        self.load_lines(offset)?;
+        let Some(lines) = &self.unit(offset)?.lines else {
+            return Ok(None);
+        };
+        let Ok(sequence) = lines.sequences.binary_search_by(|sequence| {
+            if probe < sequence.start {
+                Ordering::Greater
+            } else if probe >= sequence.end {
+                Ordering::Less
+            } else {
+                Ordering::Equal
+            }
+        }) else {
+            return Ok(None);
+        };
+        let rows = &lines.sequences[sequence].rows;
+        let row = match rows.binary_search_by(|row| row.address.cmp(&probe)) {
+            Ok(index) => rows[index],
+            Err(0) => return Ok(None),
+            Err(index) => rows[index - 1],
+        };
+        Ok(Some(DwarfFrame {
+            name: None,
+            file: lines
+                .files
+                .get(usize::try_from(row.file).unwrap_or(usize::MAX))
+                .cloned()
+                .flatten(),
+            line: (row.line != 0).then_some(row.line),
+            // With a line, a column of 0 is the left edge, and says so.
+            column: (row.line != 0).then_some(row.column),
+        }))
+    }
+
+    /// The path of file `index` of the unit's line table.
+    fn file(&mut self, offset: usize, index: u64) -> gimli::Result<Option<String>> {
+        self.load_lines(offset)?;
+        Ok(self.unit(offset)?.lines.as_ref().and_then(|lines| {
+            lines
+                .files
+                .get(usize::try_from(index).ok()?)
+                .cloned()
+                .flatten()
+        }))
+    }
+
+    fn load_lines(&mut self, offset: usize) -> gimli::Result<()> {
+        self.parse(offset)?;
+        let parsed = self.unit(offset)?;
+        if parsed.lines.is_some() {
+            return Ok(());
+        }
+        let Some(program) = parsed.unit.line_program.clone() else {
+            return Ok(());
+        };
+        let lines = lines_of(gimli::UnitRef::new(&self.dwarf, &parsed.unit), program)?;
+        if let Some(parsed) = self.parsed.get_mut(&offset) {
+            parsed.lines = Some(lines);
+        }
+        Ok(())
+    }
+
+    /// The name of the subprogram at `die` and the chain of inlined calls in it that hold `probe`, outermost first.
+    fn function_and_inlined(
+        &mut self,
+        offset: usize,
+        die: UnitOffset,
+        probe: u64,
+    ) -> gimli::Result<(Option<&'static [u8]>, Vec<Inlined>)> {
+        let mut found: Vec<(Named, Inlined)> = Vec::new();
+        let own: Named;
+        {
+            let unit = gimli::UnitRef::new(&self.dwarf, &self.unit(offset)?.unit);
+            let mut entries = unit.entries_raw(Some(die))?;
+            let depth = entries.next_depth();
+            let Some(abbrev) = entries.read_abbreviation()? else {
+                return Ok((None, Vec::new()));
+            };
+            own = read_name(unit, &mut entries, abbrev)?;
+            // Each DW_TAG_inlined_subroutine below the function whose ranges hold the probe, then the same below
+            // it, and so on, reading the function's entries in order once. Other entries (lexical blocks) are
+            // looked through; nested subprograms and calls that do not hold the probe are skipped whole.
+            while entries.next_depth() > depth && found.len() < MAX_INLINE_DEPTH {
+                let entry_depth = entries.next_depth();
+                let Some(abbrev) = entries.read_abbreviation()? else {
+                    continue;
+                };
+                match abbrev.tag() {
+                    gimli::DW_TAG_subprogram => skip_tree(&mut entries, abbrev, entry_depth)?,
+                    gimli::DW_TAG_inlined_subroutine => {
+                        match read_inlined(unit, &mut entries, abbrev, probe)? {
+                            Some(call) => found.push(call),
+                            None => skip_children(&mut entries, entry_depth)?,
+                        }
+                    }
+                    _ => entries.skip_attributes(abbrev.attributes())?,
+                }
+            }
+        }
+        let name = self.resolve_name(offset, own.0, own.1, NAME_DEPTH)?;
+        let mut calls = Vec::with_capacity(found.len());
+        for ((name, reference), mut call) in found {
+            call.name = self.resolve_name(offset, name, reference, NAME_DEPTH)?;
+            calls.push(call);
+        }
+        Ok((name, calls))
+    }
+
+    /// A name read from an entry, or else the name of what it refers to.
+    fn resolve_name(
+        &mut self,
+        offset: usize,
+        own: Option<&'static [u8]>,
+        reference: Option<AttributeValue<Reader>>,
+        depth: usize,
+    ) -> gimli::Result<Option<&'static [u8]>> {
+        if own.is_some() {
+            return Ok(own);
+        }
+        let Some(reference) = reference else {
+            return Ok(None);
+        };
+        if depth == 0 {
+            return Ok(None);
+        }
+        let (unit_offset, die) = match reference {
+            AttributeValue::UnitRef(die) => (offset, die),
+            AttributeValue::DebugInfoRef(target) => {
+                let at = self.unit_starts.partition_point(|&start| start <= target.0);
+                let Some(&start) = at.checked_sub(1).and_then(|at| self.unit_starts.get(at)) else {
+                    return Ok(None);
+                };
+                self.parse(start)?;
+                let header = &self.unit(start)?.unit.header;
+                match target.to_unit_offset(header) {
+                    Some(die) => (start, die),
+                    None => return Ok(None),
+                }
+            }
+            _ => return Ok(None),
+        };
+        // The target unit may have been dropped from the cache by the parse above only if it was `offset` itself
+        // and the cache was full; parse it again then.
+        self.parse(unit_offset)?;
+        let (own, reference) = {
+            let unit = gimli::UnitRef::new(&self.dwarf, &self.unit(unit_offset)?.unit);
+            let mut entries = unit.entries_raw(Some(die))?;
+            match entries.read_abbreviation()? {
+                Some(abbrev) => read_name(unit, &mut entries, abbrev)?,
+                None => (None, None),
+            }
+        };
+        self.resolve_name(unit_offset, own, reference, depth - 1)
+    }
+}
+
+/// The address ranges of a unit's first entry, read with the unit's abbreviations only (not its line-program
+/// header, which `gimli::Dwarf::unit` also parses). `None` when they take a form that needs more of the unit.
+fn root_ranges(
+    dwarf: &gimli::Dwarf<Reader>,
+    header: &gimli::UnitHeader<Reader>,
+) -> Option<Vec<gimli::Range>> {
+    let abbreviations = dwarf.abbreviations(header).ok()?;
+    let mut entries = header.entries_raw(&abbreviations, None).ok()?;
+    let abbrev = entries.read_abbreviation().ok()??;
+    let (mut low, mut high, mut size, mut list) = (None, None, None, None);
+    for spec in abbrev.attributes() {
+        let attr = entries.read_attribute(*spec).ok()?;
+        match (attr.name(), attr.value()) {
+            (gimli::DW_AT_low_pc, AttributeValue::Addr(address)) => low = Some(address),
+            (gimli::DW_AT_high_pc, AttributeValue::Addr(address)) => high = Some(address),
+            (gimli::DW_AT_high_pc, AttributeValue::Udata(value)) => size = Some(value),
+            (gimli::DW_AT_ranges, AttributeValue::RangeListsRef(raw)) => {
+                list = Some(gimli::RangeListsOffset(raw.0));
+            }
+            (gimli::DW_AT_low_pc | gimli::DW_AT_high_pc | gimli::DW_AT_ranges, _) => return None,
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    match (low, high, size) {
+        (Some(begin), Some(end), _) => found.push(gimli::Range { begin, end }),
+        (Some(begin), None, Some(size)) => found.push(gimli::Range {
+            begin,
+            end: begin.saturating_add(size),
+        }),
+        _ => {}
+    }
+    if let Some(offset) = list {
+        // DWARF 4's lists are relative to the unit's low address; DWARF 5's (without an index) say their own base.
+        let mut list = dwarf
+            .ranges
+            .ranges(
+                offset,
+                header.encoding(),
+                low.unwrap_or(0),
+                &dwarf.debug_addr,
+                gimli::DebugAddrBase(0),
+            )
+            .ok()?;
+        while let Some(range) = list.next().ok()? {
+            found.push(range);
+        }
+    }
+    Some(found)
+}
+
+/// The name attributes of the entry whose abbreviation was just read, as addr2line ranks them: a linkage name
+/// (mangled, with the path), else `DW_AT_name`, else the reference to follow for one.
+fn read_name(
+    unit: gimli::UnitRef<'_, Reader>,
+    entries: &mut gimli::EntriesRaw<'_, '_, Reader>,
+    abbrev: &gimli::Abbreviation,
+) -> gimli::Result<Named> {
+    let mut linkage = None;
+    let mut name = None;
+    let mut reference = None;
+    for spec in abbrev.attributes() {
+        let attr = entries.read_attribute(*spec)?;
+        match attr.name() {
+            gimli::DW_AT_linkage_name | gimli::DW_AT_MIPS_linkage_name => {
+                linkage = linkage.or(attr_string(unit, attr.value()));
+            }
+            gimli::DW_AT_name => name = name.or(attr_string(unit, attr.value())),
+            gimli::DW_AT_abstract_origin | gimli::DW_AT_specification => {
+                reference = Some(attr.value());
+            }
+            _ => {}
+        }
+    }
+    Ok((linkage.or(name), reference))
+}
+
+/// A string attribute's bytes, wherever the unit keeps them.
+fn attr_string(
+    unit: gimli::UnitRef<'_, Reader>,
+    value: AttributeValue<Reader>,
+) -> Option<&'static [u8]> {
+    unit.attr_string(value).ok().map(|s| s.slice())
+}
+
+/// Reads an inlined call's attributes; `Some` with its name attributes and call site when its ranges hold `probe`.
+fn read_inlined(
+    unit: gimli::UnitRef<'_, Reader>,
+    entries: &mut gimli::EntriesRaw<'_, '_, Reader>,
+    abbrev: &gimli::Abbreviation,
+    probe: u64,
+) -> gimli::Result<Option<(Named, Inlined)>> {
+    let mut linkage = None;
+    let mut name = None;
+    let mut reference = None;
+    let mut call = Inlined {
+        name: None,
+        call_file: None,
+        call_line: 0,
+        call_column: 0,
+    };
+    let mut low = None;
+    let mut high = None;
+    let mut size = None;
+    let mut ranges_offset = None;
+    for spec in abbrev.attributes() {
+        let attr = entries.read_attribute(*spec)?;
+        match attr.name() {
+            gimli::DW_AT_low_pc => low = address(unit, attr.value())?,
+            gimli::DW_AT_high_pc => match attr.value() {
+                AttributeValue::Udata(value) => size = Some(value),
+                value => high = address(unit, value)?,
+            },
+            gimli::DW_AT_ranges => ranges_offset = unit.attr_ranges_offset(attr.value())?,
+            gimli::DW_AT_linkage_name | gimli::DW_AT_MIPS_linkage_name => {
+                linkage = linkage.or(attr_string(unit, attr.value()));
+            }
+            gimli::DW_AT_name => {
+                name = name.or(attr_string(unit, attr.value()));
+            }
+            gimli::DW_AT_abstract_origin | gimli::DW_AT_specification => {
+                reference = Some(attr.value());
+            }
+            gimli::DW_AT_call_file => {
+                // DWARF 5 numbers files from 0; before it, 0 meant no file.
+                if let AttributeValue::FileIndex(file) = attr.value() {
+                    if file > 0 || unit.header.version() >= 5 {
+                        call.call_file = Some(file);
+                    }
+                }
+            }
+            gimli::DW_AT_call_line => {
+                call.call_line = attr
+                    .udata_value()
+                    .map_or(0, |v| u32::try_from(v).unwrap_or(0));
+            }
+            gimli::DW_AT_call_column => {
+                call.call_column = attr
+                    .udata_value()
+                    .map_or(0, |v| u32::try_from(v).unwrap_or(0));
+            }
+            _ => {}
+        }
+    }
+    let holds = match (low, high, size) {
+        (Some(low), Some(high), _) => low <= probe && probe < high,
+        (Some(low), None, Some(size)) => low <= probe && probe < low.saturating_add(size),
+        _ => false,
+    } || match ranges_offset {
+        Some(offset) => {
+            let mut ranges = unit.ranges(offset)?;
+            let mut found = false;
+            while let Some(range) = ranges.next()? {
+                if range.begin <= probe && probe < range.end {
+                    found = true;
+                    break;
+                }
+            }
+            found
+        }
+        None => false,
+    };
+    Ok(holds.then_some(((linkage.or(name), reference), call)))
+}
+
+/// An address attribute's value, also through `.debug_addr`.
+fn address(
+    unit: gimli::UnitRef<'_, Reader>,
+    value: AttributeValue<Reader>,
+) -> gimli::Result<Option<u64>> {
+    Ok(match value {
+        AttributeValue::Addr(address) => Some(address),
+        AttributeValue::DebugAddrIndex(index) => Some(unit.address(index)?),
+        _ => None,
+    })
+}
+
+/// Skips the rest of an entry whose abbreviation was just read, and all its children.
+fn skip_tree(
+    entries: &mut gimli::EntriesRaw<'_, '_, Reader>,
+    abbrev: &gimli::Abbreviation,
+    depth: isize,
+) -> gimli::Result<()> {
+    entries.skip_attributes(abbrev.attributes())?;
+    skip_children(entries, depth)
+}
+
+/// Skips the children of the entry at `depth` whose attributes were just read.
+fn skip_children(
+    entries: &mut gimli::EntriesRaw<'_, '_, Reader>,
+    depth: isize,
+) -> gimli::Result<()> {
+    while entries.next_depth() > depth {
+        if let Some(abbrev) = entries.read_abbreviation()? {
+            entries.skip_attributes(abbrev.attributes())?;
+        }
+    }
+    Ok(())
+}
+
+/// The address ranges of every `DW_TAG_subprogram` in a unit, by start address.
+fn functions_of(unit: gimli::UnitRef<'_, Reader>) -> gimli::Result<Vec<FunctionRange>> {
+    let mut functions = Vec::new();
+    let mut entries = unit.entries_raw(None)?;
+    while !entries.is_empty() {
+        let die = entries.next_offset();
+        let Some(abbrev) = entries.read_abbreviation()? else {
+            continue;
+        };
+        if abbrev.tag() != gimli::DW_TAG_subprogram {
+            entries.skip_attributes(abbrev.attributes())?;
+            continue;
+        }
+        let (mut low, mut high, mut size, mut ranges_offset) = (None, None, None, None);
+        for spec in abbrev.attributes() {
+            let attr = entries.read_attribute(*spec)?;
+            match attr.name() {
+                gimli::DW_AT_low_pc => low = address(unit, attr.value())?,
+                gimli::DW_AT_high_pc => match attr.value() {
+                    AttributeValue::Udata(value) => size = Some(value),
+                    value => high = address(unit, value)?,
+                },
+                gimli::DW_AT_ranges => ranges_offset = unit.attr_ranges_offset(attr.value())?,
+                _ => {}
+            }
+        }
+        let mut push = |begin: u64, end: u64| {
+            if begin != 0 && begin < end {
+                functions.push(FunctionRange { begin, end, die });
+            }
+        };
+        match (low, high, size) {
+            (Some(low), Some(high), _) => push(low, high),
+            (Some(low), None, Some(size)) => push(low, low.saturating_add(size)),
+            _ => {}
+        }
+        if let Some(offset) = ranges_offset {
+            let mut ranges = unit.ranges(offset)?;
+            while let Some(range) = ranges.next()? {
+                push(range.begin, range.end);
+            }
+        }
+    }
+    functions.sort_by_key(|range| range.begin);
+    functions.shrink_to_fit();
+    Ok(functions)
+}
+
+/// A unit's line table, as addr2line reads it: rows at the same address keep the last one, sequences are sorted by
+/// start, and every file of the header is rendered as a path.
+fn lines_of(
+    unit: gimli::UnitRef<'_, Reader>,
+    program: gimli::IncompleteLineProgram<Reader>,
+) -> gimli::Result<Lines> {
+    let mut sequences = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut program_rows = program.rows();
+    while let Some((_, row)) = program_rows.next_row()? {
+        if row.end_sequence() {
+            if let Some(start) = rows.first().map(|row| row.address) {
+                sequences.push(Sequence {
+                    start,
+                    end: row.address(),
+                    rows: std::mem::take(&mut rows),
+                });
+            }
+            continue;
+        }
+        let line = row
+            .line()
+            .map_or(0, |line| u32::try_from(line.get()).unwrap_or(0));
+        let column = match row.column() {
+            gimli::ColumnType::LeftEdge => 0,
+            gimli::ColumnType::Column(column) => u32::try_from(column.get()).unwrap_or(0),
+        };
+        let new = Row {
+            address: row.address(),
+            file: row.file_index(),
+            line,
+            column,
+        };
+        match rows.last_mut() {
+            Some(last) if last.address == new.address => *last = new,
+            _ => rows.push(new),
+        }
+    }
+    sequences.sort_by_key(|sequence| sequence.start);
+    let header = program_rows.header();
+    let mut files = vec![
+        header
+            .file(0)
+            .and_then(|file| render_file(unit, file, header)),
+    ];
+    let mut index = 1;
+    while let Some(file) = header.file(index) {
+        files.push(render_file(unit, file, header));
+        index += 1;
+    }
+    Ok(Lines { sequences, files })
+}
+
+/// A line-table file's path: the unit's directory, the file's directory and its name, each replacing what came
+/// before when it is absolute.
+fn render_file(
+    unit: gimli::UnitRef<'_, Reader>,
+    file: &gimli::FileEntry<Reader>,
+    header: &gimli::LineProgramHeader<Reader>,
+) -> Option<String> {
+    let mut path = unit
+        .comp_dir
+        .map(|dir| String::from_utf8_lossy(dir.slice()).into_owned())
+        .unwrap_or_default();
+    // Directory 0 is the unit's own directory.
+    if file.directory_index() != 0 {
+        if let Some(directory) = file.directory(header) {
+            push_path(
+                &mut path,
+                &unit.attr_string(directory).ok()?.to_string_lossy(),
+            );
+        }
+    }
+    push_path(
+        &mut path,
+        &unit.attr_string(file.path_name()).ok()?.to_string_lossy(),
+    );
+    Some(path)
+}
+
+fn push_path(path: &mut String, part: &str) {
+    let absolute = |p: &str| {
+        p.starts_with('/') || p.starts_with('\\') || matches!(p.get(1..3), Some(":/" | ":\\"))
+    };
+    if absolute(part) {
+        part.clone_into(path);
+        return;
+    }
+    let separator = if path.starts_with('\\') || path.get(1..3) == Some(":\\") {
+        '\\'
+    } else {
+        '/'
+    };
+    if !path.is_empty() && !path.ends_with(separator) {
+        path.push(separator);
+    }
+    path.push_str(part);
+}
