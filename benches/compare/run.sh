@@ -17,6 +17,8 @@
 # -j, 2 by default, for them too). About ten minutes on two cores, most of it the three clean builds, and the first
 # time a few more minutes to build the programs built alone.
 set -euo pipefail
+# A failed build inside `results=$(…)` below must stop the script, not print zeros.
+shopt -s inherit_errexit
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 target="${CARGO_TARGET_DIR:-$here/target}"
@@ -47,7 +49,12 @@ measure() {
     local start end
     start=$(date +%s.%N)
     cargo build --release --locked --offline -j "$jobs" --manifest-path "$dir/Cargo.toml" --target-dir "$out" "$@" \
-        >"$out/build.log" 2>&1
+        >"$out/build.log" 2>&1 || {
+        echo "error: building $name failed (after a dependency change of faultline, refresh the lock file:" \
+            "cargo update --manifest-path $dir/Cargo.toml -p faultline):" >&2
+        tail -5 "$out/build.log" >&2
+        return 1
+    }
     end=$(date +%s.%N)
     local units
     units=$(grep -c '^ *Compiling' "$out/build.log")
