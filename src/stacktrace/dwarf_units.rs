@@ -279,15 +279,7 @@ impl DwarfUnits {
             }
         }
         let functions = self.unit(offset)?.functions.as_deref().unwrap_or_default();
-        let found = functions.binary_search_by(|range| {
-            if probe < range.begin {
-                Ordering::Greater
-            } else if probe >= range.end {
-                Ordering::Less
-            } else {
-                Ordering::Equal
-            }
-        });
+        let found = functions.binary_search_by(|range| place(range.begin, range.end, probe));
         Ok(found.ok().map(|index| functions[index].die))
     }
 
@@ -297,15 +289,10 @@ impl DwarfUnits {
         let Some(lines) = &self.unit(offset)?.lines else {
             return Ok(None);
         };
-        let Ok(sequence) = lines.sequences.binary_search_by(|sequence| {
-            if probe < sequence.start {
-                Ordering::Greater
-            } else if probe >= sequence.end {
-                Ordering::Less
-            } else {
-                Ordering::Equal
-            }
-        }) else {
+        let Ok(sequence) = lines
+            .sequences
+            .binary_search_by(|sequence| place(sequence.start, sequence.end, probe))
+        else {
             return Ok(None);
         };
         let rows = &lines.sequences[sequence].rows;
@@ -507,23 +494,41 @@ fn read_name(
     entries: &mut gimli::EntriesRaw<'_, '_, Reader>,
     abbrev: &gimli::Abbreviation,
 ) -> gimli::Result<Named> {
-    let mut linkage = None;
-    let mut name = None;
-    let mut reference = None;
+    let mut parts = NameParts::default();
     for spec in abbrev.attributes() {
-        let attr = entries.read_attribute(*spec)?;
+        parts.take(unit, &entries.read_attribute(*spec)?);
+    }
+    Ok(parts.named())
+}
+
+/// An entry's name attributes, gathered while its attributes are read.
+#[derive(Default)]
+struct NameParts {
+    linkage: Option<&'static [u8]>,
+    name: Option<&'static [u8]>,
+    reference: Option<AttributeValue<Reader>>,
+}
+
+impl NameParts {
+    /// Keeps `attr` if it is one of the name attributes; whether it was.
+    fn take(&mut self, unit: gimli::UnitRef<'_, Reader>, attr: &gimli::Attribute<Reader>) -> bool {
         match attr.name() {
             gimli::DW_AT_linkage_name | gimli::DW_AT_MIPS_linkage_name => {
-                linkage = linkage.or(attr_string(unit, attr.value()));
+                self.linkage = self.linkage.or(attr_string(unit, attr.value()));
             }
-            gimli::DW_AT_name => name = name.or(attr_string(unit, attr.value())),
+            gimli::DW_AT_name => self.name = self.name.or(attr_string(unit, attr.value())),
             gimli::DW_AT_abstract_origin | gimli::DW_AT_specification => {
-                reference = Some(attr.value());
+                self.reference = Some(attr.value());
             }
-            _ => {}
+            _ => return false,
         }
+        true
     }
-    Ok((linkage.or(name), reference))
+
+    /// The linkage name (mangled, with the path), else `DW_AT_name`, else the reference to follow for one.
+    fn named(self) -> Named {
+        (self.linkage.or(self.name), self.reference)
+    }
 }
 
 /// A string attribute's bytes, wherever the unit keeps them.
@@ -541,37 +546,20 @@ fn read_inlined(
     abbrev: &gimli::Abbreviation,
     probe: u64,
 ) -> gimli::Result<Option<(Named, Inlined)>> {
-    let mut linkage = None;
-    let mut name = None;
-    let mut reference = None;
+    let mut parts = NameParts::default();
     let mut call = Inlined {
         name: None,
         call_file: None,
         call_line: 0,
         call_column: 0,
     };
-    let mut low = None;
-    let mut high = None;
-    let mut size = None;
-    let mut ranges_offset = None;
+    let mut pc = PcRange::default();
     for spec in abbrev.attributes() {
         let attr = entries.read_attribute(*spec)?;
+        if pc.take(unit, &attr)? || parts.take(unit, &attr) {
+            continue;
+        }
         match attr.name() {
-            gimli::DW_AT_low_pc => low = address(unit, attr.value())?,
-            gimli::DW_AT_high_pc => match attr.value() {
-                AttributeValue::Udata(value) => size = Some(value),
-                value => high = address(unit, value)?,
-            },
-            gimli::DW_AT_ranges => ranges_offset = unit.attr_ranges_offset(attr.value())?,
-            gimli::DW_AT_linkage_name | gimli::DW_AT_MIPS_linkage_name => {
-                linkage = linkage.or(attr_string(unit, attr.value()));
-            }
-            gimli::DW_AT_name => {
-                name = name.or(attr_string(unit, attr.value()));
-            }
-            gimli::DW_AT_abstract_origin | gimli::DW_AT_specification => {
-                reference = Some(attr.value());
-            }
             gimli::DW_AT_call_file => {
                 // DWARF 5 numbers files from 0; before it, 0 meant no file.
                 if let AttributeValue::FileIndex(file) = attr.value() {
@@ -593,25 +581,74 @@ fn read_inlined(
             _ => {}
         }
     }
-    let holds = match (low, high, size) {
-        (Some(low), Some(high), _) => low <= probe && probe < high,
-        (Some(low), None, Some(size)) => low <= probe && probe < low.saturating_add(size),
-        _ => false,
-    } || match ranges_offset {
-        Some(offset) => {
+    let holds = pc.any(unit, |begin, end| begin <= probe && probe < end)?;
+    Ok(holds.then_some((parts.named(), call)))
+}
+
+/// Where the range `begin..end` lies from `probe`, for a binary search of sorted ranges that do not overlap.
+fn place(begin: u64, end: u64, probe: u64) -> Ordering {
+    if probe < begin {
+        Ordering::Greater
+    } else if probe >= end {
+        Ordering::Less
+    } else {
+        Ordering::Equal
+    }
+}
+
+/// An entry's address attributes, gathered while its attributes are read.
+#[derive(Default)]
+struct PcRange {
+    low: Option<u64>,
+    high: Option<u64>,
+    /// `DW_AT_high_pc` as a length from `low`.
+    size: Option<u64>,
+    list: Option<gimli::RangeListsOffset>,
+}
+
+impl PcRange {
+    /// Keeps `attr` if it is one of the address attributes; whether it was.
+    fn take(
+        &mut self,
+        unit: gimli::UnitRef<'_, Reader>,
+        attr: &gimli::Attribute<Reader>,
+    ) -> gimli::Result<bool> {
+        match attr.name() {
+            gimli::DW_AT_low_pc => self.low = address(unit, attr.value())?,
+            gimli::DW_AT_high_pc => match attr.value() {
+                AttributeValue::Udata(size) => self.size = Some(size),
+                value => self.high = address(unit, value)?,
+            },
+            gimli::DW_AT_ranges => self.list = unit.attr_ranges_offset(attr.value())?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Calls `found` with each range, `begin..end`, until it returns `true`; whether it did.
+    fn any(
+        &self,
+        unit: gimli::UnitRef<'_, Reader>,
+        mut found: impl FnMut(u64, u64) -> bool,
+    ) -> gimli::Result<bool> {
+        let contiguous = match (self.low, self.high, self.size) {
+            (Some(low), Some(high), _) => Some((low, high)),
+            (Some(low), None, Some(size)) => Some((low, low.saturating_add(size))),
+            _ => None,
+        };
+        if contiguous.is_some_and(|(begin, end)| found(begin, end)) {
+            return Ok(true);
+        }
+        if let Some(offset) = self.list {
             let mut ranges = unit.ranges(offset)?;
-            let mut found = false;
             while let Some(range) = ranges.next()? {
-                if range.begin <= probe && probe < range.end {
-                    found = true;
-                    break;
+                if found(range.begin, range.end) {
+                    return Ok(true);
                 }
             }
-            found
         }
-        None => false,
-    };
-    Ok(holds.then_some(((linkage.or(name), reference), call)))
+        Ok(false)
+    }
 }
 
 /// An address attribute's value, also through `.debug_addr`.
@@ -662,35 +699,16 @@ fn functions_of(unit: gimli::UnitRef<'_, Reader>) -> gimli::Result<Vec<FunctionR
             entries.skip_attributes(abbrev.attributes())?;
             continue;
         }
-        let (mut low, mut high, mut size, mut ranges_offset) = (None, None, None, None);
+        let mut pc = PcRange::default();
         for spec in abbrev.attributes() {
-            let attr = entries.read_attribute(*spec)?;
-            match attr.name() {
-                gimli::DW_AT_low_pc => low = address(unit, attr.value())?,
-                gimli::DW_AT_high_pc => match attr.value() {
-                    AttributeValue::Udata(value) => size = Some(value),
-                    value => high = address(unit, value)?,
-                },
-                gimli::DW_AT_ranges => ranges_offset = unit.attr_ranges_offset(attr.value())?,
-                _ => {}
-            }
+            pc.take(unit, &entries.read_attribute(*spec)?)?;
         }
-        let mut push = |begin: u64, end: u64| {
+        pc.any(unit, |begin, end| {
             if begin != 0 && begin < end {
                 functions.push(FunctionRange { begin, end, die });
             }
-        };
-        match (low, high, size) {
-            (Some(low), Some(high), _) => push(low, high),
-            (Some(low), None, Some(size)) => push(low, low.saturating_add(size)),
-            _ => {}
-        }
-        if let Some(offset) = ranges_offset {
-            let mut ranges = unit.ranges(offset)?;
-            while let Some(range) = ranges.next()? {
-                push(range.begin, range.end);
-            }
-        }
+            false
+        })?;
     }
     functions.sort_by_key(|range| range.begin);
     functions.shrink_to_fit();
