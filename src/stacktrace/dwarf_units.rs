@@ -43,8 +43,8 @@ pub(crate) struct DwarfFrame {
 /// A file's DWARF, with its units indexed by address and parsed on demand.
 pub(crate) struct DwarfUnits {
     dwarf: gimli::Dwarf<Reader>,
-    /// Address ranges and the unit (its offset in `.debug_info`) each belongs to, by start address.
-    ranges: Vec<(u64, u64, usize)>,
+    /// Address ranges and the unit each belongs to, by end address.
+    ranges: Vec<UnitRange>,
     /// The offset of every unit, in order, to find the unit a cross-unit reference points into.
     unit_starts: Vec<usize>,
     /// Units parsed so far, by offset.
@@ -59,6 +59,17 @@ impl std::fmt::Debug for DwarfUnits {
             .field("parsed", &self.parsed.len())
             .finish()
     }
+}
+
+/// An address range of a unit.
+#[derive(Clone, Copy)]
+struct UnitRange {
+    begin: u64,
+    end: u64,
+    /// The lowest `begin` of this range and every range after it (by end): where a lookup may stop.
+    min_begin: u64,
+    /// The unit's offset in `.debug_info`.
+    unit: usize,
 }
 
 /// A parsed unit, with its functions and line table read when first needed.
@@ -109,73 +120,146 @@ struct Inlined {
 }
 
 impl DwarfUnits {
-    /// Indexes the units of `dwarf`. Fails on malformed unit headers; a unit whose ranges cannot be read is left
-    /// out of the index.
+    /// Indexes the units of `dwarf` by address, with addr2line's rules: a unit's `DW_AT_ranges`, else its entries in
+    /// `.debug_aranges`, else its low and high address, else the sequences of its line table. Only each unit's first
+    /// entry is read, with the unit's abbreviations, which are dropped after. Fails on malformed unit headers, and on
+    /// split DWARF (skeleton units, whose functions are in `.dwo` files), which is `backtrace`'s to read.
     pub(crate) fn new(dwarf: gimli::Dwarf<Reader>) -> gimli::Result<Self> {
-        let mut ranges = Vec::new();
-        let mut covered = Vec::new();
+        // Each unit's sets in `.debug_aranges`, by unit.
+        let mut aranges = Vec::new();
         let mut headers = dwarf.debug_aranges.headers();
-        while let Some(header) = headers.next()? {
-            let unit = header.debug_info_offset().0;
-            covered.push(unit);
-            let mut entries = header.entries();
-            while let Some(entry) = entries.next()? {
-                let range = entry.range();
-                if range.begin != 0 && range.begin < range.end {
-                    ranges.push((range.begin, range.end, unit));
-                }
-            }
+        while let Ok(Some(header)) = headers.next() {
+            aranges.push((header.debug_info_offset().0, header.offset()));
         }
-        covered.sort_unstable();
+        aranges.sort_unstable_by_key(|&(unit, _)| unit);
+        let mut ranges = Vec::new();
         let mut unit_starts = Vec::new();
         let mut units = dwarf.units();
         while let Some(header) = units.next()? {
             let Some(offset) = header.offset().as_debug_info_offset() else {
                 continue;
             };
-            unit_starts.push(offset.0);
-            if covered.binary_search(&offset.0).is_ok()
-                || !matches!(
-                    header.type_(),
-                    gimli::UnitType::Compilation | gimli::UnitType::Skeleton(_)
-                )
-            {
-                continue;
+            match header.type_() {
+                gimli::UnitType::Compilation => {}
+                gimli::UnitType::Partial => {
+                    // Only referred to from other units; no addresses of its own.
+                    unit_starts.push(offset.0);
+                    continue;
+                }
+                gimli::UnitType::Type { .. } | gimli::UnitType::SplitType { .. } => continue,
+                _ => return Err(gimli::Error::UnsupportedUnitType),
             }
-            // Not in `.debug_aranges` (rustc leaves most of its units out): the ranges of the unit's first entry,
-            // read with its abbreviations alone, which are dropped after.
-            let unit_ranges = match root_ranges(&dwarf, &header) {
-                Some(found) => found,
+            unit_starts.push(offset.0);
+            let mut push = |range: gimli::Range| {
+                if range.begin < range.end {
+                    ranges.push((range.end, range.begin, offset.0));
+                }
+            };
+            let root = match root_attributes(&dwarf, &header) {
+                Some(root) => root,
+                // Forms that need the unit's bases (DWARF 5's `addrx`, `rnglistx`): the whole unit, for that.
                 None => {
-                    // Forms that need the unit's bases (DWARF 5's `addrx`, `rnglistx`): the whole unit, for that.
                     let Ok(unit) = dwarf.unit(header) else {
                         continue;
                     };
+                    if unit.dwo_id.is_some() {
+                        return Err(gimli::Error::UnsupportedUnitType);
+                    }
                     let unit = gimli::UnitRef::new(&dwarf, &unit);
-                    let mut found = Vec::new();
+                    let mut found = false;
                     let mut entries = unit.entries();
                     if let Ok(Some((_, root))) = entries.next_dfs() {
                         if let Ok(mut root_ranges) = unit.die_ranges(root) {
                             while let Ok(Some(range)) = root_ranges.next() {
-                                found.push(range);
+                                found = true;
+                                push(range);
                             }
                         }
                     }
-                    found
+                    if !found {
+                        sequence_ranges(unit, &mut push);
+                    }
+                    continue;
                 }
             };
-            for range in unit_ranges {
-                if range.begin != 0 && range.begin < range.end {
-                    ranges.push((range.begin, range.end, offset.0));
+            if root.split {
+                return Err(gimli::Error::UnsupportedUnitType);
+            }
+            let mut found = false;
+            if let Some(list) = root.list {
+                let mut list = dwarf.ranges.ranges(
+                    list,
+                    header.encoding(),
+                    root.low.unwrap_or(0),
+                    &dwarf.debug_addr,
+                    gimli::DebugAddrBase(0),
+                )?;
+                while let Some(range) = list.next()? {
+                    found = true;
+                    push(range);
+                }
+            } else {
+                let first = aranges.partition_point(|&(unit, _)| unit < offset.0);
+                for &(_, set) in aranges[first..]
+                    .iter()
+                    .take_while(|&&(unit, _)| unit == offset.0)
+                {
+                    let Ok(set) = dwarf.debug_aranges.header(set) else {
+                        continue;
+                    };
+                    let mut entries = set.entries();
+                    // Errors are skipped, as addr2line does: rustc has been seen to write an entry whose end
+                    // overflows. The iterator stops after an error it cannot get past.
+                    while let Some(entry) = entries.next().transpose() {
+                        if let Ok(entry) = entry {
+                            if entry.length() != 0 {
+                                found = true;
+                                push(entry.range());
+                            }
+                        }
+                    }
+                }
+                if !found {
+                    let contiguous = match (root.low, root.high, root.size) {
+                        (Some(low), Some(high), _) => Some((low, high)),
+                        (Some(low), None, Some(size)) => Some((low, low.saturating_add(size))),
+                        _ => None,
+                    };
+                    if let Some((begin, end)) = contiguous {
+                        found = true;
+                        push(gimli::Range { begin, end });
+                    }
+                }
+            }
+            if !found {
+                // No ranges declared: the line table's sequences, with the unit parsed for that.
+                if let Ok(unit) = dwarf.unit(header) {
+                    sequence_ranges(gimli::UnitRef::new(&dwarf, &unit), &mut push);
                 }
             }
         }
-        ranges.sort_unstable();
-        ranges.shrink_to_fit();
+        // By end, as addr2line orders them, with the lowest start from each range on kept beside it, so that a lookup
+        // reads only the ranges that can hold its address.
+        ranges.sort_unstable_by_key(|&(end, _, _)| end);
+        let mut min_begin = u64::MAX;
+        let mut indexed: Vec<UnitRange> = ranges
+            .iter()
+            .rev()
+            .map(|&(end, begin, unit)| {
+                min_begin = min_begin.min(begin);
+                UnitRange {
+                    begin,
+                    end,
+                    min_begin,
+                    unit,
+                }
+            })
+            .collect();
+        indexed.reverse();
         unit_starts.shrink_to_fit();
         Ok(Self {
             dwarf,
-            ranges,
+            ranges: indexed,
             unit_starts,
             parsed: HashMap::new(),
         })
@@ -183,17 +267,22 @@ impl DwarfUnits {
 
     /// The frames at `probe` (an address in the file's own terms, with the load bias taken off), innermost inlined
     /// function first, as `addr2line` finds them: empty when no unit holds the address. A unit with no function
-    /// there gives one frame with a location and no name.
+    /// there gives one frame with a location and no name. Units whose ranges hold the address are tried in
+    /// addr2line's order, by the end of the range.
     pub(crate) fn find_frames(&mut self, probe: u64) -> gimli::Result<Vec<DwarfFrame>> {
-        let end = self.ranges.partition_point(|&(begin, _, _)| begin <= probe);
-        let mut candidates: Vec<usize> = self.ranges[..end]
+        let first = self.ranges.partition_point(|range| range.end <= probe);
+        let candidates: Vec<usize> = self.ranges[first..]
             .iter()
-            .rev()
-            .filter(|&&(_, range_end, _)| probe < range_end)
-            .map(|&(_, _, unit)| unit)
+            .take_while(|range| range.min_begin <= probe)
+            .filter(|range| range.begin <= probe && probe < range.end)
+            .map(|range| range.unit)
             .collect();
-        candidates.dedup();
+        let mut tried = Vec::new();
         for unit in candidates {
+            if tried.contains(&unit) {
+                continue;
+            }
+            tried.push(unit);
             let frames = self.frames_in(unit, probe)?;
             if !frames.is_empty() {
                 return Ok(frames);
@@ -362,7 +451,9 @@ impl DwarfUnits {
             // Each DW_TAG_inlined_subroutine below the function whose ranges hold the probe, then the same below
             // it, and so on, reading the function's entries in order once. Other entries (lexical blocks) are
             // looked through; nested subprograms and calls that do not hold the probe are skipped whole.
-            while entries.next_depth() > depth && found.len() < MAX_INLINE_DEPTH {
+            // Once a call holds the probe, only its own entries can hold the next one: the scan ends with them.
+            let mut within = depth;
+            while entries.next_depth() > within && found.len() < MAX_INLINE_DEPTH {
                 let entry_depth = entries.next_depth();
                 let Some(abbrev) = entries.read_abbreviation()? else {
                     continue;
@@ -371,7 +462,10 @@ impl DwarfUnits {
                     gimli::DW_TAG_subprogram => skip_tree(&mut entries, abbrev, entry_depth)?,
                     gimli::DW_TAG_inlined_subroutine => {
                         match read_inlined(unit, &mut entries, abbrev, probe)? {
-                            Some(call) => found.push(call),
+                            Some(call) => {
+                                found.push(call);
+                                within = entry_depth;
+                            }
                             None => skip_children(&mut entries, entry_depth)?,
                         }
                     }
@@ -436,55 +530,65 @@ impl DwarfUnits {
     }
 }
 
-/// The address ranges of a unit's first entry, read with the unit's abbreviations only (not its line-program
-/// header, which `gimli::Dwarf::unit` also parses). `None` when they take a form that needs more of the unit.
-fn root_ranges(
+/// What the index needs of a unit's first entry.
+struct RootAttributes {
+    low: Option<u64>,
+    high: Option<u64>,
+    size: Option<u64>,
+    list: Option<gimli::RangeListsOffset>,
+    /// Whether it is a skeleton of split DWARF (`DW_AT_GNU_dwo_id`, `DW_AT_dwo_name`, `DW_AT_GNU_dwo_name`).
+    split: bool,
+}
+
+/// A unit's first entry, read with the unit's abbreviations only (not its line-program header, which
+/// `gimli::Dwarf::unit` also parses). `None` when its addresses take a form that needs more of the unit (`addrx`,
+/// `rnglistx`, or any range list of DWARF 5, which may refer to `.debug_addr`).
+fn root_attributes(
     dwarf: &gimli::Dwarf<Reader>,
     header: &gimli::UnitHeader<Reader>,
-) -> Option<Vec<gimli::Range>> {
+) -> Option<RootAttributes> {
     let abbreviations = dwarf.abbreviations(header).ok()?;
     let mut entries = header.entries_raw(&abbreviations, None).ok()?;
     let abbrev = entries.read_abbreviation().ok()??;
-    let (mut low, mut high, mut size, mut list) = (None, None, None, None);
+    let mut root = RootAttributes {
+        low: None,
+        high: None,
+        size: None,
+        list: None,
+        split: false,
+    };
     for spec in abbrev.attributes() {
         let attr = entries.read_attribute(*spec).ok()?;
         match (attr.name(), attr.value()) {
-            (gimli::DW_AT_low_pc, AttributeValue::Addr(address)) => low = Some(address),
-            (gimli::DW_AT_high_pc, AttributeValue::Addr(address)) => high = Some(address),
-            (gimli::DW_AT_high_pc, AttributeValue::Udata(value)) => size = Some(value),
-            (gimli::DW_AT_ranges, AttributeValue::RangeListsRef(raw)) => {
-                list = Some(gimli::RangeListsOffset(raw.0));
+            (gimli::DW_AT_low_pc, AttributeValue::Addr(address)) => root.low = Some(address),
+            (gimli::DW_AT_high_pc, AttributeValue::Addr(address)) => root.high = Some(address),
+            (gimli::DW_AT_high_pc, AttributeValue::Udata(size)) => root.size = Some(size),
+            (gimli::DW_AT_ranges, AttributeValue::RangeListsRef(raw)) if header.version() < 5 => {
+                root.list = Some(gimli::RangeListsOffset(raw.0));
             }
             (gimli::DW_AT_low_pc | gimli::DW_AT_high_pc | gimli::DW_AT_ranges, _) => return None,
+            (gimli::DW_AT_GNU_dwo_id | gimli::DW_AT_dwo_name | gimli::DW_AT_GNU_dwo_name, _) => {
+                root.split = true;
+            }
             _ => {}
         }
     }
-    let mut found = Vec::new();
-    match (low, high, size) {
-        (Some(begin), Some(end), _) => found.push(gimli::Range { begin, end }),
-        (Some(begin), None, Some(size)) => found.push(gimli::Range {
-            begin,
-            end: begin.saturating_add(size),
-        }),
-        _ => {}
-    }
-    if let Some(offset) = list {
-        // DWARF 4's lists are relative to the unit's low address; DWARF 5's (without an index) say their own base.
-        let mut list = dwarf
-            .ranges
-            .ranges(
-                offset,
-                header.encoding(),
-                low.unwrap_or(0),
-                &dwarf.debug_addr,
-                gimli::DebugAddrBase(0),
-            )
-            .ok()?;
-        while let Some(range) = list.next().ok()? {
-            found.push(range);
+    Some(root)
+}
+
+/// Calls `push` with each sequence of the unit's line table: the ranges of a unit that declares none.
+fn sequence_ranges(unit: gimli::UnitRef<'_, Reader>, push: &mut impl FnMut(gimli::Range)) {
+    let Some(program) = unit.line_program.clone() else {
+        return;
+    };
+    if let Ok(lines) = lines_of(unit, program) {
+        for sequence in &lines.sequences {
+            push(gimli::Range {
+                begin: sequence.start,
+                end: sequence.end,
+            });
         }
     }
-    Some(found)
 }
 
 /// The name attributes of the entry whose abbreviation was just read, as addr2line ranks them: a linkage name
@@ -625,20 +729,13 @@ impl PcRange {
         Ok(true)
     }
 
-    /// Calls `found` with each range, `begin..end`, until it returns `true`; whether it did.
+    /// Calls `found` with each range, `begin..end`, until it returns `true`; whether it did. As in addr2line, a
+    /// range list wins over the low and high address.
     fn any(
         &self,
         unit: gimli::UnitRef<'_, Reader>,
         mut found: impl FnMut(u64, u64) -> bool,
     ) -> gimli::Result<bool> {
-        let contiguous = match (self.low, self.high, self.size) {
-            (Some(low), Some(high), _) => Some((low, high)),
-            (Some(low), None, Some(size)) => Some((low, low.saturating_add(size))),
-            _ => None,
-        };
-        if contiguous.is_some_and(|(begin, end)| found(begin, end)) {
-            return Ok(true);
-        }
         if let Some(offset) = self.list {
             let mut ranges = unit.ranges(offset)?;
             while let Some(range) = ranges.next()? {
@@ -646,8 +743,13 @@ impl PcRange {
                     return Ok(true);
                 }
             }
+            return Ok(false);
         }
-        Ok(false)
+        Ok(match (self.low, self.high, self.size) {
+            (Some(low), Some(high), _) => found(low, high),
+            (Some(low), None, Some(size)) => found(low, low.saturating_add(size)),
+            _ => false,
+        })
     }
 }
 
@@ -704,7 +806,7 @@ fn functions_of(unit: gimli::UnitRef<'_, Reader>) -> gimli::Result<Vec<FunctionR
             pc.take(unit, &entries.read_attribute(*spec)?)?;
         }
         pc.any(unit, |begin, end| {
-            if begin != 0 && begin < end {
+            if begin < end {
                 functions.push(FunctionRange { begin, end, die });
             }
             false
@@ -755,11 +857,11 @@ fn lines_of(
     }
     sequences.sort_by_key(|sequence| sequence.start);
     let header = program_rows.header();
-    let mut files = vec![
-        header
-            .file(0)
-            .and_then(|file| render_file(unit, file, header)),
-    ];
+    // Before DWARF 5 there is no file 0; addr2line gives it an empty path.
+    let mut files = vec![match header.file(0) {
+        Some(file) => render_file(unit, file, header),
+        None => Some(String::new()),
+    }];
     let mut index = 1;
     while let Some(file) = header.file(index) {
         files.push(render_file(unit, file, header));

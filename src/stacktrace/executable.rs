@@ -15,7 +15,7 @@
 
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol};
+use object::{Object, ObjectSection, ObjectSegment};
 
 use super::dwarf_units::{DwarfFrame, DwarfUnits, Reader};
 
@@ -31,9 +31,12 @@ struct Executable {
     /// What to subtract from a runtime address for the file's own.
     bias: u64,
     units: Mutex<DwarfUnits>,
-    /// Function symbols by address (start, size, name), read when a frame first needs one.
-    symbols: OnceLock<Vec<(u64, u64, &'static [u8])>>,
+    /// Symbols by address, read when a frame first needs one.
+    symbols: OnceLock<Vec<Symbol>>,
 }
+
+/// A symbol of the executable: its address, size and name (none when the name could not be read).
+type Symbol = (u64, u64, Option<&'static [u8]>);
 
 /// A frame of the executable, innermost first: a name (as written, demangling is the caller's), file, line, column.
 pub(crate) type ExecutableFrame = DwarfFrame;
@@ -70,26 +73,43 @@ pub(crate) fn resolve(ip: u64) -> Option<Vec<ExecutableFrame>> {
 }
 
 impl Executable {
-    /// Opens, maps and indexes the executable; `None` when any step fails or the DWARF is not one this reads.
+    /// Opens, maps and indexes the executable; `None` when any step fails, or the debug information is one
+    /// `backtrace` reads instead: compressed, split into `.dwo` files, or in a separate debug file (which `backtrace`
+    /// prefers when there is one).
     fn open() -> Option<Executable> {
         let range = crate::loaded_images::executable_range()?;
         let file = std::fs::File::open("/proc/self/exe").ok()?;
-        // SAFETY: the mapping is read-only and private, and lives for the rest of the process (leaked below). The
-        // one hazard of mapping a file, another process truncating or rewriting it in place while it is read, is
-        // the same for the `backtrace` crate's own mapping of this file; a deployment replaces an executable by
-        // rename, which leaves the running image's file as it is.
+        // SAFETY: the mapping is private and read-only, and lives for the rest of the process once the checks below
+        // pass (leaked then). The one hazard of mapping a file, another process truncating or rewriting it in
+        // place while it is read, is the same for the `backtrace` crate's own mapping of this file; a deployment
+        // replaces an executable by rename, which leaves the running image's file as it is.
         #[expect(
             unsafe_code,
             reason = "mapping the executable's debug information, as `backtrace` does"
         )]
-        let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+        let map = unsafe { memmap2::MmapOptions::new().map_copy_read_only(&file) }.ok()?;
+        let bias = {
+            let object = object::File::parse(&*map).ok()?;
+            let debug_info = object.section_by_name(".debug_info")?;
+            if debug_info.compressed_file_range().ok()?.format != object::CompressionFormat::None
+                || object.section_by_name(".gnu_debuglink").is_some()
+                || object.build_id().ok().flatten().is_some_and(has_debug_file)
+            {
+                return None;
+            }
+            // The address the file's first byte is loaded for, as the program headers state it.
+            let stated_base = object
+                .segments()
+                .filter_map(|segment| {
+                    let (offset, _) = segment.file_range();
+                    (offset == 0).then(|| segment.address())
+                })
+                .min()?;
+            range.start.checked_sub(stated_base & !0xfff)?
+        };
+        // Kept for the life of the process from here: the DWARF reader borrows it.
         let data: &'static [u8] = Box::leak(Box::new(map));
         let object = object::File::parse(data).ok()?;
-        // Split debug information (`.dwo`, `.dwp`) and compressed sections are `backtrace`'s to read.
-        let debug_info = object.section_by_name(".debug_info")?;
-        if debug_info.compressed_file_range().ok()?.format != object::CompressionFormat::None {
-            return None;
-        }
         let endian = if object.is_little_endian() {
             gimli::RunTimeEndian::Little
         } else {
@@ -111,21 +131,6 @@ impl Executable {
             Ok(gimli::EndianSlice::new(bytes, endian))
         };
         let dwarf = gimli::Dwarf::load(section).ok()?;
-        // Skeleton units, whose functions are in `.dwo` files: `split-debuginfo = "unpacked"`.
-        let first = dwarf.debug_info.units().next().ok()??;
-        if first.type_() != gimli::UnitType::Compilation || dwarf.unit(first).ok()?.dwo_id.is_some()
-        {
-            return None;
-        }
-        // The address the file's first byte is loaded for, as the program headers state it.
-        let stated_base = object
-            .segments()
-            .filter_map(|segment| {
-                let (offset, _) = segment.file_range();
-                (offset == 0).then(|| segment.address())
-            })
-            .min()?;
-        let bias = range.start.checked_sub(stated_base & !0xfff)?;
         let units = DwarfUnits::new(dwarf).ok()?;
         Some(Executable {
             file: object,
@@ -136,42 +141,79 @@ impl Executable {
         })
     }
 
-    /// The name of the function symbol that holds `probe` (a file address), as `backtrace` finds it: the last
-    /// symbol at or before it, if `probe` is within its size.
+    /// The name of the symbol that holds `probe` (a file address), as `backtrace` finds it: the last symbol at or
+    /// before it, if `probe` is within its size.
     fn symbol(&self, probe: u64) -> Option<&'static [u8]> {
         let symbols = self.symbols.get_or_init(|| {
-            // The static symbol table, else the dynamic one; functions and data objects that are defined here.
-            fn table<'file>(
-                symbols: object::SymbolIterator<'static, 'file, &'static [u8]>,
-            ) -> Vec<(u64, u64, &'static [u8])> {
-                symbols
-                    .filter(|symbol| {
-                        matches!(
-                            symbol.kind(),
-                            object::SymbolKind::Text | object::SymbolKind::Data
-                        ) && !symbol.is_undefined()
-                    })
-                    .filter_map(|symbol| {
-                        Some((symbol.address(), symbol.size(), symbol.name_bytes().ok()?))
-                    })
-                    .collect()
-            }
-            let mut symbols = table(self.file.symbols());
-            if symbols.is_empty() {
-                symbols = table(self.file.dynamic_symbols());
-            }
+            let mut symbols = match &self.file {
+                object::File::Elf32(elf) => symbol_table(elf),
+                object::File::Elf64(elf) => symbol_table(elf),
+                _ => Vec::new(),
+            };
             symbols.sort_unstable_by_key(|&(address, _, _)| address);
             symbols.shrink_to_fit();
             symbols
         });
         let at = symbols.partition_point(|&(address, _, _)| address <= probe);
         let &(address, size, name) = symbols.get(at.checked_sub(1)?)?;
-        (probe <= address.saturating_add(size)).then_some(name)
+        if probe <= address.saturating_add(size) {
+            name
+        } else {
+            None
+        }
     }
+}
+
+/// The symbols `backtrace` searches, as it reads them: the static symbol table, or the dynamic one when that is
+/// empty; functions and data objects defined in the file; a name that cannot be read is kept as none.
+fn symbol_table<Elf: object::read::elf::FileHeader<Endian = object::Endianness>>(
+    elf: &object::read::elf::ElfFile<'static, Elf, &'static [u8]>,
+) -> Vec<Symbol> {
+    use object::read::elf::Sym;
+    let endian = elf.endian();
+    let mut table = elf.elf_symbol_table();
+    if table.is_empty() {
+        table = elf.elf_dynamic_symbol_table();
+    }
+    let strings = table.strings();
+    table
+        .symbols()
+        .iter()
+        .filter(|symbol| {
+            matches!(
+                symbol.st_type(),
+                object::elf::STT_FUNC | object::elf::STT_OBJECT
+            )
+        })
+        .filter(|symbol| symbol.st_shndx(endian) != object::elf::SHN_UNDEF)
+        .map(|symbol| {
+            (
+                symbol.st_value(endian).into(),
+                symbol.st_size(endian).into(),
+                symbol.name(endian, strings).ok(),
+            )
+        })
+        .collect()
+}
+
+/// Whether a separate debug file for this build id is installed where `backtrace` looks for one first
+/// (`/usr/lib/debug/.build-id/ab/cdef….debug`).
+fn has_debug_file(build_id: &[u8]) -> bool {
+    let Some((first, rest)) = build_id.split_first() else {
+        return false;
+    };
+    let mut path = format!("/usr/lib/debug/.build-id/{first:02x}/");
+    for byte in rest {
+        path.push_str(&format!("{byte:02x}"));
+    }
+    path.push_str(".debug");
+    std::path::Path::new(&path).exists()
 }
 
 #[cfg(test)]
 mod tests {
+    use object::ObjectSymbol;
+
     use super::*;
 
     /// A frame's name, file, line and column, to compare.
