@@ -124,7 +124,7 @@ impl DwarfUnits {
     /// `.debug_aranges`, else its low and high address, else the sequences of its line table. Only each unit's first
     /// entry is read, with the unit's abbreviations, which are dropped after. Fails on malformed unit headers, and on
     /// split DWARF (skeleton units, whose functions are in `.dwo` files), which is `backtrace`'s to read.
-    pub(crate) fn new(dwarf: gimli::Dwarf<Reader>) -> gimli::Result<Self> {
+    pub(crate) fn new(dwarf: gimli::Dwarf<Reader>, file: &SectionFile) -> gimli::Result<Self> {
         // Each unit's sets in `.debug_aranges`, by unit.
         let mut aranges = Vec::new();
         let mut headers = dwarf.debug_aranges.headers();
@@ -134,10 +134,16 @@ impl DwarfUnits {
         aranges.sort_unstable_by_key(|&(unit, _)| unit);
         let mut ranges = Vec::new();
         let mut unit_starts = Vec::new();
-        let mut units = dwarf.units();
-        while let Some(header) = units.next()? {
-            let Some(offset) = header.offset().as_debug_info_offset() else {
-                continue;
+        // The units are read through `file`, not the mapping: the scan touches every unit, and each page of the
+        // mapping it touched would stay in the process's resident memory.
+        let endian = gimli::Reader::endian(gimli::Section::reader(&dwarf.debug_info));
+        let (mut unit_bytes, mut line_bytes) = (Vec::new(), Vec::new());
+        let mut next = 0;
+        while let Some(at) = file.read_unit(Section::Info, next, &mut unit_bytes, endian) {
+            let offset = gimli::DebugInfoOffset(at);
+            next = at + unit_bytes.len();
+            let Some(header) = gimli::DebugInfo::new(&unit_bytes, endian).units().next()? else {
+                break;
             };
             match header.type_() {
                 gimli::UnitType::Compilation => {}
@@ -159,7 +165,11 @@ impl DwarfUnits {
                 Some(root) => root,
                 // Forms that need the unit's bases (DWARF 5's `addrx`, `rnglistx`): the whole unit, for that.
                 None => {
-                    let Ok(unit) = dwarf.unit(header) else {
+                    let Ok(unit) = dwarf
+                        .debug_info
+                        .header_from_offset(offset)
+                        .and_then(|header| dwarf.unit(header))
+                    else {
                         continue;
                     };
                     if unit.dwo_id.is_some() {
@@ -231,10 +241,21 @@ impl DwarfUnits {
                     }
                 }
             }
-            if !found {
-                // No ranges declared: the line table's sequences, with the unit parsed for that.
-                if let Ok(unit) = dwarf.unit(header) {
-                    sequence_ranges(gimli::UnitRef::new(&dwarf, &unit), &mut push);
+            if let (false, Some(line)) = (found, root.line) {
+                // No ranges declared: the sequences of the unit's line table.
+                if file
+                    .read_unit(Section::Line, line, &mut line_bytes, endian)
+                    .is_some()
+                {
+                    let program = gimli::DebugLine::new(&line_bytes, endian).program(
+                        gimli::DebugLineOffset(0),
+                        header.address_size(),
+                        None,
+                        None,
+                    );
+                    if let Ok(program) = program {
+                        for_each_sequence(program, &mut push);
+                    }
                 }
             }
         }
@@ -536,6 +557,8 @@ struct RootAttributes {
     high: Option<u64>,
     size: Option<u64>,
     list: Option<gimli::RangeListsOffset>,
+    /// Where its line program is in `.debug_line`.
+    line: Option<usize>,
     /// Whether it is a skeleton of split DWARF (`DW_AT_GNU_dwo_id`, `DW_AT_dwo_name`, `DW_AT_GNU_dwo_name`).
     split: bool,
 }
@@ -543,11 +566,14 @@ struct RootAttributes {
 /// A unit's first entry, read with the unit's abbreviations only (not its line-program header, which
 /// `gimli::Dwarf::unit` also parses). `None` when its addresses take a form that needs more of the unit (`addrx`,
 /// `rnglistx`, or any range list of DWARF 5, which may refer to `.debug_addr`).
-fn root_attributes(
+fn root_attributes<R: gimli::Reader<Offset = usize>>(
     dwarf: &gimli::Dwarf<Reader>,
-    header: &gimli::UnitHeader<Reader>,
+    header: &gimli::UnitHeader<R>,
 ) -> Option<RootAttributes> {
-    let abbreviations = dwarf.abbreviations(header).ok()?;
+    let abbreviations = dwarf
+        .debug_abbrev
+        .abbreviations(header.debug_abbrev_offset())
+        .ok()?;
     let mut entries = header.entries_raw(&abbreviations, None).ok()?;
     let abbrev = entries.read_abbreviation().ok()??;
     let mut root = RootAttributes {
@@ -555,6 +581,7 @@ fn root_attributes(
         high: None,
         size: None,
         list: None,
+        line: None,
         split: false,
     };
     for spec in abbrev.attributes() {
@@ -567,6 +594,9 @@ fn root_attributes(
                 root.list = Some(gimli::RangeListsOffset(raw.0));
             }
             (gimli::DW_AT_low_pc | gimli::DW_AT_high_pc | gimli::DW_AT_ranges, _) => return None,
+            (gimli::DW_AT_stmt_list, AttributeValue::DebugLineRef(offset)) => {
+                root.line = Some(offset.0)
+            }
             (gimli::DW_AT_GNU_dwo_id | gimli::DW_AT_dwo_name | gimli::DW_AT_GNU_dwo_name, _) => {
                 root.split = true;
             }
@@ -576,17 +606,90 @@ fn root_attributes(
     Some(root)
 }
 
+/// The sections that the index reads unit by unit.
+#[derive(Clone, Copy)]
+pub(crate) enum Section {
+    Info,
+    Line,
+}
+
+/// Reads `.debug_info` and `.debug_line` from the file with `pread`, for the index's one pass over every unit: through
+/// the mapping, each page the pass touched would stay in the process's resident memory (with the kernel's fault-around,
+/// most of both sections), for units that no stack trace may ever need.
+#[derive(Debug)]
+pub(crate) struct SectionFile {
+    file: std::fs::File,
+    /// Where each section is in the file: offset and size.
+    info: (u64, u64),
+    line: (u64, u64),
+}
+
+impl SectionFile {
+    pub(crate) fn new(file: std::fs::File, info: (u64, u64), line: (u64, u64)) -> Self {
+        Self { file, info, line }
+    }
+
+    /// Reads the unit (or line program: both start with their length) at `offset` of `section` into `bytes`;
+    /// returns `offset`, or `None` at the section's end or on a length that runs past it or a failed read.
+    fn read_unit(
+        &self,
+        section: Section,
+        offset: usize,
+        bytes: &mut Vec<u8>,
+        endian: gimli::RunTimeEndian,
+    ) -> Option<usize> {
+        use std::os::unix::fs::FileExt;
+        let (start, size) = match section {
+            Section::Info => self.info,
+            Section::Line => self.line,
+        };
+        let at = u64::try_from(offset).ok()?;
+        let mut head = [0u8; 12];
+        let head_len = usize::try_from(size.checked_sub(at)?.min(12)).ok()?;
+        self.file
+            .read_exact_at(&mut head[..head_len], start.checked_add(at)?)
+            .ok()?;
+        let mut reader = gimli::EndianSlice::new(&head[..head_len], endian);
+        let length = match gimli::Reader::read_u32(&mut reader).ok()? {
+            0xffff_ffff => gimli::Reader::read_u64(&mut reader).ok()?.checked_add(12)?,
+            length if length >= 0xffff_fff0 => return None,
+            length => u64::from(length) + 4,
+        };
+        if at.checked_add(length)? > size {
+            return None;
+        }
+        bytes.clear();
+        bytes.resize(usize::try_from(length).ok()?, 0);
+        self.file.read_exact_at(bytes, start + at).ok()?;
+        Some(offset)
+    }
+}
+
 /// Calls `push` with each sequence of the unit's line table: the ranges of a unit that declares none.
 fn sequence_ranges(unit: gimli::UnitRef<'_, Reader>, push: &mut impl FnMut(gimli::Range)) {
-    let Some(program) = unit.line_program.clone() else {
-        return;
-    };
-    if let Ok(lines) = lines_of(unit, program) {
-        for sequence in &lines.sequences {
-            push(gimli::Range {
-                begin: sequence.start,
-                end: sequence.end,
-            });
+    if let Some(program) = unit.line_program.clone() {
+        for_each_sequence(program, push);
+    }
+}
+
+/// Calls `push` with the address range of each sequence of a line program, as [`lines_of`] delimits them: from its
+/// first row to its end. A program that stops parsing ends there.
+fn for_each_sequence<R: gimli::Reader>(
+    program: gimli::IncompleteLineProgram<R>,
+    push: &mut impl FnMut(gimli::Range),
+) {
+    let mut rows = program.rows();
+    let mut start = None;
+    while let Ok(Some((_, row))) = rows.next_row() {
+        if row.end_sequence() {
+            if let Some(begin) = start.take() {
+                push(gimli::Range {
+                    begin,
+                    end: row.address(),
+                });
+            }
+        } else if start.is_none() {
+            start = Some(row.address());
         }
     }
 }

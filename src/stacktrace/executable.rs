@@ -17,7 +17,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use object::{Object, ObjectSection, ObjectSegment};
 
-use super::dwarf_units::{DwarfFrame, DwarfUnits, Reader};
+use super::dwarf_units::{DwarfFrame, DwarfUnits, Reader, SectionFile};
 
 /// The executable, once opened (or found unusable).
 static EXECUTABLE: OnceLock<Option<Executable>> = OnceLock::new();
@@ -88,9 +88,14 @@ impl Executable {
             reason = "mapping the executable's debug information, as `backtrace` does"
         )]
         let map = unsafe { memmap2::MmapOptions::new().map_copy_read_only(&file) }.ok()?;
-        let bias = {
+        let (bias, info, line) = {
             let object = object::File::parse(&*map).ok()?;
             let debug_info = object.section_by_name(".debug_info")?;
+            let info = debug_info.file_range()?;
+            let line = object
+                .section_by_name(".debug_line")
+                .and_then(|section| section.file_range())
+                .unwrap_or((0, 0));
             if debug_info.compressed_file_range().ok()?.format != object::CompressionFormat::None
                 || object.section_by_name(".gnu_debuglink").is_some()
                 || object.build_id().ok().flatten().is_some_and(has_debug_file)
@@ -105,7 +110,7 @@ impl Executable {
                     (offset == 0).then(|| segment.address())
                 })
                 .min()?;
-            range.start.checked_sub(stated_base & !0xfff)?
+            (range.start.checked_sub(stated_base & !0xfff)?, info, line)
         };
         // Kept for the life of the process from here: the DWARF reader borrows it.
         let data: &'static [u8] = Box::leak(Box::new(map));
@@ -131,7 +136,7 @@ impl Executable {
             Ok(gimli::EndianSlice::new(bytes, endian))
         };
         let dwarf = gimli::Dwarf::load(section).ok()?;
-        let units = DwarfUnits::new(dwarf).ok()?;
+        let units = DwarfUnits::new(dwarf, &SectionFile::new(file, info, line)).ok()?;
         Some(Executable {
             file: object,
             range,
