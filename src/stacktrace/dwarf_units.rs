@@ -1,10 +1,10 @@
 //! Frames for an address from DWARF, parsing only the compilation units that addresses fall in.
 //!
 //! `addr2line`, which the `backtrace` crate symbolicates with, builds every compilation unit of a file before its
-//! first lookup: each unit's abbreviation table and line-program header, and it touches each unit's first entries.
-//! For a service that links rustls and ring, that is about 35 MB of a 44 MB process (see `docs/performance.md`),
-//! though a stack trace touches a few dozen units out of some 1,500. Here the units are indexed by address from
-//! `.debug_aranges` (or, for a unit it leaves out, from the unit's first entry, read and dropped), and a unit is
+//! first lookup: each unit's abbreviation table and line-program header, and the line tables of units that declare
+//! no ranges. For a service that links rustls and ring, that is most of a 44 MB process (see `docs/performance.md`),
+//! though a stack trace touches a few dozen units out of some 1,500. Here the units are indexed by address with
+//! addr2line's rules in one pass that reads them through [`SectionFile`] and keeps only the ranges, and a unit is
 //! parsed when an address falls in it, then kept in a bounded cache.
 //!
 //! The lookup gives what `addr2line::Context::find_frames` gives, in the same order (innermost inlined function

@@ -305,6 +305,106 @@ mod tests {
         );
     }
 
+    /// Over an optimised build with line tables only (`tests/fixtures/optimized-app`, built here as its own test
+    /// builds it), where most frames are inlined calls named without their path, the index and the lookup find, for
+    /// three points of every function (about 15,000 addresses), the frames that addr2line finds in the same file.
+    #[test]
+    fn an_optimised_build_gives_the_frames_addr2line_gives() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let target = root.join("target/fixtures");
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--locked", "--manifest-path"])
+            .arg(root.join("tests/fixtures/optimized-app/Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "building the optimized-app fixture failed"
+        );
+        let path = target.join("debug/optimized-app");
+        let data: &'static [u8] = std::fs::read(&path).unwrap().leak();
+        let object = object::File::parse(data).unwrap();
+        let section = |id: gimli::SectionId| -> Result<Reader, ()> {
+            let bytes = object
+                .section_by_name(id.name())
+                .map_or(&[][..], |section| section.data().unwrap());
+            Ok(gimli::EndianSlice::new(bytes, gimli::RunTimeEndian::Little))
+        };
+        let file_range = |name: &str| {
+            object
+                .section_by_name(name)
+                .and_then(|section| section.file_range())
+                .unwrap()
+        };
+        let sections = SectionFile::new(
+            std::fs::File::open(&path).unwrap(),
+            file_range(".debug_info"),
+            file_range(".debug_line"),
+        );
+        let mut units = DwarfUnits::new(gimli::Dwarf::load(section).unwrap(), &sections).unwrap();
+        let context = addr2line::Context::from_dwarf(gimli::Dwarf::load(section).unwrap()).unwrap();
+
+        let mut compared = 0;
+        let mut with_lines = 0;
+        let mut differing = Vec::new();
+        for symbol in object.symbols() {
+            if symbol.kind() != object::SymbolKind::Text || symbol.size() < 8 {
+                continue;
+            }
+            for probe in [
+                symbol.address(),
+                symbol.address() + symbol.size() / 2,
+                symbol.address() + symbol.size() - 1,
+            ] {
+                let ours: Vec<Found> = units
+                    .find_frames(probe)
+                    .unwrap()
+                    .into_iter()
+                    .map(|frame| {
+                        (
+                            frame.name.map(<[u8]>::to_vec),
+                            frame.file,
+                            frame.line,
+                            frame.column,
+                        )
+                    })
+                    .collect();
+                let mut theirs: Vec<Found> = Vec::new();
+                let mut frames = context.find_frames(probe).skip_all_loads().unwrap();
+                while let Some(frame) = frames.next().unwrap() {
+                    let location = frame.location;
+                    theirs.push((
+                        frame
+                            .function
+                            .map(|function| function.name.slice().to_vec()),
+                        location.as_ref().and_then(|l| l.file).map(str::to_owned),
+                        location.as_ref().and_then(|l| l.line),
+                        location.as_ref().and_then(|l| l.column),
+                    ));
+                }
+                compared += 1;
+                with_lines += usize::from(ours.iter().any(|frame| frame.2.is_some()));
+                if ours != theirs {
+                    differing.push(format!(
+                        "{probe:#x}:\n  here:      {ours:?}\n  addr2line: {theirs:?}"
+                    ));
+                }
+            }
+        }
+        assert!(compared > 3000, "only {compared} addresses compared");
+        assert!(
+            with_lines * 10 > compared * 9,
+            "only {with_lines} of {compared} addresses have a line"
+        );
+        assert!(
+            differing.is_empty(),
+            "{} of {compared} addresses differ; the first:\n{}",
+            differing.len(),
+            differing[..differing.len().min(5)].join("\n")
+        );
+    }
+
     /// An address outside the executable is left to `backtrace`.
     #[test]
     fn addresses_outside_the_executable_are_left_alone() {
