@@ -296,13 +296,7 @@ mod tests {
                 ));
             }
         }
-        assert!(compared > 1000, "only {compared} addresses compared");
-        assert!(
-            differing.is_empty(),
-            "{} of {compared} addresses differ; the first:\n{}",
-            differing.len(),
-            differing[..differing.len().min(5)].join("\n")
-        );
+        assert_none_differ(compared, 1000, &differing);
     }
 
     /// Over an optimised build with line tables only (`tests/fixtures/optimized-app`, built here as its own test
@@ -392,11 +386,16 @@ mod tests {
                 }
             }
         }
-        assert!(compared > 3000, "only {compared} addresses compared");
         assert!(
             with_lines * 10 > compared * 9,
             "only {with_lines} of {compared} addresses have a line"
         );
+        assert_none_differ(compared, 3000, &differing);
+    }
+
+    /// More than `at_least` addresses were compared, and none differed.
+    fn assert_none_differ(compared: usize, at_least: usize, differing: &[String]) {
+        assert!(compared > at_least, "only {compared} addresses compared");
         assert!(
             differing.is_empty(),
             "{} of {compared} addresses differ; the first:\n{}",
