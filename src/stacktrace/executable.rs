@@ -224,6 +224,21 @@ mod tests {
     /// A frame's name, file, line and column, to compare.
     type Found = (Option<Vec<u8>>, Option<String>, Option<u32>, Option<u32>);
 
+    /// The frames found here, to compare.
+    fn found(frames: Vec<ExecutableFrame>) -> Vec<Found> {
+        frames
+            .into_iter()
+            .map(|frame| {
+                (
+                    frame.name.map(<[u8]>::to_vec),
+                    frame.file,
+                    frame.line,
+                    frame.column,
+                )
+            })
+            .collect()
+    }
+
     /// What `backtrace` finds at `ip`.
     fn backtrace_frames(ip: u64) -> Vec<Found> {
         let mut frames = Vec::new();
@@ -277,17 +292,7 @@ mod tests {
                 }
                 continue;
             };
-            let ours: Vec<Found> = ours
-                .into_iter()
-                .map(|frame| {
-                    (
-                        frame.name.map(<[u8]>::to_vec),
-                        frame.file,
-                        frame.line,
-                        frame.column,
-                    )
-                })
-                .collect();
+            let ours = found(ours);
             let theirs = backtrace_frames(ip);
             compared += 1;
             if ours != theirs {
@@ -351,19 +356,7 @@ mod tests {
                 symbol.address() + symbol.size() / 2,
                 symbol.address() + symbol.size() - 1,
             ] {
-                let ours: Vec<Found> = units
-                    .find_frames(probe)
-                    .unwrap()
-                    .into_iter()
-                    .map(|frame| {
-                        (
-                            frame.name.map(<[u8]>::to_vec),
-                            frame.file,
-                            frame.line,
-                            frame.column,
-                        )
-                    })
-                    .collect();
+                let ours = found(units.find_frames(probe).unwrap());
                 let mut theirs: Vec<Found> = Vec::new();
                 let mut frames = context.find_frames(probe).skip_all_loads().unwrap();
                 while let Some(frame) = frames.next().unwrap() {
