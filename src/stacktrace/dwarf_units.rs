@@ -196,11 +196,11 @@ impl DwarfUnits {
                 return Err(gimli::Error::UnsupportedUnitType);
             }
             let mut found = false;
-            if let Some(list) = root.list {
+            if let Some(list) = root.pc.list {
                 let mut list = dwarf.ranges.ranges(
                     list,
                     header.encoding(),
-                    root.low.unwrap_or(0),
+                    root.pc.low.unwrap_or(0),
                     &dwarf.debug_addr,
                     gimli::DebugAddrBase(0),
                 )?;
@@ -229,16 +229,9 @@ impl DwarfUnits {
                         }
                     }
                 }
-                if !found {
-                    let contiguous = match (root.low, root.high, root.size) {
-                        (Some(low), Some(high), _) => Some((low, high)),
-                        (Some(low), None, Some(size)) => Some((low, low.saturating_add(size))),
-                        _ => None,
-                    };
-                    if let Some((begin, end)) = contiguous {
-                        found = true;
-                        push(gimli::Range { begin, end });
-                    }
+                if let (false, Some(range)) = (found, root.pc.contiguous()) {
+                    found = true;
+                    push(range);
                 }
             }
             if let (false, Some(line)) = (found, root.line) {
@@ -553,10 +546,8 @@ impl DwarfUnits {
 
 /// What the index needs of a unit's first entry.
 struct RootAttributes {
-    low: Option<u64>,
-    high: Option<u64>,
-    size: Option<u64>,
-    list: Option<gimli::RangeListsOffset>,
+    /// Its address attributes, in the forms that need nothing else of the unit.
+    pc: PcRange,
     /// Where its line program is in `.debug_line`.
     line: Option<usize>,
     /// Whether it is a skeleton of split DWARF (`DW_AT_GNU_dwo_id`, `DW_AT_dwo_name`, `DW_AT_GNU_dwo_name`).
@@ -577,21 +568,18 @@ fn root_attributes<R: gimli::Reader<Offset = usize>>(
     let mut entries = header.entries_raw(&abbreviations, None).ok()?;
     let abbrev = entries.read_abbreviation().ok()??;
     let mut root = RootAttributes {
-        low: None,
-        high: None,
-        size: None,
-        list: None,
+        pc: PcRange::default(),
         line: None,
         split: false,
     };
     for spec in abbrev.attributes() {
         let attr = entries.read_attribute(*spec).ok()?;
         match (attr.name(), attr.value()) {
-            (gimli::DW_AT_low_pc, AttributeValue::Addr(address)) => root.low = Some(address),
-            (gimli::DW_AT_high_pc, AttributeValue::Addr(address)) => root.high = Some(address),
-            (gimli::DW_AT_high_pc, AttributeValue::Udata(size)) => root.size = Some(size),
+            (gimli::DW_AT_low_pc, AttributeValue::Addr(address)) => root.pc.low = Some(address),
+            (gimli::DW_AT_high_pc, AttributeValue::Addr(address)) => root.pc.high = Some(address),
+            (gimli::DW_AT_high_pc, AttributeValue::Udata(size)) => root.pc.size = Some(size),
             (gimli::DW_AT_ranges, AttributeValue::RangeListsRef(raw)) if header.version() < 5 => {
-                root.list = Some(gimli::RangeListsOffset(raw.0));
+                root.pc.list = Some(gimli::RangeListsOffset(raw.0));
             }
             (gimli::DW_AT_low_pc | gimli::DW_AT_high_pc | gimli::DW_AT_ranges, _) => return None,
             (gimli::DW_AT_stmt_list, AttributeValue::DebugLineRef(offset)) => {
@@ -848,10 +836,21 @@ impl PcRange {
             }
             return Ok(false);
         }
-        Ok(match (self.low, self.high, self.size) {
-            (Some(low), Some(high), _) => found(low, high),
-            (Some(low), None, Some(size)) => found(low, low.saturating_add(size)),
-            _ => false,
+        Ok(self
+            .contiguous()
+            .is_some_and(|range| found(range.begin, range.end)))
+    }
+
+    /// The one range that the low address with the high address or the size gives, if they are there.
+    fn contiguous(&self) -> Option<gimli::Range> {
+        let end = match (self.high, self.size) {
+            (Some(high), _) => high,
+            (None, Some(size)) => self.low?.saturating_add(size),
+            (None, None) => return None,
+        };
+        Some(gimli::Range {
+            begin: self.low?,
+            end,
         })
     }
 }
